@@ -1,0 +1,49 @@
+/**
+ * hurah: file-based event and task delegation. A program dispatches events
+ * into an event root directory; handlers in other processes pick the tasks up
+ * (`hurah run` from cron, or your own loop) and each task's result decides its
+ * fate. The on-disk layout is the PHP library hurah/events' own, both ways.
+ *
+ * Requires `--allow-read` and `--allow-write` on the event root.
+ *
+ * @example Dispatch an event and handle it
+ * ```ts ignore
+ * import { Dispatcher, Handler, runOnce, Task, type TaskContext, type TaskResult } from "jsr:@hurah/events";
+ *
+ * const root = await Deno.makeTempDir({ prefix: "hurah_" });
+ *
+ * class ImageScaler extends Handler {
+ *   handleTask(context: TaskContext): TaskResult {
+ *     console.log("scaling images of", context.payload);
+ *     return Task.SUCCESS;
+ *   }
+ * }
+ *
+ * // Register the listener once (a pass on an empty inbox does it).
+ * await runOnce(root, { name: "image_scaler", eventType: "product/created", handler: new ImageScaler() });
+ *
+ * const deliveries = await new Dispatcher(root).dispatch("product/created", { product_id: 123 });
+ * console.log(deliveries.map((d) => `${d.listener} #${d.sequence}`));
+ *
+ * const report = await runOnce(root, { name: "image_scaler", eventType: "product/created", handler: new ImageScaler() });
+ * console.log(`${report.archived} archived`);
+ * ```
+ *
+ * @module
+ */
+
+export { Dispatcher } from "./src/dispatcher.ts";
+export type { Delivery, DispatcherOptions } from "./src/dispatcher.ts";
+export { runOnce } from "./src/worker/run_once.ts";
+export type { RunEvent, RunOptions, RunReport } from "./src/worker/run_once.ts";
+export { Handler, toHandler } from "./src/worker/handler.ts";
+export type { HandlerFunction, HandlerLike, TaskContext } from "./src/worker/handler.ts";
+export { loadHandler } from "./src/worker/load_handler.ts";
+export { decideFate, Task } from "./src/protocol/fate.ts";
+export type { Fate, TaskResult } from "./src/protocol/fate.ts";
+export { checkHandlerName, listenerPath, parseEventType } from "./src/protocol/names.ts";
+export { encodePayload, encodePhpJson } from "./src/protocol/php_json.ts";
+export { decodeTask, encodeTask, formatDelivery, sequenceOf } from "./src/protocol/task_file.ts";
+export type { FailureRecord, TaskRecord } from "./src/protocol/task_file.ts";
+export { Layout } from "./src/protocol/layout.ts";
+export { CorruptFileError, HandlerLoadError, InvalidNameError, PayloadError, UnsafePathError } from "./src/errors.ts";

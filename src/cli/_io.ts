@@ -1,0 +1,38 @@
+/** What a command may touch of the outside world; tests pass their own. */
+export interface CliIo {
+  /** Writes to standard output. */
+  stdout(text: string): void;
+  /** Writes to standard error. */
+  stderr(text: string): void;
+  /** Reads all of standard input. */
+  readStdin(): Promise<string>;
+  /** Environment variables. */
+  env(name: string): string | undefined;
+  /** Aborted on SIGINT or SIGTERM. */
+  signal: AbortSignal;
+}
+
+/** A command-line mistake: exit code 2, one line saying what to fix. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** The real process's IO. */
+export function processIo(signal: AbortSignal): CliIo {
+  const encoder = new TextEncoder();
+  return {
+    stdout: (text) => writeAll(Deno.stdout, encoder.encode(text)),
+    stderr: (text) => writeAll(Deno.stderr, encoder.encode(text)),
+    readStdin: () => new Response(Deno.stdin.readable).text(),
+    env: (name) => Deno.env.get(name),
+    signal,
+  };
+}
+
+function writeAll(target: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
+  let written = 0;
+  while (written < bytes.length) written += target.writeSync(bytes.subarray(written));
+}

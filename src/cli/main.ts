@@ -1,0 +1,59 @@
+import { HandlerLoadError, InvalidNameError, PayloadError, toError, UnsafePathError } from "../errors.ts";
+import { DISPATCH_HELP, dispatchCommand } from "./dispatch.ts";
+import { type CliIo, UsageError } from "./_io.ts";
+import { RUN_HELP, runCommand } from "./run.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+
+const COMMANDS: Record<string, { run: (args: string[], io: CliIo) => Promise<number>; help: string }> = {
+  dispatch: { run: dispatchCommand, help: DISPATCH_HELP },
+  run: { run: runCommand, help: RUN_HELP },
+};
+
+/** Help text of `hurah`. */
+export const MAIN_HELP = `hurah ${denoJson.version}: file-based event and task delegation
+
+Usage: hurah <command> [arguments] [options]
+
+Commands:
+  dispatch <event_type> [payload]                       deliver an event
+  run <handler_name> <event_type> <handler> [root]      handle a listener's inbox once
+
+Run 'hurah <command> --help' for a command's arguments and options.
+The event root comes from the argument, --root, or $HURAH_ROOT.
+`;
+
+/** Runs the `hurah` command line and returns its exit code. */
+export async function main(args: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+    if (command === "help" && rest[0] && COMMANDS[rest[0]]) io.stdout(COMMANDS[rest[0]].help);
+    else io.stdout(MAIN_HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "--version" || command === "-V") {
+    io.stdout(`hurah ${denoJson.version}\n`);
+    return 0;
+  }
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (entry === undefined) {
+    io.stderr(`hurah: unknown command ${JSON.stringify(command)}; run 'hurah --help' for the list\n`);
+    return 2;
+  }
+  try {
+    return await entry.run(rest, io);
+  } catch (thrown) {
+    const error = toError(thrown);
+    if (isUsage(error)) {
+      io.stderr(`hurah ${command}: ${error.message}\nRun 'hurah ${command} --help' for usage.\n`);
+      return 2;
+    }
+    io.stderr(`hurah ${command}: ${error.stack ?? error.message}\n`);
+    return 1;
+  }
+}
+
+function isUsage(error: Error): boolean {
+  return error instanceof UsageError || error instanceof InvalidNameError || error instanceof PayloadError ||
+    error instanceof HandlerLoadError || error instanceof UnsafePathError ||
+    (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
+}

@@ -1,0 +1,169 @@
+/**
+ * Every public error class of hurah. Each one sets `name`, passes `cause`
+ * and carries what a caller needs to act on it.
+ *
+ * @module
+ */
+
+/**
+ * An event type or handler name does not follow hurah's naming rules.
+ *
+ * @example Catching an invalid name
+ * ```ts
+ * import { InvalidNameError, parseEventType } from "../mod.ts";
+ * try {
+ *   parseEventType("a//b");
+ * } catch (error) {
+ *   if (error instanceof InvalidNameError) console.log(error.message);
+ * }
+ * ```
+ */
+export class InvalidNameError extends Error {
+  /** What kind of name was rejected. */
+  readonly kind: "event type" | "handler name";
+  /** The rejected value, exactly as given. */
+  readonly value: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param kind What kind of name was rejected.
+   * @param value The rejected value.
+   * @param reason What is wrong with it, and what is allowed.
+   */
+  constructor(kind: "event type" | "handler name", value: string, reason: string) {
+    super(`Invalid ${kind} ${JSON.stringify(value)}: ${reason}`);
+    this.name = "InvalidNameError";
+    this.kind = kind;
+    this.value = value;
+  }
+}
+
+/**
+ * A payload cannot be stored as JSON without losing information (a BigInt, a
+ * function, a cycle, `undefined` at the top level, a non-finite number...).
+ *
+ * @example Catching an unrepresentable payload
+ * ```ts
+ * import { encodePayload, PayloadError } from "../mod.ts";
+ * try {
+ *   encodePayload({ id: 1n });
+ * } catch (error) {
+ *   if (error instanceof PayloadError) console.log(error.path); // "payload.id"
+ * }
+ * ```
+ */
+export class PayloadError extends Error {
+  /** Where in the payload the problem is, as `payload.items[2].id`. */
+  readonly path: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param path Where in the payload the problem is.
+   * @param reason What was found there and what is allowed.
+   */
+  constructor(path: string, reason: string) {
+    super(`Payload cannot be stored as JSON: ${path} ${reason}`);
+    this.name = "PayloadError";
+    this.path = path;
+  }
+}
+
+/**
+ * A task file or tracking file does not hold what the protocol expects.
+ *
+ * @example Catching a corrupt task file
+ * ```ts
+ * import { decodeTask, CorruptFileError } from "../mod.ts";
+ * try {
+ *   decodeTask("{not json", 1);
+ * } catch (error) {
+ *   if (error instanceof CorruptFileError) console.log(error.message);
+ * }
+ * ```
+ */
+export class CorruptFileError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param reason What was expected and what was found.
+   * @param options The underlying error, if any.
+   */
+  constructor(reason: string, options?: ErrorOptions) {
+    super(reason, options);
+    this.name = "CorruptFileError";
+  }
+}
+
+/**
+ * Something under the event root is not what hurah will touch: a symbolic
+ * link where a directory is expected, or a file where a directory should be.
+ * hurah never follows links inside the root, so nothing is created, read or
+ * moved outside it.
+ *
+ * @example Catching an unsafe path
+ * ```ts ignore
+ * import { Dispatcher, UnsafePathError } from "jsr:@hurah/events";
+ * try {
+ *   await new Dispatcher("/var/lib/hurah").dispatch("product/created", {});
+ * } catch (error) {
+ *   if (error instanceof UnsafePathError) console.error(error.path);
+ * }
+ * ```
+ */
+export class UnsafePathError extends Error {
+  /** The offending path. */
+  readonly path: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param path The offending path.
+   * @param reason What was found there.
+   */
+  constructor(path: string, reason: string) {
+    super(`Refusing ${path}: ${reason}`);
+    this.name = "UnsafePathError";
+    this.path = path;
+  }
+}
+
+/**
+ * A handler module could not be loaded or does not export a handler.
+ *
+ * @example Catching a handler that cannot be loaded
+ * ```ts ignore
+ * import { HandlerLoadError, loadHandler } from "jsr:@hurah/events";
+ * try {
+ *   await loadHandler("./missing.ts");
+ * } catch (error) {
+ *   if (error instanceof HandlerLoadError) console.error(error.specifier);
+ * }
+ * ```
+ */
+export class HandlerLoadError extends Error {
+  /** The module specifier as given. */
+  readonly specifier: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param specifier The module specifier as given.
+   * @param reason What went wrong and what was expected.
+   * @param options The underlying error, if any.
+   */
+  constructor(specifier: string, reason: string, options?: ErrorOptions) {
+    super(`Cannot load handler ${JSON.stringify(specifier)}: ${reason}`, options);
+    this.name = "HandlerLoadError";
+    this.specifier = specifier;
+  }
+}
+
+/** Turns anything thrown into an `Error`, once, at a boundary. */
+export function toError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  return new Error(typeof thrown === "string" ? thrown : `non-Error thrown: ${String(thrown)}`, {
+    cause: thrown,
+  });
+}

@@ -1,0 +1,228 @@
+import { CorruptFileError } from "../errors.ts";
+import { encodePhpJson } from "./php_json.ts";
+
+/**
+ * Why a task left the inbox for `error/`, or why an attempt did not succeed.
+ * hurah appends one to the task's `failures` list; PHP carries the list along
+ * untouched.
+ */
+export interface FailureRecord {
+  /** What happened: a Task result name, `ERROR` for a thrown error or a bad return value, `CORRUPT`... */
+  result: string;
+  /** Human-readable reason. */
+  message: string;
+  /** Stack trace of a thrown error, when there was one. */
+  stack?: string;
+  /** When it happened, ISO-8601 with milliseconds. */
+  time: string;
+  /** Which attempt this was, counting from 1. */
+  attempt: number;
+  /** Who handled it: `host:pid`. */
+  worker?: string;
+  /** `"error"` once the task has been sent to `error/`. */
+  fate?: "error";
+}
+
+/**
+ * One task file, as stored in `inbox/`, `archive/` or `error/`. The first
+ * four fields, and `retry_count`, are the PHP library's; the others are
+ * hurah's additions, which PHP reads past and keeps. Unknown fields are kept
+ * in place when hurah rewrites a file.
+ */
+export interface TaskRecord {
+  /** Whatever was dispatched. */
+  payload: unknown;
+  /** The listener's sequence number; equals the file name's number. */
+  sequence: number;
+  /** Always equal to `sequence` (PHP's counter). */
+  count: number;
+  /** Dispatch time, `2026-11-29T03:39:28+00:00`. */
+  delivery: string;
+  /** How many times the handler returned RETRY so far. */
+  retry_count?: number;
+  /** The dispatched event type (hurah only). */
+  event_type?: string;
+  /** One id shared by every task of one dispatch (hurah only). */
+  event_id?: string;
+  /** A unique id of this task (hurah only). */
+  task_id?: string;
+  /** Why attempts failed (hurah only). */
+  failures?: FailureRecord[];
+  /** Any other field, kept as it was. */
+  [field: string]: unknown;
+}
+
+/** How many failure records a task keeps; older ones are dropped first. */
+export const MAX_FAILURE_RECORDS = 20;
+
+function pad(value: number, width = 2): string {
+  return String(value).padStart(width, "0");
+}
+
+/**
+ * Formats a time as PHP's `DateTime::format('c')` does, with the local UTC
+ * offset: `2026-11-29T03:39:28+00:00`.
+ *
+ * @param date The time to format.
+ * @param offsetMinutes Minutes east of UTC.
+ * @default {offsetMinutes} the machine's local offset at `date`
+ * @returns The formatted time.
+ *
+ * @example Formatting a delivery time
+ * ```ts
+ * import { formatDelivery } from "../../mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * const date = new Date(Date.UTC(2026, 10, 29, 3, 39, 28));
+ * deepEqual(formatDelivery(date, 0), "2026-11-29T03:39:28+00:00");
+ * deepEqual(formatDelivery(date, 60), "2026-11-29T04:39:28+01:00");
+ * ```
+ */
+export function formatDelivery(date: Date, offsetMinutes: number = -date.getTimezoneOffset()): string {
+  const local = new Date(date.getTime() + offsetMinutes * 60_000);
+  const sign = offsetMinutes < 0 ? "-" : "+";
+  const abs = Math.abs(offsetMinutes);
+  return `${local.getUTCFullYear()}-${pad(local.getUTCMonth() + 1)}-${pad(local.getUTCDate())}` +
+    `T${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}:${pad(local.getUTCSeconds())}` +
+    `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+/**
+ * Encodes a task record as PHP writes it: one compact line, no trailing
+ * newline, fields in the record's order.
+ *
+ * @param task The task record; its payload must be JSON-safe.
+ * @returns The file's text.
+ *
+ * @example Encoding a task
+ * ```ts
+ * import { encodeTask } from "../../mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * const text = encodeTask({ payload: { product_id: 1 }, sequence: 1, count: 1, delivery: "2026-11-29T03:39:28+00:00" });
+ * deepEqual(text, '{"payload":{"product_id":1},"sequence":1,"count":1,"delivery":"2026-11-29T03:39:28+00:00"}');
+ * ```
+ */
+export function encodeTask(task: TaskRecord): string {
+  return encodePhpJson(task);
+}
+
+function isNonNegativeInteger(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/**
+ * Parses and checks a task file's text.
+ *
+ * @param text The file's text.
+ * @param sequence The number in the file's name; the record must agree.
+ * @returns The task record, fields in file order.
+ * @throws {CorruptFileError} When the text is not a task record, saying what
+ * is wrong.
+ *
+ * @example Decoding a task
+ * ```ts
+ * import { decodeTask } from "../../mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * const task = decodeTask('{"payload":null,"sequence":7,"count":7,"delivery":"2026-11-29T03:39:28+00:00"}', 7);
+ * deepEqual(task.sequence, 7);
+ * ```
+ */
+export function decodeTask(text: string, sequence: number): TaskRecord {
+  if (text.length === 0) throw new CorruptFileError("empty file; expected a JSON task record");
+  let record: unknown;
+  try {
+    record = JSON.parse(text);
+  } catch (error) {
+    throw new CorruptFileError(`not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+  if (record === null || typeof record !== "object" || Array.isArray(record)) {
+    throw new CorruptFileError(`expected a JSON object, found ${Array.isArray(record) ? "an array" : String(record)}`);
+  }
+  const task = record as TaskRecord;
+  if (!("payload" in task)) throw new CorruptFileError("no 'payload' field");
+  if (!Number.isSafeInteger(task.sequence) || task.sequence < 1) {
+    throw new CorruptFileError(`'sequence' must be a positive integer, found ${JSON.stringify(task.sequence)}`);
+  }
+  if (task.sequence !== sequence) {
+    throw new CorruptFileError(`'sequence' is ${task.sequence} but the file is named ${sequence}.json`);
+  }
+  if ("retry_count" in task && !isNonNegativeInteger(task.retry_count)) {
+    throw new CorruptFileError(
+      `'retry_count' must be a non-negative integer, found ${JSON.stringify(task.retry_count)}`,
+    );
+  }
+  if ("failures" in task && !Array.isArray(task.failures)) {
+    throw new CorruptFileError("'failures' must be an array");
+  }
+  return task;
+}
+
+/**
+ * A copy of the task with a failure record appended, keeping at most the
+ * last {@linkcode MAX_FAILURE_RECORDS}.
+ */
+export function withFailure(task: TaskRecord, failure: FailureRecord): TaskRecord {
+  const failures = [...(task.failures ?? []), failure].slice(-MAX_FAILURE_RECORDS);
+  return { ...task, failures };
+}
+
+/** The contents of a listener's `tracking.json`. */
+export interface TrackingRecord {
+  /** The last sequence number issued. */
+  sequence: number;
+  /** Equal to `sequence`. */
+  count: number;
+  /** When tracking.json was created. */
+  first: string;
+  /** The time of the last delivery. */
+  last: string;
+}
+
+/**
+ * Parses `tracking.json`.
+ *
+ * @throws {CorruptFileError} When it is not a tracking record.
+ */
+export function decodeTracking(text: string): TrackingRecord {
+  let record: unknown;
+  try {
+    record = JSON.parse(text);
+  } catch (error) {
+    throw new CorruptFileError(`tracking.json is not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+  const tracking = record as TrackingRecord;
+  if (tracking === null || typeof tracking !== "object" || !isNonNegativeInteger(tracking.sequence)) {
+    throw new CorruptFileError(`tracking.json has no valid 'sequence': ${text.slice(0, 200)}`);
+  }
+  return tracking;
+}
+
+/** Encodes `tracking.json` as PHP does. */
+export function encodeTracking(tracking: TrackingRecord): string {
+  return encodePhpJson({
+    sequence: tracking.sequence,
+    count: tracking.count,
+    first: tracking.first,
+    last: tracking.last,
+  });
+}
+
+const TASK_FILE = /^([0-9]{1,15})\.json$/;
+
+/**
+ * The sequence number in a task file name, or `undefined` when the name is
+ * not `<N>.json` with N ≥ 1.
+ *
+ * @example Reading a task file name
+ * ```ts
+ * import { sequenceOf } from "../../mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * deepEqual(sequenceOf("12.json"), 12);
+ * deepEqual(sequenceOf("12.json.tmp"), undefined);
+ * ```
+ */
+export function sequenceOf(fileName: string): number | undefined {
+  const match = TASK_FILE.exec(fileName);
+  if (!match) return undefined;
+  const sequence = Number(match[1]);
+  return sequence >= 1 ? sequence : undefined;
+}

@@ -1,0 +1,342 @@
+import { join, resolve } from "node:path";
+import { UnsafePathError } from "../errors.ts";
+import { Layout } from "../protocol/layout.ts";
+import { LISTENER_SUFFIX, listenerPath, parseEventType } from "../protocol/names.ts";
+import { decodeTracking, encodeTracking, sequenceOf, type TrackingRecord } from "../protocol/task_file.ts";
+import { exists, isAlreadyExists, isNotFound, lockFile, readTextIfExists, syncDir, writeFileSynced } from "./_fs.ts";
+
+/** A listener directory found under the root. */
+export interface ListenerRef {
+  /** The handler name (the directory name without `_listener`). */
+  name: string;
+  /** The event type it listens to (`""` for the root). */
+  eventType: string;
+  /** Absolute path of its directory. */
+  dir: string;
+}
+
+/** Options of {@linkcode FileStore}. */
+export interface FileStoreOptions {
+  /**
+   * Flush files and directories to disk before a write is reported done.
+   * @default {true}
+   */
+  durable?: boolean;
+}
+
+/** The states a task file can be moved to. */
+export type Destination = typeof Layout.ARCHIVE | typeof Layout.ERROR;
+
+/** What `listInbox` found. */
+export interface InboxListing {
+  /** Task files, by ascending sequence number. */
+  tasks: { sequence: number; file: string }[];
+  /** Entries that are not `<N>.json` regular files (dotfiles excluded). */
+  strays: Deno.DirEntry[];
+}
+
+/**
+ * The event root on a local or network file system: the only module that
+ * touches task files. Dispatcher and runner go through it, so another
+ * backend (a broker) can stand in its place later.
+ */
+export class FileStore {
+  /** The absolute root path. */
+  readonly root: string;
+  readonly #durable: boolean;
+  readonly #checked = new Set<string>();
+  readonly #tmpPrefix = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  #tmpCounter = 0;
+
+  constructor(root: string, options: FileStoreOptions = {}) {
+    this.root = resolve(root);
+    this.#durable = options.durable ?? true;
+  }
+
+  /** Whether writes are flushed to disk. */
+  get durable(): boolean {
+    return this.#durable;
+  }
+
+  #tmpPath(dir: string, kind: string): string {
+    return join(dir, Layout.TMP, `${kind}.${this.#tmpPrefix}.${++this.#tmpCounter}.tmp`);
+  }
+
+  /** Throws when the root does not exist or is not a directory. */
+  async checkRoot(): Promise<void> {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(this.root);
+    } catch (error) {
+      if (isNotFound(error)) {
+        throw new UnsafePathError(
+          this.root,
+          "the event root does not exist; create it, or run a handler once (`hurah run`) to register it",
+        );
+      }
+      throw error;
+    }
+    if (!info.isDirectory) throw new UnsafePathError(this.root, "the event root is not a directory");
+  }
+
+  /**
+   * Every listener that a dispatch of `eventType` reaches, deepest level
+   * first. Creates the type's directories as PHP does. Throws before anything
+   * is delivered when a link or a file stands where a directory should be.
+   */
+  async listenersFor(eventType: string): Promise<ListenerRef[]> {
+    const segments = parseEventType(eventType);
+    await this.checkRoot();
+    const levels: ListenerRef[][] = [];
+    let dir = this.root;
+    for (let depth = 0; depth <= segments.length; depth++) {
+      const levelType = segments.slice(0, depth).join("/");
+      const next = segments[depth];
+      const found: ListenerRef[] = [];
+      let nextEntry: Deno.DirEntry | undefined;
+      for await (const entry of Deno.readDir(dir)) {
+        if (entry.name === next) nextEntry = entry;
+        if (!entry.name.endsWith(LISTENER_SUFFIX) || entry.name.length === LISTENER_SUFFIX.length) continue;
+        const path = join(dir, entry.name);
+        if (entry.isSymlink) throw new UnsafePathError(path, "listener directory is a symbolic link");
+        if (!entry.isDirectory) continue;
+        found.push({ name: entry.name.slice(0, -LISTENER_SUFFIX.length), eventType: levelType, dir: path });
+      }
+      found.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+      levels.push(found);
+      if (next === undefined) break;
+      const nextDir = join(dir, next);
+      if (nextEntry === undefined) {
+        await Deno.mkdir(join(nextDir, ...segments.slice(depth + 1)), { recursive: true });
+        break;
+      }
+      if (nextEntry.isSymlink) throw new UnsafePathError(nextDir, "event type directory is a symbolic link");
+      if (!nextEntry.isDirectory) throw new UnsafePathError(nextDir, "expected an event type directory, found a file");
+      dir = nextDir;
+    }
+    return levels.reverse().flat();
+  }
+
+  /**
+   * Creates a listener's directories (the root too) if needed and returns
+   * it. Refuses links anywhere on the way.
+   */
+  async register(name: string, eventType: string): Promise<ListenerRef> {
+    const relative = listenerPath(name, eventType).split("/");
+    await Deno.mkdir(this.root, { recursive: true });
+    let dir = this.root;
+    for (const part of relative) {
+      dir = join(dir, part);
+      await this.#ensureDir(dir);
+    }
+    const listener = { name, eventType, dir };
+    await this.#checkListener(listener);
+    return listener;
+  }
+
+  async #ensureDir(path: string): Promise<void> {
+    try {
+      await Deno.mkdir(path);
+      return;
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
+    }
+    const info = await Deno.lstat(path);
+    if (info.isSymlink) throw new UnsafePathError(path, "is a symbolic link; hurah does not follow links in the root");
+    if (!info.isDirectory) throw new UnsafePathError(path, "expected a directory, found a file");
+  }
+
+  async #checkListener(listener: ListenerRef): Promise<void> {
+    if (this.#checked.has(listener.dir)) return;
+    await this.#ensureDir(join(listener.dir, Layout.INBOX));
+    await this.#ensureDir(join(listener.dir, Layout.TMP));
+    for (const state of [Layout.ARCHIVE, Layout.ERROR]) {
+      try {
+        await this.#ensureExistingDir(join(listener.dir, state));
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+    this.#checked.add(listener.dir);
+  }
+
+  async #ensureExistingDir(path: string): Promise<void> {
+    const info = await Deno.lstat(path);
+    if (info.isSymlink) throw new UnsafePathError(path, "is a symbolic link; hurah does not follow links in the root");
+    if (!info.isDirectory) throw new UnsafePathError(path, "expected a directory, found a file");
+  }
+
+  /**
+   * Writes one task into a listener's inbox under its dispatch lock and
+   * returns the sequence number it got. `build` makes the file's text for a
+   * sequence number. The file is staged in `tmp/`, `tracking.json` is
+   * replaced, then the file is hard-linked to `inbox/<N>.json` (which fails
+   * rather than overwrite), so a reader never sees a partial file and two
+   * dispatchers never share a number.
+   */
+  async deliver(listener: ListenerRef, build: (sequence: number) => string, now: string): Promise<{
+    sequence: number;
+    path: string;
+  }> {
+    try {
+      await this.#checkListener(listener);
+    } catch (error) {
+      this.#checked.delete(listener.dir);
+      throw error;
+    }
+    const lock = await lockFile(join(listener.dir, Layout.DISPATCH_LOCK));
+    const staged = this.#tmpPath(listener.dir, "task");
+    try {
+      const tracking = await this.#readTracking(listener.dir);
+      let last = tracking?.sequence ?? await this.maxSequence(listener.dir);
+      for (;;) {
+        const sequence = last + 1;
+        const path = join(listener.dir, Layout.INBOX, `${sequence}.json`);
+        await writeFileSynced(staged, build(sequence), this.#durable);
+        await this.#writeTracking(listener.dir, {
+          sequence,
+          count: sequence,
+          first: tracking?.first ?? now,
+          last: now,
+        });
+        try {
+          await Deno.link(staged, path);
+        } catch (error) {
+          if (!isAlreadyExists(error)) throw error;
+          // tracking.json was behind the files (restored, or written by a
+          // dispatcher that takes no lock): skip past every number in use.
+          last = Math.max(sequence, await this.maxSequence(listener.dir));
+          continue;
+        }
+        if (this.#durable) {
+          await syncDir(join(listener.dir, Layout.INBOX));
+          await syncDir(listener.dir);
+        }
+        return { sequence, path };
+      }
+    } finally {
+      await Deno.remove(staged).catch((error) => {
+        if (!isNotFound(error)) throw error;
+      });
+      lock.close();
+    }
+  }
+
+  async #readTracking(dir: string): Promise<TrackingRecord | undefined> {
+    const text = await readTextIfExists(join(dir, Layout.TRACKING));
+    if (text === undefined) return undefined;
+    try {
+      return decodeTracking(text);
+    } catch {
+      return undefined; // recovered from the files by the caller
+    }
+  }
+
+  async #writeTracking(dir: string, tracking: TrackingRecord): Promise<void> {
+    const staged = this.#tmpPath(dir, "tracking");
+    await writeFileSynced(staged, encodeTracking(tracking), this.#durable);
+    await Deno.rename(staged, join(dir, Layout.TRACKING));
+  }
+
+  /** The highest sequence number of any file in any state directory of a listener, or 0. */
+  async maxSequence(dir: string): Promise<number> {
+    let max = 0;
+    for await (const state of Deno.readDir(dir)) {
+      if (!state.isDirectory || state.name === Layout.TMP) continue;
+      for await (const entry of Deno.readDir(join(dir, state.name))) {
+        const match = /^([0-9]{1,15})\.json/.exec(entry.name);
+        if (match) max = Math.max(max, Number(match[1]));
+      }
+    }
+    return max;
+  }
+
+  /** Takes the listener's run lock, waiting for another runner to finish. */
+  async lockRunner(listener: ListenerRef): Promise<Deno.FsFile> {
+    return await lockFile(join(listener.dir, Layout.RUN_LOCK));
+  }
+
+  /** Lists the inbox: task files by sequence, and anything else found there. */
+  async listInbox(listener: ListenerRef): Promise<InboxListing> {
+    const tasks: InboxListing["tasks"] = [];
+    const strays: Deno.DirEntry[] = [];
+    for await (const entry of Deno.readDir(join(listener.dir, Layout.INBOX))) {
+      if (entry.name.startsWith(".")) continue;
+      const sequence = sequenceOf(entry.name);
+      if (sequence !== undefined && entry.isFile) tasks.push({ sequence, file: entry.name });
+      else strays.push(entry);
+    }
+    tasks.sort((a, b) => a.sequence - b.sequence);
+    return { tasks, strays };
+  }
+
+  /** Reads an inbox file, with its modification time. */
+  async readInbox(listener: ListenerRef, file: string): Promise<{ text: string; mtime: Date | null }> {
+    const path = join(listener.dir, Layout.INBOX, file);
+    const handle = await Deno.open(path, { read: true });
+    try {
+      const info = await handle.stat();
+      const bytes = new Uint8Array(info.size);
+      let read = 0;
+      while (read < bytes.length) {
+        const n = await handle.read(bytes.subarray(read));
+        if (n === null) break;
+        read += n;
+      }
+      return { text: new TextDecoder().decode(bytes.subarray(0, read)), mtime: info.mtime };
+    } finally {
+      handle.close();
+    }
+  }
+
+  /** Replaces an inbox file's contents atomically (stage, then rename over it). */
+  async rewriteInbox(listener: ListenerRef, file: string, text: string): Promise<void> {
+    const staged = this.#tmpPath(listener.dir, "rewrite");
+    await writeFileSynced(staged, text, this.#durable);
+    await Deno.rename(staged, join(listener.dir, Layout.INBOX, file));
+  }
+
+  /** Moves an inbox entry to `archive/` or `error/`, creating it on first use. */
+  async move(listener: ListenerRef, file: string, to: Destination): Promise<string> {
+    const from = join(listener.dir, Layout.INBOX, file);
+    const target = join(listener.dir, to, file);
+    try {
+      await Deno.rename(from, target);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.#ensureDir(join(listener.dir, to));
+      await Deno.rename(from, target);
+    }
+    return target;
+  }
+
+  /** Moves a stray or unreadable inbox entry to `error/` with a note beside it saying why. */
+  async quarantine(listener: ListenerRef, file: string, reason: string): Promise<string> {
+    let name = file;
+    for (let n = 1; await exists(join(listener.dir, Layout.ERROR, name)); n++) name = `${file}.${n}`;
+    const target = join(listener.dir, Layout.ERROR, name);
+    if (name === file) await this.move(listener, file, Layout.ERROR);
+    else await Deno.rename(join(listener.dir, Layout.INBOX, file), target);
+    await writeFileSynced(target + Layout.REASON_SUFFIX, reason + "\n", this.#durable);
+    return target;
+  }
+
+  /** Removes staging files in `tmp/` older than `maxAgeMs` (left by killed processes). */
+  async sweepTmp(listener: ListenerRef, maxAgeMs: number, now: number): Promise<number> {
+    let removed = 0;
+    const dir = join(listener.dir, Layout.TMP);
+    for await (const entry of Deno.readDir(dir)) {
+      const path = join(dir, entry.name);
+      try {
+        const info = await Deno.lstat(path);
+        if (info.isFile && info.mtime && now - info.mtime.getTime() > maxAgeMs) {
+          await Deno.remove(path);
+          removed++;
+        }
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,113 @@
+import type { TaskResult } from "../protocol/fate.ts";
+
+/** What a handler gets for one task. */
+export interface TaskContext {
+  /** The dispatched data. */
+  readonly payload: unknown;
+  /** The task's sequence number in its listener. */
+  readonly sequence: number;
+  /** PHP's counter, equal to `sequence`. */
+  readonly count: number;
+  /** Dispatch time as stored, `2026-11-29T03:39:28+00:00`. */
+  readonly delivery: string;
+  /** How many times this task was retried before (0 on the first attempt). */
+  readonly retryCount: number;
+  /** The dispatched event type, when the dispatcher recorded it (PHP does not). */
+  readonly eventType: string | undefined;
+  /** The unique task id, when the dispatcher recorded it (PHP does not). */
+  readonly taskId: string | undefined;
+  /** The listener's handler name. */
+  readonly listener: string;
+  /** Aborted when the worker shuts down; stop work and return soon. */
+  readonly signal: AbortSignal;
+}
+
+/** Anything with a `handleTask` method, optionally `maxAttempts`. */
+export interface HandlerLike {
+  /** Handles one task and says what to do with it. */
+  handleTask(context: TaskContext): TaskResult | Promise<TaskResult>;
+  /** How many retries a task gets before it goes to `error/`; 0 when absent. */
+  maxAttempts?(): number;
+}
+
+/** A handler written as a plain function. */
+export type HandlerFunction = (context: TaskContext) => TaskResult | Promise<TaskResult>;
+
+/**
+ * The base class of handlers, the counterpart of PHP's AbstractHandler.
+ * Implement `handleTask`; override `maxAttempts` to allow retries.
+ *
+ * @example A handler
+ * ```ts
+ * import { Handler, Task, type TaskContext, type TaskResult } from "../../mod.ts";
+ * class ImageScaler extends Handler {
+ *   override maxAttempts(): number {
+ *     return 3;
+ *   }
+ *   handleTask(context: TaskContext): TaskResult {
+ *     const { product_id } = context.payload as { product_id: number };
+ *     return product_id > 0 ? Task.SUCCESS : Task.INVALID;
+ *   }
+ * }
+ * new ImageScaler();
+ * ```
+ */
+export abstract class Handler implements HandlerLike {
+  /**
+   * Handles one task.
+   *
+   * @param context The task and its signal.
+   * @returns A {@linkcode Task} code.
+   */
+  abstract handleTask(context: TaskContext): TaskResult | Promise<TaskResult>;
+
+  /**
+   * How many times a task may be retried (returning `Task.RETRY`) before it
+   * goes to `error/`. The handler runs at most `maxAttempts() + 1` times per
+   * task.
+   *
+   * @returns The number of retries allowed.
+   * @default {0}
+   */
+  maxAttempts(): number {
+    return 0;
+  }
+}
+
+/**
+ * Turns a handler in any accepted form into a {@linkcode HandlerLike}: a
+ * `Handler` instance, an object with `handleTask`, or a function.
+ *
+ * @param handler The handler.
+ * @returns The same handler as an object.
+ * @throws {TypeError} When it is none of these.
+ *
+ * @example Using a function as a handler
+ * ```ts
+ * import { toHandler, Task } from "../../mod.ts";
+ * const handler = toHandler(() => Task.SUCCESS);
+ * console.log(handler.maxAttempts?.() ?? 0);
+ * ```
+ */
+export function toHandler(handler: HandlerLike | HandlerFunction): HandlerLike {
+  if (typeof handler === "function") return { handleTask: handler };
+  if (handler !== null && typeof handler === "object" && typeof handler.handleTask === "function") return handler;
+  throw new TypeError(
+    `expected a Handler instance, an object with handleTask(), or a function, found ${describe(handler)}`,
+  );
+}
+
+/** Reads `maxAttempts()` and checks it. */
+export function maxAttemptsOf(handler: HandlerLike): number {
+  const max = handler.maxAttempts?.() ?? 0;
+  if (!Number.isSafeInteger(max) || max < 0) {
+    throw new TypeError(`maxAttempts() must return a non-negative integer, returned ${String(max)}`);
+  }
+  return max;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return `an object without handleTask()`;
+  return `a ${typeof value}`;
+}

@@ -1,0 +1,103 @@
+/** Shared test helpers: temporary roots, the real CLI in a subprocess, the PHP fixtures. */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The project's root directory. */
+export const PROJECT = join(dirname(fileURLToPath(import.meta.url)), "..");
+/** `cli.ts`, the `hurah` command. */
+export const CLI = join(PROJECT, "cli.ts");
+/** The PHP library's fixture trees (read-only). */
+export const FIXTURES = join(PROJECT, "..", "shared", "fixtures", "php-hurah-events");
+
+/** A fresh temporary event root, removed by `[Symbol.asyncDispose]`. */
+export async function tempRoot(options: { shm?: boolean } = {}): Promise<AsyncDisposable & { path: string }> {
+  const dir = options.shm ? "/dev/shm" : undefined;
+  const path = await Deno.makeTempDir({ prefix: "hurah_", dir });
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** What a finished CLI run printed. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `hurah <args>` as `deno run -A cli.ts` and waits for it. */
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},
+): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", CLI, ...args],
+    env: { NO_COLOR: "1", ...options.env },
+    cwd: options.cwd,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+/** Spawns `hurah <args>` without waiting (for kill and concurrency tests). */
+export function spawnCli(args: string[], options: { env?: Record<string, string> } = {}): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", CLI, ...args],
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/**
+ * Copies a PHP fixture tree (as `01-dispatched` or `06-retry-max2/after-run-1`)
+ * to `target`, recreating its empty directories from the `.dirs` list and
+ * making it writable.
+ */
+export async function copyFixture(name: string, target: string): Promise<void> {
+  const source = join(FIXTURES, name);
+  const dirs = (await Deno.readTextFile(source + ".dirs")).split("\n").filter(Boolean);
+  for (const dir of dirs) await Deno.mkdir(join(target, dir), { recursive: true });
+  for await (const file of walkFiles(source)) {
+    await Deno.mkdir(dirname(join(target, file)), { recursive: true });
+    await Deno.writeFile(join(target, file), await Deno.readFile(join(source, file)), { mode: 0o644 });
+  }
+}
+
+/** Every regular file below `dir`, as paths relative to it, sorted. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const files = await Array.fromAsync(walkFiles(dir));
+  return files.sort();
+}
+
+async function* walkFiles(dir: string, prefix = ""): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(join(dir, prefix))) {
+    const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory) yield* walkFiles(dir, relative);
+    else if (entry.isFile) yield relative;
+  }
+}
+
+/** Every directory below `dir`, as `./a`, `./a/b` (the fixtures' `.dirs` form), sorted. */
+export async function listDirs(dir: string, prefix = "."): Promise<string[]> {
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(join(dir, prefix))) {
+    if (!entry.isDirectory) continue;
+    const relative = `${prefix}/${entry.name}`;
+    out.push(relative, ...await listDirs(dir, relative));
+  }
+  return out.sort();
+}
