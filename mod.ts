@@ -39,6 +39,12 @@ export type { RunEvent, RunOptions, RunReport } from "./src/worker/run_once.ts";
 export { Handler, toHandler } from "./src/worker/handler.ts";
 export type { HandlerFunction, HandlerLike, TaskContext } from "./src/worker/handler.ts";
 export { loadHandler } from "./src/worker/load_handler.ts";
+export { watch } from "./src/worker/watch.ts";
+export type { Watcher, WatchListener, WatchOptions, WatchReport } from "./src/worker/watch.ts";
+export { execHandler } from "./src/worker/exec_handler.ts";
+export type { ExecHandlerOptions } from "./src/worker/exec_handler.ts";
+export { backoff } from "./src/protocol/backoff.ts";
+export type { BackoffOptions } from "./src/protocol/backoff.ts";
 export { decideFate, Task } from "./src/protocol/fate.ts";
 export type { Fate, TaskResult } from "./src/protocol/fate.ts";
 export { checkHandlerName, listenerPath, parseEventType } from "./src/protocol/names.ts";
@@ -46,4 +52,11 @@ export { encodePayload, encodePhpJson } from "./src/protocol/php_json.ts";
 export { decodeTask, encodeTask, formatDelivery, sequenceOf } from "./src/protocol/task_file.ts";
 export type { FailureRecord, TaskRecord } from "./src/protocol/task_file.ts";
 export { Layout } from "./src/protocol/layout.ts";
-export { CorruptFileError, HandlerLoadError, InvalidNameError, PayloadError, UnsafePathError } from "./src/errors.ts";
+export {
+  CorruptFileError,
+  ExecHandlerError,
+  HandlerLoadError,
+  InvalidNameError,
+  PayloadError,
+  UnsafePathError,
+} from "./src/errors.ts";

@@ -4,9 +4,10 @@
  * happened to each task. It removes the root at the end unless --keep is given.
  */
 import { Dispatcher, runOnce, Task, type TaskContext, type TaskResult } from "../mod.ts";
-import { formatEvent } from "../src/cli/run.ts";
+import { eventFormatter } from "../src/cli/_log.ts";
 
 const keep = Deno.args.includes("--keep");
+const formatEvent = eventFormatter("text", false);
 const root = await Deno.makeTempDir({ prefix: "hurah_demo_" });
 const print = (text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text));
 

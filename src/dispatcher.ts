@@ -74,7 +74,8 @@ export class Dispatcher {
    * error: the result is empty.
    *
    * @param eventType The event type, as `product/created`.
-   * @param payload Any JSON-representable data.
+   * @param payload Any JSON-representable data; when omitted, `null`. An
+   * explicit `undefined` is refused, as JSON has none.
    * @default {payload} null
    * @returns One delivery per listener reached.
    * @throws {InvalidNameError} When the event type is invalid.
@@ -90,9 +91,10 @@ export class Dispatcher {
    * for (const d of deliveries) console.log(d.listener, d.sequence);
    * ```
    */
-  async dispatch(eventType: string, payload: unknown = null): Promise<Delivery[]> {
+  async dispatch(eventType: string, payload?: unknown): Promise<Delivery[]> {
     parseEventType(eventType);
-    const safePayload = encodePayload(payload);
+    // Omitted means null; an explicit undefined (a missing field, usually) is refused like any other.
+    const safePayload = encodePayload(arguments.length < 2 ? null : payload);
     const listeners = await this.#store.listenersFor(eventType);
     const eventId = crypto.randomUUID();
     const deliveries: Delivery[] = [];

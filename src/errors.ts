@@ -160,6 +160,50 @@ export class HandlerLoadError extends Error {
   }
 }
 
+/**
+ * An exec handler's command ended with an exit status that is not a Task
+ * code, or was killed by a signal. The message carries the status and the
+ * tail of its standard error, and goes into the task's failure record.
+ *
+ * @example Recognising an exec failure
+ * ```ts
+ * import { ExecHandlerError } from "../mod.ts";
+ * const error = new ExecHandlerError("php mail.php", { code: 255, signal: null }, "PHP Fatal error");
+ * console.log(error.message);
+ * ```
+ */
+export class ExecHandlerError extends Error {
+  /** The command as configured. */
+  readonly command: string;
+  /** Its exit code (128 + n when killed by signal n). */
+  readonly code: number;
+  /** The signal that killed it, if one did. */
+  readonly signal: string | null;
+  /** The last bytes it wrote to standard error. */
+  readonly stderrTail: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param command The command as configured.
+   * @param status How it ended.
+   * @param stderrTail The last bytes it wrote to standard error.
+   */
+  constructor(command: string, status: { code: number; signal: string | null }, stderrTail: string) {
+    const how = status.signal ? `was killed by ${status.signal}` : `exited with status ${status.code}`;
+    const tail = stderrTail.trim();
+    super(
+      `${JSON.stringify(command)} ${how}; expected 0 (SUCCESS), 1 (FAILURE), 2 (RETRY) or 3 (INVALID)` +
+        (tail ? `; stderr: ${tail}` : "; no stderr output"),
+    );
+    this.name = "ExecHandlerError";
+    this.command = command;
+    this.code = status.code;
+    this.signal = status.signal;
+    this.stderrTail = stderrTail;
+  }
+}
+
 /** Turns anything thrown into an `Error`, once, at a boundary. */
 export function toError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;

@@ -1,3 +1,5 @@
+import { useColor } from "./_log.ts";
+
 /** What a command may touch of the outside world; tests pass their own. */
 export interface CliIo {
   /** Writes to standard output. */
@@ -10,6 +12,8 @@ export interface CliIo {
   env(name: string): string | undefined;
   /** Aborted on SIGINT or SIGTERM. */
   signal: AbortSignal;
+  /** Whether stderr log lines may be colored (a terminal, and NO_COLOR unset). */
+  color: boolean;
 }
 
 /** A command-line mistake: exit code 2, one line saying what to fix. */
@@ -29,6 +33,7 @@ export function processIo(signal: AbortSignal): CliIo {
     readStdin: () => new Response(Deno.stdin.readable).text(),
     env: (name) => Deno.env.get(name),
     signal,
+    color: useColor(Deno.env.get("NO_COLOR"), Deno.stderr.isTerminal()),
   };
 }
 

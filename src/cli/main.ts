@@ -2,11 +2,15 @@ import { HandlerLoadError, InvalidNameError, PayloadError, toError, UnsafePathEr
 import { DISPATCH_HELP, dispatchCommand } from "./dispatch.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { RUN_HELP, runCommand } from "./run.ts";
+import { WATCH_HELP, watchCommand } from "./watch.ts";
+import { SYSTEMD_HELP, systemdCommand } from "./systemd.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 const COMMANDS: Record<string, { run: (args: string[], io: CliIo) => Promise<number>; help: string }> = {
   dispatch: { run: dispatchCommand, help: DISPATCH_HELP },
   run: { run: runCommand, help: RUN_HELP },
+  watch: { run: watchCommand, help: WATCH_HELP },
+  systemd: { run: systemdCommand, help: SYSTEMD_HELP },
 };
 
 /** Help text of `hurah`. */
@@ -17,6 +21,8 @@ Usage: hurah <command> [arguments] [options]
 Commands:
   dispatch <event_type> [payload]                       deliver an event
   run <handler_name> <event_type> <handler> [root]      handle a listener's inbox once
+  watch <handler_name> <event_type> <handler> [root]    handle tasks as they arrive (long-running)
+  systemd <watch arguments>                             print a systemd unit for that watch
 
 Run 'hurah <command> --help' for a command's arguments and options.
 The event root comes from the argument, --root, or $HURAH_ROOT.

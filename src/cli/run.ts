@@ -1,11 +1,13 @@
 import { parseArgs } from "node:util";
-import { loadHandler } from "../worker/load_handler.ts";
-import { type RunEvent, runOnce } from "../worker/run_once.ts";
+import { runOnce } from "../worker/run_once.ts";
+import { HANDLER_OPTIONS, handlerSpecs, loadSpecs } from "./_handlers.ts";
 import { type CliIo, UsageError } from "./_io.ts";
-import { resolveRoot } from "./_root.ts";
+import { eventFormatter, type LogFormat } from "./_log.ts";
 
 /** Help text of `hurah run`. */
 export const RUN_HELP = `Usage: hurah run <handler_name> <event_type> <handler> [event_root] [options]
+       hurah run <handler_name> <event_type> --exec <command> [event_root] [options]
+       hurah run --config <file> [event_root] [options]
 
 Registers the listener <handler_name> on <event_type> and handles every task
 in its inbox once, in sequence order (PHP's worker:runner). A second runner of
@@ -20,10 +22,17 @@ Arguments:
   event_root     the event root (default: --root, then $HURAH_ROOT)
 
 Options:
-  --root DIR     the event root
-  --no-fsync     do not flush rewritten task files to disk
-  --json         print the pass report as JSON on stdout
-  -h, --help     show this help
+  --root DIR            the event root
+  --exec COMMAND        run a shell command per task instead of a module: the
+                        task JSON on stdin, HURAH_* variables, exit status 0-3
+                        is the Task code
+  --config FILE         handle every listener of a config file, one after another
+  --max-attempts N      retries allowed (an exec handler's maxAttempts())
+  --timeout DURATION    per-task time limit, as 30s (a timeout counts as RETRY)
+  --no-fsync            do not flush rewritten task files to disk
+  --log-format FORMAT   text (default) or json, one line per task on stderr
+  --json                print the pass report as JSON on stdout
+  -h, --help            show this help
 
 Task results: SUCCESS -> archive/, INVALID -> error/, RETRY -> stays until
 maxAttempts() retries, then error/, FAILURE -> stays first in the inbox and
@@ -40,58 +49,46 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     args,
     allowPositionals: true,
     options: {
-      root: { type: "string" },
-      "no-fsync": { type: "boolean", default: false },
+      ...HANDLER_OPTIONS,
       json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
+      "log-format": { type: "string", default: "text" },
     },
   });
   if (values.help) {
     io.stdout(RUN_HELP);
     return 0;
   }
-  if (positionals.length < 3) {
-    throw new UsageError(
-      `expected <handler_name> <event_type> <handler> [event_root], found ${positionals.length} arguments`,
-    );
+  const format = logFormat(values["log-format"]);
+  const { root, specs } = await handlerSpecs(values, positionals, io);
+  const listeners = await loadSpecs(specs);
+  const log = eventFormatter(format, io.color);
+  let failed = false;
+  for (const listener of listeners) {
+    if (io.signal.aborted) break;
+    const report = await runOnce(root, {
+      ...listener,
+      signal: io.signal,
+      durable: !values["no-fsync"],
+      onEvent: (event) => io.stderr(log(event)),
+    });
+    failed ||= report.failedAt !== undefined;
+    if (values.json) {
+      io.stdout(JSON.stringify({ listener: listener.name, ...report }) + "\n");
+    } else {
+      io.stdout(
+        `${listener.name}: ${report.handled} handled, ${report.archived} archived, ${report.errored} to error, ` +
+          `${report.retried} to retry, ${report.quarantined} quarantined` +
+          (report.failedAt !== undefined ? `; stopped at task ${report.failedAt} (FAILURE)` : "") +
+          (report.waitingFor !== undefined ? `; waiting for ${report.waitingFor} to be complete` : "") +
+          (report.aborted ? "; interrupted" : "") + "\n",
+      );
+    }
   }
-  if (positionals.length > 4) throw new UsageError(`too many arguments: ${positionals.slice(4).join(" ")}`);
-  const [name, eventType, specifier, rootArg] = positionals;
-  const root = resolveRoot(rootArg, values.root, io);
-  const handler = await loadHandler(specifier);
-  const report = await runOnce(root, {
-    name,
-    eventType,
-    handler,
-    signal: io.signal,
-    durable: !values["no-fsync"],
-    onEvent: (event) => io.stderr(formatEvent(event)),
-  });
-  if (values.json) {
-    io.stdout(JSON.stringify(report) + "\n");
-  } else {
-    io.stdout(
-      `${name}: ${report.handled} handled, ${report.archived} archived, ${report.errored} to error, ` +
-        `${report.retried} to retry, ${report.quarantined} quarantined` +
-        (report.failedAt !== undefined ? `; stopped at task ${report.failedAt} (FAILURE)` : "") +
-        (report.waitingFor !== undefined ? `; waiting for ${report.waitingFor} to be complete` : "") +
-        (report.aborted ? "; interrupted" : "") + "\n",
-    );
-  }
-  return report.failedAt !== undefined ? 1 : 0;
+  return failed ? 1 : 0;
 }
 
-/** One log line for a runner event. */
-export function formatEvent(event: RunEvent): string {
-  switch (event.type) {
-    case "task":
-      return `${event.listener} #${event.sequence} ${event.result} -> ${event.fate} (${
-        event.durationMs.toFixed(1)
-      } ms)` +
-        (event.message ? `: ${event.message}` : "") + "\n";
-    case "quarantine":
-      return `${event.listener} ${event.file} QUARANTINED -> error: ${event.reason}\n`;
-    case "waiting":
-      return `${event.listener} ${event.file} INCOMPLETE, will retry: ${event.reason}\n`;
-  }
+/** Checks `--log-format`. */
+export function logFormat(value: string | undefined): LogFormat {
+  if (value === "text" || value === "json" || value === undefined) return value ?? "text";
+  throw new UsageError(`--log-format must be text or json, found ${JSON.stringify(value)}`);
 }

@@ -59,6 +59,10 @@ export function encodePayload(payload: unknown): unknown {
     if (value !== null && typeof value === "object" && typeof (value as { toJSON?: unknown }).toJSON === "function") {
       value = (value as { toJSON(key: string): unknown }).toJSON("");
     }
+    // Boxed primitives are stored as their value, as JSON.stringify does.
+    if (value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof BigInt) {
+      value = value.valueOf();
+    }
     switch (typeof value) {
       case "string":
         if (!value.isWellFormed()) throw new PayloadError(path, "is a string with a lone UTF-16 surrogate");
@@ -82,7 +86,7 @@ export function encodePayload(payload: unknown): unknown {
     if (ancestors.has(value)) throw new PayloadError(path, "refers back to itself (a cycle)");
     ancestors.add(value);
     try {
-      if (Array.isArray(value)) return value.map((item, index) => walk(item, `${path}[${index}]`, true));
+      if (Array.isArray(value)) return Array.from(value, (item, index) => walk(item, `${path}[${index}]`, true));
       const out: Record<string, unknown> = {};
       for (const [key, item] of Object.entries(value)) {
         if (item === undefined) continue;

@@ -1,4 +1,5 @@
 /** Small file-system helpers: the only place that knows about fsync. */
+import { UnsafePathError } from "../errors.ts";
 
 const encoder = new TextEncoder();
 
@@ -56,9 +57,25 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * Opens (creating if needed) a lock file without following a link: a link
+ * planted at `path` would make `create` write a file wherever it points.
+ */
+async function openLockFile(path: string): Promise<Deno.FsFile> {
+  try {
+    return await Deno.open(path, { read: true, write: true, createNew: true }); // O_EXCL: never follows a link
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+  }
+  if ((await Deno.lstat(path)).isSymlink) {
+    throw new UnsafePathError(path, "is a symbolic link; hurah does not follow links in the root");
+  }
+  return await Deno.open(path, { read: true, write: true });
+}
+
 /** Takes an exclusive flock on `path` (created if needed), waiting for it; close the file to release it. */
 export async function lockFile(path: string): Promise<Deno.FsFile> {
-  const file = await Deno.open(path, { read: true, write: true, create: true });
+  const file = await openLockFile(path);
   try {
     await file.lock(true);
     return file;
@@ -66,4 +83,17 @@ export async function lockFile(path: string): Promise<Deno.FsFile> {
     file.close();
     throw error;
   }
+}
+
+/** Takes an exclusive flock on `path` if it is free; `undefined` when another holds it. */
+export async function tryLockFile(path: string): Promise<Deno.FsFile | undefined> {
+  const file = await openLockFile(path);
+  try {
+    if (await file.tryLock(true)) return file;
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  file.close();
+  return undefined;
 }

@@ -3,7 +3,16 @@ import { UnsafePathError } from "../errors.ts";
 import { Layout } from "../protocol/layout.ts";
 import { LISTENER_SUFFIX, listenerPath, parseEventType } from "../protocol/names.ts";
 import { decodeTracking, encodeTracking, sequenceOf, type TrackingRecord } from "../protocol/task_file.ts";
-import { exists, isAlreadyExists, isNotFound, lockFile, readTextIfExists, syncDir, writeFileSynced } from "./_fs.ts";
+import {
+  exists,
+  isAlreadyExists,
+  isNotFound,
+  lockFile,
+  readTextIfExists,
+  syncDir,
+  tryLockFile,
+  writeFileSynced,
+} from "./_fs.ts";
 
 /** A listener directory found under the root. */
 export interface ListenerRef {
@@ -82,7 +91,8 @@ export class FileStore {
   /**
    * Every listener that a dispatch of `eventType` reaches, deepest level
    * first. Creates the type's directories as PHP does. Throws before anything
-   * is delivered when a link or a file stands where a directory should be.
+   * is delivered when a link or a file stands where a directory should be,
+   * in the tree or in any listener reached.
    */
   async listenersFor(eventType: string): Promise<ListenerRef[]> {
     const segments = parseEventType(eventType);
@@ -114,7 +124,10 @@ export class FileStore {
       if (!nextEntry.isDirectory) throw new UnsafePathError(nextDir, "expected an event type directory, found a file");
       dir = nextDir;
     }
-    return levels.reverse().flat();
+    const listeners = levels.reverse().flat();
+    // Check every listener before the first delivery, so a bad one means no delivery at all.
+    for (const listener of listeners) await this.#checkListener(listener);
+    return listeners;
   }
 
   /**
@@ -192,6 +205,12 @@ export class FileStore {
       for (;;) {
         const sequence = last + 1;
         const path = join(listener.dir, Layout.INBOX, `${sequence}.json`);
+        if (await this.#usedOutsideInbox(listener.dir, `${sequence}.json`)) {
+          // tracking.json is behind tasks already handled: a number reused
+          // here would later overwrite archive/<N>.json or error/<N>.json.
+          last = Math.max(sequence, await this.maxSequence(listener.dir));
+          continue;
+        }
         await writeFileSynced(staged, build(sequence), this.#durable);
         await this.#writeTracking(listener.dir, {
           sequence,
@@ -220,6 +239,10 @@ export class FileStore {
       });
       lock.close();
     }
+  }
+
+  async #usedOutsideInbox(dir: string, file: string): Promise<boolean> {
+    return await exists(join(dir, Layout.ARCHIVE, file)) || await exists(join(dir, Layout.ERROR, file));
   }
 
   async #readTracking(dir: string): Promise<TrackingRecord | undefined> {
@@ -254,6 +277,11 @@ export class FileStore {
   /** Takes the listener's run lock, waiting for another runner to finish. */
   async lockRunner(listener: ListenerRef): Promise<Deno.FsFile> {
     return await lockFile(join(listener.dir, Layout.RUN_LOCK));
+  }
+
+  /** Takes the listener's run lock if it is free; `undefined` while another runner holds it. */
+  async tryLockRunner(listener: ListenerRef): Promise<Deno.FsFile | undefined> {
+    return await tryLockFile(join(listener.dir, Layout.RUN_LOCK));
   }
 
   /** Lists the inbox: task files by sequence, and anything else found there. */
@@ -313,7 +341,11 @@ export class FileStore {
   /** Moves a stray or unreadable inbox entry to `error/` with a note beside it saying why. */
   async quarantine(listener: ListenerRef, file: string, reason: string): Promise<string> {
     let name = file;
-    for (let n = 1; await exists(join(listener.dir, Layout.ERROR, name)); n++) name = `${file}.${n}`;
+    // Neither the file's nor its note's name may be taken: a link there would be written through.
+    const taken = async (name: string) =>
+      await exists(join(listener.dir, Layout.ERROR, name)) ||
+      await exists(join(listener.dir, Layout.ERROR, name + Layout.REASON_SUFFIX));
+    for (let n = 1; await taken(name); n++) name = `${file}.${n}`;
     const target = join(listener.dir, Layout.ERROR, name);
     if (name === file) await this.move(listener, file, Layout.ERROR);
     else await Deno.rename(join(listener.dir, Layout.INBOX, file), target);

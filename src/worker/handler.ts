@@ -1,4 +1,5 @@
 import type { TaskResult } from "../protocol/fate.ts";
+import type { TaskRecord } from "../protocol/task_file.ts";
 
 /** What a handler gets for one task. */
 export interface TaskContext {
@@ -18,7 +19,9 @@ export interface TaskContext {
   readonly taskId: string | undefined;
   /** The listener's handler name. */
   readonly listener: string;
-  /** Aborted when the worker shuts down; stop work and return soon. */
+  /** The whole task record as stored (for passing on, as exec handlers do). */
+  readonly record: Readonly<TaskRecord>;
+  /** Aborted when the task's time limit passes or the worker shuts down; stop work and return soon. */
   readonly signal: AbortSignal;
 }
 
@@ -28,6 +31,12 @@ export interface HandlerLike {
   handleTask(context: TaskContext): TaskResult | Promise<TaskResult>;
   /** How many retries a task gets before it goes to `error/`; 0 when absent. */
   maxAttempts?(): number;
+  /**
+   * Milliseconds to wait before retry number `attempt` (from 1) after the
+   * handler returned RETRY. When absent, `hurah run` retries in its next pass
+   * and `hurah watch` backs off exponentially with jitter.
+   */
+  retryDelay?(attempt: number): number;
 }
 
 /** A handler written as a plain function. */

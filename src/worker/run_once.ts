@@ -1,12 +1,8 @@
-import { CorruptFileError, toError } from "../errors.ts";
-import { decideFate, type Fate, resultName, type TaskResult } from "../protocol/fate.ts";
-import { Layout } from "../protocol/layout.ts";
+import type { Fate } from "../protocol/fate.ts";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
-import { decodeTask, encodeTask, type TaskRecord, withFailure } from "../protocol/task_file.ts";
-import { isNotFound } from "../store/_fs.ts";
-import { FileStore, type ListenerRef } from "../store/file_store.ts";
-import { type HandlerFunction, type HandlerLike, maxAttemptsOf, type TaskContext, toHandler } from "./handler.ts";
-import { workerId } from "./_worker_id.ts";
+import { FileStore } from "../store/file_store.ts";
+import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
+import { emptyReport, Pass, type PassSettings } from "./_pass.ts";
 
 /** Something that happened during a pass, for logs. */
 export type RunEvent =
@@ -17,14 +13,16 @@ export type RunEvent =
     listener: string;
     /** The task's sequence number. */
     sequence: number;
-    /** `SUCCESS`, `FAILURE`, `RETRY`, `INVALID` or `ERROR`. */
+    /** `SUCCESS`, `FAILURE`, `RETRY`, `INVALID`, `ERROR` (thrown or bad return), `TIMEOUT` or `ABORTED`. */
     result: string;
     /** What happened to the task. */
     fate: Fate["fate"];
     /** How long the handler ran, in milliseconds. */
     durationMs: number;
-    /** Why, for anything but SUCCESS. */
+    /** Why, for anything but SUCCESS and RETRY. */
     message?: string;
+    /** For a retry with a delay: milliseconds until the task is due again. */
+    retryInMs?: number;
   }
   | {
     /** A file that is not a task was moved to `error/`. */
@@ -44,6 +42,24 @@ export type RunEvent =
     /** The file's name in the inbox. */
     file: string;
     /** What is wrong with it. */
+    reason: string;
+  }
+  | {
+    /** A watched listener paused after FAILURE, or resumed. */
+    type: "paused";
+    /** The handler name. */
+    listener: string;
+    /** The task that returned FAILURE. */
+    sequence: number;
+    /** Milliseconds until the same task is tried again. */
+    retryInMs: number;
+  }
+  | {
+    /** A watcher re-listed an inbox because file events may have been lost. */
+    type: "rescan";
+    /** The handler name. */
+    listener: string;
+    /** Why: `overflow` (events dropped), `watcher error`, or `interval`. */
     reason: string;
   };
 
@@ -65,6 +81,25 @@ export interface RunOptions {
    * @default {undefined}
    */
   onEvent?: (event: RunEvent) => void;
+  /**
+   * After `signal` aborts, how long the running task may go on before its
+   * context's signal aborts too; it then stays in the inbox untouched.
+   * @default {10000}
+   */
+  graceMs?: number;
+  /**
+   * Per-task time limit in milliseconds; 0 for none. A task that runs longer
+   * has its signal aborted and counts as a RETRY whose reason (TIMEOUT) is
+   * recorded, so it goes to `error/` once its retries are used up. A module
+   * handler that ignores its signal keeps running in the background.
+   * @default {0}
+   */
+  timeoutMs?: number;
+  /**
+   * Delay before retry `attempt` for handlers without a `retryDelay` method.
+   * @default {() => 0} (retry in the next pass, as PHP)
+   */
+  retryDelay?: (attempt: number) => number;
   /**
    * Flush rewritten task files to disk before they replace the old ones.
    * @default {true}
@@ -104,9 +139,12 @@ export interface RunReport {
   waitingFor?: string;
   /** Whether the signal stopped the pass early. */
   aborted: boolean;
+  /** When the earliest task waiting for a retry delay is due (epoch ms). */
+  nextDueAt?: number;
 }
 
-const TMP_MAX_AGE_MS = 60 * 60 * 1000;
+/** Staging files older than this were left by killed processes. */
+export const TMP_MAX_AGE_MS = 60 * 60 * 1000;
 
 /**
  * Works one listener's inbox once, as PHP's `worker:runner` does: registers
@@ -146,194 +184,26 @@ export async function runOnce(root: string, options: RunOptions): Promise<RunRep
   const handler = toHandler(options.handler);
   const store = new FileStore(root, { durable: options.durable ?? true });
   const listener = await store.register(options.name, options.eventType);
-  const pass = new Pass(store, listener, handler, options);
+  const settings = passSettings(options);
+  const pass = new Pass(store, listener, handler, settings);
   const lock = await store.lockRunner(listener);
   try {
-    await store.sweepTmp(listener, TMP_MAX_AGE_MS, pass.now().getTime());
-    return await pass.run();
+    await store.sweepTmp(listener, TMP_MAX_AGE_MS, settings.now().getTime());
+    return await pass.run(emptyReport(listener.dir));
   } finally {
     lock.close();
   }
 }
 
-type Step = "next" | "stop";
-
-class Pass {
-  readonly report: RunReport;
-  readonly now: () => Date;
-  readonly #signal: AbortSignal;
-  readonly #maxAttempts: number;
-  readonly #worker = workerId();
-
-  constructor(
-    readonly store: FileStore,
-    readonly listener: ListenerRef,
-    readonly handler: HandlerLike,
-    readonly options: RunOptions,
-  ) {
-    this.now = options.now ?? (() => new Date());
-    this.#signal = options.signal ?? new AbortController().signal;
-    this.#maxAttempts = maxAttemptsOf(handler);
-    this.report = {
-      listenerDir: listener.dir,
-      handled: 0,
-      archived: 0,
-      errored: 0,
-      retried: 0,
-      quarantined: 0,
-      aborted: false,
-    };
-  }
-
-  async run(): Promise<RunReport> {
-    const attempted = new Set<string>();
-    for (;;) {
-      const { tasks, strays } = await this.store.listInbox(this.listener);
-      for (const stray of strays) {
-        const kind = stray.isSymlink ? "symbolic link" : stray.isDirectory ? "directory" : "file";
-        await this.#quarantine(
-          stray.name,
-          `not a task file: expected a regular file named <sequence>.json, found a ${kind}`,
-        );
-      }
-      const pending = tasks.filter((task) => !attempted.has(task.file));
-      if (pending.length === 0) return this.report;
-      for (const { sequence, file } of pending) {
-        if (this.#signal.aborted) {
-          this.report.aborted = true;
-          return this.report;
-        }
-        attempted.add(file);
-        if (await this.#process(sequence, file) === "stop") return this.report;
-      }
-    }
-  }
-
-  async #process(sequence: number, file: string): Promise<Step> {
-    let text: string;
-    let mtime: Date | null;
-    try {
-      ({ text, mtime } = await this.store.readInbox(this.listener, file));
-    } catch (error) {
-      if (isNotFound(error)) return "next"; // taken by someone else meanwhile
-      if (error instanceof Deno.errors.PermissionDenied) {
-        await this.#quarantine(file, `unreadable: ${(error as Error).message}`);
-        return "next";
-      }
-      throw error;
-    }
-    let task: TaskRecord;
-    try {
-      task = decodeTask(text, sequence);
-    } catch (error) {
-      if (!(error instanceof CorruptFileError)) throw error;
-      const age = this.now().getTime() - (mtime?.getTime() ?? 0);
-      if (age < (this.options.incompleteGraceMs ?? 10_000)) {
-        this.report.waitingFor = file;
-        this.options.onEvent?.({ type: "waiting", listener: this.listener.name, file, reason: error.message });
-        return "stop";
-      }
-      await this.#quarantine(file, `corrupt task file: ${error.message}`);
-      return "next";
-    }
-    const last = task.failures?.at(-1);
-    if (last?.fate === "error") {
-      // An earlier pass decided and recorded this, then stopped before the move.
-      await this.store.move(this.listener, file, Layout.ERROR);
-      this.report.errored++;
-      this.#emit(sequence, last.result, { fate: "error", result: last.result, message: last.message }, 0);
-      return "next";
-    }
-    return await this.#attempt(sequence, file, task);
-  }
-
-  async #attempt(sequence: number, file: string, task: TaskRecord): Promise<Step> {
-    const retryCount = task.retry_count ?? 0;
-    const context: TaskContext = {
-      payload: task.payload,
-      sequence,
-      count: typeof task.count === "number" ? task.count : sequence,
-      delivery: String(task.delivery ?? ""),
-      retryCount,
-      eventType: typeof task.event_type === "string" ? task.event_type : undefined,
-      taskId: typeof task.task_id === "string" ? task.task_id : undefined,
-      listener: this.listener.name,
-      signal: this.#signal,
-    };
-    const started = performance.now();
-    let fate: Fate;
-    let thrown: Error | undefined;
-    let result: string;
-    try {
-      const returned = await this.handler.handleTask(context);
-      fate = decideFate(returned, retryCount, this.#maxAttempts);
-      result = fate.fate === "error" ? fate.result : resultName(returned as TaskResult);
-    } catch (error) {
-      thrown = toError(error);
-      fate = { fate: "error", result: "ERROR", message: `${thrown.name}: ${thrown.message}` };
-      result = "ERROR";
-    }
-    const durationMs = performance.now() - started;
-    this.report.handled++;
-    switch (fate.fate) {
-      case "archive":
-        await this.store.move(this.listener, file, Layout.ARCHIVE);
-        this.report.archived++;
-        break;
-      case "retry":
-        await this.store.rewriteInbox(this.listener, file, encodeTask({ ...task, retry_count: fate.retryCount }));
-        this.report.retried++;
-        break;
-      case "error": {
-        const updated = fate.retryCount === undefined ? task : { ...task, retry_count: fate.retryCount };
-        const failed = withFailure(updated, {
-          result: fate.result,
-          message: fate.message,
-          ...(thrown?.stack ? { stack: thrown.stack } : {}),
-          time: this.now().toISOString(),
-          attempt: retryCount + 1,
-          worker: this.#worker,
-          fate: "error",
-        });
-        // Record the decision first: if the move is cut short, the next pass completes it.
-        await this.store.rewriteInbox(this.listener, file, encodeTask(failed));
-        await this.store.move(this.listener, file, Layout.ERROR);
-        this.report.errored++;
-        break;
-      }
-      case "stop": {
-        const failed = withFailure(task, {
-          result: "FAILURE",
-          message: "the handler returned Task.FAILURE; the pass stopped here",
-          time: this.now().toISOString(),
-          attempt: retryCount + 1,
-          worker: this.#worker,
-        });
-        await this.store.rewriteInbox(this.listener, file, encodeTask(failed));
-        this.report.failedAt = sequence;
-        break;
-      }
-    }
-    this.#emit(sequence, result, fate, durationMs);
-    return fate.fate === "stop" ? "stop" : "next";
-  }
-
-  #emit(sequence: number, result: string, fate: Fate, durationMs: number): void {
-    this.options.onEvent?.({
-      type: "task",
-      listener: this.listener.name,
-      sequence,
-      result,
-      fate: fate.fate,
-      durationMs,
-      ...(fate.fate === "error" ? { message: fate.message } : {}),
-      ...(fate.fate === "stop" ? { message: "the handler returned Task.FAILURE" } : {}),
-    });
-  }
-
-  async #quarantine(file: string, reason: string): Promise<void> {
-    await this.store.quarantine(this.listener, file, reason);
-    this.report.quarantined++;
-    this.options.onEvent?.({ type: "quarantine", listener: this.listener.name, file, reason });
-  }
+/** Fills in the defaults of the options a pass uses. */
+export function passSettings(options: Omit<RunOptions, "name" | "eventType" | "handler">): PassSettings {
+  return {
+    signal: options.signal ?? new AbortController().signal,
+    graceMs: options.graceMs ?? 10_000,
+    timeoutMs: options.timeoutMs ?? 0,
+    retryDelay: options.retryDelay ?? (() => 0),
+    incompleteGraceMs: options.incompleteGraceMs ?? 10_000,
+    onEvent: options.onEvent ?? (() => {}),
+    now: options.now ?? (() => new Date()),
+  };
 }

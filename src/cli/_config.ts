@@ -1,0 +1,110 @@
+import { dirname, resolve } from "node:path";
+import { UsageError } from "./_io.ts";
+import { parseDuration } from "./_duration.ts";
+
+/** One handler of a config file, or of the command line. */
+export interface HandlerSpec {
+  /** The handler name. */
+  name: string;
+  /** The event type. */
+  eventType: string;
+  /** A module specifier (paths already resolved against the config file's directory). */
+  module?: string;
+  /** A shell command. */
+  exec?: string;
+  /** Overrides the handler's `maxAttempts()`; the retries of an exec handler. */
+  maxAttempts?: number;
+  /** Per-task time limit in milliseconds; 0 for none. */
+  timeoutMs: number;
+}
+
+/** A config file's contents. */
+export interface ConfigFile {
+  /** The event root, resolved against the config file's directory. */
+  root?: string;
+  /** The handlers. */
+  handlers: HandlerSpec[];
+}
+
+const HANDLER_KEYS = ["name", "eventType", "module", "exec", "maxAttempts", "timeout"];
+
+/**
+ * Reads a config file: a JSON file `{ "root"?, "handlers": [...] }`, or a
+ * `deno.json` whose `hurah` key holds that object.
+ */
+export async function readConfig(path: string): Promise<ConfigFile> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new UsageError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseConfig(data, path);
+}
+
+/** Checks a parsed config; `path` locates relative paths and names the file in errors. */
+export function parseConfig(data: unknown, path: string): ConfigFile {
+  const fail = (reason: string): never => {
+    throw new UsageError(`config file ${path}: ${reason}`);
+  };
+  if (isObject(data) && "hurah" in data) data = data.hurah;
+  if (!isObject(data)) return fail("expected an object with a 'handlers' array");
+  const base = dirname(resolve(path));
+  for (const key of Object.keys(data)) {
+    if (key !== "root" && key !== "handlers") fail(`unknown key ${JSON.stringify(key)}; allowed: root, handlers`);
+  }
+  if (data.root !== undefined && typeof data.root !== "string") fail("'root' must be a string");
+  if (!Array.isArray(data.handlers) || data.handlers.length === 0) fail("'handlers' must be a non-empty array");
+  const handlers = (data.handlers as unknown[]).map((entry, index): HandlerSpec => {
+    const where = `handlers[${index}]`;
+    if (!isObject(entry)) return fail(`${where} must be an object`);
+    for (const key of Object.keys(entry)) {
+      if (!HANDLER_KEYS.includes(key)) {
+        fail(`unknown key ${JSON.stringify(key)} in ${where}; allowed: ${HANDLER_KEYS.join(", ")}`);
+      }
+    }
+    if (typeof entry.name !== "string") fail(`${where}.name must be a string`);
+    if (typeof entry.eventType !== "string") fail(`${where}.eventType must be a string ('' for the root)`);
+    if ((entry.module === undefined) === (entry.exec === undefined)) {
+      fail(`${where} needs exactly one of 'module' (a module path or URL) and 'exec' (a shell command)`);
+    }
+    if (entry.module !== undefined && typeof entry.module !== "string") fail(`${where}.module must be a string`);
+    if (entry.exec !== undefined && typeof entry.exec !== "string") fail(`${where}.exec must be a string`);
+    if (
+      entry.maxAttempts !== undefined && !(Number.isSafeInteger(entry.maxAttempts) && Number(entry.maxAttempts) >= 0)
+    ) {
+      fail(`${where}.maxAttempts must be a non-negative integer`);
+    }
+    let timeoutMs = 0;
+    if (entry.timeout !== undefined) {
+      try {
+        timeoutMs = parseDuration(entry.timeout as string | number, `${where}.timeout`);
+      } catch (error) {
+        fail((error as Error).message);
+      }
+    }
+    return {
+      name: entry.name as string,
+      eventType: entry.eventType as string,
+      ...(entry.module !== undefined ? { module: resolveModule(entry.module as string, base) } : {}),
+      ...(entry.exec !== undefined ? { exec: entry.exec as string } : {}),
+      ...(entry.maxAttempts !== undefined ? { maxAttempts: entry.maxAttempts as number } : {}),
+      timeoutMs,
+    };
+  });
+  return { ...(typeof data.root === "string" ? { root: resolve(base, data.root) } : {}), handlers };
+}
+
+function resolveModule(specifier: string, base: string): string {
+  return /^[A-Za-z][A-Za-z0-9+.-]*:/.test(specifier) ? specifier : resolve(base, specifier);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}

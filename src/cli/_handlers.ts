@@ -1,0 +1,123 @@
+import { HandlerLoadError } from "../errors.ts";
+import { execHandler } from "../worker/exec_handler.ts";
+import type { HandlerLike } from "../worker/handler.ts";
+import { loadHandler } from "../worker/load_handler.ts";
+import type { WatchListener } from "../worker/watch.ts";
+import { type HandlerSpec, readConfig } from "./_config.ts";
+import { parseDuration } from "./_duration.ts";
+import { type CliIo, UsageError } from "./_io.ts";
+import { resolveRoot } from "./_root.ts";
+
+/** The options `run`, `watch` and `systemd` share, for `parseArgs`. */
+export const HANDLER_OPTIONS = {
+  root: { type: "string" },
+  exec: { type: "string" },
+  config: { type: "string" },
+  "max-attempts": { type: "string" },
+  timeout: { type: "string" },
+  "no-fsync": { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** The handler-related option values. */
+export interface HandlerValues {
+  root?: string;
+  exec?: string;
+  config?: string;
+  "max-attempts"?: string;
+  timeout?: string;
+}
+
+/**
+ * Turns `<handler_name> <event_type> <handler> [event_root]`, its `--exec`
+ * form, or `--config FILE [event_root]` into the event root and handler specs.
+ */
+export async function handlerSpecs(
+  values: HandlerValues,
+  positionals: string[],
+  io: CliIo,
+): Promise<{ root: string; specs: HandlerSpec[] }> {
+  const timeoutMs = values.timeout === undefined ? 0 : duration(values.timeout, "--timeout");
+  const maxAttempts = values["max-attempts"] === undefined ? undefined : count(values["max-attempts"]);
+  if (values.config !== undefined) {
+    if (values.exec !== undefined) throw new UsageError("--config and --exec do not go together");
+    if (positionals.length > 1) {
+      throw new UsageError(`with --config, the only argument is [event_root], found ${positionals.join(" ")}`);
+    }
+    const config = await readConfig(values.config);
+    const root = resolveRoot(positionals[0], values.root ?? config.root, io);
+    return { root, specs: config.handlers };
+  }
+  const wanted = values.exec === undefined ? 3 : 2;
+  const form = values.exec === undefined
+    ? "<handler_name> <event_type> <handler> [event_root]"
+    : "<handler_name> <event_type> --exec <command> [event_root]";
+  if (positionals.length < wanted || positionals.length > wanted + 1) {
+    throw new UsageError(`expected ${form}, found ${positionals.length} arguments`);
+  }
+  const [name, eventType] = positionals;
+  const spec: HandlerSpec = {
+    name,
+    eventType,
+    ...(values.exec === undefined ? { module: positionals[2] } : { exec: values.exec }),
+    ...(maxAttempts === undefined ? {} : { maxAttempts }),
+    timeoutMs,
+  };
+  return { root: resolveRoot(positionals[wanted], values.root, io), specs: [spec] };
+}
+
+/**
+ * Loads every handler; when any fails, throws one error listing all of them,
+ * so that nothing starts with a handler missing.
+ */
+export async function loadSpecs(specs: HandlerSpec[]): Promise<WatchListener[]> {
+  const failures: string[] = [];
+  const listeners: WatchListener[] = [];
+  for (const spec of specs) {
+    try {
+      listeners.push({
+        name: spec.name,
+        eventType: spec.eventType,
+        handler: await load(spec),
+        timeoutMs: spec.timeoutMs,
+      });
+    } catch (error) {
+      if (!(error instanceof HandlerLoadError)) throw error;
+      failures.push(`${spec.name}: ${error.message}`);
+    }
+  }
+  if (failures.length === 1) throw new UsageError(failures[0]);
+  if (failures.length > 1) {
+    throw new UsageError(`${failures.length} handlers cannot be loaded:\n  ${failures.join("\n  ")}`);
+  }
+  return listeners;
+}
+
+async function load(spec: HandlerSpec): Promise<HandlerLike> {
+  if (spec.exec !== undefined) return execHandler(spec.exec, { maxAttempts: spec.maxAttempts ?? 0 });
+  const handler = await loadHandler(spec.module!);
+  if (spec.maxAttempts === undefined) return handler;
+  const maxAttempts = spec.maxAttempts;
+  return {
+    handleTask: (context) => handler.handleTask(context),
+    maxAttempts: () => maxAttempts,
+    ...(handler.retryDelay ? { retryDelay: (attempt: number) => handler.retryDelay!(attempt) } : {}),
+  };
+}
+
+/** Parses a duration option. */
+export function duration(text: string, what: string): number {
+  try {
+    return parseDuration(text, what);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function count(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) {
+    throw new UsageError(`--max-attempts must be a non-negative integer, found ${JSON.stringify(text)}`);
+  }
+  return value;
+}

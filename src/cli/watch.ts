@@ -1,0 +1,80 @@
+import { parseArgs } from "node:util";
+import { watch } from "../worker/watch.ts";
+import { duration, HANDLER_OPTIONS, handlerSpecs, loadSpecs } from "./_handlers.ts";
+import type { CliIo } from "./_io.ts";
+import { eventFormatter } from "./_log.ts";
+import { logFormat } from "./run.ts";
+
+/** The options of `hurah watch` (shared with `hurah systemd`). */
+export const WATCH_OPTIONS = {
+  ...HANDLER_OPTIONS,
+  grace: { type: "string", default: "10s" },
+  "rescan-interval": { type: "string", default: "10s" },
+  "log-format": { type: "string", default: "text" },
+} as const;
+
+/** Help text of `hurah watch`. */
+export const WATCH_HELP = `Usage: hurah watch <handler_name> <event_type> <handler> [event_root] [options]
+       hurah watch <handler_name> <event_type> --exec <command> [event_root] [options]
+       hurah watch --config <file> [event_root] [options]
+
+Like 'hurah run', but long-running: registers the listener(s), handles the
+backlog, then handles each new task as it arrives (Deno.watchFs), until
+SIGTERM or SIGINT. Every inbox is listed again when file events were lost,
+and every --rescan-interval. RETRY waits before the next attempt (the
+handler's retryDelay(), else exponential backoff with jitter, 1 s to 5 min);
+FAILURE pauses the listener, then tries the same task again with backoff.
+
+On SIGTERM or SIGINT no new task is taken; the running one may finish
+within --grace, after which its AbortSignal fires (exec handlers are killed
+with their process group) and it stays in the inbox untouched. Exit 0.
+A second signal exits at once.
+
+Options:
+  --root DIR                 the event root (default: $HURAH_ROOT)
+  --exec COMMAND             run a shell command per task instead of a module
+  --config FILE              watch every listener of a config file (JSON, or
+                             deno.json with a "hurah" key; see the README)
+  --max-attempts N           retries allowed (an exec handler's maxAttempts())
+  --timeout DURATION         per-task time limit, as 30s (counts as RETRY)
+  --grace DURATION           shutdown grace period (default 10s)
+  --rescan-interval DURATION safety re-listing interval (default 10s)
+  --log-format FORMAT        text (default) or json, one line per task on stderr
+  --no-fsync                 do not flush rewritten task files to disk
+  -h, --help                 show this help
+
+Exit codes: 0 stopped by a signal, 1 unexpected error, 2 usage error or a
+handler that cannot be loaded (nothing is started then).
+`;
+
+/** `hurah watch`: returns the exit code once stopped. */
+export async function watchCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: WATCH_OPTIONS });
+  if (values.help) {
+    io.stdout(WATCH_HELP);
+    return 0;
+  }
+  const format = logFormat(values["log-format"]);
+  const graceMs = duration(values.grace, "--grace");
+  const rescanIntervalMs = duration(values["rescan-interval"], "--rescan-interval");
+  const { root, specs } = await handlerSpecs(values, positionals, io);
+  const listeners = await loadSpecs(specs);
+  const log = eventFormatter(format, io.color);
+  const watcher = watch(root, {
+    listeners,
+    signal: io.signal,
+    graceMs,
+    rescanIntervalMs,
+    durable: !values["no-fsync"],
+    onEvent: (event) => io.stderr(log(event)),
+  });
+  await watcher.ready;
+  const names = listeners.map((l) => `${l.name} (${JSON.stringify(l.eventType)})`).join(", ");
+  if (format === "text") io.stderr(`hurah watch: watching ${names} under ${root}\n`);
+  io.signal.addEventListener("abort", () => {
+    if (format === "text") io.stderr(`hurah watch: stopping; a running task gets up to ${values.grace}\n`);
+  }, { once: true });
+  await watcher.done;
+  if (format === "text") io.stderr("hurah watch: stopped\n");
+  return 0;
+}

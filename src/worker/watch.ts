@@ -1,0 +1,321 @@
+import { dirname, join } from "node:path";
+import { toError } from "../errors.ts";
+import { backoff } from "../protocol/backoff.ts";
+import { Layout } from "../protocol/layout.ts";
+import { checkHandlerName, parseEventType } from "../protocol/names.ts";
+import { FileStore, type ListenerRef } from "../store/file_store.ts";
+import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
+import { type RunEvent, type RunReport, TMP_MAX_AGE_MS } from "./run_once.ts";
+import { emptyReport, Pass, type PassSettings } from "./_pass.ts";
+import { Wakeup } from "./_wakeup.ts";
+
+/** One listener a watcher works. */
+export interface WatchListener {
+  /** The handler name. */
+  name: string;
+  /** The event type it listens to; `""` for the root. */
+  eventType: string;
+  /** The handler. */
+  handler: HandlerLike | HandlerFunction;
+  /**
+   * Per-task time limit in milliseconds; 0 for none. See `RunOptions.timeoutMs`.
+   * @default {0}
+   */
+  timeoutMs?: number;
+}
+
+/** Options of {@linkcode watch}. */
+export interface WatchOptions {
+  /** The listeners to work, each in its own loop. */
+  listeners: WatchListener[];
+  /**
+   * Stops the watcher: no new task is taken, running ones get `graceMs`.
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
+   * How long a running task may go on after the stop, before its signal
+   * aborts; it then stays in the inbox untouched.
+   * @default {10000}
+   */
+  graceMs?: number;
+  /**
+   * Every inbox is listed again at this interval even without file events,
+   * so no task waits longer than this if every event is lost.
+   * @default {10000}
+   */
+  rescanIntervalMs?: number;
+  /**
+   * Delay before retry `attempt` for handlers without `retryDelay()`.
+   * @default {(attempt) => backoff(attempt)} (1 s doubling to 5 min, with jitter)
+   */
+  retryDelay?: (attempt: number) => number;
+  /**
+   * How long a listener pauses after its `failures`-th FAILURE in a row,
+   * before trying the same task again.
+   * @default {(failures) => backoff(failures, { capMs: 60000 })}
+   */
+  failureDelay?: (failures: number) => number;
+  /**
+   * Receives every task event, pause and rescan.
+   * @default {undefined}
+   */
+  onEvent?: (event: RunEvent) => void;
+  /**
+   * Flush rewritten task files to disk.
+   * @default {true}
+   */
+  durable?: boolean;
+  /**
+   * See `RunOptions.incompleteGraceMs`.
+   * @default {10000}
+   */
+  incompleteGraceMs?: number;
+  /**
+   * The clock, for tests.
+   * @default {() => new Date()}
+   */
+  now?: () => Date;
+}
+
+/** What a watcher did, per listener (by handler name). */
+export type WatchReport = Record<string, RunReport>;
+
+/** A running watcher. `await using` it, or call `close()`. */
+export interface Watcher extends AsyncDisposable {
+  /** Resolves once every listener is registered and watched, and its backlog pass has started. */
+  readonly ready: Promise<void>;
+  /** Resolves when the watcher has stopped (after the signal or `close()`), or rejects on a fatal error. */
+  readonly done: Promise<WatchReport>;
+  /** Stops taking tasks, lets running ones finish within the grace period, and resolves when stopped. */
+  close(): Promise<WatchReport>;
+}
+
+const WATCHER_RESTART_MS = 1000;
+const INCOMPLETE_RECHECK_MS = 250;
+const LOCK_POLL_MS = 100;
+
+/**
+ * Works listeners as tasks arrive: registers each, handles its backlog, then
+ * handles new tasks as `Deno.watchFs` reports them. Because file events can be
+ * lost (a slow consumer gets one `rescan` event instead, and a watcher can
+ * fail), every inbox is listed again on `rescan`, after a watcher error, and
+ * every `rescanIntervalMs`. RETRY waits `retryDelay` (stored in the task as
+ * `not_before`, so a restart honours it); FAILURE pauses the listener and
+ * tries the same task again after `failureDelay`.
+ *
+ * Each listener is worked in order, one task at a time, under its run lock
+ * (taken per pass, so a `hurah run` of the same listener takes turns).
+ *
+ * Requires `--allow-read` and `--allow-write` on the event root.
+ *
+ * @param root The event root; created if missing.
+ * @param options The listeners and how to work them.
+ * @returns The running watcher.
+ *
+ * @example Watching a listener until a signal
+ * ```ts ignore
+ * import { Task, watch } from "jsr:@hurah/events";
+ * const controller = new AbortController();
+ * Deno.addSignalListener("SIGTERM", () => controller.abort());
+ * const watcher = watch("/var/lib/hurah", {
+ *   signal: controller.signal,
+ *   listeners: [{ name: "image_scaler", eventType: "product/created", handler: () => Task.SUCCESS }],
+ * });
+ * await watcher.done;
+ * ```
+ */
+export function watch(root: string, options: WatchOptions): Watcher {
+  for (const listener of options.listeners) {
+    checkHandlerName(listener.name);
+    parseEventType(listener.eventType);
+  }
+  const stop = new AbortController();
+  const onOuterAbort = () => stop.abort(options.signal?.reason);
+  if (options.signal?.aborted) stop.abort(options.signal.reason);
+  else options.signal?.addEventListener("abort", onOuterAbort, { once: true });
+
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => markReady = resolve);
+  const done = run(root, options, stop.signal, markReady).finally(() => {
+    options.signal?.removeEventListener("abort", onOuterAbort);
+  });
+  done.catch(() => {}); // observed through `done`; not an unhandled rejection meanwhile
+  const close = async () => {
+    stop.abort(new Error("watcher closed"));
+    return await done;
+  };
+  return { ready, done, close, [Symbol.asyncDispose]: async () => void await close() };
+}
+
+async function run(
+  root: string,
+  options: WatchOptions,
+  stop: AbortSignal,
+  markReady: () => void,
+): Promise<WatchReport> {
+  const store = new FileStore(root, { durable: options.durable ?? true });
+  const onEvent = options.onEvent ?? (() => {});
+  const now = options.now ?? (() => new Date());
+  const workers: ListenerWorker[] = [];
+  for (const spec of options.listeners) {
+    const listener = await store.register(spec.name, spec.eventType);
+    await store.sweepTmp(listener, TMP_MAX_AGE_MS, now().getTime());
+    const settings: PassSettings = {
+      signal: stop,
+      graceMs: options.graceMs ?? 10_000,
+      timeoutMs: spec.timeoutMs ?? 0,
+      retryDelay: options.retryDelay ?? ((attempt) => backoff(attempt)),
+      incompleteGraceMs: options.incompleteGraceMs ?? 10_000,
+      onEvent,
+      now,
+    };
+    workers.push(
+      new ListenerWorker(store, listener, new Pass(store, listener, toHandler(spec.handler), settings), {
+        rescanIntervalMs: options.rescanIntervalMs ?? 10_000,
+        failureDelay: options.failureDelay ?? ((failures) => backoff(failures, { capMs: 60_000 })),
+        onEvent,
+        now,
+      }),
+    );
+  }
+  const byInbox = new Map(workers.map((worker) => [join(worker.listener.dir, Layout.INBOX), worker]));
+  const watching = watchInboxes([...byInbox.keys()], stop, (paths) => {
+    for (const path of paths) byInbox.get(dirname(path))?.wakeup.notify();
+  }, (reason) => {
+    for (const worker of workers) {
+      onEvent({ type: "rescan", listener: worker.listener.name, reason });
+      worker.wakeup.notify();
+    }
+  });
+  const loops = workers.map((worker) => worker.loop(stop));
+  markReady();
+  try {
+    await Promise.all(loops);
+  } finally {
+    await watching.close();
+  }
+  return Object.fromEntries(workers.map((worker) => [worker.listener.name, worker.report]));
+}
+
+interface LoopSettings {
+  rescanIntervalMs: number;
+  failureDelay: (failures: number) => number;
+  onEvent: (event: RunEvent) => void;
+  now: () => Date;
+}
+
+/** One listener's loop: a pass whenever woken, paused after FAILURE. */
+class ListenerWorker {
+  readonly wakeup = new Wakeup(true);
+  readonly report: RunReport;
+
+  constructor(
+    readonly store: FileStore,
+    readonly listener: ListenerRef,
+    readonly pass: Pass,
+    readonly settings: LoopSettings,
+  ) {
+    this.report = emptyReport(listener.dir);
+  }
+
+  async loop(stop: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!stop.aborted) {
+      this.wakeup.clear();
+      const lock = await this.#lock(stop);
+      if (lock === undefined) return;
+      try {
+        await this.pass.run(this.report);
+      } finally {
+        lock.close();
+      }
+      if (this.report.aborted || stop.aborted) return;
+      if (this.report.failedAt !== undefined) {
+        const retryInMs = this.settings.failureDelay(++failures);
+        this.settings.onEvent({
+          type: "paused",
+          listener: this.listener.name,
+          sequence: this.report.failedAt,
+          retryInMs,
+        });
+        await sleep(retryInMs, stop);
+        continue;
+      }
+      failures = 0;
+      let timeout = this.settings.rescanIntervalMs;
+      if (this.report.waitingFor !== undefined) timeout = Math.min(timeout, INCOMPLETE_RECHECK_MS);
+      if (this.report.nextDueAt !== undefined) {
+        timeout = Math.min(timeout, Math.max(0, this.report.nextDueAt - this.settings.now().getTime()));
+      }
+      await this.wakeup.wait(timeout, stop);
+    }
+  }
+
+  /** Takes the run lock, polling so that a stop is noticed while another runner holds it. */
+  async #lock(stop: AbortSignal): Promise<Deno.FsFile | undefined> {
+    for (;;) {
+      const lock = await this.store.tryLockRunner(this.listener);
+      if (lock) return lock;
+      if (stop.aborted) return undefined;
+      await sleep(LOCK_POLL_MS, stop);
+    }
+  }
+}
+
+function sleep(ms: number, stop: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (stop.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      stop.removeEventListener("abort", done);
+      resolve();
+    }
+    stop.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Watches the inbox directories until `stop`, calling `onPaths` with the paths
+ * of each event and `onLost` when events may have been lost. A failed watcher
+ * is restarted after a second.
+ */
+function watchInboxes(
+  dirs: string[],
+  stop: AbortSignal,
+  onPaths: (paths: string[]) => void,
+  onLost: (reason: string) => void,
+): { close(): Promise<void> } {
+  let current: Deno.FsWatcher | undefined;
+  const closeCurrent = () => {
+    try {
+      current?.close();
+    } catch {
+      // already closed
+    }
+  };
+  stop.addEventListener("abort", closeCurrent, { once: true });
+  const running = (async () => {
+    while (!stop.aborted) {
+      try {
+        current = Deno.watchFs(dirs, { recursive: false });
+        for await (const event of current) {
+          if (event.flag === "rescan") onLost("overflow");
+          else if (event.kind !== "remove" && event.kind !== "access") onPaths(event.paths);
+        }
+      } catch (error) {
+        if (stop.aborted) break;
+        onLost(`watcher error: ${toError(error).message}`);
+      }
+      if (!stop.aborted) await sleep(WATCHER_RESTART_MS, stop);
+    }
+  })();
+  return {
+    async close() {
+      closeCurrent();
+      stop.removeEventListener("abort", closeCurrent);
+      await running;
+    },
+  };
+}
