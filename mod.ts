@@ -52,11 +52,33 @@ export { encodePayload, encodePhpJson } from "./src/protocol/php_json.ts";
 export { decodeTask, encodeTask, formatDelivery, sequenceOf } from "./src/protocol/task_file.ts";
 export type { FailureRecord, TaskRecord } from "./src/protocol/task_file.ts";
 export { Layout } from "./src/protocol/layout.ts";
+export { listenerId, parseListenerId } from "./src/protocol/listener_id.ts";
+export type { ListenerName } from "./src/protocol/listener_id.ts";
+export type {
+  InFlightTask,
+  LeaseState,
+  ListenerState,
+  ListenerStatus,
+  StatusReport,
+} from "./src/protocol/listener_status.ts";
+export { checkThresholds } from "./src/protocol/thresholds.ts";
+export type { StatusThresholds, ThresholdName, Violation } from "./src/protocol/thresholds.ts";
+export type { ListenerRef } from "./src/store/file_store.ts";
+export { findListener, listListeners } from "./src/store/listeners.ts";
+export { status } from "./src/store/status.ts";
+export type { StatusOptions } from "./src/store/status.ts";
+export { inspectTask } from "./src/store/inspect.ts";
+export type { FoundTask, InspectOptions, TaskInspection, TaskLocation } from "./src/store/inspect.ts";
+export { requeue } from "./src/store/requeue.ts";
+export type { RequeueOptions, RequeueRefusal, RequeueReport } from "./src/store/requeue.ts";
+export { prune } from "./src/store/prune.ts";
+export type { ListenerPrune, PruneOptions, PruneReport } from "./src/store/prune.ts";
 export {
   CorruptFileError,
   ExecHandlerError,
   HandlerLoadError,
   InvalidNameError,
+  ListenerNotFoundError,
   PayloadError,
   UnsafePathError,
 } from "./src/errors.ts";

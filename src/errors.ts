@@ -204,6 +204,41 @@ export class ExecHandlerError extends Error {
   }
 }
 
+/**
+ * No listener of that name under the event root: its directory does not
+ * exist (or is not a directory).
+ *
+ * @example Catching an unknown listener
+ * ```ts ignore
+ * import { inspectTask, ListenerNotFoundError } from "jsr:@hurah/events";
+ * try {
+ *   await inspectTask("/var/lib/hurah", { listener: "product/created/image_scaler", sequence: 1 });
+ * } catch (error) {
+ *   if (error instanceof ListenerNotFoundError) console.error(error.path);
+ * }
+ * ```
+ */
+export class ListenerNotFoundError extends Error {
+  /** The listener id as given, as `product/created/image_scaler`. */
+  readonly listener: string;
+  /** The directory that was expected. */
+  readonly path: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param listener The listener id.
+   * @param path The directory that was expected.
+   * @param found What was found there instead.
+   */
+  constructor(listener: string, path: string, found = "nothing") {
+    super(`No listener ${JSON.stringify(listener)}: expected the directory ${path}, found ${found}`);
+    this.name = "ListenerNotFoundError";
+    this.listener = listener;
+    this.path = path;
+  }
+}
+
 /** Turns anything thrown into an `Error`, once, at a boundary. */
 export function toError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;

@@ -12,6 +12,8 @@ export interface HandlerSpec {
   module?: string;
   /** A shell command. */
   exec?: string;
+  /** Where the shell command runs: the config file's directory, or the current one. */
+  cwd?: string;
   /** Overrides the handler's `maxAttempts()`; the retries of an exec handler. */
   maxAttempts?: number;
   /** Per-task time limit in milliseconds; 0 for none. */
@@ -93,7 +95,7 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
       name: entry.name as string,
       eventType: entry.eventType as string,
       ...(entry.module !== undefined ? { module: resolveModule(entry.module as string, base) } : {}),
-      ...(entry.exec !== undefined ? { exec: entry.exec as string } : {}),
+      ...(entry.exec !== undefined ? { exec: entry.exec as string, cwd: base } : {}),
       ...(entry.maxAttempts !== undefined ? { maxAttempts: entry.maxAttempts as number } : {}),
       timeoutMs,
     };

@@ -40,7 +40,11 @@ export async function handlerSpecs(
   const timeoutMs = values.timeout === undefined ? 0 : duration(values.timeout, "--timeout");
   const maxAttempts = values["max-attempts"] === undefined ? undefined : count(values["max-attempts"]);
   if (values.config !== undefined) {
-    if (values.exec !== undefined) throw new UsageError("--config and --exec do not go together");
+    for (const option of ["exec", "max-attempts", "timeout"] as const) {
+      if (values[option] !== undefined) {
+        throw new UsageError(`--${option} does not go with --config; set it per handler in the config file`);
+      }
+    }
     if (positionals.length > 1) {
       throw new UsageError(`with --config, the only argument is [event_root], found ${positionals.join(" ")}`);
     }
@@ -94,7 +98,7 @@ export async function loadSpecs(specs: HandlerSpec[]): Promise<WatchListener[]> 
 }
 
 async function load(spec: HandlerSpec): Promise<HandlerLike> {
-  if (spec.exec !== undefined) return execHandler(spec.exec, { maxAttempts: spec.maxAttempts ?? 0 });
+  if (spec.exec !== undefined) return execHandler(spec.exec, { maxAttempts: spec.maxAttempts ?? 0, cwd: spec.cwd });
   const handler = await loadHandler(spec.module!);
   if (spec.maxAttempts === undefined) return handler;
   const maxAttempts = spec.maxAttempts;

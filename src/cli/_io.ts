@@ -14,6 +14,8 @@ export interface CliIo {
   signal: AbortSignal;
   /** Whether stderr log lines may be colored (a terminal, and NO_COLOR unset). */
   color: boolean;
+  /** Whether standard output is a terminal (`hurah status` prints a table then, JSON otherwise). */
+  stdoutIsTerminal: boolean;
 }
 
 /** A command-line mistake: exit code 2, one line saying what to fix. */
@@ -34,6 +36,7 @@ export function processIo(signal: AbortSignal): CliIo {
     env: (name) => Deno.env.get(name),
     signal,
     color: useColor(Deno.env.get("NO_COLOR"), Deno.stderr.isTerminal()),
+    stdoutIsTerminal: Deno.stdout.isTerminal(),
   };
 }
 

@@ -12,6 +12,7 @@ const COLORS: Record<string, string> = {
   ERROR: "\x1b[31m",
   ABORTED: "\x1b[35m",
   QUARANTINED: "\x1b[35m",
+  LOST: "\x1b[35m",
 };
 
 /** Makes a function that turns runner events into log lines. */
@@ -35,6 +36,8 @@ function formatText(event: RunEvent, paint: (word: string) => string): string {
     case "paused":
       return `${event.listener} paused after ${paint("FAILURE")} of #${event.sequence}; ` +
         `trying it again in ${seconds(event.retryInMs)}\n`;
+    case "lost":
+      return `${event.listener} #${event.sequence} ${paint("LOST")}: ${event.message}\n`;
     case "rescan":
       return `${event.listener} re-listing the inbox (${event.reason})\n`;
   }

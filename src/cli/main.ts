@@ -1,5 +1,16 @@
-import { HandlerLoadError, InvalidNameError, PayloadError, toError, UnsafePathError } from "../errors.ts";
+import {
+  HandlerLoadError,
+  InvalidNameError,
+  ListenerNotFoundError,
+  PayloadError,
+  toError,
+  UnsafePathError,
+} from "../errors.ts";
 import { DISPATCH_HELP, dispatchCommand } from "./dispatch.ts";
+import { INSPECT_HELP, inspectCommand } from "./inspect.ts";
+import { PRUNE_HELP, pruneCommand } from "./prune.ts";
+import { REQUEUE_HELP, requeueCommand } from "./requeue.ts";
+import { STATUS_HELP, statusCommand } from "./status.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { RUN_HELP, runCommand } from "./run.ts";
 import { WATCH_HELP, watchCommand } from "./watch.ts";
@@ -11,6 +22,10 @@ const COMMANDS: Record<string, { run: (args: string[], io: CliIo) => Promise<num
   run: { run: runCommand, help: RUN_HELP },
   watch: { run: watchCommand, help: WATCH_HELP },
   systemd: { run: systemdCommand, help: SYSTEMD_HELP },
+  status: { run: statusCommand, help: STATUS_HELP },
+  inspect: { run: inspectCommand, help: INSPECT_HELP },
+  requeue: { run: requeueCommand, help: REQUEUE_HELP },
+  prune: { run: pruneCommand, help: PRUNE_HELP },
 };
 
 /** Help text of `hurah`. */
@@ -23,6 +38,10 @@ Commands:
   run <handler_name> <event_type> <handler> [root]      handle a listener's inbox once
   watch <handler_name> <event_type> <handler> [root]    handle tasks as they arrive (long-running)
   systemd <watch arguments>                             print a systemd unit for that watch
+  status [listener...]                                  pending, in flight, errors, state per listener
+  inspect <listener> <sequence>                         show a task: where it is, fields, history
+  requeue <listener> <sequence>...|--all                put tasks from error/ back into the inbox
+  prune --older-than DURATION [--archive] [--error]     remove old files from archive/ or error/
 
 Run 'hurah <command> --help' for a command's arguments and options.
 The event root comes from the argument, --root, or $HURAH_ROOT.
@@ -49,6 +68,10 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     return await entry.run(rest, io);
   } catch (thrown) {
     const error = toError(thrown);
+    if (error instanceof ListenerNotFoundError) {
+      io.stderr(`hurah ${command}: ${error.message}; run 'hurah status' to list the listeners\n`);
+      return 1;
+    }
     if (isUsage(error)) {
       io.stderr(`hurah ${command}: ${error.message}\nRun 'hurah ${command} --help' for usage.\n`);
       return 2;

@@ -75,7 +75,9 @@ export function decideFate(returned: unknown, retryCount: number, maxAttempts: n
         fate: "error",
         retryCount: next,
         result: "RETRY",
-        message: `the handler returned Task.RETRY ${next} times; maxAttempts() is ${maxAttempts}`,
+        message: `the handler returned Task.RETRY ${next} ${
+          next === 1 ? "time" : "times"
+        }; maxAttempts() is ${maxAttempts}`,
       };
     }
     default:

@@ -10,6 +10,18 @@ export const Layout = {
   ARCHIVE: "archive",
   /** Tasks that failed for good, and quarantined files. */
   ERROR: "error",
+  /**
+   * Tasks claimed by a parallel worker: `<N>.json~<workerId>`. PHP never
+   * looks here, so a claimed task is invisible to a PHP runner.
+   */
+  INFLIGHT: "inflight",
+  /**
+   * One lease file per live parallel worker, `<workerId>.json`: its owner
+   * holds a flock on it and renews its mtime while it works.
+   */
+  WORKERS: "workers",
+  /** Separates a task file name from its owner in `inflight/`. */
+  CLAIM_SEPARATOR: "~",
   /** Staging area for atomic writes; files here never end in `.json`. */
   TMP: "tmp",
   /** The listener's sequence counter. */

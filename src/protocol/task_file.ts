@@ -7,7 +7,11 @@ import { encodePhpJson } from "./php_json.ts";
  * untouched.
  */
 export interface FailureRecord {
-  /** What happened: a Task result name, `ERROR` for a thrown error or a bad return value, `CORRUPT`... */
+  /**
+   * What happened: `INVALID`, `RETRY` (retries used up), `FAILURE`, `ERROR`
+   * (a thrown error or a bad return value), `TIMEOUT`, `LOST` (its worker died
+   * or lost its lease) or `REQUEUED` (put back by an operator).
+   */
   result: string;
   /** Human-readable reason. */
   message: string;

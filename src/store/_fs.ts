@@ -74,10 +74,10 @@ async function openLockFile(path: string): Promise<Deno.FsFile> {
 }
 
 /** Takes an exclusive flock on `path` (created if needed), waiting for it; close the file to release it. */
-export async function lockFile(path: string): Promise<Deno.FsFile> {
+export async function lockFile(path: string, shared = false): Promise<Deno.FsFile> {
   const file = await openLockFile(path);
   try {
-    await file.lock(true);
+    await file.lock(!shared);
     return file;
   } catch (error) {
     file.close();
@@ -86,10 +86,10 @@ export async function lockFile(path: string): Promise<Deno.FsFile> {
 }
 
 /** Takes an exclusive flock on `path` if it is free; `undefined` when another holds it. */
-export async function tryLockFile(path: string): Promise<Deno.FsFile | undefined> {
+export async function tryLockFile(path: string, shared = false): Promise<Deno.FsFile | undefined> {
   const file = await openLockFile(path);
   try {
-    if (await file.tryLock(true)) return file;
+    if (await file.tryLock(!shared)) return file;
   } catch (error) {
     file.close();
     throw error;

@@ -35,6 +35,22 @@ export interface FileStoreOptions {
 
 /** The states a task file can be moved to. */
 export type Destination = typeof Layout.ARCHIVE | typeof Layout.ERROR;
+/** Where a task waits or runs: the inbox, or claimed in `inflight/`. */
+export type TaskDir = typeof Layout.INBOX | typeof Layout.INFLIGHT;
+/** Any directory a task file can be in. */
+export type StateDir = Destination | TaskDir;
+
+/** A task claimed by a parallel worker. */
+export interface Claim {
+  /** The file name in `inflight/`: `<N>.json~<owner>`. */
+  file: string;
+  /** The sequence number. */
+  sequence: number;
+  /** The task's own file name, `<N>.json`. */
+  task: string;
+  /** The claiming worker's id. */
+  owner: string;
+}
 
 /** What `listInbox` found. */
 export interface InboxListing {
@@ -275,13 +291,17 @@ export class FileStore {
   }
 
   /** Takes the listener's run lock, waiting for another runner to finish. */
-  async lockRunner(listener: ListenerRef): Promise<Deno.FsFile> {
-    return await lockFile(join(listener.dir, Layout.RUN_LOCK));
+  async lockRunner(listener: ListenerRef, shared = false): Promise<Deno.FsFile> {
+    return await lockFile(join(listener.dir, Layout.RUN_LOCK), shared);
   }
 
-  /** Takes the listener's run lock if it is free; `undefined` while another runner holds it. */
-  async tryLockRunner(listener: ListenerRef): Promise<Deno.FsFile | undefined> {
-    return await tryLockFile(join(listener.dir, Layout.RUN_LOCK));
+  /**
+   * Takes the listener's run lock if it is free; `undefined` while another
+   * runner holds it. Ordered runners take it exclusively, parallel workers
+   * shared, so the two kinds never work one listener at the same time.
+   */
+  async tryLockRunner(listener: ListenerRef, shared = false): Promise<Deno.FsFile | undefined> {
+    return await tryLockFile(join(listener.dir, Layout.RUN_LOCK), shared);
   }
 
   /** Lists the inbox: task files by sequence, and anything else found there. */
@@ -298,9 +318,9 @@ export class FileStore {
     return { tasks, strays };
   }
 
-  /** Reads an inbox file, with its modification time. */
-  async readInbox(listener: ListenerRef, file: string): Promise<{ text: string; mtime: Date | null }> {
-    const path = join(listener.dir, Layout.INBOX, file);
+  /** Reads a task file in the inbox or in flight, with its modification time. */
+  async readTask(listener: ListenerRef, dir: TaskDir, file: string): Promise<{ text: string; mtime: Date | null }> {
+    const path = join(listener.dir, dir, file);
     const handle = await Deno.open(path, { read: true });
     try {
       const info = await handle.stat();
@@ -317,17 +337,31 @@ export class FileStore {
     }
   }
 
-  /** Replaces an inbox file's contents atomically (stage, then rename over it). */
-  async rewriteInbox(listener: ListenerRef, file: string, text: string): Promise<void> {
+  /**
+   * Replaces a task file's contents atomically (stage, then rename over it).
+   * A claimed file is checked to be still there first, so that a task taken
+   * over by another worker is not brought back; throws NotFound then.
+   */
+  async rewriteTask(listener: ListenerRef, dir: TaskDir, file: string, text: string): Promise<void> {
     const staged = this.#tmpPath(listener.dir, "rewrite");
     await writeFileSynced(staged, text, this.#durable);
-    await Deno.rename(staged, join(listener.dir, Layout.INBOX, file));
+    const target = join(listener.dir, dir, file);
+    try {
+      if (dir === Layout.INFLIGHT) await Deno.lstat(target);
+      await Deno.rename(staged, target);
+    } catch (error) {
+      await Deno.remove(staged).catch(() => {});
+      throw error;
+    }
   }
 
-  /** Moves an inbox entry to `archive/` or `error/`, creating it on first use. */
-  async move(listener: ListenerRef, file: string, to: Destination): Promise<string> {
-    const from = join(listener.dir, Layout.INBOX, file);
-    const target = join(listener.dir, to, file);
+  /**
+   * Moves a task file (or stray) to another state directory, created on
+   * first use. Throws NotFound when the file is gone (taken by another).
+   */
+  async move(listener: ListenerRef, dir: TaskDir, file: string, to: StateDir, toFile = file): Promise<string> {
+    const from = join(listener.dir, dir, file);
+    const target = join(listener.dir, to, toFile);
     try {
       await Deno.rename(from, target);
     } catch (error) {
@@ -338,19 +372,78 @@ export class FileStore {
     return target;
   }
 
-  /** Moves a stray or unreadable inbox entry to `error/` with a note beside it saying why. */
-  async quarantine(listener: ListenerRef, file: string, reason: string): Promise<string> {
-    let name = file;
+  /**
+   * Claims an inbox task for `owner`: renames `inbox/<N>.json` to
+   * `inflight/<N>.json~<owner>`. Only one of any number of workers racing
+   * for a task gets it; the others get `undefined`.
+   */
+  async claim(listener: ListenerRef, task: string, owner: string): Promise<Claim | undefined> {
+    const file = `${task}${Layout.CLAIM_SEPARATOR}${owner}`;
+    try {
+      await this.move(listener, Layout.INBOX, task, Layout.INFLIGHT, file);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    return { file, sequence: sequenceOf(task)!, task, owner };
+  }
+
+  /** Takes over another worker's claim; `undefined` when someone else was first. */
+  async takeOver(listener: ListenerRef, claim: Claim, owner: string): Promise<Claim | undefined> {
+    const file = `${claim.task}${Layout.CLAIM_SEPARATOR}${owner}`;
+    try {
+      await Deno.rename(join(listener.dir, Layout.INFLIGHT, claim.file), join(listener.dir, Layout.INFLIGHT, file));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    return { ...claim, file, owner };
+  }
+
+  /** Every claimed task of a listener. */
+  async listInflight(listener: ListenerRef): Promise<Claim[]> {
+    const claims: Claim[] = [];
+    try {
+      for await (const entry of Deno.readDir(join(listener.dir, Layout.INFLIGHT))) {
+        const at = entry.name.indexOf(Layout.CLAIM_SEPARATOR);
+        if (at < 0 || !entry.isFile) continue;
+        const task = entry.name.slice(0, at);
+        const sequence = sequenceOf(task);
+        if (sequence !== undefined) claims.push({ file: entry.name, sequence, task, owner: entry.name.slice(at + 1) });
+      }
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    return claims.sort((a, b) => a.sequence - b.sequence);
+  }
+
+  /** Creates a state directory of a listener if needed (refusing links). */
+  async ensureStateDir(listener: ListenerRef, dir: StateDir | typeof Layout.WORKERS): Promise<string> {
+    const path = join(listener.dir, dir);
+    await this.#ensureDir(path);
+    return path;
+  }
+
+  /** A staging path in the listener's `tmp/`. */
+  stagingPath(listener: ListenerRef, kind: string): string {
+    return this.#tmpPath(listener.dir, kind);
+  }
+
+  /**
+   * Moves a stray or unreadable entry to `error/` (as `name`, or a free
+   * variant of it) with a note beside it saying why.
+   */
+  async quarantine(listener: ListenerRef, dir: TaskDir, file: string, reason: string, name = file): Promise<string> {
+    await this.ensureStateDir(listener, Layout.ERROR);
     // Neither the file's nor its note's name may be taken: a link there would be written through.
-    const taken = async (name: string) =>
-      await exists(join(listener.dir, Layout.ERROR, name)) ||
-      await exists(join(listener.dir, Layout.ERROR, name + Layout.REASON_SUFFIX));
-    for (let n = 1; await taken(name); n++) name = `${file}.${n}`;
-    const target = join(listener.dir, Layout.ERROR, name);
-    if (name === file) await this.move(listener, file, Layout.ERROR);
-    else await Deno.rename(join(listener.dir, Layout.INBOX, file), target);
-    await writeFileSynced(target + Layout.REASON_SUFFIX, reason + "\n", this.#durable);
-    return target;
+    const taken = async (candidate: string) =>
+      await exists(join(listener.dir, Layout.ERROR, candidate)) ||
+      await exists(join(listener.dir, Layout.ERROR, candidate + Layout.REASON_SUFFIX));
+    let target = name;
+    for (let n = 1; await taken(target); n++) target = `${name}.${n}`;
+    const path = await this.move(listener, dir, file, Layout.ERROR, target);
+    await writeFileSynced(path + Layout.REASON_SUFFIX, reason + "\n", this.#durable);
+    return path;
   }
 
   /** Removes staging files in `tmp/` older than `maxAgeMs` (left by killed processes). */

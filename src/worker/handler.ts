@@ -17,6 +17,8 @@ export interface TaskContext {
   readonly eventType: string | undefined;
   /** The unique task id, when the dispatcher recorded it (PHP does not). */
   readonly taskId: string | undefined;
+  /** The id shared by all tasks of one dispatch, when recorded (PHP does not). */
+  readonly eventId: string | undefined;
   /** The listener's handler name. */
   readonly listener: string;
   /** The whole task record as stored (for passing on, as exec handlers do). */

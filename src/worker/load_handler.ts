@@ -4,6 +4,8 @@ import { HandlerLoadError } from "../errors.ts";
 import type { HandlerLike } from "./handler.ts";
 
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+const STANDALONE_HINT =
+  " (a standalone hurah binary can only load handler modules included at build time with --include; use --exec for others)";
 
 /**
  * The URL a handler specifier names: `file:`, `https:` and other URLs as
@@ -59,14 +61,24 @@ export async function loadHandler(specifier: string, cwd: string = Deno.cwd()): 
 }
 
 function importFailure(error: unknown, url: string): string {
-  const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+  const lines = (error instanceof Error ? error.message : String(error)).split("\n");
+  const message = lines[0];
+  const last = lines.length > 1 ? lines[lines.length - 1].trim() : "";
   if (error instanceof Deno.errors.NotFound || /Module not found|No such file/i.test(message)) {
-    return `module not found at ${url}`;
+    return `module not found at ${url}` + (Deno.build.standalone ? STANDALONE_HINT : "");
+  }
+  // A failed fetch reads "Import '<url>' failed." with its causes below, as "3: Connection refused"; the last is the root.
+  if (/^\d+: /.test(last) && /Import '[^']*' failed\.$/.test(message)) {
+    const cause = last.replace(/^\d+: /, "");
+    const detail = message === `Import '${url}' failed.` ? cause : `${message} (${cause})`;
+    return `cannot fetch ${url} (no network?): ${detail}`;
   }
   if (/error sending request|dns error|connect|network/i.test(message)) {
     return `cannot fetch ${url} (no network?): ${message}`;
   }
-  return message;
+  // A syntax error's location is on its last line, as "at file:///h.ts:3:2".
+  const at = /^at (\S+:\d+:\d+)$/.exec(last);
+  return at ? `${message} at ${at[1]}` : message;
 }
 
 function fromExport(specifier: string, value: unknown): HandlerLike {

@@ -3,6 +3,7 @@ import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { FileStore } from "../store/file_store.ts";
 import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
 import { emptyReport, Pass, type PassSettings } from "./_pass.ts";
+import { workerId } from "./_worker_id.ts";
 
 /** Something that happened during a pass, for logs. */
 export type RunEvent =
@@ -43,6 +44,16 @@ export type RunEvent =
     file: string;
     /** What is wrong with it. */
     reason: string;
+  }
+  | {
+    /** A parallel worker's task was taken over by another worker (its lease had lapsed); its result is discarded. */
+    type: "lost";
+    /** The handler name. */
+    listener: string;
+    /** The task's sequence number. */
+    sequence: number;
+    /** What happened. */
+    message: string;
   }
   | {
     /** A watched listener paused after FAILURE, or resumed. */
@@ -137,6 +148,10 @@ export interface RunReport {
   failedAt?: number;
   /** The file the pass stopped at because it looked half-written. */
   waitingFor?: string;
+  /** Tasks taken back from parallel workers that died or lost their lease (each counted as an attempt). */
+  recovered: number;
+  /** Results discarded because another worker had taken the task over (this worker's lease lapsed). */
+  lost: number;
   /** Whether the signal stopped the pass early. */
   aborted: boolean;
   /** When the earliest task waiting for a retry delay is due (epoch ms). */
@@ -205,5 +220,6 @@ export function passSettings(options: Omit<RunOptions, "name" | "eventType" | "h
     incompleteGraceMs: options.incompleteGraceMs ?? 10_000,
     onEvent: options.onEvent ?? (() => {}),
     now: options.now ?? (() => new Date()),
+    worker: workerId(),
   };
 }

@@ -8,6 +8,7 @@ import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts"
 import { type RunEvent, type RunReport, TMP_MAX_AGE_MS } from "./run_once.ts";
 import { emptyReport, Pass, type PassSettings } from "./_pass.ts";
 import { Wakeup } from "./_wakeup.ts";
+import { workerId } from "./_worker_id.ts";
 
 /** One listener a watcher works. */
 export interface WatchListener {
@@ -83,7 +84,10 @@ export type WatchReport = Record<string, RunReport>;
 
 /** A running watcher. `await using` it, or call `close()`. */
 export interface Watcher extends AsyncDisposable {
-  /** Resolves once every listener is registered and watched, and its backlog pass has started. */
+  /**
+   * Resolves once every listener is registered and watched, and its backlog pass has started;
+   * rejects as `done` does when the watcher fails before that (a listener cannot be registered).
+   */
   readonly ready: Promise<void>;
   /** Resolves when the watcher has stopped (after the signal or `close()`), or rejects on a fatal error. */
   readonly done: Promise<WatchReport>;
@@ -136,11 +140,17 @@ export function watch(root: string, options: WatchOptions): Watcher {
   else options.signal?.addEventListener("abort", onOuterAbort, { once: true });
 
   let markReady!: () => void;
-  const ready = new Promise<void>((resolve) => markReady = resolve);
+  let failReady!: (error: unknown) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    failReady = reject;
+  });
+  ready.catch(() => {}); // observed through `ready` or `done`; not an unhandled rejection meanwhile
   const done = run(root, options, stop.signal, markReady).finally(() => {
     options.signal?.removeEventListener("abort", onOuterAbort);
   });
-  done.catch(() => {}); // observed through `done`; not an unhandled rejection meanwhile
+  // A failure before `ready` rejects it too, or whoever awaits it (as `hurah watch`) would wait forever.
+  done.catch(failReady);
   const close = async () => {
     stop.abort(new Error("watcher closed"));
     return await done;
@@ -169,6 +179,7 @@ async function run(
       incompleteGraceMs: options.incompleteGraceMs ?? 10_000,
       onEvent,
       now,
+      worker: workerId(),
     };
     workers.push(
       new ListenerWorker(store, listener, new Pass(store, listener, toHandler(spec.handler), settings), {

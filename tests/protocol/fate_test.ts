@@ -37,7 +37,7 @@ const FATES: [string, unknown, number, number, Fate][] = [
       fate: "error",
       retryCount: 1,
       result: "RETRY",
-      message: "the handler returned Task.RETRY 1 times; maxAttempts() is 0",
+      message: "the handler returned Task.RETRY 1 time; maxAttempts() is 0",
     },
   ],
 ];

@@ -1,0 +1,138 @@
+import { parseArgs } from "node:util";
+import { formatAge } from "../protocol/_age.ts";
+import type { ListenerStatus, StatusReport } from "../protocol/listener_status.ts";
+import { checkThresholds, type StatusThresholds, type Violation } from "../protocol/thresholds.ts";
+import { status } from "../store/status.ts";
+import { countOption } from "./_args.ts";
+import { duration } from "./_handlers.ts";
+import { type CliIo, UsageError } from "./_io.ts";
+import { resolveRoot } from "./_root.ts";
+import { formatTable } from "./_table.ts";
+
+/** Help text of `hurah status`. */
+export const STATUS_HELP = `Usage: hurah status [listener...] [options]
+
+Reports on every listener under the event root (or on the listeners named,
+as product/created/image_scaler, or audit for the root type): its state
+(ok, failing at the task it stopped on, retrying), pending tasks and the age
+of the oldest, tasks in flight with their workers' leases, entries in error/,
+archived tasks and the last delivery. Reads only.
+
+Prints a table when standard output is a terminal, JSON otherwise. With
+--check, prints one summary line instead (or the JSON with --json).
+
+Options:
+  --root DIR                    the event root (default: $HURAH_ROOT)
+  --json                        print JSON, also on a terminal
+  --table                       print the table, also when not on a terminal
+  --check                       check the limits below: print one line per
+                                limit crossed on stderr, "WARNING: ..." on
+                                stdout and exit 1; or "OK: ..." and exit 0
+  --max-pending N               most pending tasks a listener may have
+  --max-oldest DURATION         oldest its first pending task may be, as 1h
+  --max-errors N                most entries its error/ may hold
+  --max-in-flight-age DURATION  longest a task may stay claimed by a worker
+  -h, --help                    show this help
+
+A duration is 500ms, 10s, 5m, 2h, 7d, or a number of seconds.
+
+Exit codes: 0 report printed (with --check: no limit crossed), 1 a limit
+crossed (with --check), an unknown listener or an unexpected error, 2 usage
+error.
+`;
+
+const LIMITS = ["max-pending", "max-oldest", "max-errors", "max-in-flight-age"] as const;
+
+/** `hurah status`: returns the exit code. */
+export async function statusCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      root: { type: "string" },
+      json: { type: "boolean", default: false },
+      table: { type: "boolean", default: false },
+      check: { type: "boolean", default: false },
+      "max-pending": { type: "string" },
+      "max-oldest": { type: "string" },
+      "max-errors": { type: "string" },
+      "max-in-flight-age": { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    io.stdout(STATUS_HELP);
+    return 0;
+  }
+  if (values.json && values.table) throw new UsageError("--json and --table exclude each other; give one");
+  const given = LIMITS.filter((limit) => values[limit] !== undefined);
+  if (!values.check && given.length > 0) {
+    throw new UsageError(`--${given[0]} is a limit for --check; add --check`);
+  }
+  if (values.check && given.length === 0) {
+    throw new UsageError(`--check needs at least one limit: ${LIMITS.map((limit) => `--${limit}`).join(", ")}`);
+  }
+  const thresholds: StatusThresholds = {
+    maxPending: countOption(values["max-pending"], "--max-pending"),
+    maxOldestMs: values["max-oldest"] === undefined ? undefined : duration(values["max-oldest"], "--max-oldest"),
+    maxErrors: countOption(values["max-errors"], "--max-errors"),
+    maxInFlightAgeMs: values["max-in-flight-age"] === undefined
+      ? undefined
+      : duration(values["max-in-flight-age"], "--max-in-flight-age"),
+  };
+  const root = resolveRoot(undefined, values.root, io);
+  const report = await status(root, { listeners: positionals.length > 0 ? positionals : undefined });
+  const violations = values.check ? checkThresholds(report.listeners, thresholds) : [];
+  // A check prints one summary line by default, for monitoring plugins that read the first line.
+  const json = values.json || (!values.check && !values.table && !io.stdoutIsTerminal);
+  if (json) io.stdout(JSON.stringify({ ...report, violations }, null, 2) + "\n");
+  else if (values.check) io.stdout(checkSummary(report, violations));
+  else io.stdout(formatStatus(report));
+  for (const violation of violations) io.stderr(violation.message + "\n");
+  return violations.length > 0 ? 1 : 0;
+}
+
+function checkSummary(report: StatusReport, violations: Violation[]): string {
+  const listeners = `${report.listeners.length} ${report.listeners.length === 1 ? "listener" : "listeners"}`;
+  if (violations.length === 0) return `OK: ${listeners} within limits\n`;
+  const limits = violations.length === 1 ? "1 limit crossed" : `${violations.length} limits crossed`;
+  return `WARNING: ${limits} in ${listeners}: ${violations[0].message}\n`;
+}
+
+/** The status report as a table, then the tasks in flight. */
+export function formatStatus(report: StatusReport): string {
+  if (report.listeners.length === 0) return `No listeners under ${report.root}.\n`;
+  const header = ["LISTENER", "STATE", "PENDING", "OLDEST", "IN FLIGHT", "ERRORS", "ARCHIVED", "LAST DELIVERY"];
+  const rows = report.listeners.map((listener) => [
+    listener.listener,
+    state(listener),
+    String(listener.pending),
+    listener.oldestPendingAgeMs === null ? "-" : formatAge(listener.oldestPendingAgeMs),
+    inFlight(listener),
+    listener.quarantined > 0 ? `${listener.errors} + ${listener.quarantined} quarantined` : String(listener.errors),
+    String(listener.archived),
+    listener.lastDelivery ?? "-",
+  ]);
+  let text = formatTable(header, rows, new Set([2, 3, 4, 5, 6]));
+  const claimed = report.listeners.flatMap((listener) =>
+    listener.inFlight.map((task) => [
+      `${listener.listener} #${task.sequence}`,
+      task.ageMs === null ? "-" : formatAge(task.ageMs),
+      task.worker,
+      `lease ${task.lease}`,
+    ])
+  );
+  if (claimed.length > 0) text += "\n" + formatTable(["IN FLIGHT", "FOR", "WORKER", "LEASE"], claimed, new Set([1]));
+  return text;
+}
+
+function state(listener: ListenerStatus): string {
+  if (listener.state === "failing") return `failing at #${listener.failingAt}`;
+  if (listener.state === "retrying" && listener.waiting > 0) return `retrying (${listener.waiting} waiting)`;
+  return listener.state;
+}
+
+function inFlight(listener: ListenerStatus): string {
+  const lost = listener.inFlight.filter((task) => task.lease !== "live").length;
+  return lost > 0 ? `${listener.inFlight.length} (${lost} lost)` : String(listener.inFlight.length);
+}

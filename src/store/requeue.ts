@@ -1,0 +1,255 @@
+import { join } from "node:path";
+import { CorruptFileError } from "../errors.ts";
+import { Layout } from "../protocol/layout.ts";
+import { listenerId } from "../protocol/listener_id.ts";
+import { decodeTask, encodeTask, sequenceOf, type TaskRecord, withFailure } from "../protocol/task_file.ts";
+import type { ListenerRef } from "./file_store.ts";
+import { findListener } from "./listeners.ts";
+import { ensureStateDir, isReasonNote, lstatIfExists, parseClaimName, readStateDir } from "./_dir.ts";
+import { isAlreadyExists, isNotFound, readTextIfExists, syncDir, writeFileSynced } from "./_fs.ts";
+
+/** Options of {@linkcode requeue}. */
+export interface RequeueOptions {
+  /** The listener id, as `product/created/image_scaler` (or `audit` for the root type). */
+  listener: string;
+  /**
+   * The sequence numbers of the tasks to put back. Give these or `all`.
+   * @default {[]}
+   */
+  sequences?: number[];
+  /**
+   * Put back every task file in `error/`. Quarantined files are left there
+   * and reported in `skipped`.
+   * @default {false}
+   */
+  all?: boolean;
+  /**
+   * Who puts the tasks back, recorded in the `REQUEUED` failure record
+   * (its `worker`, and its message).
+   * @default {"<host>:<pid>"} this process, or `pid:<pid>` when the host name may not be read
+   */
+  by?: string;
+  /**
+   * Flush the rewritten task files and the directories to disk.
+   * @default {true}
+   */
+  durable?: boolean;
+  /**
+   * The clock, for tests.
+   * @default {() => new Date()}
+   */
+  now?: () => Date;
+}
+
+/** A file of `error/` that was not put back, and why. */
+export interface RequeueRefusal {
+  /** Its name in `error/` (or the name looked for, `<N>.json`, when it is not there). */
+  file: string;
+  /** The task's sequence number, or `null` for a file not named `<N>.json`. */
+  sequence: number | null;
+  /** What was expected and what was found. */
+  reason: string;
+}
+
+/** What {@linkcode requeue} did. */
+export interface RequeueReport {
+  /** The listener id. */
+  listener: string;
+  /** The tasks now back in `inbox/`, in the order they were put back. */
+  requeued: number[];
+  /**
+   * Tasks asked for that were not put back: not in `error/`, unreadable,
+   * or their number is taken in `inbox/` or `inflight/`. With `all`, task
+   * files whose number is taken.
+   */
+  refused: RequeueRefusal[];
+  /** With `all`: quarantined files (not readable as tasks) left in `error/`. */
+  skipped: RequeueRefusal[];
+}
+
+/**
+ * Puts tasks from a listener's `error/` back into its `inbox/`, to be
+ * handled again. Each keeps its history: a `REQUEUED` failure record is
+ * appended (saying who and when, without `fate`, so that a runner does not
+ * send it straight back to `error/`), and `retry_count` and `not_before` are
+ * removed. The file is rewritten in `error/` first (staged in `tmp/`, then
+ * renamed over it), then hard-linked to `inbox/<N>.json` and unlinked from
+ * `error/`, so an inbox task is never overwritten: a task whose number is
+ * taken in `inbox/` or `inflight/` is refused. Files that cannot be read as
+ * tasks (quarantined) are never put back.
+ *
+ * Requires `--allow-read` and `--allow-write` on the event root, and
+ * `--allow-sys=hostname` for the default `by`.
+ *
+ * @param root The event root.
+ * @param options The listener and which tasks.
+ * @returns The tasks put back, those refused, and with `all` the quarantined files skipped.
+ * @throws {ListenerNotFoundError} When the listener does not exist.
+ * @throws {InvalidNameError} When the listener id is invalid.
+ * @throws {UnsafePathError} When a link stands where a directory should be.
+ * @throws {TypeError} When both `sequences` and `all` are given.
+ * @throws {RangeError} When a sequence number is not a positive integer.
+ *
+ * @example Putting a failed task back
+ * ```ts ignore
+ * import { requeue } from "jsr:@hurah/events";
+ * const report = await requeue("/var/lib/hurah", { listener: "product/created/image_scaler", sequences: [3] });
+ * for (const refusal of report.refused) console.error(`#${refusal.sequence}: ${refusal.reason}`);
+ * ```
+ */
+export async function requeue(root: string, options: RequeueOptions): Promise<RequeueReport> {
+  const sequences = options.sequences ?? [];
+  if (options.all && sequences.length > 0) throw new TypeError("give either sequences or all, not both");
+  for (const sequence of sequences) {
+    if (!Number.isSafeInteger(sequence) || sequence < 1) {
+      throw new RangeError(`a sequence number must be a positive integer, found ${JSON.stringify(sequence)}`);
+    }
+  }
+  const ref = await findListener(root, options.listener);
+  const context: Context = {
+    ref,
+    by: options.by ?? defaultBy(),
+    durable: options.durable ?? true,
+    now: options.now ?? (() => new Date()),
+    staged: 0,
+  };
+  const report: RequeueReport = {
+    listener: listenerId(ref.name, ref.eventType),
+    requeued: [],
+    refused: [],
+    skipped: [],
+  };
+  if (options.all) {
+    const entries = (await readStateDir(ref.dir, Layout.ERROR)).filter((entry) => !isReasonNote(entry.name));
+    const tasks: number[] = [];
+    for (const entry of entries) {
+      const sequence = sequenceOf(entry.name);
+      if (sequence !== undefined) tasks.push(sequence);
+      else report.skipped.push(await quarantined(ref, entry.name, sequence ?? null, "not a task file"));
+    }
+    for (const sequence of tasks.sort((a, b) => a - b)) await requeueOne(context, sequence, report, false);
+  } else {
+    for (const sequence of new Set(sequences)) await requeueOne(context, sequence, report, true);
+  }
+  if (context.durable && report.requeued.length > 0) {
+    await syncDir(join(ref.dir, Layout.INBOX));
+    await syncDir(join(ref.dir, Layout.ERROR));
+  }
+  return report;
+}
+
+interface Context {
+  ref: ListenerRef;
+  by: string;
+  durable: boolean;
+  now: () => Date;
+  staged: number;
+}
+
+async function requeueOne(context: Context, sequence: number, report: RequeueReport, asked: boolean): Promise<void> {
+  const { ref } = context;
+  const file = `${sequence}.json`;
+  const path = join(ref.dir, Layout.ERROR, file);
+  const refuse = (reason: string) => report.refused.push({ file, sequence, reason });
+  const info = await lstatIfExists(path);
+  if (info === undefined) {
+    refuse(await whereElse(ref, file));
+    return;
+  }
+  const text = info.isFile ? await readTextIfExists(path) : undefined;
+  let task: TaskRecord | undefined;
+  let problem = info.isSymlink ? "a symbolic link" : info.isDirectory ? "a directory" : "not a regular file";
+  if (text !== undefined) {
+    try {
+      task = decodeTask(text, sequence);
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      problem = `a corrupt task file (${error.message})`;
+    }
+  } else if (info.isFile) {
+    problem = "a file that vanished while it was being read";
+  }
+  if (task === undefined) {
+    const refusal = await quarantined(ref, file, sequence, problem);
+    (asked ? report.refused : report.skipped).push(refusal);
+    return;
+  }
+  const taken = await numberTaken(ref, file);
+  if (taken !== undefined) {
+    refuse(`${taken} already exists; left in error/`);
+    return;
+  }
+  const time = context.now().toISOString();
+  const updated: TaskRecord = { ...task };
+  delete updated.retry_count;
+  delete updated.not_before;
+  const retries = task.retry_count ? `; retry_count ${task.retry_count} reset` : "";
+  const requeued = withFailure(updated, {
+    result: "REQUEUED",
+    message: `put back into inbox/ from error/ by ${context.by} at ${time}${retries}`,
+    time,
+    attempt: (task.retry_count ?? 0) + 1,
+    worker: context.by,
+  });
+  const tmp = await ensureStateDir(ref.dir, Layout.TMP);
+  const staged = join(tmp, `requeue.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.${++context.staged}.tmp`);
+  try {
+    await writeFileSynced(staged, encodeTask(requeued), context.durable);
+    await Deno.rename(staged, path);
+  } finally {
+    await Deno.remove(staged).catch((error) => {
+      if (!isNotFound(error)) throw error;
+    });
+  }
+  await ensureStateDir(ref.dir, Layout.INBOX);
+  try {
+    await Deno.link(path, join(ref.dir, Layout.INBOX, file)); // never replaces a task, as rename would
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+    refuse(`inbox/${file} appeared meanwhile; left in error/ (with its REQUEUED record)`);
+    return;
+  }
+  await Deno.remove(path);
+  report.requeued.push(sequence);
+}
+
+/** The inbox or in-flight name that holds this task's number, if any. */
+async function numberTaken(ref: ListenerRef, file: string): Promise<string | undefined> {
+  if (await lstatIfExists(join(ref.dir, Layout.INBOX, file))) return `inbox/${file}`;
+  for (const entry of await readStateDir(ref.dir, Layout.INFLIGHT)) {
+    if (parseClaimName(entry.name)?.task === file) return `inflight/${entry.name}`;
+  }
+  return undefined;
+}
+
+/** Why a task is not in `error/`: where it is instead, or that it is nowhere. */
+async function whereElse(ref: ListenerRef, file: string): Promise<string> {
+  if (await lstatIfExists(join(ref.dir, Layout.INBOX, file))) return "not in error/: it is pending in inbox/";
+  if (await lstatIfExists(join(ref.dir, Layout.ARCHIVE, file))) return "not in error/: it is in archive/";
+  for (const entry of await readStateDir(ref.dir, Layout.INFLIGHT)) {
+    if (parseClaimName(entry.name)?.task === file) return `not in error/: it is in flight (inflight/${entry.name})`;
+  }
+  if (await lstatIfExists(join(ref.dir, Layout.ERROR, `${file}.1`))) {
+    return `not in error/ as ${file}; error/${file}.1 is a quarantined file, which is never put back`;
+  }
+  return `not found: expected error/${file}`;
+}
+
+/** A refusal for a quarantined entry of `error/`, quoting its note when it has one. */
+async function quarantined(
+  ref: ListenerRef,
+  file: string,
+  sequence: number | null,
+  what: string,
+): Promise<RequeueRefusal> {
+  const note = join(ref.dir, Layout.ERROR, file + Layout.REASON_SUFFIX);
+  const text = (await lstatIfExists(note))?.isFile ? (await readTextIfExists(note))?.trim() : undefined;
+  const why = text ? ` (quarantined: ${text})` : "";
+  return { file, sequence, reason: `error/${file} is ${what}, so it is not put back${why}` };
+}
+
+/** `host:pid`, or `pid:<pid>` when the host name may not be read (asking would prompt). */
+function defaultBy(): string {
+  const granted = Deno.permissions.querySync?.({ name: "sys", kind: "hostname" }).state === "granted";
+  return granted ? `${Deno.hostname()}:${Deno.pid}` : `pid:${Deno.pid}`;
+}

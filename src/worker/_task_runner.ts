@@ -1,0 +1,413 @@
+/**
+ * One task, from reading its file to moving it on: shared by the ordered pass
+ * (tasks handled where they lie, in `inbox/`) and parallel workers (tasks
+ * claimed into `inflight/` first).
+ */
+import { CorruptFileError, ExecHandlerError, toError } from "../errors.ts";
+import { decideFate, type Fate, resultName, Task, type TaskResult } from "../protocol/fate.ts";
+import { Layout } from "../protocol/layout.ts";
+import { decodeTask, encodeTask, type FailureRecord, type TaskRecord, withFailure } from "../protocol/task_file.ts";
+import { isNotFound } from "../store/_fs.ts";
+import type { FileStore, ListenerRef, TaskDir } from "../store/file_store.ts";
+import { type HandlerLike, maxAttemptsOf, type TaskContext } from "./handler.ts";
+import type { RunEvent, RunReport } from "./run_once.ts";
+
+/** How tasks are run; every field is already defaulted. */
+export interface PassSettings {
+  /** Stops taking tasks; the running ones get `graceMs`. */
+  signal: AbortSignal;
+  /** How long a running task may go on after `signal`, before its own signal aborts. */
+  graceMs: number;
+  /** Per-task time limit in milliseconds, or 0 for none. */
+  timeoutMs: number;
+  /** Delay before retry `attempt` when the handler has no `retryDelay`. */
+  retryDelay: (attempt: number) => number;
+  /** See `RunOptions.incompleteGraceMs`. */
+  incompleteGraceMs: number;
+  /** Receives log events. */
+  onEvent: (event: RunEvent) => void;
+  /** The clock. */
+  now: () => Date;
+  /** Who is working, for failure records: `host:pid` or a parallel worker's id. */
+  worker: string;
+}
+
+/** Thrown into a task's signal when its time limit passes. */
+export class TaskTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`the task timed out after ${timeoutMs} ms`);
+    this.name = "TaskTimeoutError";
+  }
+}
+
+/** Where a task file is: in the inbox, or claimed in `inflight/`. */
+export interface TaskSpot {
+  /** `inbox` or `inflight`. */
+  dir: TaskDir;
+  /** Its file name there. */
+  file: string;
+  /** Its own name, `<N>.json`. */
+  task: string;
+  /** Its sequence number. */
+  sequence: number;
+}
+
+/** What became of a task, for the loop that called. */
+export type Step =
+  /** Handled, moved on or skipped: go on with the next task. */
+  | { kind: "next" }
+  /** FAILURE: the listener stops (ordered) or pauses (parallel). */
+  | { kind: "stop" }
+  /** Not complete yet (a writer may be busy): look again shortly. */
+  | { kind: "incomplete" }
+  /** Waiting for its retry delay until `dueAt` (epoch ms). */
+  | { kind: "later"; dueAt: number }
+  /** Shutdown: it ran past the grace period and was left as it was. */
+  | { kind: "aborted" };
+
+type Outcome =
+  | { kind: "returned"; value: unknown }
+  | { kind: "thrown"; error: Error }
+  | { kind: "timeout" }
+  | { kind: "shutdown" };
+
+/** A fresh, empty report. */
+export function emptyReport(listenerDir: string): RunReport {
+  return {
+    listenerDir,
+    handled: 0,
+    archived: 0,
+    errored: 0,
+    retried: 0,
+    quarantined: 0,
+    recovered: 0,
+    lost: 0,
+    aborted: false,
+  };
+}
+
+/** Runs one listener's handler on one task at a time (of many, in parallel mode). */
+export class TaskRunner {
+  readonly maxAttempts: number;
+
+  constructor(
+    readonly store: FileStore,
+    readonly listener: ListenerRef,
+    readonly handler: HandlerLike,
+    readonly settings: PassSettings,
+  ) {
+    this.maxAttempts = maxAttemptsOf(handler);
+  }
+
+  /**
+   * Handles the task at `spot`. A claimed task (`inflight/`) always leaves
+   * `inflight/`: to archive/, error/, or back to the inbox (retry, FAILURE,
+   * not due, shutdown). If it is gone meanwhile, another worker took it over
+   * because this one's lease lapsed: the result is discarded and counted as
+   * `lost`.
+   */
+  async handle(report: RunReport, spot: TaskSpot): Promise<Step> {
+    try {
+      return await this.#handle(report, spot);
+    } catch (error) {
+      if (spot.dir !== Layout.INFLIGHT || !isNotFound(error)) throw error;
+      report.lost++;
+      this.settings.onEvent({
+        type: "lost",
+        listener: this.listener.name,
+        sequence: spot.sequence,
+        message: "another worker took this task over (this worker's lease had lapsed); this result is discarded",
+      });
+      return { kind: "next" };
+    }
+  }
+
+  async #handle(report: RunReport, spot: TaskSpot): Promise<Step> {
+    let text: string;
+    let mtime: Date | null;
+    try {
+      ({ text, mtime } = await this.store.readTask(this.listener, spot.dir, spot.file));
+    } catch (error) {
+      if (isNotFound(error) && spot.dir === Layout.INBOX) return { kind: "next" }; // taken by someone else
+      if (error instanceof Deno.errors.PermissionDenied) {
+        await this.quarantine(report, spot, `unreadable: ${error.message}`);
+        return { kind: "next" };
+      }
+      throw error;
+    }
+    let task: TaskRecord;
+    try {
+      task = decodeTask(text, spot.sequence);
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      const age = this.settings.now().getTime() - (mtime?.getTime() ?? 0);
+      if (age < this.settings.incompleteGraceMs) {
+        report.waitingFor = spot.task;
+        this.settings.onEvent({
+          type: "waiting",
+          listener: this.listener.name,
+          file: spot.task,
+          reason: error.message,
+        });
+        await this.#release(spot);
+        return { kind: "incomplete" };
+      }
+      await this.quarantine(report, spot, `corrupt task file: ${error.message}`);
+      return { kind: "next" };
+    }
+    const last = task.failures?.at(-1);
+    if (last?.fate === "error") {
+      // An earlier attempt decided and recorded this, then stopped before the move.
+      await this.store.move(this.listener, spot.dir, spot.file, Layout.ERROR, spot.task);
+      report.errored++;
+      this.#emit(spot.sequence, last.result, { fate: "error", result: last.result, message: last.message }, 0);
+      return { kind: "next" };
+    }
+    const dueAt = typeof task.not_before === "string" ? Date.parse(task.not_before) : NaN;
+    if (dueAt > this.settings.now().getTime()) {
+      report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, dueAt);
+      await this.#release(spot);
+      return { kind: "later", dueAt };
+    }
+    return await this.#attempt(report, spot, task);
+  }
+
+  /** Puts a claimed task back into the inbox, unchanged; a task in the inbox stays. */
+  async #release(spot: TaskSpot): Promise<void> {
+    if (spot.dir === Layout.INFLIGHT) {
+      await this.store.move(this.listener, Layout.INFLIGHT, spot.file, Layout.INBOX, spot.task);
+    }
+  }
+
+  async #attempt(report: RunReport, spot: TaskSpot, task: TaskRecord): Promise<Step> {
+    const { sequence } = spot;
+    const retryCount = task.retry_count ?? 0;
+    const taskAbort = new AbortController();
+    const context: TaskContext = {
+      payload: task.payload,
+      sequence,
+      count: typeof task.count === "number" ? task.count : sequence,
+      delivery: String(task.delivery ?? ""),
+      retryCount,
+      eventType: typeof task.event_type === "string" ? task.event_type : undefined,
+      taskId: typeof task.task_id === "string" ? task.task_id : undefined,
+      eventId: typeof task.event_id === "string" ? task.event_id : undefined,
+      listener: this.listener.name,
+      record: task,
+      signal: taskAbort.signal,
+    };
+    const started = performance.now();
+    const outcome = await this.#invoke(context, taskAbort);
+    const durationMs = performance.now() - started;
+    if (outcome.kind === "shutdown") {
+      // Whatever the handler does now, the task goes on as it was.
+      report.aborted = true;
+      await this.#release(spot);
+      this.settings.onEvent({
+        type: "task",
+        listener: this.listener.name,
+        sequence,
+        result: "ABORTED",
+        fate: "stop",
+        durationMs,
+        message: `shutdown: the task ran past the ${this.settings.graceMs} ms grace period; it stays in the inbox`,
+      });
+      return { kind: "aborted" };
+    }
+    report.handled++;
+    let fate: Fate;
+    let result: string;
+    let stack: string | undefined;
+    if (outcome.kind === "returned") {
+      fate = decideFate(outcome.value, retryCount, this.maxAttempts);
+      result = fate.fate === "error" ? fate.result : resultName(outcome.value as TaskResult);
+    } else if (outcome.kind === "thrown") {
+      fate = { fate: "error", result: "ERROR", message: `${outcome.error.name}: ${outcome.error.message}` };
+      result = "ERROR";
+      // An exec handler's message already carries its status and stderr; its JS stack says nothing.
+      stack = outcome.error instanceof ExecHandlerError ? undefined : outcome.error.stack;
+    } else {
+      // A timeout counts as a RETRY whose reason is recorded.
+      fate = decideFate(Task.RETRY, retryCount, this.maxAttempts);
+      result = "TIMEOUT";
+      if (fate.fate === "error") {
+        fate = { ...fate, result, message: `timed out after ${this.settings.timeoutMs} ms; ${fate.message}` };
+      }
+    }
+    const failure = (message: string, final: boolean): FailureRecord => ({
+      result,
+      message,
+      ...(stack ? { stack } : {}),
+      time: this.settings.now().toISOString(),
+      attempt: retryCount + 1,
+      worker: this.settings.worker,
+      ...(final ? { fate: "error" as const } : {}),
+    });
+    let retryInMs: number | undefined;
+    switch (fate.fate) {
+      case "archive":
+        await this.store.move(this.listener, spot.dir, spot.file, Layout.ARCHIVE, spot.task);
+        report.archived++;
+        break;
+      case "retry": {
+        retryInMs = Math.max(0, this.#retryDelay(fate.retryCount));
+        let updated: TaskRecord = { ...task, retry_count: fate.retryCount };
+        delete updated.not_before;
+        if (retryInMs > 0) {
+          updated.not_before = new Date(this.settings.now().getTime() + retryInMs).toISOString();
+        }
+        if (outcome.kind === "timeout") {
+          updated = withFailure(updated, failure(`timed out after ${this.settings.timeoutMs} ms`, false));
+        }
+        await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(updated));
+        await this.#release(spot);
+        report.retried++;
+        if (retryInMs > 0) {
+          const due = Date.parse(updated.not_before as string);
+          report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, due);
+        }
+        break;
+      }
+      case "error":
+        await this.#toError(spot, fate.retryCount === undefined ? task : { ...task, retry_count: fate.retryCount }, {
+          ...failure(fate.message, true),
+        });
+        report.errored++;
+        break;
+      case "stop": {
+        const failed = withFailure(task, failure("the handler returned Task.FAILURE; the listener stops here", false));
+        await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(failed));
+        await this.#release(spot);
+        report.failedAt = sequence;
+        break;
+      }
+    }
+    this.#emit(sequence, result, fate, durationMs, retryInMs);
+    return fate.fate === "stop" ? { kind: "stop" } : { kind: "next" };
+  }
+
+  /** Records why, then moves the task to `error/`: if the move is cut short, the next attempt completes it. */
+  async #toError(spot: TaskSpot, task: TaskRecord, failure: FailureRecord): Promise<void> {
+    await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(withFailure(task, failure)));
+    await this.store.move(this.listener, spot.dir, spot.file, Layout.ERROR, spot.task);
+  }
+
+  /**
+   * Puts a task whose worker is gone back into the inbox, the lost attempt
+   * counted as a retry (to `error/` once retries are used up). `spot` is the
+   * task already taken over into this worker's name.
+   */
+  async recover(report: RunReport, spot: TaskSpot, why: string): Promise<void> {
+    const { text } = await this.store.readTask(this.listener, spot.dir, spot.file);
+    let task: TaskRecord;
+    try {
+      task = decodeTask(text, spot.sequence);
+    } catch {
+      await this.#release(spot); // the inbox pass quarantines it
+      return;
+    }
+    const retryCount = (task.retry_count ?? 0) + 1;
+    const record: FailureRecord = {
+      result: "LOST",
+      message: why,
+      time: this.settings.now().toISOString(),
+      attempt: retryCount,
+      worker: this.settings.worker,
+    };
+    report.recovered++;
+    if (retryCount > this.maxAttempts) {
+      const message = `${why}; that was attempt ${retryCount} and maxAttempts() is ${this.maxAttempts}`;
+      await this.#toError(spot, { ...task, retry_count: retryCount }, { ...record, message, fate: "error" });
+      report.errored++;
+      this.settings.onEvent({
+        type: "task",
+        listener: this.listener.name,
+        sequence: spot.sequence,
+        result: "LOST",
+        fate: "error",
+        durationMs: 0,
+        message,
+      });
+      return;
+    }
+    const updated = withFailure({ ...task, retry_count: retryCount }, record);
+    await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(updated));
+    await this.#release(spot);
+    this.settings.onEvent({
+      type: "task",
+      listener: this.listener.name,
+      sequence: spot.sequence,
+      result: "LOST",
+      fate: "retry",
+      durationMs: 0,
+      message: `${why}; back in the inbox`,
+    });
+  }
+
+  #retryDelay(attempt: number): number {
+    const delay = this.handler.retryDelay ? this.handler.retryDelay(attempt) : this.settings.retryDelay(attempt);
+    if (typeof delay !== "number" || !Number.isFinite(delay)) {
+      throw new TypeError(`retryDelay(${attempt}) must return a number of milliseconds, returned ${String(delay)}`);
+    }
+    return delay;
+  }
+
+  /** Runs the handler, racing it against its time limit and the shutdown grace period. */
+  async #invoke(context: TaskContext, taskAbort: AbortController): Promise<Outcome> {
+    const { signal, graceMs, timeoutMs } = this.settings;
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    let onStop: (() => void) | undefined;
+    try {
+      const handled: Promise<Outcome> = (async () => await this.handler.handleTask(context))().then(
+        (value): Outcome => ({ kind: "returned", value }),
+        (error): Outcome => ({ kind: "thrown", error: toError(error) }),
+      );
+      const limits = new Promise<Outcome>((resolve) => {
+        if (timeoutMs > 0) {
+          timers.push(setTimeout(() => {
+            taskAbort.abort(new TaskTimeoutError(timeoutMs));
+            resolve({ kind: "timeout" });
+          }, timeoutMs));
+        }
+        onStop = () => {
+          timers.push(setTimeout(() => {
+            taskAbort.abort(signal.reason);
+            resolve({ kind: "shutdown" });
+          }, graceMs));
+        };
+        if (signal.aborted) onStop();
+        else signal.addEventListener("abort", onStop, { once: true });
+      });
+      return await Promise.race([handled, limits]);
+    } finally {
+      timers.forEach(clearTimeout);
+      if (onStop) signal.removeEventListener("abort", onStop);
+    }
+  }
+
+  #emit(sequence: number, result: string, fate: Fate, durationMs: number, retryInMs?: number): void {
+    this.settings.onEvent({
+      type: "task",
+      listener: this.listener.name,
+      sequence,
+      result,
+      fate: fate.fate,
+      durationMs,
+      ...(fate.fate === "error" ? { message: fate.message } : {}),
+      ...(fate.fate === "stop" ? { message: "the handler returned Task.FAILURE" } : {}),
+      ...(retryInMs ? { retryInMs } : {}),
+    });
+  }
+
+  /** Moves a file that is not a valid task to `error/` with a note saying why. */
+  async quarantine(report: RunReport, spot: Pick<TaskSpot, "dir" | "file" | "task">, reason: string): Promise<void> {
+    try {
+      await this.store.quarantine(this.listener, spot.dir, spot.file, reason, spot.task);
+    } catch (error) {
+      if (isNotFound(error) && spot.dir === Layout.INBOX) return; // another worker got to it first
+      throw error;
+    }
+    report.quarantined++;
+    this.settings.onEvent({ type: "quarantine", listener: this.listener.name, file: spot.task, reason });
+  }
+}
