@@ -18,6 +18,8 @@ export interface HandlerSpec {
   maxAttempts?: number;
   /** Per-task time limit in milliseconds; 0 for none. */
   timeoutMs: number;
+  /** Tasks handled at once; more than 1 is parallel mode. */
+  concurrency: number;
 }
 
 /** A config file's contents. */
@@ -28,7 +30,7 @@ export interface ConfigFile {
   handlers: HandlerSpec[];
 }
 
-const HANDLER_KEYS = ["name", "eventType", "module", "exec", "maxAttempts", "timeout"];
+const HANDLER_KEYS = ["name", "eventType", "module", "exec", "maxAttempts", "timeout", "concurrency"];
 
 /**
  * Reads a config file: a JSON file `{ "root"?, "handlers": [...] }`, or a
@@ -83,6 +85,11 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
     ) {
       fail(`${where}.maxAttempts must be a non-negative integer`);
     }
+    if (
+      entry.concurrency !== undefined && !(Number.isSafeInteger(entry.concurrency) && Number(entry.concurrency) >= 1)
+    ) {
+      fail(`${where}.concurrency must be a whole number of at least 1`);
+    }
     let timeoutMs = 0;
     if (entry.timeout !== undefined) {
       try {
@@ -98,6 +105,7 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
       ...(entry.exec !== undefined ? { exec: entry.exec as string, cwd: base } : {}),
       ...(entry.maxAttempts !== undefined ? { maxAttempts: entry.maxAttempts as number } : {}),
       timeoutMs,
+      concurrency: (entry.concurrency as number | undefined) ?? 1,
     };
   });
   return { ...(typeof data.root === "string" ? { root: resolve(base, data.root) } : {}), handlers };

@@ -14,6 +14,9 @@ export const HANDLER_OPTIONS = {
   exec: { type: "string" },
   config: { type: "string" },
   "max-attempts": { type: "string" },
+  concurrency: { type: "string" },
+  "host-id": { type: "string" },
+  lease: { type: "string" },
   timeout: { type: "string" },
   "no-fsync": { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
@@ -25,6 +28,7 @@ export interface HandlerValues {
   exec?: string;
   config?: string;
   "max-attempts"?: string;
+  concurrency?: string;
   timeout?: string;
 }
 
@@ -38,9 +42,13 @@ export async function handlerSpecs(
   io: CliIo,
 ): Promise<{ root: string; specs: HandlerSpec[] }> {
   const timeoutMs = values.timeout === undefined ? 0 : duration(values.timeout, "--timeout");
-  const maxAttempts = values["max-attempts"] === undefined ? undefined : count(values["max-attempts"]);
+  const maxAttempts = values["max-attempts"] === undefined
+    ? undefined
+    : count(values["max-attempts"], "--max-attempts");
+  const concurrency = values.concurrency === undefined ? 1 : count(values.concurrency, "--concurrency");
+  if (concurrency < 1) throw new UsageError(`--concurrency must be at least 1, found ${concurrency}`);
   if (values.config !== undefined) {
-    for (const option of ["exec", "max-attempts", "timeout"] as const) {
+    for (const option of ["exec", "max-attempts", "timeout", "concurrency"] as const) {
       if (values[option] !== undefined) {
         throw new UsageError(`--${option} does not go with --config; set it per handler in the config file`);
       }
@@ -66,6 +74,7 @@ export async function handlerSpecs(
     ...(values.exec === undefined ? { module: positionals[2] } : { exec: values.exec }),
     ...(maxAttempts === undefined ? {} : { maxAttempts }),
     timeoutMs,
+    concurrency,
   };
   return { root: resolveRoot(positionals[wanted], values.root, io), specs: [spec] };
 }
@@ -84,6 +93,7 @@ export async function loadSpecs(specs: HandlerSpec[]): Promise<WatchListener[]> 
         eventType: spec.eventType,
         handler: await load(spec),
         timeoutMs: spec.timeoutMs,
+        concurrency: spec.concurrency,
       });
     } catch (error) {
       if (!(error instanceof HandlerLoadError)) throw error;
@@ -118,10 +128,28 @@ export function duration(text: string, what: string): number {
   }
 }
 
-function count(text: string): number {
+function count(text: string, what: string): number {
   const value = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) {
-    throw new UsageError(`--max-attempts must be a non-negative integer, found ${JSON.stringify(text)}`);
+    throw new UsageError(`${what} must be a non-negative integer, found ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+/** The parallel-mode options `--host-id` and `--lease`, for the library. */
+export function parallelOptions(values: { "host-id"?: string; lease?: string }): { hostId?: string; leaseMs?: number } {
+  const options: { hostId?: string; leaseMs?: number } = {};
+  if (values["host-id"] !== undefined) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(values["host-id"])) {
+      throw new UsageError(
+        `--host-id must be 1 to 64 letters, digits, '.', '_' or '-', found ${JSON.stringify(values["host-id"])}`,
+      );
+    }
+    options.hostId = values["host-id"];
+  }
+  if (values.lease !== undefined) {
+    options.leaseMs = duration(values.lease, "--lease");
+    if (options.leaseMs <= 0) throw new UsageError("--lease must be longer than 0");
+  }
+  return options;
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { runOnce } from "../worker/run_once.ts";
-import { HANDLER_OPTIONS, handlerSpecs, loadSpecs } from "./_handlers.ts";
+import { HANDLER_OPTIONS, handlerSpecs, loadSpecs, parallelOptions } from "./_handlers.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { eventFormatter, type LogFormat } from "./_log.ts";
 
@@ -29,6 +29,10 @@ Options:
   --config FILE         handle every listener of a config file, one after another
   --max-attempts N      retries allowed (an exec handler's maxAttempts())
   --timeout DURATION    per-task time limit, as 30s (a timeout counts as RETRY)
+  --concurrency N       handle N tasks at once (parallel mode; default 1: one
+                        at a time, in sequence order). See below.
+  --host-id ID          parallel mode: this host's id (default: the hostname)
+  --lease DURATION      parallel mode: worker lease length (default 30s)
   --no-fsync            do not flush rewritten task files to disk
   --log-format FORMAT   text (default) or json, one line per task on stderr
   --json                print the pass report as JSON on stdout
@@ -38,6 +42,14 @@ Task results: SUCCESS -> archive/, INVALID -> error/, RETRY -> stays until
 maxAttempts() retries, then error/, FAILURE -> stays first in the inbox and
 the pass stops. A thrown error or any other return value -> error/, with the
 reason recorded in the task file.
+
+Parallel mode (--concurrency above 1): each task is claimed by moving it
+into inflight/, so any number of processes, on this host or others sharing
+the root, can work one listener. Order is best-effort FIFO by claim. A
+claimed task whose worker died (same host: its lock is free) or whose lease
+expired (renewed every third of --lease) goes back to the inbox, the lost
+attempt counted as a retry: delivery is at-least-once. Ordered runners of
+the listener wait while parallel workers run.
 
 Exit codes: 0 pass completed, 1 a task returned FAILURE (or an unexpected
 error), 2 usage error, invalid name or handler that cannot be loaded.
@@ -62,11 +74,13 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const { root, specs } = await handlerSpecs(values, positionals, io);
   const listeners = await loadSpecs(specs);
   const log = eventFormatter(format, io.color);
+  const parallel = parallelOptions(values);
   let failed = false;
   for (const listener of listeners) {
     if (io.signal.aborted) break;
     const report = await runOnce(root, {
       ...listener,
+      ...parallel,
       signal: io.signal,
       durable: !values["no-fsync"],
       onEvent: (event) => io.stderr(log(event)),

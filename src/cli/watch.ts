@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { watch } from "../worker/watch.ts";
-import { duration, HANDLER_OPTIONS, handlerSpecs, loadSpecs } from "./_handlers.ts";
+import { duration, HANDLER_OPTIONS, handlerSpecs, loadSpecs, parallelOptions } from "./_handlers.ts";
 import type { CliIo } from "./_io.ts";
 import { eventFormatter } from "./_log.ts";
 import { logFormat } from "./run.ts";
@@ -37,6 +37,10 @@ Options:
                              deno.json with a "hurah" key; see the README)
   --max-attempts N           retries allowed (an exec handler's maxAttempts())
   --timeout DURATION         per-task time limit, as 30s (counts as RETRY)
+  --concurrency N            handle N tasks at once (parallel mode, see
+                             'hurah run --help'); default 1: in order
+  --host-id ID               parallel mode: this host's id (default: hostname)
+  --lease DURATION           parallel mode: worker lease length (default 30s)
   --grace DURATION           shutdown grace period (default 10s)
   --rescan-interval DURATION safety re-listing interval (default 10s)
   --log-format FORMAT        text (default) or json, one line per task on stderr
@@ -67,6 +71,7 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
     rescanIntervalMs,
     durable: !values["no-fsync"],
     onEvent: (event) => io.stderr(log(event)),
+    ...parallelOptions(values),
   });
   await watcher.ready;
   const names = listeners.map((l) => `${l.name} (${JSON.stringify(l.eventType)})`).join(", ");

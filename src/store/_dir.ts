@@ -2,7 +2,8 @@
 import { join } from "node:path";
 import { UnsafePathError } from "../errors.ts";
 import { Layout } from "../protocol/layout.ts";
-import { isNotFound } from "./_fs.ts";
+import type { Claim, FileStore, ListenerRef } from "./file_store.ts";
+import { isAlreadyExists, isNotFound } from "./_fs.ts";
 
 /** `lstat`, or `undefined` when nothing is there. Never follows a link. */
 export async function lstatIfExists(path: string): Promise<Deno.FileInfo | undefined> {
@@ -58,13 +59,13 @@ export function isReasonNote(name: string): boolean {
 }
 
 /**
- * Splits an `inflight/` name, `<N>.json~<worker>`, into its task file name
- * and its worker; `undefined` for any other name.
+ * The tasks claimed in a listener's `inflight/`, by sequence number; none
+ * when there is no `inflight/`.
+ *
+ * @throws {UnsafePathError} When a link or a file stands there.
  */
-export function parseClaimName(name: string): { task: string; worker: string } | undefined {
-  const at = name.indexOf(Layout.CLAIM_SEPARATOR);
-  if (at < 0 || at === name.length - 1) return undefined;
-  return { task: name.slice(0, at), worker: name.slice(at + 1) };
+export async function listClaims(store: FileStore, listener: ListenerRef): Promise<Claim[]> {
+  return await hasStateDir(listener.dir, Layout.INFLIGHT) ? await store.listInflight(listener) : [];
 }
 
 /**
@@ -76,7 +77,7 @@ export async function ensureStateDir(listenerDir: string, state: string): Promis
   try {
     await Deno.mkdir(join(listenerDir, state));
   } catch (error) {
-    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    if (!isAlreadyExists(error)) throw error;
     await hasStateDir(listenerDir, state);
   }
   return join(listenerDir, state);

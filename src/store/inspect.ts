@@ -4,7 +4,8 @@ import { Layout } from "../protocol/layout.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 import { decodeTask, type TaskRecord } from "../protocol/task_file.ts";
 import { findListener } from "./listeners.ts";
-import { arrivedAt, hasStateDir, lstatIfExists, parseClaimName, readStateDir } from "./_dir.ts";
+import { FileStore } from "./file_store.ts";
+import { arrivedAt, hasStateDir, listClaims, lstatIfExists } from "./_dir.ts";
 import { readTextIfExists } from "./_fs.ts";
 
 /** Options of {@linkcode inspectTask}. */
@@ -98,9 +99,8 @@ export async function inspectTask(root: string, options: InspectOptions): Promis
     return info !== undefined;
   };
   if (await hasStateDir(ref.dir, Layout.INBOX)) await look("inbox", file);
-  for (const entry of await readStateDir(ref.dir, Layout.INFLIGHT)) {
-    const claim = parseClaimName(entry.name);
-    if (claim?.task === file) await look("inflight", entry.name, claim.worker);
+  for (const claim of await listClaims(new FileStore(root), ref)) {
+    if (claim.task === file) await look("inflight", claim.file, claim.owner);
   }
   if (await hasStateDir(ref.dir, Layout.ARCHIVE)) await look("archive", file);
   if (await hasStateDir(ref.dir, Layout.ERROR)) {

@@ -3,9 +3,9 @@ import { CorruptFileError } from "../errors.ts";
 import { Layout } from "../protocol/layout.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 import { decodeTask, encodeTask, sequenceOf, type TaskRecord, withFailure } from "../protocol/task_file.ts";
-import type { ListenerRef } from "./file_store.ts";
+import { FileStore, type ListenerRef } from "./file_store.ts";
 import { findListener } from "./listeners.ts";
-import { ensureStateDir, isReasonNote, lstatIfExists, parseClaimName, readStateDir } from "./_dir.ts";
+import { ensureStateDir, isReasonNote, listClaims, lstatIfExists, readStateDir } from "./_dir.ts";
 import { isAlreadyExists, isNotFound, readTextIfExists, syncDir, writeFileSynced } from "./_fs.ts";
 
 /** Options of {@linkcode requeue}. */
@@ -24,8 +24,8 @@ export interface RequeueOptions {
    */
   all?: boolean;
   /**
-   * Who puts the tasks back, recorded in the `REQUEUED` failure record
-   * (its `worker`, and its message).
+   * Who puts the tasks back, named in the `REQUEUED` failure record's
+   * message (its `worker` is this process, `host:pid`).
    * @default {"<host>:<pid>"} this process, or `pid:<pid>` when the host name may not be read
    */
   by?: string;
@@ -106,12 +106,14 @@ export async function requeue(root: string, options: RequeueOptions): Promise<Re
     }
   }
   const ref = await findListener(root, options.listener);
+  const durable = options.durable ?? true;
   const context: Context = {
     ref,
-    by: options.by ?? defaultBy(),
-    durable: options.durable ?? true,
+    store: new FileStore(root, { durable }),
+    worker: processId(),
+    by: options.by ?? processId(),
+    durable,
     now: options.now ?? (() => new Date()),
-    staged: 0,
   };
   const report: RequeueReport = {
     listener: listenerId(ref.name, ref.eventType),
@@ -125,7 +127,7 @@ export async function requeue(root: string, options: RequeueOptions): Promise<Re
     for (const entry of entries) {
       const sequence = sequenceOf(entry.name);
       if (sequence !== undefined) tasks.push(sequence);
-      else report.skipped.push(await quarantined(ref, entry.name, sequence ?? null, "not a task file"));
+      else report.skipped.push(await quarantined(ref, entry.name, null, "not a task file"));
     }
     for (const sequence of tasks.sort((a, b) => a - b)) await requeueOne(context, sequence, report, false);
   } else {
@@ -140,10 +142,12 @@ export async function requeue(root: string, options: RequeueOptions): Promise<Re
 
 interface Context {
   ref: ListenerRef;
+  store: FileStore;
+  /** This process, as `host:pid`. */
+  worker: string;
   by: string;
   durable: boolean;
   now: () => Date;
-  staged: number;
 }
 
 async function requeueOne(context: Context, sequence: number, report: RequeueReport, asked: boolean): Promise<void> {
@@ -151,30 +155,18 @@ async function requeueOne(context: Context, sequence: number, report: RequeueRep
   const file = `${sequence}.json`;
   const path = join(ref.dir, Layout.ERROR, file);
   const refuse = (reason: string) => report.refused.push({ file, sequence, reason });
-  const info = await lstatIfExists(path);
-  if (info === undefined) {
-    refuse(await whereElse(ref, file));
+  const read = await readFailedTask(path, sequence);
+  if (read === undefined) {
+    refuse(await whereElse(context.store, ref, file));
     return;
   }
-  const text = info.isFile ? await readTextIfExists(path) : undefined;
-  let task: TaskRecord | undefined;
-  let problem = info.isSymlink ? "a symbolic link" : info.isDirectory ? "a directory" : "not a regular file";
-  if (text !== undefined) {
-    try {
-      task = decodeTask(text, sequence);
-    } catch (error) {
-      if (!(error instanceof CorruptFileError)) throw error;
-      problem = `a corrupt task file (${error.message})`;
-    }
-  } else if (info.isFile) {
-    problem = "a file that vanished while it was being read";
-  }
-  if (task === undefined) {
-    const refusal = await quarantined(ref, file, sequence, problem);
+  if ("problem" in read) {
+    const refusal = await quarantined(ref, file, sequence, read.problem);
     (asked ? report.refused : report.skipped).push(refusal);
     return;
   }
-  const taken = await numberTaken(ref, file);
+  const { task } = read;
+  const taken = await numberTaken(context.store, ref, file);
   if (taken !== undefined) {
     refuse(`${taken} already exists; left in error/`);
     return;
@@ -189,10 +181,10 @@ async function requeueOne(context: Context, sequence: number, report: RequeueRep
     message: `put back into inbox/ from error/ by ${context.by} at ${time}${retries}`,
     time,
     attempt: (task.retry_count ?? 0) + 1,
-    worker: context.by,
+    worker: context.worker,
   });
-  const tmp = await ensureStateDir(ref.dir, Layout.TMP);
-  const staged = join(tmp, `requeue.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.${++context.staged}.tmp`);
+  await ensureStateDir(ref.dir, Layout.TMP);
+  const staged = context.store.stagingPath(ref, "requeue");
   try {
     await writeFileSynced(staged, encodeTask(requeued), context.durable);
     await Deno.rename(staged, path);
@@ -213,22 +205,40 @@ async function requeueOne(context: Context, sequence: number, report: RequeueRep
   report.requeued.push(sequence);
 }
 
-/** The inbox or in-flight name that holds this task's number, if any. */
-async function numberTaken(ref: ListenerRef, file: string): Promise<string | undefined> {
-  if (await lstatIfExists(join(ref.dir, Layout.INBOX, file))) return `inbox/${file}`;
-  for (const entry of await readStateDir(ref.dir, Layout.INFLIGHT)) {
-    if (parseClaimName(entry.name)?.task === file) return `inflight/${entry.name}`;
+/** A file of `error/`: its task, what makes it unreadable as one, or `undefined` when it is not there. */
+async function readFailedTask(
+  path: string,
+  sequence: number,
+): Promise<{ task: TaskRecord } | { problem: string } | undefined> {
+  const info = await lstatIfExists(path);
+  if (info === undefined) return undefined;
+  if (!info.isFile) {
+    return { problem: info.isSymlink ? "a symbolic link" : info.isDirectory ? "a directory" : "not a regular file" };
   }
+  const text = await readTextIfExists(path);
+  if (text === undefined) return undefined; // removed meanwhile
+  try {
+    return { task: decodeTask(text, sequence) };
+  } catch (error) {
+    if (!(error instanceof CorruptFileError)) throw error;
+    return { problem: `a corrupt task file (${error.message})` };
+  }
+}
+
+/** The inbox or in-flight name that holds this task's number, if any. */
+async function numberTaken(store: FileStore, ref: ListenerRef, file: string): Promise<string | undefined> {
+  if (await lstatIfExists(join(ref.dir, Layout.INBOX, file))) return `inbox/${file}`;
+  const claim = (await listClaims(store, ref)).find((claim) => claim.task === file);
+  if (claim !== undefined) return `inflight/${claim.file}`;
   return undefined;
 }
 
 /** Why a task is not in `error/`: where it is instead, or that it is nowhere. */
-async function whereElse(ref: ListenerRef, file: string): Promise<string> {
+async function whereElse(store: FileStore, ref: ListenerRef, file: string): Promise<string> {
   if (await lstatIfExists(join(ref.dir, Layout.INBOX, file))) return "not in error/: it is pending in inbox/";
   if (await lstatIfExists(join(ref.dir, Layout.ARCHIVE, file))) return "not in error/: it is in archive/";
-  for (const entry of await readStateDir(ref.dir, Layout.INFLIGHT)) {
-    if (parseClaimName(entry.name)?.task === file) return `not in error/: it is in flight (inflight/${entry.name})`;
-  }
+  const claim = (await listClaims(store, ref)).find((claim) => claim.task === file);
+  if (claim !== undefined) return `not in error/: it is in flight (inflight/${claim.file})`;
   if (await lstatIfExists(join(ref.dir, Layout.ERROR, `${file}.1`))) {
     return `not in error/ as ${file}; error/${file}.1 is a quarantined file, which is never put back`;
   }
@@ -249,7 +259,7 @@ async function quarantined(
 }
 
 /** `host:pid`, or `pid:<pid>` when the host name may not be read (asking would prompt). */
-function defaultBy(): string {
+function processId(): string {
   const granted = Deno.permissions.querySync?.({ name: "sys", kind: "hostname" }).state === "granted";
   return granted ? `${Deno.hostname()}:${Deno.pid}` : `pid:${Deno.pid}`;
 }

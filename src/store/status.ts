@@ -10,9 +10,9 @@ import {
   summarizePending,
 } from "../protocol/listener_status.ts";
 import { decodeTask, decodeTracking, sequenceOf, type TaskRecord } from "../protocol/task_file.ts";
-import type { ListenerRef } from "./file_store.ts";
+import { FileStore, type ListenerRef } from "./file_store.ts";
 import { findListener, listListeners } from "./listeners.ts";
-import { arrivedAt, isReasonNote, lstatIfExists, parseClaimName, readStateDir } from "./_dir.ts";
+import { arrivedAt, isReasonNote, listClaims, lstatIfExists, readStateDir } from "./_dir.ts";
 import { readTextIfExists } from "./_fs.ts";
 
 /** Options of {@linkcode status}. */
@@ -67,12 +67,18 @@ export async function status(root: string, options: StatusOptions = {}): Promise
   const refs = options.listeners === undefined
     ? await listListeners(root)
     : await Promise.all(options.listeners.map((id) => findListener(root, id)));
+  const store = new FileStore(root);
   const listeners: ListenerStatus[] = [];
-  for (const ref of refs) listeners.push(await listenerStatus(ref, now.getTime(), scanLimit));
+  for (const ref of refs) listeners.push(await listenerStatus(store, ref, now.getTime(), scanLimit));
   return { root: resolve(root), time: now.toISOString(), listeners };
 }
 
-async function listenerStatus(ref: ListenerRef, now: number, scanLimit: number): Promise<ListenerStatus> {
+async function listenerStatus(
+  store: FileStore,
+  ref: ListenerRef,
+  now: number,
+  scanLimit: number,
+): Promise<ListenerStatus> {
   const pending = (await readStateDir(ref.dir, Layout.INBOX))
     .filter((entry) => entry.isFile)
     .map((entry) => ({ file: entry.name, sequence: sequenceOf(entry.name) }))
@@ -118,7 +124,7 @@ async function listenerStatus(ref: ListenerRef, now: number, scanLimit: number):
     nextDueAt: summary.nextDueAt,
     oldestPending: oldest?.sequence ?? null,
     oldestPendingAgeMs,
-    inFlight: await inFlight(ref, now),
+    inFlight: await inFlight(store, ref, now),
     errors,
     quarantined,
     archived,
@@ -151,28 +157,25 @@ async function readTracking(dir: string) {
   }
 }
 
-async function inFlight(ref: ListenerRef, now: number): Promise<InFlightTask[]> {
-  const entries = await readStateDir(ref.dir, Layout.INFLIGHT);
-  if (entries.length > 0) await readStateDir(ref.dir, Layout.WORKERS); // refuses a linked workers/
+async function inFlight(store: FileStore, ref: ListenerRef, now: number): Promise<InFlightTask[]> {
+  const claims = await listClaims(store, ref);
+  if (claims.length > 0) await readStateDir(ref.dir, Layout.WORKERS); // refuses a linked workers/
   const leases = new Map<string, Promise<LeaseState>>();
   const tasks: InFlightTask[] = [];
-  for (const entry of entries) {
-    const claim = parseClaimName(entry.name);
-    const sequence = claim && sequenceOf(claim.task);
-    if (!entry.isFile || claim === undefined || sequence === undefined) continue;
-    const info = await lstatIfExists(join(ref.dir, Layout.INFLIGHT, entry.name));
+  for (const claim of claims) {
+    const info = await lstatIfExists(join(ref.dir, Layout.INFLIGHT, claim.file));
     if (info === undefined) continue; // finished meanwhile
-    if (!leases.has(claim.worker)) leases.set(claim.worker, leaseState(ref.dir, claim.worker, now));
+    if (!leases.has(claim.owner)) leases.set(claim.owner, leaseState(ref.dir, claim.owner, now));
     const since = arrivedAt(info);
     tasks.push({
-      sequence,
-      worker: claim.worker,
+      sequence: claim.sequence,
+      worker: claim.owner,
       since: since?.toISOString() ?? null,
       ageMs: since ? now - since.getTime() : null,
-      lease: await leases.get(claim.worker)!,
+      lease: await leases.get(claim.owner)!,
     });
   }
-  return tasks.sort((a, b) => a.sequence - b.sequence);
+  return tasks;
 }
 
 /** The state of a worker's lease file, `workers/<worker>.json`: its mtime is its last renewal. */

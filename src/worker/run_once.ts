@@ -3,7 +3,8 @@ import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { FileStore } from "../store/file_store.ts";
 import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
 import { emptyReport, Pass, type PassSettings } from "./_pass.ts";
-import { workerId } from "./_worker_id.ts";
+import { hostId, workerId } from "./_worker_id.ts";
+import { ParallelPass, type ParallelSettings } from "./_parallel.ts";
 
 /** Something that happened during a pass, for logs. */
 export type RunEvent =
@@ -128,6 +129,29 @@ export interface RunOptions {
    * @default {() => new Date()}
    */
   now?: () => Date;
+  /**
+   * How many tasks to handle at once. 1 is ordered mode: one task at a time,
+   * in sequence order, under an exclusive run lock. More is parallel mode:
+   * tasks are claimed into `inflight/` (best-effort FIFO by claim), any
+   * number of processes may work the listener together, and a claim whose
+   * worker died or lost its lease is put back into the inbox with the lost
+   * attempt counted: at-least-once delivery.
+   * @default {1}
+   */
+  concurrency?: number;
+  /**
+   * Parallel mode: this host's id. Workers of the same host are known dead by
+   * their free flock; those of other hosts by their expired lease.
+   * @default {the hostname (with --allow-sys=hostname), else "localhost"}
+   */
+  hostId?: string;
+  /**
+   * Parallel mode: how long a worker's lease lasts without renewal (it is
+   * renewed every third of this while the worker runs). A worker frozen for
+   * longer loses its claims to others.
+   * @default {30000}
+   */
+  leaseMs?: number;
 }
 
 /** What one pass did. */
@@ -200,14 +224,49 @@ export async function runOnce(root: string, options: RunOptions): Promise<RunRep
   const store = new FileStore(root, { durable: options.durable ?? true });
   const listener = await store.register(options.name, options.eventType);
   const settings = passSettings(options);
-  const pass = new Pass(store, listener, handler, settings);
-  const lock = await store.lockRunner(listener);
+  const concurrency = checkConcurrency(options.concurrency ?? 1);
+  const report = emptyReport(listener.dir);
+  if (concurrency === 1) {
+    const lock = await store.lockRunner(listener);
+    try {
+      await store.sweepTmp(listener, TMP_MAX_AGE_MS, settings.now().getTime());
+      return await new Pass(store, listener, handler, settings).run(report);
+    } finally {
+      lock.close();
+    }
+  }
+  const pass = new ParallelPass(store, listener, handler, settings, parallelSettings(options, concurrency));
+  const lock = await store.lockRunner(listener, true);
   try {
     await store.sweepTmp(listener, TMP_MAX_AGE_MS, settings.now().getTime());
-    return await pass.run(emptyReport(listener.dir));
+    await pass.open();
+    try {
+      await pass.reap(report);
+      return await pass.run(report);
+    } finally {
+      await pass.close();
+    }
   } finally {
     lock.close();
   }
+}
+
+/** Checks a concurrency setting. */
+export function checkConcurrency(concurrency: number): number {
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(`concurrency must be a whole number of at least 1, found ${concurrency}`);
+  }
+  return concurrency;
+}
+
+/** Fills in the defaults of parallel mode. */
+export function parallelSettings(
+  options: { hostId?: string; leaseMs?: number },
+  concurrency: number,
+): ParallelSettings {
+  const leaseMs = options.leaseMs ?? 30_000;
+  if (!(leaseMs > 0)) throw new RangeError(`leaseMs must be positive, found ${leaseMs}`);
+  return { concurrency, hostId: options.hostId ?? hostId(), leaseMs };
 }
 
 /** Fills in the defaults of the options a pass uses. */
@@ -220,6 +279,6 @@ export function passSettings(options: Omit<RunOptions, "name" | "eventType" | "h
     incompleteGraceMs: options.incompleteGraceMs ?? 10_000,
     onEvent: options.onEvent ?? (() => {}),
     now: options.now ?? (() => new Date()),
-    worker: workerId(),
+    worker: workerId(options.hostId),
   };
 }

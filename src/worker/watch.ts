@@ -5,7 +5,8 @@ import { Layout } from "../protocol/layout.ts";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { FileStore, type ListenerRef } from "../store/file_store.ts";
 import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
-import { type RunEvent, type RunReport, TMP_MAX_AGE_MS } from "./run_once.ts";
+import { checkConcurrency, parallelSettings, type RunEvent, type RunReport, TMP_MAX_AGE_MS } from "./run_once.ts";
+import { ParallelPass } from "./_parallel.ts";
 import { emptyReport, Pass, type PassSettings } from "./_pass.ts";
 import { Wakeup } from "./_wakeup.ts";
 import { workerId } from "./_worker_id.ts";
@@ -23,6 +24,11 @@ export interface WatchListener {
    * @default {0}
    */
   timeoutMs?: number;
+  /**
+   * Tasks handled at once; more than 1 is parallel mode. See `RunOptions.concurrency`.
+   * @default {1}
+   */
+  concurrency?: number;
 }
 
 /** Options of {@linkcode watch}. */
@@ -77,6 +83,16 @@ export interface WatchOptions {
    * @default {() => new Date()}
    */
   now?: () => Date;
+  /**
+   * Parallel mode: this host's id. See `RunOptions.hostId`.
+   * @default {the hostname (with --allow-sys=hostname), else "localhost"}
+   */
+  hostId?: string;
+  /**
+   * Parallel mode: the lease length. See `RunOptions.leaseMs`.
+   * @default {30000}
+   */
+  leaseMs?: number;
 }
 
 /** What a watcher did, per listener (by handler name). */
@@ -133,6 +149,7 @@ export function watch(root: string, options: WatchOptions): Watcher {
   for (const listener of options.listeners) {
     checkHandlerName(listener.name);
     parseEventType(listener.eventType);
+    checkConcurrency(listener.concurrency ?? 1);
   }
   const stop = new AbortController();
   const onOuterAbort = () => stop.abort(options.signal?.reason);
@@ -170,7 +187,6 @@ async function run(
   const workers: ListenerWorker[] = [];
   for (const spec of options.listeners) {
     const listener = await store.register(spec.name, spec.eventType);
-    await store.sweepTmp(listener, TMP_MAX_AGE_MS, now().getTime());
     const settings: PassSettings = {
       signal: stop,
       graceMs: options.graceMs ?? 10_000,
@@ -179,10 +195,15 @@ async function run(
       incompleteGraceMs: options.incompleteGraceMs ?? 10_000,
       onEvent,
       now,
-      worker: workerId(),
+      worker: workerId(options.hostId),
     };
+    const handler = toHandler(spec.handler);
+    const concurrency = spec.concurrency ?? 1;
+    const work = concurrency === 1
+      ? new Pass(store, listener, handler, settings)
+      : new ParallelPass(store, listener, handler, settings, parallelSettings(options, concurrency));
     workers.push(
-      new ListenerWorker(store, listener, new Pass(store, listener, toHandler(spec.handler), settings), {
+      new ListenerWorker(store, listener, work, {
         rescanIntervalMs: options.rescanIntervalMs ?? 10_000,
         failureDelay: options.failureDelay ?? ((failures) => backoff(failures, { capMs: 60_000 })),
         onEvent,
@@ -224,22 +245,52 @@ class ListenerWorker {
   constructor(
     readonly store: FileStore,
     readonly listener: ListenerRef,
-    readonly pass: Pass,
+    readonly work: Pass | ParallelPass,
     readonly settings: LoopSettings,
   ) {
     this.report = emptyReport(listener.dir);
   }
 
   async loop(stop: AbortSignal): Promise<void> {
+    const work = this.work;
+    if (!(work instanceof ParallelPass)) return await this.#loop(stop, work);
+    // Parallel workers share the run lock for as long as they run: ordered runners wait.
+    const lock = await this.#lock(stop, true);
+    if (lock === undefined) return;
+    try {
+      await work.open();
+      try {
+        await this.#loop(stop, work);
+      } finally {
+        await work.close();
+      }
+    } finally {
+      lock.close();
+    }
+  }
+
+  async #loop(stop: AbortSignal, work: Pass | ParallelPass): Promise<void> {
     let failures = 0;
+    let maintained = -Infinity;
     while (!stop.aborted) {
       this.wakeup.clear();
-      const lock = await this.#lock(stop);
-      if (lock === undefined) return;
-      try {
-        await this.pass.run(this.report);
-      } finally {
-        lock.close();
+      const now = this.settings.now().getTime();
+      if (now - maintained >= this.settings.rescanIntervalMs) {
+        // Now and then: take back claims of workers that are gone, clear staging left by killed processes.
+        maintained = now;
+        if (work instanceof ParallelPass) await work.reap(this.report);
+        await this.store.sweepTmp(this.listener, TMP_MAX_AGE_MS, now);
+      }
+      if (work instanceof ParallelPass) {
+        await work.run(this.report);
+      } else {
+        const lock = await this.#lock(stop, false);
+        if (lock === undefined) return;
+        try {
+          await work.run(this.report);
+        } finally {
+          lock.close();
+        }
       }
       if (this.report.aborted || stop.aborted) return;
       if (this.report.failedAt !== undefined) {
@@ -264,9 +315,9 @@ class ListenerWorker {
   }
 
   /** Takes the run lock, polling so that a stop is noticed while another runner holds it. */
-  async #lock(stop: AbortSignal): Promise<Deno.FsFile | undefined> {
+  async #lock(stop: AbortSignal, shared: boolean): Promise<Deno.FsFile | undefined> {
     for (;;) {
-      const lock = await this.store.tryLockRunner(this.listener);
+      const lock = await this.store.tryLockRunner(this.listener, shared);
       if (lock) return lock;
       if (stop.aborted) return undefined;
       await sleep(LOCK_POLL_MS, stop);

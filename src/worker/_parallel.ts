@@ -1,0 +1,151 @@
+/**
+ * Parallel mode: up to `concurrency` tasks of one listener at once, in this
+ * process and in any number of others (on this host or others sharing the
+ * root). Each task is claimed by renaming it from `inbox/` to
+ * `inflight/<N>.json~<worker>`; only one renamer wins. A worker holds a lease
+ * (`workers/<worker>.json`) while it works; claims of a worker that is gone
+ * are taken over and put back into the inbox, the lost attempt counted.
+ */
+import { Layout } from "../protocol/layout.ts";
+import type { FileStore, ListenerRef } from "../store/file_store.ts";
+import { Lease, leaseLapse, removeLease } from "../store/lease.ts";
+import type { HandlerLike } from "./handler.ts";
+import type { RunReport } from "./run_once.ts";
+import { strayReason } from "./_pass.ts";
+import { type PassSettings, TaskRunner, type TaskSpot } from "./_task_runner.ts";
+
+/** How a listener is worked in parallel. */
+export interface ParallelSettings {
+  /** Tasks handled at once by this process. */
+  concurrency: number;
+  /** This host's id: leases of the same host are checked by their flock, others by expiry. */
+  hostId: string;
+  /** How long a lease lasts without renewal; renewed every third of it. */
+  leaseMs: number;
+}
+
+/** How long a half-written inbox file is left alone before it is looked at again. */
+const INCOMPLETE_RECHECK_MS = 250;
+
+/**
+ * Works one listener with up to `concurrency` tasks at once. `open()` takes
+ * the lease, `run()` claims and handles tasks until none is left to claim,
+ * `reap()` takes back the claims of workers that are gone, `close()` waits
+ * for running tasks and gives the lease up. The caller holds the run lock
+ * shared.
+ */
+export class ParallelPass {
+  readonly runner: TaskRunner;
+  readonly worker: string;
+  #lease: Lease | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #renewing: Promise<unknown> = Promise.resolve();
+  readonly #notBefore = new Map<string, number>();
+
+  constructor(
+    readonly store: FileStore,
+    readonly listener: ListenerRef,
+    handler: HandlerLike,
+    readonly settings: PassSettings,
+    readonly parallel: ParallelSettings,
+  ) {
+    this.runner = new TaskRunner(store, listener, handler, settings);
+    this.worker = settings.worker;
+  }
+
+  /** Takes this worker's lease and starts renewing it. */
+  async open(): Promise<void> {
+    await this.store.ensureStateDir(this.listener, Layout.INFLIGHT);
+    this.#lease = await Lease.acquire(this.store, this.listener, {
+      worker: this.worker,
+      host: this.parallel.hostId,
+      pid: Deno.pid,
+      started: this.settings.now().toISOString(),
+      lease_ms: this.parallel.leaseMs,
+    });
+    this.#heartbeat = setInterval(() => {
+      this.#renewing = this.#lease!.renew(this.settings.now()).catch(() => {});
+    }, Math.max(10, Math.floor(this.parallel.leaseMs / 3)));
+  }
+
+  /** Stops renewing and removes the lease; call after the last `run()`. */
+  async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    await this.#renewing;
+    await this.#lease?.release();
+    this.#lease = undefined;
+  }
+
+  /** Takes back every claim whose worker is gone, counting the lost attempt. */
+  async reap(report: RunReport): Promise<void> {
+    const now = this.settings.now();
+    const verdicts = new Map<string, string | undefined>();
+    for (const claim of await this.store.listInflight(this.listener)) {
+      if (claim.owner === this.worker) continue;
+      if (!verdicts.has(claim.owner)) {
+        verdicts.set(claim.owner, await leaseLapse(this.listener, claim.owner, this.parallel.hostId, now));
+      }
+      const lapse = verdicts.get(claim.owner);
+      if (lapse === undefined) continue;
+      const mine = await this.store.takeOver(this.listener, claim, this.worker);
+      if (!mine) continue; // another worker got there first
+      const spot = { dir: Layout.INFLIGHT, file: mine.file, task: mine.task, sequence: mine.sequence };
+      await this.runner.recover(report, spot, `worker ${claim.owner} ${lapse}`);
+    }
+    for (const [owner, lapse] of verdicts) if (lapse !== undefined) await removeLease(this.listener, owner);
+  }
+
+  /**
+   * Claims and handles tasks, up to `concurrency` at once, in sequence order
+   * of claiming, until no task is left to claim. Stops claiming after a
+   * FAILURE (`report.failedAt`) or on the signal.
+   */
+  async run(report: RunReport): Promise<RunReport> {
+    delete report.failedAt;
+    delete report.waitingFor;
+    delete report.nextDueAt;
+    const running = new Set<Promise<void>>();
+    let failure: unknown;
+    const stopClaiming = () => failure !== undefined || report.failedAt !== undefined || this.settings.signal.aborted;
+    try {
+      for (;;) {
+        const { tasks, strays } = await this.store.listInbox(this.listener);
+        for (const stray of strays) {
+          const spot = { dir: Layout.INBOX, file: stray.name, task: stray.name };
+          await this.runner.quarantine(report, spot, strayReason(stray));
+        }
+        const now = this.settings.now().getTime();
+        let claimed = 0;
+        for (const { file, sequence } of tasks) {
+          const dueAt = this.#notBefore.get(file);
+          if (dueAt !== undefined) {
+            if (dueAt > now) {
+              report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, dueAt);
+              continue;
+            }
+            this.#notBefore.delete(file);
+          }
+          while (running.size >= this.parallel.concurrency && !stopClaiming()) await Promise.race(running);
+          if (stopClaiming()) break;
+          const claim = await this.store.claim(this.listener, file, this.worker);
+          if (!claim) continue; // another worker was first
+          claimed++;
+          const spot: TaskSpot = { dir: Layout.INFLIGHT, file: claim.file, task: file, sequence };
+          const task: Promise<void> = this.runner.handle(report, spot).then((step) => {
+            if (step.kind === "later") this.#notBefore.set(file, step.dueAt);
+            if (step.kind === "incomplete") {
+              this.#notBefore.set(file, this.settings.now().getTime() + INCOMPLETE_RECHECK_MS);
+            }
+          }).catch((error) => failure ??= error).finally(() => running.delete(task));
+          running.add(task);
+        }
+        if (claimed === 0 || stopClaiming()) break;
+      }
+    } finally {
+      await Promise.all(running);
+    }
+    if (failure !== undefined) throw failure;
+    if (this.settings.signal.aborted) report.aborted = true;
+    return report;
+  }
+}
