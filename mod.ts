@@ -35,7 +35,7 @@
 export { Dispatcher } from "./src/dispatcher.ts";
 export type { Delivery, DispatcherOptions } from "./src/dispatcher.ts";
 export { runOnce } from "./src/worker/run_once.ts";
-export type { RunEvent, RunOptions, RunReport } from "./src/worker/run_once.ts";
+export type { ArchivePolicy, RunEvent, RunOptions, RunReport } from "./src/worker/run_once.ts";
 export { Handler, toHandler } from "./src/worker/handler.ts";
 export type { HandlerFunction, HandlerLike, TaskContext } from "./src/worker/handler.ts";
 export { loadHandler } from "./src/worker/load_handler.ts";

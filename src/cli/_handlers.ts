@@ -3,6 +3,7 @@ import { execHandler } from "../worker/exec_handler.ts";
 import type { HandlerLike } from "../worker/handler.ts";
 import { loadHandler } from "../worker/load_handler.ts";
 import type { WatchListener } from "../worker/watch.ts";
+import type { ArchivePolicy } from "../worker/run_once.ts";
 import { type HandlerSpec, readConfig } from "./_config.ts";
 import { parseDuration } from "./_duration.ts";
 import { type CliIo, UsageError } from "./_io.ts";
@@ -17,6 +18,7 @@ export const HANDLER_OPTIONS = {
   concurrency: { type: "string" },
   "host-id": { type: "string" },
   lease: { type: "string" },
+  archive: { type: "string" },
   timeout: { type: "string" },
   "no-fsync": { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
@@ -134,6 +136,16 @@ function count(text: string, what: string): number {
     throw new UsageError(`${what} must be a non-negative integer, found ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+/** `--archive keep|delete|DURATION`: what SUCCESS does with a task. */
+export function archivePolicy(value: string | undefined): ArchivePolicy {
+  if (value === undefined || value === "keep" || value === "delete") return value ?? "keep";
+  try {
+    return { keepMs: parseDuration(value, "--archive") };
+  } catch {
+    throw new UsageError(`--archive must be keep, delete or a retention like 7d, found ${JSON.stringify(value)}`);
+  }
 }
 
 /** The parallel-mode options `--host-id` and `--lease`, for the library. */

@@ -14,6 +14,8 @@ export interface CliIo {
   signal: AbortSignal;
   /** Whether stderr log lines may be colored (a terminal, and NO_COLOR unset). */
   color: boolean;
+  /** Whether standard error is a terminal (`hurah run` shows progress there then). */
+  stderrIsTerminal: boolean;
   /** Whether standard output is a terminal (`hurah status` prints a table then, JSON otherwise). */
   stdoutIsTerminal: boolean;
 }
@@ -37,6 +39,7 @@ export function processIo(signal: AbortSignal): CliIo {
     signal,
     color: useColor(Deno.env.get("NO_COLOR"), Deno.stderr.isTerminal()),
     stdoutIsTerminal: Deno.stdout.isTerminal(),
+    stderrIsTerminal: Deno.stderr.isTerminal(),
   };
 }
 

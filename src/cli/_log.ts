@@ -17,7 +17,10 @@ const COLORS: Record<string, string> = {
 
 /** Makes a function that turns runner events into log lines. */
 export function eventFormatter(format: LogFormat, color: boolean): (event: RunEvent) => string {
-  if (format === "json") return (event) => JSON.stringify({ time: new Date().toISOString(), ...event }) + "\n";
+  if (format === "json") {
+    return (event) =>
+      event.type === "backlog" ? "" : JSON.stringify({ time: new Date().toISOString(), ...event }) + "\n";
+  }
   const paint = (word: string) => color && COLORS[word] ? `${COLORS[word]}${word}\x1b[0m` : word;
   return (event) => formatText(event, paint);
 }
@@ -36,6 +39,8 @@ function formatText(event: RunEvent, paint: (word: string) => string): string {
     case "paused":
       return `${event.listener} paused after ${paint("FAILURE")} of #${event.sequence}; ` +
         `trying it again in ${seconds(event.retryInMs)}\n`;
+    case "backlog":
+      return "";
     case "lost":
       return `${event.listener} #${event.sequence} ${paint("LOST")}: ${event.message}\n`;
     case "rescan":

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
-import { runOnce } from "../worker/run_once.ts";
-import { HANDLER_OPTIONS, handlerSpecs, loadSpecs, parallelOptions } from "./_handlers.ts";
+import { type RunEvent, runOnce } from "../worker/run_once.ts";
+import { Progress } from "./_progress.ts";
+import { archivePolicy, HANDLER_OPTIONS, handlerSpecs, loadSpecs, parallelOptions } from "./_handlers.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { eventFormatter, type LogFormat } from "./_log.ts";
 
@@ -33,6 +34,9 @@ Options:
                         at a time, in sequence order). See below.
   --host-id ID          parallel mode: this host's id (default: the hostname)
   --lease DURATION      parallel mode: worker lease length (default 30s)
+  --archive POLICY      what SUCCESS does: keep (default) the task in archive/,
+                        delete it, or a retention like 7d: keep it, and delete
+                        archived tasks older than that after each pass
   --no-fsync            do not flush rewritten task files to disk
   --log-format FORMAT   text (default) or json, one line per task on stderr
   --json                print the pass report as JSON on stdout
@@ -75,16 +79,25 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const listeners = await loadSpecs(specs);
   const log = eventFormatter(format, io.color);
   const parallel = parallelOptions(values);
+  const archive = archivePolicy(values.archive);
   let failed = false;
+  const progress = io.stderrIsTerminal && format === "text" ? new Progress(io.stderr) : undefined;
+  const onEvent = (event: RunEvent) => {
+    if (progress === undefined) io.stderr(log(event));
+    else if (event.type === "backlog") progress.backlog(event.pending);
+    else progress.log(log(event), event.type === "task");
+  };
   for (const listener of listeners) {
     if (io.signal.aborted) break;
     const report = await runOnce(root, {
       ...listener,
       ...parallel,
+      archive,
       signal: io.signal,
       durable: !values["no-fsync"],
-      onEvent: (event) => io.stderr(log(event)),
+      onEvent,
     });
+    progress?.finish();
     failed ||= report.failedAt !== undefined;
     if (values.json) {
       io.stdout(JSON.stringify({ listener: listener.name, ...report }) + "\n");

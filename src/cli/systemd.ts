@@ -58,6 +58,7 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   if (values.concurrency !== undefined) watchArgs.push("--concurrency", values.concurrency);
   if (values["host-id"] !== undefined) watchArgs.push("--host-id", values["host-id"]);
   if (values.lease !== undefined) watchArgs.push("--lease", values.lease);
+  if (values.archive !== undefined) watchArgs.push("--archive", values.archive);
   if (values.timeout !== undefined) watchArgs.push("--timeout", values.timeout);
   if (values["log-format"] !== "text") watchArgs.push("--log-format", values["log-format"]);
   if (values["no-fsync"]) watchArgs.push("--no-fsync");

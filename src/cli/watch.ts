@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { watch } from "../worker/watch.ts";
-import { duration, HANDLER_OPTIONS, handlerSpecs, loadSpecs, parallelOptions } from "./_handlers.ts";
+import { archivePolicy, duration, HANDLER_OPTIONS, handlerSpecs, loadSpecs, parallelOptions } from "./_handlers.ts";
 import type { CliIo } from "./_io.ts";
 import { eventFormatter } from "./_log.ts";
 import { logFormat } from "./run.ts";
@@ -44,6 +44,8 @@ Options:
   --grace DURATION           shutdown grace period (default 10s)
   --rescan-interval DURATION safety re-listing interval (default 10s)
   --log-format FORMAT        text (default) or json, one line per task on stderr
+  --archive POLICY           keep (default), delete, or a retention like 7d
+                             (archived tasks older than that are deleted hourly)
   --no-fsync                 do not flush rewritten task files to disk
   -h, --help                 show this help
 
@@ -72,6 +74,7 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
     durable: !values["no-fsync"],
     onEvent: (event) => io.stderr(log(event)),
     ...parallelOptions(values),
+    archive: archivePolicy(values.archive),
   });
   await watcher.ready;
   const names = listeners.map((l) => `${l.name} (${JSON.stringify(l.eventType)})`).join(", ");

@@ -372,6 +372,11 @@ export class FileStore {
     return target;
   }
 
+  /** Deletes a task file (archive policy "delete"). Throws NotFound when it is gone. */
+  async remove(listener: ListenerRef, dir: TaskDir, file: string): Promise<void> {
+    await Deno.remove(join(listener.dir, dir, file));
+  }
+
   /**
    * Claims an inbox task for `owner`: renames `inbox/<N>.json` to
    * `inflight/<N>.json~<owner>`. Only one of any number of workers racing

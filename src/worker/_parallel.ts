@@ -108,8 +108,9 @@ export class ParallelPass {
     let failure: unknown;
     const stopClaiming = () => failure !== undefined || report.failedAt !== undefined || this.settings.signal.aborted;
     try {
-      for (;;) {
+      for (let first = true;; first = false) {
         const { tasks, strays } = await this.store.listInbox(this.listener);
+        if (first) this.settings.onEvent({ type: "backlog", listener: this.listener.name, pending: tasks.length });
         for (const stray of strays) {
           const spot = { dir: Layout.INBOX, file: stray.name, task: stray.name };
           await this.runner.quarantine(report, spot, strayReason(stray));

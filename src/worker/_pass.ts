@@ -32,8 +32,9 @@ export class Pass {
     delete report.nextDueAt;
     await recoverClaims(this.runner, report);
     const seen = new Set<string>();
-    for (;;) {
+    for (let first = true;; first = false) {
       const { tasks, strays } = await store.listInbox(listener);
+      if (first) settings.onEvent({ type: "backlog", listener: listener.name, pending: tasks.length });
       for (const stray of strays) {
         await this.runner.quarantine(
           report,

@@ -30,6 +30,8 @@ export interface PassSettings {
   now: () => Date;
   /** Who is working, for failure records: `host:pid` or a parallel worker's id. */
   worker: string;
+  /** Whether SUCCESS keeps the task in `archive/` or deletes it. */
+  archive: "keep" | "delete";
 }
 
 /** Thrown into a task's signal when its time limit passes. */
@@ -246,7 +248,8 @@ export class TaskRunner {
     let retryInMs: number | undefined;
     switch (fate.fate) {
       case "archive":
-        await this.store.move(this.listener, spot.dir, spot.file, Layout.ARCHIVE, spot.task);
+        if (this.settings.archive === "delete") await this.store.remove(this.listener, spot.dir, spot.file);
+        else await this.store.move(this.listener, spot.dir, spot.file, Layout.ARCHIVE, spot.task);
         report.archived++;
         break;
       case "retry": {

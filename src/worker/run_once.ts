@@ -1,6 +1,8 @@
 import type { Fate } from "../protocol/fate.ts";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
-import { FileStore } from "../store/file_store.ts";
+import { FileStore, type ListenerRef } from "../store/file_store.ts";
+import { prune } from "../store/prune.ts";
+import { listenerId } from "../protocol/listener_id.ts";
 import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
 import { emptyReport, Pass, type PassSettings } from "./_pass.ts";
 import { hostId, workerId } from "./_worker_id.ts";
@@ -57,6 +59,14 @@ export type RunEvent =
     message: string;
   }
   | {
+    /** How many tasks a pass found waiting when it started (for progress displays). */
+    type: "backlog";
+    /** The handler name. */
+    listener: string;
+    /** Task files in the inbox. */
+    pending: number;
+  }
+  | {
     /** A watched listener paused after FAILURE, or resumed. */
     type: "paused";
     /** The handler name. */
@@ -74,6 +84,9 @@ export type RunEvent =
     /** Why: `overflow` (events dropped), `watcher error`, or `interval`. */
     reason: string;
   };
+
+/** What SUCCESS does with a task; see `RunOptions.archive`. */
+export type ArchivePolicy = "keep" | "delete" | { keepMs: number };
 
 /** Options of {@linkcode runOnce}. */
 export interface RunOptions {
@@ -129,6 +142,13 @@ export interface RunOptions {
    * @default {() => new Date()}
    */
   now?: () => Date;
+  /**
+   * What SUCCESS does with a task: `"keep"` it in `archive/`, `"delete"` it
+   * at once, or `{ keepMs }`: keep it, and after each pass delete archived
+   * tasks older than that.
+   * @default {"keep"}
+   */
+  archive?: ArchivePolicy;
   /**
    * How many tasks to handle at once. 1 is ordered mode: one task at a time,
    * in sequence order, under an exclusive run lock. More is parallel mode:
@@ -225,6 +245,35 @@ export async function runOnce(root: string, options: RunOptions): Promise<RunRep
   const listener = await store.register(options.name, options.eventType);
   const settings = passSettings(options);
   const concurrency = checkConcurrency(options.concurrency ?? 1);
+  const keepMs = archiveKeepMs(options.archive);
+  const report = await runLocked(store, listener, handler, settings, options, concurrency);
+  if (keepMs !== undefined && report.archived > 0) {
+    await prune(store.root, {
+      olderThanMs: keepMs,
+      listeners: [listenerId(listener.name, listener.eventType)],
+      now: settings.now,
+    });
+  }
+  return report;
+}
+
+/** The retention of `{ keepMs }`, checked; `undefined` for the other policies. */
+export function archiveKeepMs(policy: ArchivePolicy | undefined): number | undefined {
+  if (policy === undefined || policy === "keep" || policy === "delete") return undefined;
+  if (typeof policy !== "object" || !(policy.keepMs >= 0)) {
+    throw new RangeError(`archive must be "keep", "delete" or { keepMs: <milliseconds> }, found ${String(policy)}`);
+  }
+  return policy.keepMs;
+}
+
+async function runLocked(
+  store: FileStore,
+  listener: ListenerRef,
+  handler: HandlerLike,
+  settings: PassSettings,
+  options: RunOptions,
+  concurrency: number,
+): Promise<RunReport> {
   const report = emptyReport(listener.dir);
   if (concurrency === 1) {
     const lock = await store.lockRunner(listener);
@@ -280,5 +329,6 @@ export function passSettings(options: Omit<RunOptions, "name" | "eventType" | "h
     onEvent: options.onEvent ?? (() => {}),
     now: options.now ?? (() => new Date()),
     worker: workerId(options.hostId),
+    archive: options.archive === "delete" ? "delete" : "keep",
   };
 }

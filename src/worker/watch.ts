@@ -5,7 +5,17 @@ import { Layout } from "../protocol/layout.ts";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { FileStore, type ListenerRef } from "../store/file_store.ts";
 import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
-import { checkConcurrency, parallelSettings, type RunEvent, type RunReport, TMP_MAX_AGE_MS } from "./run_once.ts";
+import {
+  archiveKeepMs,
+  type ArchivePolicy,
+  checkConcurrency,
+  parallelSettings,
+  type RunEvent,
+  type RunReport,
+  TMP_MAX_AGE_MS,
+} from "./run_once.ts";
+import { prune } from "../store/prune.ts";
+import { listenerId } from "../protocol/listener_id.ts";
 import { ParallelPass } from "./_parallel.ts";
 import { emptyReport, Pass, type PassSettings } from "./_pass.ts";
 import { Wakeup } from "./_wakeup.ts";
@@ -84,6 +94,13 @@ export interface WatchOptions {
    */
   now?: () => Date;
   /**
+   * What SUCCESS does with a task: keep it in `archive/`, delete it, or
+   * `{ keepMs }`: keep it, and delete archived tasks older than that once an
+   * hour. See `RunOptions.archive`.
+   * @default {"keep"}
+   */
+  archive?: ArchivePolicy;
+  /**
    * Parallel mode: this host's id. See `RunOptions.hostId`.
    * @default {the hostname (with --allow-sys=hostname), else "localhost"}
    */
@@ -114,6 +131,8 @@ export interface Watcher extends AsyncDisposable {
 const WATCHER_RESTART_MS = 1000;
 const INCOMPLETE_RECHECK_MS = 250;
 const LOCK_POLL_MS = 100;
+/** How often a watcher clears old staging files and applies the archive retention. */
+const HOUSEKEEPING_MS = 60 * 60 * 1000;
 
 /**
  * Works listeners as tasks arrive: registers each, handles its backlog, then
@@ -151,6 +170,7 @@ export function watch(root: string, options: WatchOptions): Watcher {
     parseEventType(listener.eventType);
     checkConcurrency(listener.concurrency ?? 1);
   }
+  archiveKeepMs(options.archive);
   const stop = new AbortController();
   const onOuterAbort = () => stop.abort(options.signal?.reason);
   if (options.signal?.aborted) stop.abort(options.signal.reason);
@@ -196,6 +216,7 @@ async function run(
       onEvent,
       now,
       worker: workerId(options.hostId),
+      archive: options.archive === "delete" ? "delete" : "keep",
     };
     const handler = toHandler(spec.handler);
     const concurrency = spec.concurrency ?? 1;
@@ -208,6 +229,7 @@ async function run(
         failureDelay: options.failureDelay ?? ((failures) => backoff(failures, { capMs: 60_000 })),
         onEvent,
         now,
+        keepArchiveMs: archiveKeepMs(options.archive),
       }),
     );
   }
@@ -231,6 +253,8 @@ async function run(
 }
 
 interface LoopSettings {
+  /** Delete archived tasks older than this, hourly. */
+  keepArchiveMs: number | undefined;
   rescanIntervalMs: number;
   failureDelay: (failures: number) => number;
   onEvent: (event: RunEvent) => void;
@@ -272,14 +296,25 @@ class ListenerWorker {
   async #loop(stop: AbortSignal, work: Pass | ParallelPass): Promise<void> {
     let failures = 0;
     let maintained = -Infinity;
+    let housekept = -Infinity;
     while (!stop.aborted) {
       this.wakeup.clear();
       const now = this.settings.now().getTime();
       if (now - maintained >= this.settings.rescanIntervalMs) {
-        // Now and then: take back claims of workers that are gone, clear staging left by killed processes.
+        // Every rescan interval: take back claims of workers that are gone.
         maintained = now;
         if (work instanceof ParallelPass) await work.reap(this.report);
+      }
+      if (now - housekept >= HOUSEKEEPING_MS) {
+        housekept = now;
         await this.store.sweepTmp(this.listener, TMP_MAX_AGE_MS, now);
+        if (this.settings.keepArchiveMs !== undefined) {
+          await prune(this.store.root, {
+            olderThanMs: this.settings.keepArchiveMs,
+            listeners: [listenerId(this.listener.name, this.listener.eventType)],
+            now: this.settings.now,
+          });
+        }
       }
       if (work instanceof ParallelPass) {
         await work.run(this.report);

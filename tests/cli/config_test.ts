@@ -204,7 +204,8 @@ Deno.test("hurah run --config refuses a bad config with exit 2 and one line, tou
     {
       what: "an unknown handler key",
       text: JSON.stringify({ handlers: [{ ...good, retries: 3 }] }),
-      expected: /unknown key "retries" in handlers\[0\]; allowed: name, eventType, module, exec, maxAttempts, timeout, concurrency$/,
+      expected:
+        /unknown key "retries" in handlers\[0\]; allowed: name, eventType, module, exec, maxAttempts, timeout, concurrency$/,
     },
     {
       what: "a missing name",
