@@ -1,4 +1,12 @@
-/** Small file-system helpers: the only place that knows about fsync. */
+/**
+ * Small file-system helpers: the only place that knows about fsync and locks.
+ *
+ * The hot paths use synchronous system calls on small files: in Deno an
+ * asynchronous file operation costs tens of microseconds of thread hand-off,
+ * more than the system call itself on tmpfs and about as much as a file
+ * creation on a disk. What may take long is asynchronous: fsync, and waiting
+ * for a lock another process holds.
+ */
 import { UnsafePathError } from "../errors.ts";
 
 const encoder = new TextEncoder();
@@ -15,11 +23,11 @@ export function isAlreadyExists(error: unknown): boolean {
 
 /** Writes a whole file, flushing it to disk first when `durable`. */
 export async function writeFileSynced(path: string, text: string, durable: boolean): Promise<void> {
-  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const file = Deno.openSync(path, { write: true, create: true, truncate: true });
   try {
     const bytes = encoder.encode(text);
     let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
     if (durable) await file.sync();
   } finally {
     file.close();
@@ -28,7 +36,7 @@ export async function writeFileSynced(path: string, text: string, durable: boole
 
 /** Flushes a directory's entries to disk (open it read-only, then sync). */
 export async function syncDir(path: string): Promise<void> {
-  const dir = await Deno.open(path, { read: true });
+  const dir = Deno.openSync(path, { read: true });
   try {
     await dir.sync();
   } finally {
@@ -37,9 +45,9 @@ export async function syncDir(path: string): Promise<void> {
 }
 
 /** Reads a text file, or returns `undefined` when it does not exist. */
-export async function readTextIfExists(path: string): Promise<string | undefined> {
+export function readTextIfExists(path: string): string | undefined {
   try {
-    return await Deno.readTextFile(path);
+    return Deno.readTextFileSync(path);
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
@@ -47,9 +55,9 @@ export async function readTextIfExists(path: string): Promise<string | undefined
 }
 
 /** Whether anything (a link included) exists at `path`. */
-export async function exists(path: string): Promise<boolean> {
+export function exists(path: string): boolean {
   try {
-    await Deno.lstat(path);
+    Deno.lstatSync(path);
     return true;
   } catch (error) {
     if (isNotFound(error)) return false;
@@ -57,27 +65,53 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Removes a file; one that is already gone is fine. */
+export function removeIfExists(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
 /**
  * Opens (creating if needed) a lock file without following a link: a link
  * planted at `path` would make `create` write a file wherever it points.
+ * Paths in `known` were checked before and are opened straight away (a
+ * lock file is only flocked, never written, so the check need not repeat).
  */
-async function openLockFile(path: string): Promise<Deno.FsFile> {
+function openLockFile(path: string, known?: Set<string>): Deno.FsFile {
+  if (known?.has(path)) {
+    try {
+      return Deno.openSync(path, { read: true, write: true });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      known.delete(path);
+    }
+  }
+  let file: Deno.FsFile;
   try {
-    return await Deno.open(path, { read: true, write: true, createNew: true }); // O_EXCL: never follows a link
+    file = Deno.openSync(path, { read: true, write: true, createNew: true }); // O_EXCL: never follows a link
   } catch (error) {
     if (!isAlreadyExists(error)) throw error;
+    if (Deno.lstatSync(path).isSymlink) {
+      throw new UnsafePathError(path, "is a symbolic link; hurah does not follow links in the root");
+    }
+    file = Deno.openSync(path, { read: true, write: true });
   }
-  if ((await Deno.lstat(path)).isSymlink) {
-    throw new UnsafePathError(path, "is a symbolic link; hurah does not follow links in the root");
-  }
-  return await Deno.open(path, { read: true, write: true });
+  known?.add(path);
+  return file;
 }
 
-/** Takes an exclusive flock on `path` (created if needed), waiting for it; close the file to release it. */
-export async function lockFile(path: string, shared = false): Promise<Deno.FsFile> {
-  const file = await openLockFile(path);
+/**
+ * Takes a flock on `path` (created if needed), exclusive unless `shared`,
+ * waiting for it without blocking the event loop; close the file to release
+ * it.
+ */
+export async function lockFile(path: string, shared = false, known?: Set<string>): Promise<Deno.FsFile> {
+  const file = openLockFile(path, known);
   try {
-    await file.lock(!shared);
+    if (!file.tryLockSync(!shared)) await file.lock(!shared);
     return file;
   } catch (error) {
     file.close();
@@ -85,11 +119,11 @@ export async function lockFile(path: string, shared = false): Promise<Deno.FsFil
   }
 }
 
-/** Takes an exclusive flock on `path` if it is free; `undefined` when another holds it. */
-export async function tryLockFile(path: string, shared = false): Promise<Deno.FsFile | undefined> {
-  const file = await openLockFile(path);
+/** Takes a flock on `path` if it is free; `undefined` when another holds it. */
+export function tryLockFile(path: string, shared = false, known?: Set<string>): Deno.FsFile | undefined {
+  const file = openLockFile(path, known);
   try {
-    if (await file.tryLock(!shared)) return file;
+    if (file.tryLockSync(!shared)) return file;
   } catch (error) {
     file.close();
     throw error;

@@ -9,6 +9,7 @@ import {
   isNotFound,
   lockFile,
   readTextIfExists,
+  removeIfExists,
   syncDir,
   tryLockFile,
   writeFileSynced,
@@ -70,6 +71,12 @@ export class FileStore {
   readonly root: string;
   readonly #durable: boolean;
   readonly #checked = new Set<string>();
+  /** Lock files already checked not to be links. */
+  readonly #lockFiles = new Set<string>();
+  /** The sequence this store last wrote to each listener's tracking.json. */
+  readonly #written = new Map<string, number>();
+  /** In-process queue per listener, so calls in one process take the dispatch lock in turn. */
+  readonly #turns = new Map<string, Promise<void>>();
   readonly #tmpPrefix = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   #tmpCounter = 0;
 
@@ -88,10 +95,10 @@ export class FileStore {
   }
 
   /** Throws when the root does not exist or is not a directory. */
-  async checkRoot(): Promise<void> {
+  checkRoot(): void {
     let info: Deno.FileInfo;
     try {
-      info = await Deno.stat(this.root);
+      info = Deno.statSync(this.root);
     } catch (error) {
       if (isNotFound(error)) {
         throw new UnsafePathError(
@@ -107,12 +114,11 @@ export class FileStore {
   /**
    * Every listener that a dispatch of `eventType` reaches, deepest level
    * first. Creates the type's directories as PHP does. Throws before anything
-   * is delivered when a link or a file stands where a directory should be,
-   * in the tree or in any listener reached.
+   * is delivered when a link or a file stands where a directory should be.
    */
-  async listenersFor(eventType: string): Promise<ListenerRef[]> {
+  listenersFor(eventType: string): ListenerRef[] {
     const segments = parseEventType(eventType);
-    await this.checkRoot();
+    this.checkRoot();
     const levels: ListenerRef[][] = [];
     let dir = this.root;
     for (let depth = 0; depth <= segments.length; depth++) {
@@ -120,7 +126,7 @@ export class FileStore {
       const next = segments[depth];
       const found: ListenerRef[] = [];
       let nextEntry: Deno.DirEntry | undefined;
-      for await (const entry of Deno.readDir(dir)) {
+      for (const entry of Deno.readDirSync(dir)) {
         if (entry.name === next) nextEntry = entry;
         if (!entry.name.endsWith(LISTENER_SUFFIX) || entry.name.length === LISTENER_SUFFIX.length) continue;
         const path = join(dir, entry.name);
@@ -133,7 +139,7 @@ export class FileStore {
       if (next === undefined) break;
       const nextDir = join(dir, next);
       if (nextEntry === undefined) {
-        await Deno.mkdir(join(nextDir, ...segments.slice(depth + 1)), { recursive: true });
+        Deno.mkdirSync(join(nextDir, ...segments.slice(depth + 1)), { recursive: true });
         break;
       }
       if (nextEntry.isSymlink) throw new UnsafePathError(nextDir, "event type directory is a symbolic link");
@@ -141,8 +147,8 @@ export class FileStore {
       dir = nextDir;
     }
     const listeners = levels.reverse().flat();
-    // Check every listener before the first delivery, so a bad one means no delivery at all.
-    for (const listener of listeners) await this.#checkListener(listener);
+    // Check every listener before the first delivery, so that a bad one stops the dispatch before it starts.
+    for (const listener of listeners) this.#checkListener(listener);
     return listeners;
   }
 
@@ -150,38 +156,36 @@ export class FileStore {
    * Creates a listener's directories (the root too) if needed and returns
    * it. Refuses links anywhere on the way.
    */
-  async register(name: string, eventType: string): Promise<ListenerRef> {
+  register(name: string, eventType: string): ListenerRef {
     const relative = listenerPath(name, eventType).split("/");
-    await Deno.mkdir(this.root, { recursive: true });
+    Deno.mkdirSync(this.root, { recursive: true });
     let dir = this.root;
     for (const part of relative) {
       dir = join(dir, part);
-      await this.#ensureDir(dir);
+      this.#ensureDir(dir);
     }
     const listener = { name, eventType, dir };
-    await this.#checkListener(listener);
+    this.#checkListener(listener);
     return listener;
   }
 
-  async #ensureDir(path: string): Promise<void> {
+  #ensureDir(path: string): void {
     try {
-      await Deno.mkdir(path);
+      Deno.mkdirSync(path);
       return;
     } catch (error) {
       if (!isAlreadyExists(error)) throw error;
     }
-    const info = await Deno.lstat(path);
-    if (info.isSymlink) throw new UnsafePathError(path, "is a symbolic link; hurah does not follow links in the root");
-    if (!info.isDirectory) throw new UnsafePathError(path, "expected a directory, found a file");
+    this.#ensureExistingDir(path);
   }
 
-  async #checkListener(listener: ListenerRef): Promise<void> {
+  #checkListener(listener: ListenerRef): void {
     if (this.#checked.has(listener.dir)) return;
-    await this.#ensureDir(join(listener.dir, Layout.INBOX));
-    await this.#ensureDir(join(listener.dir, Layout.TMP));
-    for (const state of [Layout.ARCHIVE, Layout.ERROR]) {
+    this.#ensureDir(join(listener.dir, Layout.INBOX));
+    this.#ensureDir(join(listener.dir, Layout.TMP));
+    for (const state of [Layout.ARCHIVE, Layout.ERROR, Layout.INFLIGHT, Layout.WORKERS]) {
       try {
-        await this.#ensureExistingDir(join(listener.dir, state));
+        this.#ensureExistingDir(join(listener.dir, state));
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }
@@ -189,8 +193,8 @@ export class FileStore {
     this.#checked.add(listener.dir);
   }
 
-  async #ensureExistingDir(path: string): Promise<void> {
-    const info = await Deno.lstat(path);
+  #ensureExistingDir(path: string): void {
+    const info = Deno.lstatSync(path);
     if (info.isSymlink) throw new UnsafePathError(path, "is a symbolic link; hurah does not follow links in the root");
     if (!info.isDirectory) throw new UnsafePathError(path, "expected a directory, found a file");
   }
@@ -208,23 +212,25 @@ export class FileStore {
     path: string;
   }> {
     try {
-      await this.#checkListener(listener);
+      this.#checkListener(listener);
     } catch (error) {
       this.#checked.delete(listener.dir);
       throw error;
     }
-    const lock = await lockFile(join(listener.dir, Layout.DISPATCH_LOCK));
+    const release = await this.#dispatchTurn(listener.dir);
     const staged = this.#tmpPath(listener.dir, "task");
     try {
-      const tracking = await this.#readTracking(listener.dir);
-      let last = tracking?.sequence ?? await this.maxSequence(listener.dir);
+      const tracking = this.#readTracking(listener.dir);
+      let last = tracking?.sequence ?? this.maxSequence(listener.dir);
+      // tracking.json as this store last wrote it was checked then; anything else may be behind the files.
+      let trusted = tracking !== undefined && this.#written.get(listener.dir) === tracking.sequence;
       for (;;) {
         const sequence = last + 1;
-        const path = join(listener.dir, Layout.INBOX, `${sequence}.json`);
-        if (await this.#usedOutsideInbox(listener.dir, `${sequence}.json`)) {
+        const file = `${sequence}.json`;
+        if (!trusted && this.#usedOutsideInbox(listener.dir, file)) {
           // tracking.json is behind tasks already handled: a number reused
           // here would later overwrite archive/<N>.json or error/<N>.json.
-          last = Math.max(sequence, await this.maxSequence(listener.dir));
+          last = Math.max(sequence, this.maxSequence(listener.dir));
           continue;
         }
         await writeFileSynced(staged, build(sequence), this.#durable);
@@ -234,35 +240,65 @@ export class FileStore {
           first: tracking?.first ?? now,
           last: now,
         });
+        const path = join(listener.dir, Layout.INBOX, file);
         try {
-          await Deno.link(staged, path);
+          Deno.linkSync(staged, path);
         } catch (error) {
           if (!isAlreadyExists(error)) throw error;
           // tracking.json was behind the files (restored, or written by a
           // dispatcher that takes no lock): skip past every number in use.
-          last = Math.max(sequence, await this.maxSequence(listener.dir));
+          last = Math.max(sequence, this.maxSequence(listener.dir));
+          trusted = false;
           continue;
         }
         if (this.#durable) {
           await syncDir(join(listener.dir, Layout.INBOX));
           await syncDir(listener.dir);
         }
+        this.#written.set(listener.dir, sequence);
         return { sequence, path };
       }
     } finally {
-      await Deno.remove(staged).catch((error) => {
-        if (!isNotFound(error)) throw error;
-      });
-      lock.close();
+      removeIfExists(staged);
+      release();
     }
   }
 
-  async #usedOutsideInbox(dir: string, file: string): Promise<boolean> {
-    return await exists(join(dir, Layout.ARCHIVE, file)) || await exists(join(dir, Layout.ERROR, file));
+  /**
+   * Waits for this process's turn at a listener, then takes its dispatch
+   * flock (without blocking the event loop while another process holds it).
+   * Returns the function that gives both back.
+   */
+  async #dispatchTurn(dir: string): Promise<() => void> {
+    const before = this.#turns.get(dir) ?? Promise.resolve();
+    let done!: () => void;
+    const turn = before.then(() => new Promise<void>((resolve) => done = resolve));
+    this.#turns.set(dir, turn);
+    await before;
+    let lock: Deno.FsFile;
+    try {
+      lock = await lockFile(join(dir, Layout.DISPATCH_LOCK), false, this.#lockFiles);
+    } catch (error) {
+      this.#endTurn(dir, turn, done);
+      throw error;
+    }
+    return () => {
+      lock.close();
+      this.#endTurn(dir, turn, done);
+    };
   }
 
-  async #readTracking(dir: string): Promise<TrackingRecord | undefined> {
-    const text = await readTextIfExists(join(dir, Layout.TRACKING));
+  #endTurn(dir: string, turn: Promise<void>, done: () => void): void {
+    done();
+    if (this.#turns.get(dir) === turn) this.#turns.delete(dir);
+  }
+
+  #usedOutsideInbox(dir: string, file: string): boolean {
+    return exists(join(dir, Layout.ARCHIVE, file)) || exists(join(dir, Layout.ERROR, file));
+  }
+
+  #readTracking(dir: string): TrackingRecord | undefined {
+    const text = readTextIfExists(join(dir, Layout.TRACKING));
     if (text === undefined) return undefined;
     try {
       return decodeTracking(text);
@@ -274,15 +310,15 @@ export class FileStore {
   async #writeTracking(dir: string, tracking: TrackingRecord): Promise<void> {
     const staged = this.#tmpPath(dir, "tracking");
     await writeFileSynced(staged, encodeTracking(tracking), this.#durable);
-    await Deno.rename(staged, join(dir, Layout.TRACKING));
+    Deno.renameSync(staged, join(dir, Layout.TRACKING));
   }
 
   /** The highest sequence number of any file in any state directory of a listener, or 0. */
-  async maxSequence(dir: string): Promise<number> {
+  maxSequence(dir: string): number {
     let max = 0;
-    for await (const state of Deno.readDir(dir)) {
+    for (const state of Deno.readDirSync(dir)) {
       if (!state.isDirectory || state.name === Layout.TMP) continue;
-      for await (const entry of Deno.readDir(join(dir, state.name))) {
+      for (const entry of Deno.readDirSync(join(dir, state.name))) {
         const match = /^([0-9]{1,15})\.json/.exec(entry.name);
         if (match) max = Math.max(max, Number(match[1]));
       }
@@ -292,7 +328,7 @@ export class FileStore {
 
   /** Takes the listener's run lock, waiting for another runner to finish. */
   async lockRunner(listener: ListenerRef, shared = false): Promise<Deno.FsFile> {
-    return await lockFile(join(listener.dir, Layout.RUN_LOCK), shared);
+    return await lockFile(join(listener.dir, Layout.RUN_LOCK), shared, this.#lockFiles);
   }
 
   /**
@@ -300,15 +336,15 @@ export class FileStore {
    * runner holds it. Ordered runners take it exclusively, parallel workers
    * shared, so the two kinds never work one listener at the same time.
    */
-  async tryLockRunner(listener: ListenerRef, shared = false): Promise<Deno.FsFile | undefined> {
-    return await tryLockFile(join(listener.dir, Layout.RUN_LOCK), shared);
+  tryLockRunner(listener: ListenerRef, shared = false): Deno.FsFile | undefined {
+    return tryLockFile(join(listener.dir, Layout.RUN_LOCK), shared, this.#lockFiles);
   }
 
   /** Lists the inbox: task files by sequence, and anything else found there. */
-  async listInbox(listener: ListenerRef): Promise<InboxListing> {
+  listInbox(listener: ListenerRef): InboxListing {
     const tasks: InboxListing["tasks"] = [];
     const strays: Deno.DirEntry[] = [];
-    for await (const entry of Deno.readDir(join(listener.dir, Layout.INBOX))) {
+    for (const entry of Deno.readDirSync(join(listener.dir, Layout.INBOX))) {
       if (entry.name.startsWith(".")) continue;
       const sequence = sequenceOf(entry.name);
       if (sequence !== undefined && entry.isFile) tasks.push({ sequence, file: entry.name });
@@ -318,23 +354,14 @@ export class FileStore {
     return { tasks, strays };
   }
 
-  /** Reads a task file in the inbox or in flight, with its modification time. */
-  async readTask(listener: ListenerRef, dir: TaskDir, file: string): Promise<{ text: string; mtime: Date | null }> {
-    const path = join(listener.dir, dir, file);
-    const handle = await Deno.open(path, { read: true });
-    try {
-      const info = await handle.stat();
-      const bytes = new Uint8Array(info.size);
-      let read = 0;
-      while (read < bytes.length) {
-        const n = await handle.read(bytes.subarray(read));
-        if (n === null) break;
-        read += n;
-      }
-      return { text: new TextDecoder().decode(bytes.subarray(0, read)), mtime: info.mtime };
-    } finally {
-      handle.close();
-    }
+  /** Reads a task file in the inbox or in flight. */
+  readTask(listener: ListenerRef, dir: TaskDir, file: string): string {
+    return Deno.readTextFileSync(join(listener.dir, dir, file));
+  }
+
+  /** A task file's modification time (to tell a half-written file from a corrupt one). */
+  modifiedAt(listener: ListenerRef, dir: TaskDir, file: string): Date | null {
+    return Deno.lstatSync(join(listener.dir, dir, file)).mtime;
   }
 
   /**
@@ -347,10 +374,10 @@ export class FileStore {
     await writeFileSynced(staged, text, this.#durable);
     const target = join(listener.dir, dir, file);
     try {
-      if (dir === Layout.INFLIGHT) await Deno.lstat(target);
-      await Deno.rename(staged, target);
+      if (dir === Layout.INFLIGHT) Deno.lstatSync(target);
+      Deno.renameSync(staged, target);
     } catch (error) {
-      await Deno.remove(staged).catch(() => {});
+      removeIfExists(staged);
       throw error;
     }
   }
@@ -359,22 +386,22 @@ export class FileStore {
    * Moves a task file (or stray) to another state directory, created on
    * first use. Throws NotFound when the file is gone (taken by another).
    */
-  async move(listener: ListenerRef, dir: TaskDir, file: string, to: StateDir, toFile = file): Promise<string> {
+  move(listener: ListenerRef, dir: TaskDir, file: string, to: StateDir, toFile = file): string {
     const from = join(listener.dir, dir, file);
     const target = join(listener.dir, to, toFile);
     try {
-      await Deno.rename(from, target);
+      Deno.renameSync(from, target);
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      await this.#ensureDir(join(listener.dir, to));
-      await Deno.rename(from, target);
+      this.#ensureDir(join(listener.dir, to));
+      Deno.renameSync(from, target);
     }
     return target;
   }
 
   /** Deletes a task file (archive policy "delete"). Throws NotFound when it is gone. */
-  async remove(listener: ListenerRef, dir: TaskDir, file: string): Promise<void> {
-    await Deno.remove(join(listener.dir, dir, file));
+  remove(listener: ListenerRef, dir: TaskDir, file: string): void {
+    Deno.removeSync(join(listener.dir, dir, file));
   }
 
   /**
@@ -382,10 +409,10 @@ export class FileStore {
    * `inflight/<N>.json~<owner>`. Only one of any number of workers racing
    * for a task gets it; the others get `undefined`.
    */
-  async claim(listener: ListenerRef, task: string, owner: string): Promise<Claim | undefined> {
+  claim(listener: ListenerRef, task: string, owner: string): Claim | undefined {
     const file = `${task}${Layout.CLAIM_SEPARATOR}${owner}`;
     try {
-      await this.move(listener, Layout.INBOX, task, Layout.INFLIGHT, file);
+      Deno.renameSync(join(listener.dir, Layout.INBOX, task), join(listener.dir, Layout.INFLIGHT, file));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -394,10 +421,10 @@ export class FileStore {
   }
 
   /** Takes over another worker's claim; `undefined` when someone else was first. */
-  async takeOver(listener: ListenerRef, claim: Claim, owner: string): Promise<Claim | undefined> {
+  takeOver(listener: ListenerRef, claim: Claim, owner: string): Claim | undefined {
     const file = `${claim.task}${Layout.CLAIM_SEPARATOR}${owner}`;
     try {
-      await Deno.rename(join(listener.dir, Layout.INFLIGHT, claim.file), join(listener.dir, Layout.INFLIGHT, file));
+      Deno.renameSync(join(listener.dir, Layout.INFLIGHT, claim.file), join(listener.dir, Layout.INFLIGHT, file));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -406,10 +433,10 @@ export class FileStore {
   }
 
   /** Every claimed task of a listener. */
-  async listInflight(listener: ListenerRef): Promise<Claim[]> {
+  listInflight(listener: ListenerRef): Claim[] {
     const claims: Claim[] = [];
     try {
-      for await (const entry of Deno.readDir(join(listener.dir, Layout.INFLIGHT))) {
+      for (const entry of Deno.readDirSync(join(listener.dir, Layout.INFLIGHT))) {
         const at = entry.name.indexOf(Layout.CLAIM_SEPARATOR);
         if (at < 0 || !entry.isFile) continue;
         const task = entry.name.slice(0, at);
@@ -423,9 +450,9 @@ export class FileStore {
   }
 
   /** Creates a state directory of a listener if needed (refusing links). */
-  async ensureStateDir(listener: ListenerRef, dir: StateDir | typeof Layout.WORKERS): Promise<string> {
+  ensureStateDir(listener: ListenerRef, dir: StateDir | typeof Layout.WORKERS): string {
     const path = join(listener.dir, dir);
-    await this.#ensureDir(path);
+    this.#ensureDir(path);
     return path;
   }
 
@@ -439,28 +466,28 @@ export class FileStore {
    * variant of it) with a note beside it saying why.
    */
   async quarantine(listener: ListenerRef, dir: TaskDir, file: string, reason: string, name = file): Promise<string> {
-    await this.ensureStateDir(listener, Layout.ERROR);
+    this.ensureStateDir(listener, Layout.ERROR);
     // Neither the file's nor its note's name may be taken: a link there would be written through.
-    const taken = async (candidate: string) =>
-      await exists(join(listener.dir, Layout.ERROR, candidate)) ||
-      await exists(join(listener.dir, Layout.ERROR, candidate + Layout.REASON_SUFFIX));
+    const taken = (candidate: string) =>
+      exists(join(listener.dir, Layout.ERROR, candidate)) ||
+      exists(join(listener.dir, Layout.ERROR, candidate + Layout.REASON_SUFFIX));
     let target = name;
-    for (let n = 1; await taken(target); n++) target = `${name}.${n}`;
-    const path = await this.move(listener, dir, file, Layout.ERROR, target);
+    for (let n = 1; taken(target); n++) target = `${name}.${n}`;
+    const path = this.move(listener, dir, file, Layout.ERROR, target);
     await writeFileSynced(path + Layout.REASON_SUFFIX, reason + "\n", this.#durable);
     return path;
   }
 
   /** Removes staging files in `tmp/` older than `maxAgeMs` (left by killed processes). */
-  async sweepTmp(listener: ListenerRef, maxAgeMs: number, now: number): Promise<number> {
+  sweepTmp(listener: ListenerRef, maxAgeMs: number, now: number): number {
     let removed = 0;
     const dir = join(listener.dir, Layout.TMP);
-    for await (const entry of Deno.readDir(dir)) {
+    for (const entry of Deno.readDirSync(dir)) {
       const path = join(dir, entry.name);
       try {
-        const info = await Deno.lstat(path);
+        const info = Deno.lstatSync(path);
         if (info.isFile && info.mtime && now - info.mtime.getTime() > maxAgeMs) {
-          await Deno.remove(path);
+          Deno.removeSync(path);
           removed++;
         }
       } catch (error) {

@@ -97,14 +97,17 @@ export class ParallelPass {
 
   /**
    * Claims and handles tasks, up to `concurrency` at once, in sequence order
-   * of claiming, until no task is left to claim. Stops claiming after a
-   * FAILURE (`report.failedAt`) or on the signal.
+   * of claiming, until no task is left to claim; each task at most once per
+   * call, so a RETRY without delay is tried again in the next pass, as in
+   * ordered mode. Stops claiming after a FAILURE (`report.failedAt`) or on
+   * the signal.
    */
   async run(report: RunReport): Promise<RunReport> {
     delete report.failedAt;
     delete report.waitingFor;
     delete report.nextDueAt;
     const running = new Set<Promise<void>>();
+    const claimedBefore = new Set<string>();
     let failure: unknown;
     const stopClaiming = () => failure !== undefined || report.failedAt !== undefined || this.settings.signal.aborted;
     try {
@@ -118,6 +121,7 @@ export class ParallelPass {
         const now = this.settings.now().getTime();
         let claimed = 0;
         for (const { file, sequence } of tasks) {
+          if (claimedBefore.has(file)) continue; // back from this pass (RETRY): the next pass tries it again
           const dueAt = this.#notBefore.get(file);
           if (dueAt !== undefined) {
             if (dueAt > now) {
@@ -131,6 +135,7 @@ export class ParallelPass {
           const claim = await this.store.claim(this.listener, file, this.worker);
           if (!claim) continue; // another worker was first
           claimed++;
+          claimedBefore.add(file);
           const spot: TaskSpot = { dir: Layout.INFLIGHT, file: claim.file, task: file, sequence };
           const task: Promise<void> = this.runner.handle(report, spot).then((step) => {
             if (step.kind === "later") this.#notBefore.set(file, step.dueAt);

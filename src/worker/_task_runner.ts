@@ -126,9 +126,8 @@ export class TaskRunner {
 
   async #handle(report: RunReport, spot: TaskSpot): Promise<Step> {
     let text: string;
-    let mtime: Date | null;
     try {
-      ({ text, mtime } = await this.store.readTask(this.listener, spot.dir, spot.file));
+      text = this.store.readTask(this.listener, spot.dir, spot.file);
     } catch (error) {
       if (isNotFound(error) && spot.dir === Layout.INBOX) return { kind: "next" }; // taken by someone else
       if (error instanceof Deno.errors.PermissionDenied) {
@@ -142,6 +141,7 @@ export class TaskRunner {
       task = decodeTask(text, spot.sequence);
     } catch (error) {
       if (!(error instanceof CorruptFileError)) throw error;
+      const mtime = this.store.modifiedAt(this.listener, spot.dir, spot.file);
       const age = this.settings.now().getTime() - (mtime?.getTime() ?? 0);
       if (age < this.settings.incompleteGraceMs) {
         report.waitingFor = spot.task;
@@ -301,7 +301,7 @@ export class TaskRunner {
    * task already taken over into this worker's name.
    */
   async recover(report: RunReport, spot: TaskSpot, why: string): Promise<void> {
-    const { text } = await this.store.readTask(this.listener, spot.dir, spot.file);
+    const text = this.store.readTask(this.listener, spot.dir, spot.file);
     let task: TaskRecord;
     try {
       task = decodeTask(text, spot.sequence);
