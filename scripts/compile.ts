@@ -1,0 +1,46 @@
+/**
+ * `deno task compile [--include <module>]... [--target <triple>] [--output <path>] [--print]`:
+ * builds the standalone `hurah` binary with the permissions it needs, and
+ * with the handler modules named by `--include` built in (a standalone
+ * binary cannot import a module that was not included at build time;
+ * denoland/deno#18327). `--print` prints the `deno compile` command instead
+ * of running it.
+ */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+/** The `deno compile` arguments for the given includes, target and output. */
+export function compileArgs(options: { include: string[]; target?: string; output: string }): string[] {
+  return [
+    "compile",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-run",
+    "--allow-sys",
+    ...options.include.flatMap((module) => ["--include", resolve(module)]),
+    ...(options.target ? ["--target", options.target] : []),
+    "--output",
+    options.output,
+    "cli.ts",
+  ];
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      include: { type: "string", multiple: true, default: [] },
+      target: { type: "string" },
+      output: { type: "string", default: "dist/hurah" },
+      print: { type: "boolean", default: false },
+    },
+  });
+  const args = compileArgs({ include: values.include, target: values.target, output: values.output });
+  if (values.print) {
+    console.log(["deno", ...args].join(" "));
+  } else {
+    const { code } = await new Deno.Command(Deno.execPath(), { args, stdout: "inherit", stderr: "inherit" }).output();
+    Deno.exit(code);
+  }
+}

@@ -1,0 +1,22 @@
+import { deepEqual, equal } from "node:assert/strict";
+import { resolve } from "node:path";
+import { compileArgs } from "../../scripts/compile.ts";
+
+Deno.test("compileArgs() grants hurah's permissions and includes handler modules by absolute path", () => {
+  const args = compileArgs({ include: ["examples/image_scaler.ts"], output: "dist/hurah" });
+  deepEqual(args.slice(0, 6), [
+    "compile",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-run",
+    "--allow-sys",
+  ]);
+  deepEqual(args.slice(6, 8), ["--include", resolve("examples/image_scaler.ts")]);
+  deepEqual(args.slice(-3), ["--output", "dist/hurah", "cli.ts"]);
+});
+
+Deno.test("compileArgs() passes a target triple through", () => {
+  const args = compileArgs({ include: [], target: "aarch64-unknown-linux-gnu", output: "dist/hurah-arm64" });
+  equal(args[args.indexOf("--target") + 1], "aarch64-unknown-linux-gnu");
+});
