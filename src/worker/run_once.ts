@@ -81,7 +81,7 @@ export type RunEvent =
     type: "rescan";
     /** The handler name. */
     listener: string;
-    /** Why: `overflow` (events dropped), `watcher error`, or `interval`. */
+    /** Why: `overflow` (the file watcher dropped events), or `watcher error: <message>` (it is restarted). */
     reason: string;
   };
 
