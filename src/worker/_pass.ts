@@ -30,7 +30,6 @@ export class Pass {
     delete report.failedAt;
     delete report.waitingFor;
     delete report.nextDueAt;
-    await recoverClaims(this.runner, report);
     const seen = new Set<string>();
     for (let first = true;; first = false) {
       const { tasks, strays } = await store.listInbox(listener);
@@ -59,13 +58,14 @@ export class Pass {
 
 /**
  * Puts tasks claimed by parallel workers that are gone back into the inbox.
- * An ordered runner holds the run lock exclusively, so no parallel worker of
- * this listener is running: every claim it finds is an orphan.
+ * The caller holds the run lock exclusively, so no parallel worker of this
+ * listener is running: every claim found is an orphan. `runOnce` does this
+ * before its pass, a watcher every rescan interval.
  */
-async function recoverClaims(runner: TaskRunner, report: RunReport): Promise<void> {
+export async function recoverClaims(runner: TaskRunner, report: RunReport): Promise<void> {
   const { store, listener, settings } = runner;
-  for (const claim of await store.listInflight(listener)) {
-    const mine = await store.takeOver(listener, claim, settings.worker);
+  for (const claim of store.listInflight(listener)) {
+    const mine = store.takeOver(listener, claim, settings.worker);
     if (!mine) continue;
     const spot = { dir: Layout.INFLIGHT, file: mine.file, task: mine.task, sequence: mine.sequence };
     await runner.recover(report, spot, `parallel worker ${claim.owner} stopped while handling it`);

@@ -4,7 +4,7 @@ import { FileStore, type ListenerRef } from "../store/file_store.ts";
 import { prune } from "../store/prune.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
-import { emptyReport, Pass, type PassSettings } from "./_pass.ts";
+import { emptyReport, Pass, type PassSettings, recoverClaims } from "./_pass.ts";
 import { hostId, workerId } from "./_worker_id.ts";
 import { ParallelPass, type ParallelSettings } from "./_parallel.ts";
 
@@ -279,7 +279,9 @@ async function runLocked(
     const lock = await store.lockRunner(listener);
     try {
       await store.sweepTmp(listener, TMP_MAX_AGE_MS, settings.now().getTime());
-      return await new Pass(store, listener, handler, settings).run(report);
+      const pass = new Pass(store, listener, handler, settings);
+      await recoverClaims(pass.runner, report);
+      return await pass.run(report);
     } finally {
       lock.close();
     }

@@ -17,7 +17,7 @@ import {
 import { prune } from "../store/prune.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 import { ParallelPass } from "./_parallel.ts";
-import { emptyReport, Pass, type PassSettings } from "./_pass.ts";
+import { emptyReport, Pass, type PassSettings, recoverClaims } from "./_pass.ts";
 import { Wakeup } from "./_wakeup.ts";
 import { workerId } from "./_worker_id.ts";
 
@@ -304,6 +304,7 @@ class ListenerWorker {
         // Every rescan interval: take back claims of workers that are gone.
         maintained = now;
         if (work instanceof ParallelPass) await work.reap(this.report);
+        else await this.#withLock(stop, () => recoverClaims(work.runner, this.report));
       }
       if (now - housekept >= HOUSEKEEPING_MS) {
         housekept = now;
@@ -319,13 +320,7 @@ class ListenerWorker {
       if (work instanceof ParallelPass) {
         await work.run(this.report);
       } else {
-        const lock = await this.#lock(stop, false);
-        if (lock === undefined) return;
-        try {
-          await work.run(this.report);
-        } finally {
-          lock.close();
-        }
+        if (!await this.#withLock(stop, () => work.run(this.report))) return;
       }
       if (this.report.aborted || stop.aborted) return;
       if (this.report.failedAt !== undefined) {
@@ -347,6 +342,18 @@ class ListenerWorker {
       }
       await this.wakeup.wait(timeout, stop);
     }
+  }
+
+  /** Runs `task` under the exclusive run lock; false when stopped while waiting for it. */
+  async #withLock(stop: AbortSignal, task: () => Promise<unknown>): Promise<boolean> {
+    const lock = await this.#lock(stop, false);
+    if (lock === undefined) return false;
+    try {
+      await task();
+    } finally {
+      lock.close();
+    }
+    return true;
   }
 
   /** Takes the run lock, polling so that a stop is noticed while another runner holds it. */
