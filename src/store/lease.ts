@@ -128,7 +128,23 @@ export async function leaseLapse(
   return undefined;
 }
 
-/** Removes a dead worker's lease file, if it is still the one that was judged dead. */
+/** The worker ids of every lease file of a listener. */
+export function leaseOwners(listener: ListenerRef): string[] {
+  try {
+    return [...Deno.readDirSync(join(listener.dir, Layout.WORKERS))]
+      .filter((entry) => entry.isFile && entry.name.endsWith(".json"))
+      .map((entry) => entry.name.slice(0, -".json".length));
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+}
+
+/**
+ * Removes a dead worker's lease file. Should the worker be alive after all
+ * (frozen, then resumed), it finds the file gone at its next renewal and
+ * creates it again.
+ */
 export async function removeLease(listener: ListenerRef, owner: string): Promise<void> {
   await Deno.remove(join(listener.dir, Layout.WORKERS, `${owner}.json`)).catch((error) => {
     if (!isNotFound(error)) throw error;

@@ -8,7 +8,7 @@
  */
 import { Layout } from "../protocol/layout.ts";
 import type { FileStore, ListenerRef } from "../store/file_store.ts";
-import { Lease, leaseLapse, removeLease } from "../store/lease.ts";
+import { Lease, leaseLapse, leaseOwners, removeLease } from "../store/lease.ts";
 import type { HandlerLike } from "./handler.ts";
 import type { RunReport } from "./run_once.ts";
 import { strayReason } from "./_pass.ts";
@@ -22,6 +22,8 @@ export interface ParallelSettings {
   hostId: string;
   /** How long a lease lasts without renewal; renewed every third of it. */
   leaseMs: number;
+  /** How often claims of workers that are gone are taken back, also in the middle of a long pass. */
+  reapIntervalMs: number;
 }
 
 /** How long a half-written inbox file is left alone before it is looked at again. */
@@ -41,6 +43,7 @@ export class ParallelPass {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #renewing: Promise<unknown> = Promise.resolve();
   readonly #notBefore = new Map<string, number>();
+  #reapedAt = -Infinity;
 
   constructor(
     readonly store: FileStore,
@@ -76,11 +79,19 @@ export class ParallelPass {
     this.#lease = undefined;
   }
 
-  /** Takes back every claim whose worker is gone, counting the lost attempt. */
+  /**
+   * Takes back every claim whose worker is gone, counting the lost attempt,
+   * and removes the leases of gone workers (with claims or without). `run()`
+   * calls it every `reapIntervalMs`.
+   */
   async reap(report: RunReport): Promise<void> {
     const now = this.settings.now();
+    this.#reapedAt = now.getTime();
     const verdicts = new Map<string, string | undefined>();
-    for (const claim of await this.store.listInflight(this.listener)) {
+    for (const owner of leaseOwners(this.listener)) {
+      if (owner !== this.worker) verdicts.set(owner, await leaseLapse(this.listener, owner, this.parallel.hostId, now));
+    }
+    for (const claim of this.store.listInflight(this.listener)) {
       if (claim.owner === this.worker) continue;
       if (!verdicts.has(claim.owner)) {
         verdicts.set(claim.owner, await leaseLapse(this.listener, claim.owner, this.parallel.hostId, now));
@@ -106,12 +117,16 @@ export class ParallelPass {
     delete report.failedAt;
     delete report.waitingFor;
     delete report.nextDueAt;
+    const reapIfDue = async () => {
+      if (this.settings.now().getTime() - this.#reapedAt >= this.parallel.reapIntervalMs) await this.reap(report);
+    };
     const running = new Set<Promise<void>>();
     const claimedBefore = new Set<string>();
     let failure: unknown;
     const stopClaiming = () => failure !== undefined || report.failedAt !== undefined || this.settings.signal.aborted;
     try {
       for (let first = true;; first = false) {
+        await reapIfDue();
         const { tasks, strays } = await this.store.listInbox(this.listener);
         if (first) this.settings.onEvent({ type: "backlog", listener: this.listener.name, pending: tasks.length });
         for (const stray of strays) {
@@ -132,6 +147,7 @@ export class ParallelPass {
           }
           while (running.size >= this.parallel.concurrency && !stopClaiming()) await Promise.race(running);
           if (stopClaiming()) break;
+          await reapIfDue(); // a long backlog must not keep a dead worker's tasks waiting
           const claim = await this.store.claim(this.listener, file, this.worker);
           if (!claim) continue; // another worker was first
           claimed++;

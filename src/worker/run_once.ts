@@ -292,8 +292,7 @@ async function runLocked(
     await store.sweepTmp(listener, TMP_MAX_AGE_MS, settings.now().getTime());
     await pass.open();
     try {
-      await pass.reap(report);
-      return await pass.run(report);
+      return await pass.run(report); // it takes back dead workers' claims first
     } finally {
       await pass.close();
     }
@@ -314,10 +313,11 @@ export function checkConcurrency(concurrency: number): number {
 export function parallelSettings(
   options: { hostId?: string; leaseMs?: number },
   concurrency: number,
+  reapIntervalMs = 10_000,
 ): ParallelSettings {
   const leaseMs = options.leaseMs ?? 30_000;
   if (!(leaseMs > 0)) throw new RangeError(`leaseMs must be positive, found ${leaseMs}`);
-  return { concurrency, hostId: options.hostId ?? hostId(), leaseMs };
+  return { concurrency, hostId: options.hostId ?? hostId(), leaseMs, reapIntervalMs };
 }
 
 /** Fills in the defaults of the options a pass uses. */

@@ -220,9 +220,13 @@ async function run(
     };
     const handler = toHandler(spec.handler);
     const concurrency = spec.concurrency ?? 1;
-    const work = concurrency === 1
-      ? new Pass(store, listener, handler, settings)
-      : new ParallelPass(store, listener, handler, settings, parallelSettings(options, concurrency));
+    const work = concurrency === 1 ? new Pass(store, listener, handler, settings) : new ParallelPass(
+      store,
+      listener,
+      handler,
+      settings,
+      parallelSettings(options, concurrency, options.rescanIntervalMs ?? 10_000),
+    );
     workers.push(
       new ListenerWorker(store, listener, work, {
         rescanIntervalMs: options.rescanIntervalMs ?? 10_000,
@@ -301,10 +305,10 @@ class ListenerWorker {
       this.wakeup.clear();
       const now = this.settings.now().getTime();
       if (now - maintained >= this.settings.rescanIntervalMs) {
-        // Every rescan interval: take back claims of workers that are gone.
+        // Every rescan interval, take back the claims of parallel workers that are gone (a parallel pass does
+        // this itself, even in the middle of a backlog).
         maintained = now;
-        if (work instanceof ParallelPass) await work.reap(this.report);
-        else await this.#withLock(stop, () => recoverClaims(work.runner, this.report));
+        if (!(work instanceof ParallelPass)) await this.#withLock(stop, () => recoverClaims(work.runner, this.report));
       }
       if (now - housekept >= HOUSEKEEPING_MS) {
         housekept = now;

@@ -1,0 +1,501 @@
+/**
+ * Acceptance of parallel mode (`--concurrency N`) with real processes:
+ *
+ * - exactly once: four `hurah run --concurrency 4` on one listener holding
+ *   10,000 tasks handle each task exactly once;
+ * - crash: 100 SIGKILLs of random `hurah watch --concurrency 4` workers (each
+ *   restarted at once) lose no task and archive none twice; a task runs again
+ *   only when the worker of its earlier attempt was killed (nearly always while
+ *   its handler ran; now and then after the handler's `end`, before the move to
+ *   archive/), and then carries a `LOST` record naming that worker;
+ * - lease: a worker frozen with SIGSTOP (host `a`) loses its task to a worker
+ *   of another host (`b`) once its lease expires, and when resumed discards its
+ *   result (`lost`) instead of archiving the task a second time; a worker that
+ *   is merely slow keeps its task, its lease renewed.
+ *
+ * The handler is `handlers/marker_log.ts`: it appends `start <seq> <pid>`
+ * and `end <seq> <pid>` (one O_APPEND write each) around a sleep that ignores
+ * its signal, so the log says which process ran what, and whether it finished.
+ * Roots are on the working disk (the test process may not open /dev/shm, see
+ * `_tree.ts`) and every process runs with `--no-fsync`. Deadlines are
+ * generous and only keep a broken build from hanging; no assertion depends on
+ * how fast this machine is.
+ *
+ * @module
+ */
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { decodeTask, Dispatcher, type FailureRecord, Layout, listenerPath, runOnce, Task } from "../../mod.ts";
+import { spawnCli, tempRoot } from "../_helpers.ts";
+import { spawnDispatchLoop, withTimeout } from "./_dispatch_loop.ts";
+
+const HANDLER = join(dirname(fileURLToPath(import.meta.url)), "handlers", "marker_log.ts");
+const NAME = "worker";
+const EVENT_TYPE = "job/queued";
+const DEADLINE_MS = 60_000;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+
+/** A `hurah` process with its output collected as it comes. */
+interface Proc extends AsyncDisposable {
+  readonly pid: number;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Whether it has exited and its output is read. */
+  exitedYet(): boolean;
+  /** Resolves once it has exited and all its output is read. */
+  readonly done: Promise<{ status: Deno.CommandStatus; stdout: string; stderr: string }>;
+  /** Sends a signal if it is still running. */
+  signal(signal: Deno.Signal): void;
+}
+
+function spawnHurah(args: string[], env: Record<string, string>): Proc {
+  const child = spawnCli(args, { env });
+  let stderr = "";
+  let exited = false;
+  const stderrRead = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) stderr += decoder.decode(chunk, { stream: true });
+  })();
+  const stdoutRead = new Response(child.stdout).text();
+  const done = Promise.all([child.status, stdoutRead, stderrRead]).then(([status, stdout]) => {
+    exited = true;
+    return { status, stdout, stderr };
+  });
+  const signal = (name: Deno.Signal) => {
+    if (exited) return;
+    try {
+      child.kill(name);
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error; // it has exited already
+    }
+  };
+  return {
+    pid: child.pid,
+    stderr: () => stderr,
+    exitedYet: () => exited,
+    done,
+    signal,
+    async [Symbol.asyncDispose]() {
+      signal("SIGCONT"); // a stopped process would not die of SIGKILL until continued
+      signal("SIGKILL");
+      await done;
+    },
+  };
+}
+
+/** Polls `check` until it holds; throws after `timeoutMs`, saying what was awaited. */
+async function waitUntil(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = DEADLINE_MS,
+  pollMs = 25,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!await check()) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+/** The entry names of a directory; [] when it does not exist. */
+function namesIn(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((entry) => entry.name);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+}
+
+/** The sequence numbers of the task files in a directory, sorted (any other name fails). */
+function sequencesIn(dir: string): number[] {
+  return namesIn(dir).map((name) => {
+    ok(/^[1-9][0-9]*\.json$/.test(name), `unexpected file ${name} in ${dir}`);
+    return Number(name.slice(0, -5));
+  }).sort((a, b) => a - b);
+}
+
+/** 1..n. */
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, k) => k + 1);
+}
+
+/** One line of the handler's log. */
+interface Mark {
+  kind: "start" | "end";
+  sequence: number;
+  pid: number;
+}
+
+function readMarks(log: string): Mark[] {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(log);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  return text.split("\n").filter((line) => line !== "").map((line) => {
+    const match = /^(start|end) ([0-9]+) ([0-9]+)$/.exec(line);
+    ok(match, `bad log line ${JSON.stringify(line)}`);
+    return { kind: match[1] as Mark["kind"], sequence: Number(match[2]), pid: Number(match[3]) };
+  });
+}
+
+/** The listener's state directories under `root`. */
+function dirsOf(root: string) {
+  const dir = join(root, listenerPath(NAME, EVENT_TYPE));
+  const at = (state: string) => join(dir, state);
+  return {
+    dir,
+    inbox: at(Layout.INBOX),
+    inflight: at(Layout.INFLIGHT),
+    archive: at(Layout.ARCHIVE),
+    error: at(Layout.ERROR),
+    workers: at(Layout.WORKERS),
+  };
+}
+
+/** Registers the listener, so that dispatches reach it. */
+async function register(root: string): Promise<void> {
+  await runOnce(root, { name: NAME, eventType: EVENT_TYPE, handler: () => Task.SUCCESS });
+}
+
+/** Dispatches `count` events through the dispatch loop (`--no-fsync`). */
+async function dispatch(root: string, count: number): Promise<void> {
+  await using dispatcher = spawnDispatchLoop(root, EVENT_TYPE, count, { noFsync: true });
+  const status = await withTimeout(dispatcher.exited, 120_000, "the dispatcher");
+  equal(status.code, 0, await dispatcher.stderr);
+  equal(dispatcher.reported.length, count);
+}
+
+/** The failure records of an archived task. */
+function failuresOf(archive: string, sequence: number): FailureRecord[] {
+  const task = decodeTask(Deno.readTextFileSync(join(archive, `${sequence}.json`)), sequence);
+  return (task.failures ?? []) as FailureRecord[];
+}
+
+/** What `hurah run --json` prints. */
+interface JsonReport {
+  handled: number;
+  archived: number;
+  errored: number;
+  recovered: number;
+  lost: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 1. Exactly once
+
+Deno.test("four `hurah run --concurrency 4` on 10,000 tasks handle each exactly once", async () => {
+  const started = performance.now();
+  await using root = await tempRoot();
+  const log = join(root.path, "handled.log");
+  const dirs = dirsOf(root.path);
+  await register(root.path);
+  await dispatch(root.path, 10_000);
+  const dispatched = performance.now();
+
+  const env = { HURAH_TEST_LOG: log, HURAH_TEST_JITTER_MS: "5" };
+  const args = ["run", NAME, EVENT_TYPE, HANDLER, root.path, "--concurrency", "4", "--no-fsync", "--json"];
+  const runners = range(4).map(() => spawnHurah(args, env));
+  try {
+    const results = await withTimeout(Promise.all(runners.map((r) => r.done)), 120_000, "the runners");
+    const reports: JsonReport[] = [];
+    for (const { status, stdout, stderr } of results) {
+      equal(status.code, 0, stderr);
+      reports.push(JSON.parse(stdout));
+    }
+    const sum = (key: keyof JsonReport) => reports.reduce((total, report) => total + report[key], 0);
+    deepEqual(
+      { handled: sum("handled"), archived: sum("archived"), errored: sum("errored") },
+      { handled: 10_000, archived: 10_000, errored: 0 },
+    );
+    deepEqual({ lost: sum("lost"), recovered: sum("recovered") }, { lost: 0, recovered: 0 });
+    for (const { stderr } of results) ok(!stderr.includes("LOST"), stderr);
+
+    const marks = readMarks(log);
+    const starts = new Map<number, number>();
+    const ends = new Map<number, number>();
+    for (const { kind, sequence } of marks) {
+      const counts = kind === "start" ? starts : ends;
+      counts.set(sequence, (counts.get(sequence) ?? 0) + 1);
+    }
+    deepEqual([...starts.keys()].sort((a, b) => a - b), range(10_000), "every sequence started");
+    ok([...starts.values()].every((n) => n === 1), "no sequence started twice");
+    deepEqual([...ends.keys()].sort((a, b) => a - b), range(10_000), "every sequence ended");
+    ok([...ends.values()].every((n) => n === 1), "no sequence ended twice");
+    equal(marks.length, 20_000);
+
+    deepEqual(sequencesIn(dirs.archive), range(10_000));
+    deepEqual(namesIn(dirs.inbox), []);
+    deepEqual(namesIn(dirs.inflight), []);
+    deepEqual(namesIn(dirs.error), []);
+    deepEqual(namesIn(dirs.workers), [], "every lease was given up");
+    const byRunner = reports.map((report) => report.handled).join(" + ");
+    console.log(
+      `exactly once: 10,000 tasks, ${byRunner} by 4 runners; dispatch ${
+        ((dispatched - started) / 1000).toFixed(1)
+      } s, handling ${((performance.now() - dispatched) / 1000).toFixed(1)} s`,
+    );
+  } finally {
+    for (const runner of runners) await runner[Symbol.asyncDispose]();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// 2. Crash
+
+const KILLS = 100;
+const CRASH_TASKS = 4_000;
+
+Deno.test(`${KILLS} SIGKILLs of parallel watchers lose no task and archive none twice`, async () => {
+  const started = performance.now();
+  await using root = await tempRoot();
+  const log = join(root.path, "handled.log");
+  const dirs = dirsOf(root.path);
+  await register(root.path);
+  await dispatch(root.path, CRASH_TASKS);
+  const dispatched = performance.now();
+
+  const env = { HURAH_TEST_LOG: log, HURAH_TEST_DELAY_MS: "20", HURAH_TEST_JITTER_MS: "30" };
+  const args = [
+    "watch",
+    NAME,
+    EVENT_TYPE,
+    HANDLER,
+    root.path,
+    "--concurrency",
+    "4",
+    "--host-id",
+    "h",
+    "--max-attempts",
+    "50",
+    "--rescan-interval",
+    "300ms",
+    "--no-fsync",
+  ];
+  const workers = range(4).map(() => spawnHurah(args, env));
+  const killed: Proc[] = [];
+  try {
+    let archivedAtLastKill = 0;
+    for (let kill = 0; kill < KILLS; kill++) {
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
+      const k = Math.floor(Math.random() * workers.length);
+      const victim = workers[k];
+      victim.signal("SIGKILL");
+      killed.push(victim);
+      await withTimeout(victim.done, DEADLINE_MS, `killed worker ${victim.pid}`);
+      workers[k] = spawnHurah(args, env);
+      if (kill === KILLS - 1) archivedAtLastKill = namesIn(dirs.archive).length;
+    }
+    const killPhase = performance.now();
+
+    // The survivors (and the last restarted) drain the inbox and take back what the last victims held.
+    await waitUntil(
+      "the inbox and inflight/ to empty",
+      () => namesIn(dirs.inbox).length === 0 && namesIn(dirs.inflight).length === 0,
+    );
+    for (const worker of workers) {
+      await waitUntil(`worker ${worker.pid} to be ready`, () => worker.stderr().includes("hurah watch: watching"));
+    }
+    for (const worker of workers) worker.signal("SIGTERM");
+    const finals = await withTimeout(Promise.all(workers.map((w) => w.done)), DEADLINE_MS, "the last workers");
+    for (const { status, stderr } of finals) equal(status.code, 0, stderr);
+    const victims = await Promise.all(killed.map((w) => w.done));
+    for (const { status } of victims) equal(status.signal, "SIGKILL");
+
+    // Every task in archive/ exactly once, nothing anywhere else.
+    deepEqual(sequencesIn(dirs.archive), range(CRASH_TASKS));
+    deepEqual(namesIn(dirs.inbox), []);
+    deepEqual(namesIn(dirs.inflight), []);
+    deepEqual(namesIn(dirs.error), [], "no task used up its retries");
+
+    const killedPids = new Set(killed.map((w) => w.pid));
+    const attempts = new Map<number, Mark[]>();
+    const ended = new Set<string>();
+    for (const mark of readMarks(log)) {
+      if (mark.kind === "end") {
+        ended.add(`${mark.sequence} ${mark.pid}`);
+      } else {
+        const list = attempts.get(mark.sequence) ?? [];
+        list.push(mark);
+        attempts.set(mark.sequence, list);
+      }
+    }
+    deepEqual([...attempts.keys()].sort((a, b) => a - b), range(CRASH_TASKS), "every task was started");
+    let reRuns = 0;
+    let cutMidHandler = 0;
+    let cutAfterHandler = 0;
+    let lostRecords = 0;
+    for (let sequence = 1; sequence <= CRASH_TASKS; sequence++) {
+      const starts = attempts.get(sequence)!;
+      const last = starts.at(-1)!;
+      ok(ended.has(`${sequence} ${last.pid}`), `task ${sequence}: its last attempt (pid ${last.pid}) did not end`);
+      const failures = failuresOf(dirs.archive, sequence);
+      const lost = failures.filter((failure) => failure.result === "LOST");
+      deepEqual(failures, lost, `task ${sequence}: only LOST records`);
+      lostRecords += lost.length;
+      equal(
+        decodeTask(Deno.readTextFileSync(join(dirs.archive, `${sequence}.json`)), sequence).retry_count ?? 0,
+        lost.length,
+      );
+      for (const record of lost) {
+        // "has no lease file": another reaper took back the same dead worker's other claims and removed its lease.
+        const owner = /^worker h-([0-9]+)-[0-9a-f]+ (is no longer running|has no lease file)/.exec(record.message);
+        ok(owner, `task ${sequence}: LOST record ${JSON.stringify(record)}`);
+        ok(killedPids.has(Number(owner[1])), `task ${sequence}: taken back from pid ${owner[1]}, which was not killed`);
+      }
+      if (starts.length === 1) continue;
+      reRuns++;
+      ok(lost.length > 0, `task ${sequence} ran ${starts.length} times but has no LOST record`);
+      // Every attempt but the last one was cut short by a kill: in the handler, or between it and the archive.
+      for (const earlier of starts.slice(0, -1)) {
+        ok(killedPids.has(earlier.pid), `task ${sequence} ran again after pid ${earlier.pid}, which was not killed`);
+        if (ended.has(`${sequence} ${earlier.pid}`)) cutAfterHandler++;
+        else cutMidHandler++;
+      }
+    }
+    ok(cutMidHandler > 0, "no kill landed while a handler ran: the test did not test anything");
+    const killsMidHandler = [...killedPids].filter((pid) =>
+      [...attempts.values()].some((starts) =>
+        starts.some((start) =>
+          start.pid === pid && !ended.has(`${start.sequence} ${pid}`)
+        )
+      )
+    ).length;
+
+    // The last workers gave their leases up; killed ones that held no claim when they died left theirs behind.
+    const staleLeases = namesIn(dirs.workers);
+    for (const name of staleLeases) {
+      const owner = /^h-([0-9]+)-[0-9a-f]+\.json$/.exec(name);
+      ok(owner && killedPids.has(Number(owner[1])), `workers/${name} is not a killed worker's lease`);
+    }
+
+    let recoveredLines = 0;
+    let lostLines = 0;
+    for (const { stderr } of [...victims, ...finals]) {
+      recoveredLines += stderr.match(/ LOST -> retry/g)?.length ?? 0;
+      lostLines += stderr.match(/ LOST: /g)?.length ?? 0;
+    }
+    equal(lostLines, 0, "no live worker's task was taken over");
+    console.log(
+      `crash: ${KILLS} kills (${killsMidHandler} while a handler ran), ${CRASH_TASKS} tasks (${
+        CRASH_TASKS - archivedAtLastKill
+      } not yet archived at the last kill); ${reRuns} re-runs (${cutMidHandler} attempts killed in the handler, ` +
+        `${cutAfterHandler} after it, before the archive); ${lostRecords} LOST records in archive/, ` +
+        `${recoveredLines} recoveries logged, ${lostLines} lost; ${staleLeases.length} stale leases left; dispatch ${
+          ((dispatched - started) / 1000).toFixed(1)
+        } s, kills ${((killPhase - dispatched) / 1000).toFixed(1)} s, drain ${
+          ((performance.now() - killPhase) / 1000).toFixed(1)
+        } s`,
+    );
+  } finally {
+    for (const worker of [...workers, ...killed]) await worker[Symbol.asyncDispose]();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// 3. Lease
+
+/** Common options of the lease tests: two hosts on one root, a 1 s lease, prompt reaping. */
+function leaseArgs(command: "run" | "watch", root: string, host: string): string[] {
+  const args = [command, NAME, EVENT_TYPE, HANDLER, root, "--concurrency", "2", "--host-id", host, "--lease", "1s"];
+  args.push("--max-attempts", "3", "--no-fsync");
+  if (command === "watch") args.push("--rescan-interval", "200ms");
+  else args.push("--json");
+  return args;
+}
+
+Deno.test("a frozen worker's task is taken over by another host once its lease expires", async () => {
+  await using root = await tempRoot();
+  const log = join(root.path, "handled.log");
+  const dirs = dirsOf(root.path);
+  await register(root.path);
+  await new Dispatcher(root.path, { durable: false }).dispatch(EVENT_TYPE, { frozen: true });
+
+  await using a = spawnHurah(leaseArgs("run", root.path, "a"), { HURAH_TEST_LOG: log, HURAH_TEST_DELAY_MS: "3000" });
+  await waitUntil("host a to start the task", () => readMarks(log).length > 0);
+  Deno.kill(a.pid, "SIGSTOP");
+  deepEqual(readMarks(log), [{ kind: "start", sequence: 1, pid: a.pid }]);
+
+  await using b = spawnHurah(leaseArgs("watch", root.path, "b"), { HURAH_TEST_LOG: log, HURAH_TEST_DELAY_MS: "100" });
+  await waitUntil("host b to archive the task", () => namesIn(dirs.archive).includes("1.json"));
+  ok(!a.exitedYet());
+  Deno.kill(a.pid, "SIGCONT");
+  const resumed = await withTimeout(a.done, DEADLINE_MS, "host a's worker");
+  equal(resumed.status.code, 0, resumed.stderr);
+  const report: JsonReport = JSON.parse(resumed.stdout);
+  deepEqual(
+    { handled: report.handled, archived: report.archived, lost: report.lost, recovered: report.recovered },
+    { handled: 1, archived: 0, lost: 1, recovered: 0 },
+  );
+  ok(/#1 LOST: another worker took this task over .*this result is discarded/.test(resumed.stderr), resumed.stderr);
+
+  b.signal("SIGTERM");
+  const stopped = await withTimeout(b.done, DEADLINE_MS, "host b's worker");
+  equal(stopped.status.code, 0, stopped.stderr);
+  ok(/#1 LOST -> retry .*worker a-[0-9]+-[0-9a-f]+ let its lease expire/.test(stopped.stderr), stopped.stderr);
+
+  // Archived once, by b; a ran to its end too, but its result was discarded.
+  deepEqual(sequencesIn(dirs.archive), [1]);
+  deepEqual(namesIn(dirs.inbox), []);
+  deepEqual(namesIn(dirs.inflight), []);
+  deepEqual(namesIn(dirs.error), []);
+  const marks = readMarks(log);
+  deepEqual(marks.filter((mark) => mark.kind === "start"), [
+    { kind: "start", sequence: 1, pid: a.pid },
+    { kind: "start", sequence: 1, pid: b.pid },
+  ]);
+  deepEqual(
+    marks.filter((mark) => mark.kind === "end").map((mark) => mark.pid).sort(),
+    [a.pid, b.pid].sort(),
+  );
+  const task = decodeTask(Deno.readTextFileSync(join(dirs.archive, "1.json")), 1);
+  equal(task.retry_count, 1);
+  const failures = (task.failures ?? []) as FailureRecord[];
+  equal(failures.length, 1, JSON.stringify(failures));
+  equal(failures[0].result, "LOST");
+  ok(new RegExp(`^worker a-${a.pid}-[0-9a-f]+ let its lease expire`).test(failures[0].message), failures[0].message);
+  ok(failures[0].worker?.startsWith(`b-${b.pid}-`), failures[0].worker);
+  console.log(`lease: ${failures[0].message}`);
+});
+
+Deno.test("a slow worker that renews its lease keeps its task (control)", async () => {
+  await using root = await tempRoot();
+  const log = join(root.path, "handled.log");
+  const dirs = dirsOf(root.path);
+  await register(root.path);
+
+  // Two watchers of two hosts; whichever claims the task is slow (2 s on a 1 s lease), the other reaps every 200 ms.
+  const env = { HURAH_TEST_LOG: log, HURAH_TEST_DELAY_MS: "2000" };
+  await using a = spawnHurah(leaseArgs("watch", root.path, "a"), env);
+  await using b = spawnHurah(leaseArgs("watch", root.path, "b"), env);
+  for (const worker of [a, b]) {
+    await waitUntil(`worker ${worker.pid} to be ready`, () => worker.stderr().includes("hurah watch: watching"));
+  }
+  await new Dispatcher(root.path, { durable: false }).dispatch(EVENT_TYPE, { slow: true });
+  await waitUntil("the task to be archived", () => namesIn(dirs.archive).includes("1.json"));
+  // One more reaping round of both after the task is done: nothing to take back.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  for (const worker of [a, b]) worker.signal("SIGTERM");
+  for (const worker of [a, b]) {
+    const { status, stderr } = await withTimeout(worker.done, DEADLINE_MS, `worker ${worker.pid}`);
+    equal(status.code, 0, stderr);
+    ok(!stderr.includes("LOST"), stderr);
+  }
+
+  const marks = readMarks(log);
+  equal(marks.length, 2, JSON.stringify(marks));
+  deepEqual(marks.map((mark) => [mark.kind, mark.sequence]), [["start", 1], ["end", 1]]);
+  equal(marks[0].pid, marks[1].pid);
+  ok([a.pid, b.pid].includes(marks[0].pid));
+  deepEqual(sequencesIn(dirs.archive), [1]);
+  deepEqual(namesIn(dirs.inflight), []);
+  const task = decodeTask(Deno.readTextFileSync(join(dirs.archive, "1.json")), 1);
+  equal(task.failures, undefined);
+  equal(task.retry_count ?? 0, 0);
+});
