@@ -3,7 +3,7 @@
  * event root, dispatches a few events, handles them once and prints what
  * happened to each task. It removes the root at the end unless --keep is given.
  */
-import { Dispatcher, runOnce, Task, type TaskContext, type TaskResult } from "../mod.ts";
+import { Dispatcher, runOnce, Task, type TaskContext, type TaskRecord, type TaskResult } from "../mod.ts";
 import { eventFormatter } from "../src/cli/_log.ts";
 
 const keep = Deno.args.includes("--keep");
@@ -76,6 +76,15 @@ try {
   else await Deno.remove(root, { recursive: true });
 }
 
+/** The parts of a task worth showing: what it carried, how often it was retried, why it failed. */
+function summary(task: TaskRecord): string {
+  const parts = [`${task.event_type} ${JSON.stringify(task.payload)}`];
+  if (task.retry_count) parts.push(`retry_count ${task.retry_count}`);
+  const failure = task.failures?.at(-1);
+  if (failure) parts.push(`${failure.result}: ${failure.message}`);
+  return parts.join(", ");
+}
+
 async function* walk(dir: string, prefix: string): AsyncGenerator<string> {
   const entries = await Array.fromAsync(Deno.readDir(dir));
   entries.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
@@ -85,8 +94,11 @@ async function* walk(dir: string, prefix: string): AsyncGenerator<string> {
       if (entry.name === "tmp") continue;
       yield `${prefix}${entry.name}/`;
       yield* walk(path, prefix + "  ");
+    } else if (entry.name === "tracking.json") {
+      const { sequence } = JSON.parse(await Deno.readTextFile(path));
+      yield `${prefix}tracking.json  (last sequence ${sequence})`;
     } else if (entry.name.endsWith(".json")) {
-      yield `${prefix}${entry.name}  ${await Deno.readTextFile(path)}`;
+      yield `${prefix}${entry.name}  ${summary(JSON.parse(await Deno.readTextFile(path)))}`;
     }
   }
 }
