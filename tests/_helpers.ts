@@ -1,4 +1,5 @@
-/** Shared test helpers: temporary roots, the real CLI in a subprocess, the PHP fixtures. */
+/** Shared test helpers: temporary roots, the real CLI in a subprocess, the PHP fixtures, polling and the disk. */
+import { ok } from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -100,4 +101,67 @@ export async function listDirs(dir: string, prefix = "."): Promise<string[]> {
     out.push(relative, ...await listDirs(dir, relative));
   }
   return out.sort();
+}
+
+/** Polls `check` every `pollMs` until it holds; throws after `timeoutMs`, saying what was awaited. */
+export async function waitUntil(
+  what: string | (() => string),
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  pollMs = 25,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!await check()) {
+    if (Date.now() > deadline) {
+      throw new Error(`gave up after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+/** The entry names of a directory, sorted; [] when it does not exist. */
+export function namesIn(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+}
+
+/** Task sequence numbers in a directory, sorted, [] if missing; other names fail (`others: "skip"`: are skipped). */
+export function sequencesIn(dir: string, options: { others?: "fail" | "skip" } = {}): number[] {
+  const names = options.others === "skip"
+    ? namesIn(dir).filter((name) => /^\d+\.json$/.test(name))
+    : namesIn(dir).map((name) => {
+      ok(/^[1-9][0-9]*\.json$/.test(name), `unexpected file ${name} in ${dir}`);
+      return name;
+    });
+  return names.map((name) => Number(name.slice(0, -5))).sort((a, b) => a - b);
+}
+
+/** Whether anything (a link too, even a broken one) is at `path`. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** Sends `signal` to `child` unless it has exited already (its TypeError "already terminated" is ignored). */
+export function killQuietly(child: Deno.ChildProcess, signal: Deno.Signal = "SIGKILL"): void {
+  try {
+    child.kill(signal);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error; // it has exited already
+  }
+}
+
+/** SIGKILLs `child` if it is still running, and waits for its status (the cleanup of a `finally`). */
+export async function stopChild(child: Deno.ChildProcess): Promise<Deno.CommandStatus> {
+  killQuietly(child);
+  return await child.status;
 }

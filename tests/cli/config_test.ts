@@ -10,7 +10,7 @@ import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { Dispatcher, Layout, listenerPath } from "../../mod.ts";
 import { parseConfig } from "../../src/cli/_config.ts";
-import { runCli, spawnCli, tempRoot } from "../_helpers.ts";
+import { exists, runCli, spawnCli, stopChild, tempRoot, waitUntil } from "../_helpers.ts";
 
 /** The directories of one test: the config file's, the event root, a working directory apart, and the audit output. */
 interface Dirs {
@@ -43,16 +43,6 @@ function handlers(audit: string): unknown[] {
     { name: "mailer", eventType: "user/signup", module: "./handlers/mailer.ts", timeout: "30s" },
     { name: "audit", eventType: "user", exec: `cat > '${audit}'/$HURAH_LISTENER-$HURAH_SEQUENCE.json`, maxAttempts: 2 },
   ];
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 async function entries(dir: string): Promise<string[]> {
@@ -143,15 +133,6 @@ function collect(stream: ReadableStream<Uint8Array>): { readonly text: string; d
   };
 }
 
-/** Polls `condition` until it holds; throws `what` after `ms`. */
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!await condition()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 Deno.test("hurah watch --config handles both listeners as tasks arrive, and exits 0 on SIGTERM", async () => {
   await using root = await tempRoot();
   const layout = await dirs(root.path);
@@ -162,14 +143,17 @@ Deno.test("hurah watch --config handles both listeners as tasks arrive, and exit
   const stderr = collect(child.stderr);
   let exited = false;
   try {
-    await waitFor(() => stderr.text.includes("hurah watch: watching"), `the watcher to start; stderr: ${stderr.text}`);
+    await waitUntil(
+      `the watcher to start; stderr: ${stderr.text}`,
+      () => stderr.text.includes("hurah watch: watching"),
+    );
     match(stderr.text, /watching mailer \("user\/signup"\), audit \("user"\) under /);
     await new Dispatcher(layout.events, { durable: false }).dispatch("user/signup", { ok: true });
-    await waitFor(
+    await waitUntil(
+      "both tasks to be archived",
       async () =>
         await exists(archived(layout.events, "mailer", "user/signup", 1)) &&
         await exists(archived(layout.events, "audit", "user", 1)),
-      "both tasks to be archived",
     );
     child.kill("SIGTERM");
     const status = await child.status;
@@ -180,12 +164,7 @@ Deno.test("hurah watch --config handles both listeners as tasks arrive, and exit
     await assertBothHandled(layout);
   } finally {
     if (!exited) {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-      await child.status;
+      await stopChild(child);
       await Promise.all([stdout.done, stderr.done]);
     }
   }

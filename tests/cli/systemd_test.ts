@@ -10,7 +10,7 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { Dispatcher, Layout, listenerPath } from "../../mod.ts";
-import { CLI, runCli, spawnCli, tempRoot } from "../_helpers.ts";
+import { CLI, exists, runCli, spawnCli, stopChild, tempRoot, waitUntil } from "../_helpers.ts";
 
 const SYSTEMD_ANALYZE = "/usr/bin/systemd-analyze";
 
@@ -260,22 +260,15 @@ Deno.test("hurah systemd: an exec handler with spaces, quotes, % and $ in the co
   let exited = false;
   try {
     const listening = join(root, listenerPath("mailer", "user/signup"), Layout.INBOX);
-    await waitFor(() => exists(listening), () => `the watcher to register; stderr: ${said}`);
+    await waitUntil(() => `the watcher to register; stderr: ${said}`, () => exists(listening));
     await new Dispatcher(root, { durable: false }).dispatch("user/signup", { id: 1 });
     const archive = join(root, listenerPath("mailer", "user/signup"), Layout.ARCHIVE, "1.json");
-    await waitFor(() => exists(archive), () => `the task to be archived; stderr: ${said}`);
+    await waitUntil(() => `the task to be archived; stderr: ${said}`, () => exists(archive));
     child.kill("SIGTERM");
     equal((await child.status).code, 0, said);
     exited = true;
   } finally {
-    if (!exited) {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-      await child.status;
-    }
+    if (!exited) await stopChild(child);
     await child.stdout.cancel();
     await reading;
   }
@@ -345,21 +338,3 @@ Deno.test("hurah systemd: usage errors exit 2 with one line", async (t) => {
     });
   }
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-async function waitFor(condition: () => Promise<boolean>, what: () => string, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!await condition()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

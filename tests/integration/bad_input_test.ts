@@ -14,7 +14,7 @@ import {
   Task,
   UnsafePathError,
 } from "../../mod.ts";
-import { type CliResult, runCli, tempRoot } from "../_helpers.ts";
+import { type CliResult, exists, runCli, tempRoot } from "../_helpers.ts";
 
 /** A temporary directory holding the event root, and a sibling that no case may touch. */
 interface Sandbox {
@@ -70,16 +70,6 @@ async function describe(path: string, shallow = true): Promise<string> {
   if (info.isSymlink) return `link to ${await Deno.readLink(path)}`;
   if (info.isDirectory) return shallow ? "dir" : `dir ${JSON.stringify(await snapshot(path))}`;
   return `file ${JSON.stringify(await Deno.readTextFile(path))}`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 /**

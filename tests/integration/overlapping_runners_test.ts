@@ -17,7 +17,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { decodeTask, Layout, listenerPath } from "../../mod.ts";
-import { runCli, spawnCli, tempRoot } from "../_helpers.ts";
+import { killQuietly, runCli, spawnCli, tempRoot } from "../_helpers.ts";
 import { spawnDispatchLoop, withTimeout } from "./_dispatch_loop.ts";
 import { dumpTree, shmRoot } from "./_tree.ts";
 
@@ -61,13 +61,7 @@ function startRunner(root: string, log: string, delayMs = 0): Runner {
     exited: () => exited,
     done,
     async [Symbol.asyncDispose]() {
-      if (!exited) {
-        try {
-          child.kill("SIGKILL");
-        } catch (error) {
-          if (!(error instanceof TypeError)) throw error; // it has exited already
-        }
-      }
+      if (!exited) killQuietly(child);
       await output;
     },
   };

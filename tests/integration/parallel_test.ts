@@ -27,7 +27,7 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeTask, Dispatcher, type FailureRecord, Layout, listenerPath, runOnce, Task } from "../../mod.ts";
-import { spawnCli, tempRoot } from "../_helpers.ts";
+import { killQuietly, namesIn, sequencesIn, spawnCli, tempRoot, waitUntil } from "../_helpers.ts";
 import { spawnDispatchLoop, withTimeout } from "./_dispatch_loop.ts";
 
 const HANDLER = join(dirname(fileURLToPath(import.meta.url)), "handlers", "marker_log.ts");
@@ -65,12 +65,7 @@ function spawnHurah(args: string[], env: Record<string, string>): Proc {
     return { status, stdout, stderr };
   });
   const signal = (name: Deno.Signal) => {
-    if (exited) return;
-    try {
-      child.kill(name);
-    } catch (error) {
-      if (!(error instanceof TypeError)) throw error; // it has exited already
-    }
+    if (!exited) killQuietly(child, name);
   };
   return {
     pid: child.pid,
@@ -84,38 +79,6 @@ function spawnHurah(args: string[], env: Record<string, string>): Proc {
       await done;
     },
   };
-}
-
-/** Polls `check` until it holds; throws after `timeoutMs`, saying what was awaited. */
-async function waitUntil(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = DEADLINE_MS,
-  pollMs = 25,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
-  }
-}
-
-/** The entry names of a directory; [] when it does not exist. */
-function namesIn(dir: string): string[] {
-  try {
-    return [...Deno.readDirSync(dir)].map((entry) => entry.name);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
-}
-
-/** The sequence numbers of the task files in a directory, sorted (any other name fails). */
-function sequencesIn(dir: string): number[] {
-  return namesIn(dir).map((name) => {
-    ok(/^[1-9][0-9]*\.json$/.test(name), `unexpected file ${name} in ${dir}`);
-    return Number(name.slice(0, -5));
-  }).sort((a, b) => a - b);
 }
 
 /** 1..n. */
@@ -298,9 +261,14 @@ Deno.test(`${KILLS} SIGKILLs of parallel watchers lose no task and archive none 
     await waitUntil(
       "the inbox and inflight/ to empty",
       () => namesIn(dirs.inbox).length === 0 && namesIn(dirs.inflight).length === 0,
+      DEADLINE_MS,
     );
     for (const worker of workers) {
-      await waitUntil(`worker ${worker.pid} to be ready`, () => worker.stderr().includes("hurah watch: watching"));
+      await waitUntil(
+        `worker ${worker.pid} to be ready`,
+        () => worker.stderr().includes("hurah watch: watching"),
+        DEADLINE_MS,
+      );
     }
     for (const worker of workers) worker.signal("SIGTERM");
     const finals = await withTimeout(Promise.all(workers.map((w) => w.done)), DEADLINE_MS, "the last workers");
@@ -418,12 +386,12 @@ Deno.test("a frozen worker's task is taken over by another host once its lease e
   await new Dispatcher(root.path, { durable: false }).dispatch(EVENT_TYPE, { frozen: true });
 
   await using a = spawnHurah(leaseArgs("run", root.path, "a"), { HURAH_TEST_LOG: log, HURAH_TEST_DELAY_MS: "3000" });
-  await waitUntil("host a to start the task", () => readMarks(log).length > 0);
+  await waitUntil("host a to start the task", () => readMarks(log).length > 0, DEADLINE_MS);
   Deno.kill(a.pid, "SIGSTOP");
   deepEqual(readMarks(log), [{ kind: "start", sequence: 1, pid: a.pid }]);
 
   await using b = spawnHurah(leaseArgs("watch", root.path, "b"), { HURAH_TEST_LOG: log, HURAH_TEST_DELAY_MS: "100" });
-  await waitUntil("host b to archive the task", () => namesIn(dirs.archive).includes("1.json"));
+  await waitUntil("host b to archive the task", () => namesIn(dirs.archive).includes("1.json"), DEADLINE_MS);
   ok(!a.exitedYet());
   Deno.kill(a.pid, "SIGCONT");
   const resumed = await withTimeout(a.done, DEADLINE_MS, "host a's worker");
@@ -475,10 +443,14 @@ Deno.test("a slow worker that renews its lease keeps its task (control)", async 
   await using a = spawnHurah(leaseArgs("watch", root.path, "a"), env);
   await using b = spawnHurah(leaseArgs("watch", root.path, "b"), env);
   for (const worker of [a, b]) {
-    await waitUntil(`worker ${worker.pid} to be ready`, () => worker.stderr().includes("hurah watch: watching"));
+    await waitUntil(
+      `worker ${worker.pid} to be ready`,
+      () => worker.stderr().includes("hurah watch: watching"),
+      DEADLINE_MS,
+    );
   }
   await new Dispatcher(root.path, { durable: false }).dispatch(EVENT_TYPE, { slow: true });
-  await waitUntil("the task to be archived", () => namesIn(dirs.archive).includes("1.json"));
+  await waitUntil("the task to be archived", () => namesIn(dirs.archive).includes("1.json"), DEADLINE_MS);
   // One more reaping round of both after the task is done: nothing to take back.
   await new Promise((resolve) => setTimeout(resolve, 500));
   for (const worker of [a, b]) worker.signal("SIGTERM");

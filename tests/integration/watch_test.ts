@@ -30,42 +30,17 @@ import {
   type TaskContext,
   watch,
 } from "../../mod.ts";
-import { spawnCli, tempRoot } from "../_helpers.ts";
+import { killQuietly, sequencesIn, spawnCli, tempRoot, waitUntil } from "../_helpers.ts";
 import { spawnDispatchLoop } from "./_dispatch_loop.ts";
 
 const HANDLERS = join(dirname(fileURLToPath(import.meta.url)), "handlers");
 /** Long enough for anything that works; only there so that a broken build fails instead of hanging. */
 const DEADLINE_MS = 30_000;
+/** The `sequencesIn()` option of this file: names other than `<digits>.json` are passed over. */
+const SKIP_OTHERS = { others: "skip" } as const;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
-
-/** Polls `check` every `pollMs` until it holds; throws after `timeoutMs`, saying what was awaited. */
-async function waitUntil(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = DEADLINE_MS,
-  pollMs = 10,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
-  }
-}
-
-/** The sequence numbers of the task files in a directory, sorted; [] when it does not exist. */
-function sequencesIn(dir: string): number[] {
-  try {
-    return [...Deno.readDirSync(dir)]
-      .filter((entry) => /^\d+\.json$/.test(entry.name))
-      .map((entry) => Number(entry.name.slice(0, -5)))
-      .sort((a, b) => a - b);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
-}
 
 /** The lines of a text file, without the empty last one; [] when it does not exist. */
 function linesOf(path: string): string[] {
@@ -118,12 +93,7 @@ function spawnWatch(args: string[], env: Record<string, string> = {}): WatchProc
     return status;
   });
   const signal = (name: Deno.Signal) => {
-    if (exited) return;
-    try {
-      child.kill(name);
-    } catch (error) {
-      if (!(error instanceof TypeError)) throw error; // it has exited meanwhile
-    }
+    if (!exited) killQuietly(child, name);
   };
   const kill = () => {
     signal("SIGKILL");
@@ -144,15 +114,20 @@ function spawnWatch(args: string[], env: Record<string, string> = {}): WatchProc
 
 /** Waits until the watcher printed its "watching" line (text log format): listeners registered and watched. */
 async function watching(watcher: WatchProcess): Promise<void> {
-  await waitUntil("hurah watch to start", () => {
-    if (watcher.exitedYet()) throw new Error(`hurah watch exited early:\n${watcher.stderr()}`);
-    return watcher.stderr().includes("hurah watch: watching ");
-  });
+  await waitUntil(
+    "hurah watch to start",
+    () => {
+      if (watcher.exitedYet()) throw new Error(`hurah watch exited early:\n${watcher.stderr()}`);
+      return watcher.stderr().includes("hurah watch: watching ");
+    },
+    DEADLINE_MS,
+    10,
+  );
 }
 
 /** Waits for the process to exit, at most `timeoutMs`, and returns its status. */
 async function exitOf(watcher: WatchProcess, timeoutMs = DEADLINE_MS): Promise<Deno.CommandStatus> {
-  await waitUntil("hurah watch to exit", () => watcher.exitedYet(), timeoutMs);
+  await waitUntil("hurah watch to exit", () => watcher.exitedYet(), timeoutMs, 10);
   return await watcher.exited;
 }
 
@@ -185,7 +160,9 @@ Deno.test("hurah watch handles 500 tasks that another process dispatches", async
     const dirs = listeners.map(({ name, eventType }) => dirsOf(events, name, eventType));
     await waitUntil(
       `${total} archived tasks per listener`,
-      () => dirs.every((d) => sequencesIn(d.archive).length === total),
+      () => dirs.every((d) => sequencesIn(d.archive, SKIP_OTHERS).length === total),
+      DEADLINE_MS,
+      10,
     );
     watcher.signal("SIGTERM");
     equal((await exitOf(watcher)).code, 0, watcher.stderr());
@@ -199,8 +176,8 @@ Deno.test("hurah watch handles 500 tasks that another process dispatches", async
         range(total),
         `${name}: the handler's calls`,
       );
-      deepEqual(sequencesIn(dirs[k].archive), range(total), `${name}: archive/`);
-      deepEqual(sequencesIn(dirs[k].inbox), [], `${name}: inbox/`);
+      deepEqual(sequencesIn(dirs[k].archive, SKIP_OTHERS), range(total), `${name}: archive/`);
+      deepEqual(sequencesIn(dirs[k].inbox, SKIP_OTHERS), [], `${name}: inbox/`);
       // One text line per task: "<name> #<sequence> SUCCESS -> archive (<ms> ms)".
       const lines = stderrLines.filter((line) => line.startsWith(`${name} `));
       deepEqual(
@@ -230,20 +207,25 @@ Deno.test("hurah watch handles 500 tasks that another process dispatches", async
     // The JSON format prints no start line: wait for the registration (the dispatcher only
     // delivers to registered listeners). A task that comes before the inbox is watched is
     // found by the first pass anyway.
-    await waitUntil("the listener's registration", () => existsDir(inbox));
+    await waitUntil("the listener's registration", () => existsDir(inbox), DEADLINE_MS, 10);
 
     await using loop = spawnDispatchLoop(root.path, "shop/order", total, { noFsync: true, intervalMs: 4 });
     const status = await loop.exited;
     equal(status.code, 0, `the dispatcher failed: ${await loop.stderr}`);
     equal(loop.reported.length, total);
 
-    await waitUntil(`${total} archived tasks`, () => sequencesIn(archive).length === total);
+    await waitUntil(
+      `${total} archived tasks`,
+      () => sequencesIn(archive, SKIP_OTHERS).length === total,
+      DEADLINE_MS,
+      10,
+    );
     watcher.signal("SIGTERM");
     equal((await exitOf(watcher)).code, 0, watcher.stderr());
 
     deepEqual(linesOf(log).map(Number), range(total), "the handler's calls");
-    deepEqual(sequencesIn(archive), range(total));
-    deepEqual(sequencesIn(inbox), []);
+    deepEqual(sequencesIn(archive, SKIP_OTHERS), range(total));
+    deepEqual(sequencesIn(inbox, SKIP_OTHERS), []);
     const lines = watcher.stderr().split("\n").filter((line) => line !== "");
     equal(lines.length, total, "one log line per task, nothing else");
     for (const [k, line] of lines.entries()) {
@@ -310,20 +292,20 @@ Deno.test("hurah watch killed with SIGKILL mid-burst and restarted loses nothing
     beforeKill = linesOf(log).map(Number);
     ok(beforeKill.length < total, `the kill came too late: all ${total} were handled`);
     deepEqual(beforeKill, range(beforeKill.length), "handled in order before the kill");
-    const left = sequencesIn(inbox);
-    const archived = sequencesIn(archive);
+    const left = sequencesIn(inbox, SKIP_OTHERS);
+    const archived = sequencesIn(archive, SKIP_OTHERS);
     // Every task is in exactly one place; the archive holds a prefix, the inbox the rest.
     deepEqual([...archived, ...left], range(total), "archive + inbox after the kill");
     inFlight = left[0];
   }
 
   await using second = spawnWatch(args, env);
-  await waitUntil(`${total} archived tasks`, () => sequencesIn(archive).length === total);
+  await waitUntil(`${total} archived tasks`, () => sequencesIn(archive, SKIP_OTHERS).length === total, DEADLINE_MS, 10);
   second.signal("SIGTERM");
   equal((await exitOf(second)).code, 0, second.stderr());
 
-  deepEqual(sequencesIn(archive), range(total));
-  deepEqual(sequencesIn(inbox), []);
+  deepEqual(sequencesIn(archive, SKIP_OTHERS), range(total));
+  deepEqual(sequencesIn(inbox, SKIP_OTHERS), []);
   const handled = linesOf(log).map(Number);
   const afterKill = handled.slice(beforeKill.length);
   // The restart goes on from the first task still in the inbox: the one that was in flight.
@@ -364,7 +346,7 @@ Deno.test("hurah watch on SIGTERM", async (t) => {
     );
     try {
       await watching(watcher);
-      await waitUntil("task 1 to start", () => linesOf(log).includes("start 1"));
+      await waitUntil("task 1 to start", () => linesOf(log).includes("start 1"), DEADLINE_MS, 10);
       return { watcher, log, dirs, bytes };
     } catch (error) {
       await watcher.kill();
@@ -380,8 +362,8 @@ Deno.test("hurah watch on SIGTERM", async (t) => {
     const status = await exitOf(watcher);
     equal(status.code, 0, watcher.stderr());
     deepEqual(linesOf(log), ["start 1", "end 1"], "task 1 ran to its end, no other started");
-    deepEqual(sequencesIn(dirs.archive), [1], "archived once");
-    deepEqual(sequencesIn(dirs.inbox), [2, 3, 4, 5]);
+    deepEqual(sequencesIn(dirs.archive, SKIP_OTHERS), [1], "archived once");
+    deepEqual(sequencesIn(dirs.inbox, SKIP_OTHERS), [2, 3, 4, 5]);
     for (const n of [2, 3, 4, 5]) deepEqual(Deno.readFileSync(join(dirs.inbox, `${n}.json`)), bytes.get(n));
     ok(/slow #1 SUCCESS -> archive/.test(watcher.stderr()), watcher.stderr());
     ok(watcher.stderr().includes("hurah watch: stopping; a running task gets up to 5s"), watcher.stderr());
@@ -397,10 +379,10 @@ Deno.test("hurah watch on SIGTERM", async (t) => {
     const status = await exitOf(watcher, 20_000);
     equal(status.code, 0, watcher.stderr());
     deepEqual(linesOf(log), ["start 1"], "the handler never got to its end");
-    deepEqual(sequencesIn(dirs.inbox), [1]);
+    deepEqual(sequencesIn(dirs.inbox, SKIP_OTHERS), [1]);
     deepEqual(Deno.readFileSync(join(dirs.inbox, "1.json")), bytes.get(1), "inbox/1.json untouched");
-    deepEqual(sequencesIn(dirs.archive), []);
-    deepEqual(sequencesIn(dirs.error), []);
+    deepEqual(sequencesIn(dirs.archive, SKIP_OTHERS), []);
+    deepEqual(sequencesIn(dirs.error, SKIP_OTHERS), []);
     ok(/slow #1 ABORTED -> stop .*grace period; it stays in the inbox/.test(watcher.stderr()), watcher.stderr());
   });
 
@@ -409,12 +391,12 @@ Deno.test("hurah watch on SIGTERM", async (t) => {
     const { watcher, log, dirs, bytes } = await started(root.path, 1, 60_000, "30s");
     await using _ = watcher;
     watcher.signal("SIGTERM");
-    await waitUntil("the stopping line", () => watcher.stderr().includes("hurah watch: stopping"));
+    await waitUntil("the stopping line", () => watcher.stderr().includes("hurah watch: stopping"), DEADLINE_MS, 10);
     watcher.signal("SIGTERM");
     const status = await exitOf(watcher, 20_000);
     equal(status.code, 130, watcher.stderr());
     deepEqual(linesOf(log), ["start 1"]);
-    deepEqual(sequencesIn(dirs.inbox), [1]);
+    deepEqual(sequencesIn(dirs.inbox, SKIP_OTHERS), [1]);
     deepEqual(Deno.readFileSync(join(dirs.inbox, "1.json")), bytes.get(1), "inbox/1.json untouched");
   });
 });
@@ -453,7 +435,7 @@ Deno.test("hurah watch retries a RETRY task after retryDelay(), woken by not_bef
     2,
   );
 
-  await waitUntil("the second attempt", () => sequencesIn(archive).length === 1, 20_000);
+  await waitUntil("the second attempt", () => sequencesIn(archive, SKIP_OTHERS).length === 1, 20_000, 10);
   watcher.signal("SIGTERM");
   equal((await exitOf(watcher)).code, 0, watcher.stderr());
 
@@ -467,7 +449,7 @@ Deno.test("hurah watch retries a RETRY task after retryDelay(), woken by not_bef
   if (seen !== undefined) equal(seen, second.notBefore, "the not_before seen in the inbox");
   ok(notBefore >= first.at + 300, "not_before is at least retryDelay() after the first attempt");
   ok(second.at >= notBefore, "the second attempt came after not_before");
-  deepEqual(sequencesIn(inbox), []);
+  deepEqual(sequencesIn(inbox, SKIP_OTHERS), []);
   const archived = JSON.parse(Deno.readTextFileSync(join(archive, "1.json")));
   equal(archived.retry_count, 1);
 
@@ -507,7 +489,7 @@ Deno.test("watch() pauses a listener after FAILURE, then tries the same task aga
     await watcher.ready;
     const dispatcher = new Dispatcher(root.path, { durable: false });
     for (let i = 0; i < 3; i++) await dispatcher.dispatch("job", { i });
-    await waitUntil("3 archived tasks", () => sequencesIn(archive).length === 3);
+    await waitUntil("3 archived tasks", () => sequencesIn(archive, SKIP_OTHERS).length === 3, DEADLINE_MS, 10);
   }
   deepEqual(calls, [1, 1, 1, 2, 3], "task 1 three times, the others only after it succeeded");
   deepEqual(delays, [1, 2], "failureDelay gets the number of FAILUREs in a row");
@@ -539,11 +521,7 @@ function spawnShell(script: string, env: Record<string, string>) {
     exited,
     stderr,
     async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGKILL");
-      } catch (error) {
-        if (!(error instanceof TypeError)) throw error; // it has exited already
-      }
+      killQuietly(child);
       await exited;
     },
   };
@@ -634,16 +612,26 @@ Deno.test("watch() handles the tasks whose file events overflowed, on the watche
     });
     await watcher.ready;
     await new Dispatcher(root.path, { durable: false }).dispatch("busy", { n: 1 });
-    await waitUntil(`${quiet} archived tasks of victim`, () => sequencesIn(victim.archive).length === quiet);
-    await waitUntil(`${burst + 1} archived tasks of blocker`, () => sequencesIn(blocker.archive).length === burst + 1);
+    await waitUntil(
+      `${quiet} archived tasks of victim`,
+      () => sequencesIn(victim.archive, SKIP_OTHERS).length === quiet,
+      DEADLINE_MS,
+      10,
+    );
+    await waitUntil(
+      `${burst + 1} archived tasks of blocker`,
+      () => sequencesIn(blocker.archive, SKIP_OTHERS).length === burst + 1,
+      DEADLINE_MS,
+      10,
+    );
   }
   const status = await shell.exited;
   equal(status.code, 0, `the shell failed: ${await shell.stderr}`);
   ok(blockedMs > 0, "the blocking handler ran");
   deepEqual(victimCalls, range(quiet), "victim handled every task once, in order");
   equal(blockerCalls, burst + 1);
-  deepEqual(sequencesIn(victim.inbox), []);
-  deepEqual(sequencesIn(blocker.inbox), []);
+  deepEqual(sequencesIn(victim.inbox, SKIP_OTHERS), []);
+  deepEqual(sequencesIn(blocker.inbox, SKIP_OTHERS), []);
   const rescans = events.filter((event) => event.type === "rescan");
   ok(
     rescans.some((event) => event.listener === "victim" && event.reason === "overflow"),
@@ -695,17 +683,22 @@ Deno.test("watch() finds tasks that no file event announces on its rescan interv
     await Deno.rename(join(dir, "inbox.new"), inbox);
 
     await dispatcher.dispatch("slow", { n: 1 });
-    await waitUntil("task 1", () => handledAt.has(1));
+    await waitUntil("task 1", () => handledAt.has(1), DEADLINE_MS, 10);
     const first = handledAt.get(1)!;
     // Wait for the pass that handled task 1 to end (it lists the inbox once more, then
     // releases the run lock and sleeps), so that it cannot see the next tasks.
-    await waitUntil("the end of the pass", () => {
-      using lock = Deno.openSync(join(dir, Layout.RUN_LOCK), { read: true, write: true });
-      return lock.tryLockSync(true);
-    });
+    await waitUntil(
+      "the end of the pass",
+      () => {
+        using lock = Deno.openSync(join(dir, Layout.RUN_LOCK), { read: true, write: true });
+        return lock.tryLockSync(true);
+      },
+      DEADLINE_MS,
+      10,
+    );
     const dispatchedAt = Date.now();
     for (let i = 2; i <= 4; i++) await dispatcher.dispatch("slow", { n: i });
-    await waitUntil("tasks 2 to 4", () => handledAt.size === 4);
+    await waitUntil("tasks 2 to 4", () => handledAt.size === 4, DEADLINE_MS, 10);
 
     const waited = handledAt.get(2)! - first;
     ok(
@@ -716,5 +709,5 @@ Deno.test("watch() finds tasks that no file event announces on its rescan interv
   }
   deepEqual([...handledAt.keys()], [1, 2, 3, 4], "in order, once each");
   deepEqual(events.filter((event) => event.type === "rescan"), [], "no overflow, no watcher error");
-  deepEqual(sequencesIn(inbox), []);
+  deepEqual(sequencesIn(inbox, SKIP_OTHERS), []);
 });

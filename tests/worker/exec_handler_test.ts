@@ -20,7 +20,7 @@ import {
   Task,
   type TaskRecord,
 } from "../../mod.ts";
-import { runCli, tempRoot } from "../_helpers.ts";
+import { exists, runCli, tempRoot } from "../_helpers.ts";
 
 const NAME = "shell";
 const EVENT_TYPE = "product/created";
@@ -74,16 +74,6 @@ function tracked(handler: HandlerLike): HandlerLike & { settled(): Promise<void>
       await Promise.all(calls);
     },
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 async function readTask(path: string): Promise<TaskRecord> {

@@ -20,7 +20,7 @@ import {
   type TaskRecord,
   type TaskResult,
 } from "../../mod.ts";
-import { tempRoot } from "../_helpers.ts";
+import { namesIn, sequencesIn, tempRoot } from "../_helpers.ts";
 
 const NAME = "parallel";
 const EVENT_TYPE = "job/queued";
@@ -36,24 +36,6 @@ function dirsOf(root: string) {
     error: join(dir, Layout.ERROR),
     workers: join(dir, Layout.WORKERS),
   };
-}
-
-/** The entry names of a directory, sorted; [] when it does not exist. */
-function namesIn(dir: string): string[] {
-  try {
-    return [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
-}
-
-/** The sequence numbers of the task files in a directory, sorted. */
-function sequencesIn(dir: string): number[] {
-  return namesIn(dir).map((name) => {
-    ok(/^[1-9][0-9]*\.json$/.test(name), `unexpected file ${name} in ${dir}`);
-    return Number(name.slice(0, -5));
-  }).sort((a, b) => a - b);
 }
 
 function readTask(dir: string, file: string): TaskRecord {
