@@ -210,11 +210,12 @@ export function encodeTracking(tracking: TrackingRecord): string {
   });
 }
 
-const TASK_FILE = /^([0-9]{1,15})\.json$/;
+const TASK_FILE = /^([1-9][0-9]{0,14})\.json$/;
 
 /**
  * The sequence number in a task file name, or `undefined` when the name is
- * not `<N>.json` with N ≥ 1.
+ * not `<N>.json` with N ≥ 1 written without leading zeros (so that one
+ * number has one name).
  *
  * @example Reading a task file name
  * ```ts
@@ -226,7 +227,5 @@ const TASK_FILE = /^([0-9]{1,15})\.json$/;
  */
 export function sequenceOf(fileName: string): number | undefined {
   const match = TASK_FILE.exec(fileName);
-  if (!match) return undefined;
-  const sequence = Number(match[1]);
-  return sequence >= 1 ? sequence : undefined;
+  return match ? Number(match[1]) : undefined;
 }

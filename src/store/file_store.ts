@@ -55,8 +55,8 @@ export interface Claim {
 
 /** What `listInbox` found. */
 export interface InboxListing {
-  /** Task files, by ascending sequence number. */
-  tasks: { sequence: number; file: string }[];
+  /** The sequence numbers of the task files, ascending; the file of N is `<N>.json`. */
+  sequences: number[];
   /** Entries that are not `<N>.json` regular files (dotfiles excluded). */
   strays: Deno.DirEntry[];
 }
@@ -221,7 +221,7 @@ export class FileStore {
     const staged = this.#tmpPath(listener.dir, "task");
     try {
       const tracking = this.#readTracking(listener.dir);
-      let last = tracking?.sequence ?? this.maxSequence(listener.dir);
+      let last = tracking?.sequence ?? await this.maxSequence(listener.dir);
       // tracking.json as this store last wrote it was checked then; anything else may be behind the files.
       let trusted = tracking !== undefined && this.#written.get(listener.dir) === tracking.sequence;
       for (;;) {
@@ -230,7 +230,7 @@ export class FileStore {
         if (!trusted && this.#usedOutsideInbox(listener.dir, file)) {
           // tracking.json is behind tasks already handled: a number reused
           // here would later overwrite archive/<N>.json or error/<N>.json.
-          last = Math.max(sequence, this.maxSequence(listener.dir));
+          last = Math.max(sequence, await this.maxSequence(listener.dir));
           continue;
         }
         await writeFileSynced(staged, build(sequence), this.#durable);
@@ -247,7 +247,7 @@ export class FileStore {
           if (!isAlreadyExists(error)) throw error;
           // tracking.json was behind the files (restored, or written by a
           // dispatcher that takes no lock): skip past every number in use.
-          last = Math.max(sequence, this.maxSequence(listener.dir));
+          last = Math.max(sequence, await this.maxSequence(listener.dir));
           trusted = false;
           continue;
         }
@@ -314,11 +314,11 @@ export class FileStore {
   }
 
   /** The highest sequence number of any file in any state directory of a listener, or 0. */
-  maxSequence(dir: string): number {
+  async maxSequence(dir: string): Promise<number> {
     let max = 0;
     for (const state of Deno.readDirSync(dir)) {
       if (!state.isDirectory || state.name === Layout.TMP) continue;
-      for (const entry of Deno.readDirSync(join(dir, state.name))) {
+      for await (const entry of Deno.readDir(join(dir, state.name))) {
         const match = /^([0-9]{1,15})\.json/.exec(entry.name);
         if (match) max = Math.max(max, Number(match[1]));
       }
@@ -340,18 +340,23 @@ export class FileStore {
     return tryLockFile(join(listener.dir, Layout.RUN_LOCK), shared, this.#lockFiles);
   }
 
-  /** Lists the inbox: task files by sequence, and anything else found there. */
-  listInbox(listener: ListenerRef): InboxListing {
-    const tasks: InboxListing["tasks"] = [];
+  /**
+   * Lists the inbox: the task files' sequence numbers, and anything else
+   * found there. The directory is read as a stream (Deno's synchronous
+   * listing builds every entry at once: 100,000 of them cost ~50 MiB), and
+   * only numbers are kept.
+   */
+  async listInbox(listener: ListenerRef): Promise<InboxListing> {
+    const sequences: number[] = [];
     const strays: Deno.DirEntry[] = [];
-    for (const entry of Deno.readDirSync(join(listener.dir, Layout.INBOX))) {
+    for await (const entry of Deno.readDir(`${listener.dir}/${Layout.INBOX}`)) {
       if (entry.name.startsWith(".")) continue;
       const sequence = sequenceOf(entry.name);
-      if (sequence !== undefined && entry.isFile) tasks.push({ sequence, file: entry.name });
+      if (sequence !== undefined && entry.isFile) sequences.push(sequence);
       else strays.push(entry);
     }
-    tasks.sort((a, b) => a.sequence - b.sequence);
-    return { tasks, strays };
+    sequences.sort((a, b) => a - b);
+    return { sequences, strays };
   }
 
   // Hot paths build paths by concatenation: every part is a checked name, so join()'s normalising is not needed.

@@ -121,22 +121,23 @@ export class ParallelPass {
       if (this.settings.now().getTime() - this.#reapedAt >= this.parallel.reapIntervalMs) await this.reap(report);
     };
     const running = new Set<Promise<void>>();
-    const claimedBefore = new Set<string>();
+    const claimedBefore = new Set<number>();
     let failure: unknown;
     const stopClaiming = () => failure !== undefined || report.failedAt !== undefined || this.settings.signal.aborted;
     try {
       for (let first = true;; first = false) {
         await reapIfDue();
-        const { tasks, strays } = await this.store.listInbox(this.listener);
-        if (first) this.settings.onEvent({ type: "backlog", listener: this.listener.name, pending: tasks.length });
+        const { sequences, strays } = await this.store.listInbox(this.listener);
+        if (first) this.settings.onEvent({ type: "backlog", listener: this.listener.name, pending: sequences.length });
         for (const stray of strays) {
           const spot = { dir: Layout.INBOX, file: stray.name, task: stray.name };
           await this.runner.quarantine(report, spot, strayReason(stray));
         }
         const now = this.settings.now().getTime();
         let claimed = 0;
-        for (const { file, sequence } of tasks) {
-          if (claimedBefore.has(file)) continue; // back from this pass (RETRY): the next pass tries it again
+        for (const sequence of sequences) {
+          const file = `${sequence}.json`;
+          if (claimedBefore.has(sequence)) continue; // back from this pass (RETRY): the next pass tries it again
           const dueAt = this.#notBefore.get(file);
           if (dueAt !== undefined) {
             if (dueAt > now) {
@@ -151,7 +152,7 @@ export class ParallelPass {
           const claim = await this.store.claim(this.listener, file, this.worker);
           if (!claim) continue; // another worker was first
           claimed++;
-          claimedBefore.add(file);
+          claimedBefore.add(sequence);
           const spot: TaskSpot = { dir: Layout.INFLIGHT, file: claim.file, task: file, sequence };
           const task: Promise<void> = this.runner.handle(report, spot).then((step) => {
             if (step.kind === "later") this.#notBefore.set(file, step.dueAt);

@@ -30,10 +30,10 @@ export class Pass {
     delete report.failedAt;
     delete report.waitingFor;
     delete report.nextDueAt;
-    const seen = new Set<string>();
+    const seen = new Set<number>();
     for (let first = true;; first = false) {
-      const { tasks, strays } = await store.listInbox(listener);
-      if (first) settings.onEvent({ type: "backlog", listener: listener.name, pending: tasks.length });
+      const { sequences, strays } = await store.listInbox(listener);
+      if (first) settings.onEvent({ type: "backlog", listener: listener.name, pending: sequences.length });
       for (const stray of strays) {
         await this.runner.quarantine(
           report,
@@ -41,14 +41,15 @@ export class Pass {
           strayReason(stray),
         );
       }
-      const pending = tasks.filter((task) => !seen.has(task.file));
+      const pending = sequences.filter((sequence) => !seen.has(sequence));
       if (pending.length === 0) return report;
-      for (const { sequence, file } of pending) {
+      for (const sequence of pending) {
         if (settings.signal.aborted) {
           report.aborted = true;
           return report;
         }
-        seen.add(file);
+        seen.add(sequence);
+        const file = `${sequence}.json`;
         const step = await this.runner.handle(report, { dir: Layout.INBOX, file, task: file, sequence });
         if (step.kind === "stop" || step.kind === "incomplete" || step.kind === "aborted") return report;
       }

@@ -142,6 +142,7 @@ const FILE_NAMES: [string, number | undefined][] = [
   ["999999999999999.json", 999999999999999],
   ["1234567890123456.json", undefined],
   ["0.json", undefined],
+  ["007.json", undefined],
   ["-1.json", undefined],
   ["1.5.json", undefined],
   ["abc.json", undefined],
