@@ -6,9 +6,8 @@ import { FileStore } from "./store/file_store.ts";
 /** Options of {@linkcode Dispatcher}. */
 export interface DispatcherOptions {
   /**
-   * Flush every task file, `tracking.json` and their directories to disk
-   * before `dispatch()` returns, so an acknowledged delivery survives a power
-   * loss. Turn off for throughput when losing the last events of a crash is
+   * Flush every task file and its inbox entry to disk before `dispatch()`
+   * returns, so an acknowledged delivery survives a power loss. Turn off for throughput when losing the last events of a crash is
    * acceptable; a killed process never loses a reported delivery either way.
    * @default {true}
    */

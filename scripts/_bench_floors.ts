@@ -1,0 +1,414 @@
+/**
+ * The floors of the benchmark: the system calls that hurah cannot avoid, in
+ * bare loops, run by the same worker processes as hurah itself.
+ *
+ * - a delivery: create + write + rename (tmp file → inbox), with an fsync of
+ *   the file before the rename and of the inbox after it when durable;
+ * - the protocol's delivery, as a PHP-compatible locked dispatcher needs it at
+ *   the least: flock, read tracking.json, write the task and the tracking
+ *   file, rename both into place (four fsyncs when durable);
+ * - a drained task: read + JSON.parse + rename (inbox → archive), and its
+ *   fsync variant; the inbox listed at once (fast) or as a stream (lean);
+ * - a watcher: `Deno.watchFs` on the inbox, then list, read, parse, rename.
+ *
+ * Each comes with the synchronous calls (the cost of the system calls
+ * themselves) and, where it tells something, with Deno's asynchronous ones,
+ * which hand every call to a thread pool.
+ *
+ * @module
+ */
+import { join } from "node:path";
+
+/** When a timed loop started and ended (epoch milliseconds, sub-millisecond precision), and what it did. */
+export interface Timing {
+  start: number;
+  end: number;
+  count: number;
+}
+
+/** Epoch milliseconds with sub-millisecond precision, comparable between processes. */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+const encoder = new TextEncoder();
+
+function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
+  for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let written = 0; written < bytes.length;) written += await file.write(bytes.subarray(written));
+}
+
+function writeFileSync(path: string, bytes: Uint8Array, fsync: boolean): void {
+  const file = Deno.openSync(path, { write: true, create: true, truncate: true });
+  try {
+    writeAllSync(file, bytes);
+    if (fsync) file.syncSync();
+  } finally {
+    file.close();
+  }
+}
+
+async function writeFile(path: string, bytes: Uint8Array, fsync: boolean): Promise<void> {
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  try {
+    await writeAll(file, bytes);
+    if (fsync) await file.sync();
+  } finally {
+    file.close();
+  }
+}
+
+function syncDirSync(path: string): void {
+  const dir = Deno.openSync(path, { read: true });
+  try {
+    dir.syncSync();
+  } finally {
+    dir.close();
+  }
+}
+
+async function syncDir(path: string): Promise<void> {
+  const dir = await Deno.open(path, { read: true });
+  try {
+    await dir.sync();
+  } finally {
+    dir.close();
+  }
+}
+
+/**
+ * A task file's text as hurah writes it, with the sequence number spliced
+ * in: the floors write files of the same size.
+ */
+export function taskText(sequence: number, payload: unknown = { product_id: sequence }): string {
+  return JSON.stringify({
+    payload,
+    sequence,
+    count: sequence,
+    delivery: "2026-11-29T03:39:28+00:00",
+    event_type: "bench",
+    event_id: "0add4ab8-0983-4055-a580-331ebd5a63de",
+    task_id: "597f48f9-b115-43df-8e72-f88bce455086",
+  });
+}
+
+/** What a dispatch floor does. */
+export interface DispatchFloorOptions {
+  /** Listener directories (each with `inbox/` and `tmp/`): every event goes to each. */
+  dirs: string[];
+  /** Events to deliver. */
+  events: number;
+  /** Flush as durable mode does. */
+  durable: boolean;
+  /** Unique per process, so that processes writing the same inboxes use distinct names. */
+  writer: string;
+}
+
+/** (a) create + write + rename per delivery, synchronous calls. */
+export function floorDispatchSync(options: DispatchFloorOptions): Timing {
+  const { dirs, events, durable, writer } = options;
+  const start = now();
+  for (let i = 0; i < events; i++) {
+    const bytes = encoder.encode(taskText(i));
+    for (const dir of dirs) {
+      const staged = join(dir, "tmp", `floor.${writer}.${i}.tmp`);
+      writeFileSync(staged, bytes, durable);
+      Deno.renameSync(staged, join(dir, "inbox", `${writer}.${i}.json`));
+      if (durable) syncDirSync(join(dir, "inbox"));
+    }
+  }
+  return { start, end: now(), count: events * dirs.length };
+}
+
+/** (a) create + write + rename per delivery, Deno's asynchronous calls. */
+export async function floorDispatchAsync(options: DispatchFloorOptions): Promise<Timing> {
+  const { dirs, events, durable, writer } = options;
+  const start = now();
+  for (let i = 0; i < events; i++) {
+    const bytes = encoder.encode(taskText(i));
+    for (const dir of dirs) {
+      const staged = join(dir, "tmp", `floor.${writer}.${i}.tmp`);
+      await writeFile(staged, bytes, durable);
+      await Deno.rename(staged, join(dir, "inbox", `${writer}.${i}.json`));
+      if (durable) await syncDir(join(dir, "inbox"));
+    }
+  }
+  return { start, end: now(), count: events * dirs.length };
+}
+
+function trackingText(sequence: number): string {
+  const time = "2026-11-29T03:39:28+00:00";
+  return JSON.stringify({ sequence, count: sequence, first: time, last: time });
+}
+
+function readSequenceSync(dir: string): number {
+  try {
+    return JSON.parse(Deno.readTextFileSync(join(dir, "tracking.json"))).sequence;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw error;
+  }
+}
+
+async function readSequence(dir: string): Promise<number> {
+  try {
+    return JSON.parse(await Deno.readTextFile(join(dir, "tracking.json"))).sequence;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw error;
+  }
+}
+
+/**
+ * The protocol floor, synchronous calls: what a PHP-compatible locked
+ * delivery needs at the least. The lock files stay open for the whole loop
+ * (opened before the clock starts); per delivery: flock, read tracking.json,
+ * write the task to tmp/, write tracking to tmp/, rename tracking.json into
+ * place, rename the task into the inbox, unlock. Durable: fsync both files
+ * before their renames, then the inbox and the listener directory.
+ */
+export function protocolFloorSync(options: DispatchFloorOptions): Timing {
+  const { dirs, events, durable, writer } = options;
+  const locks = dirs.map((dir) => Deno.openSync(join(dir, "dispatch.lock"), { read: true, write: true, create: true }));
+  try {
+    const start = now();
+    for (let i = 0; i < events; i++) {
+      for (const [k, dir] of dirs.entries()) {
+        locks[k].lockSync(true);
+        try {
+          const sequence = readSequenceSync(dir) + 1;
+          const staged = join(dir, "tmp", `task.${writer}.${i}.tmp`);
+          const stagedTracking = join(dir, "tmp", `tracking.${writer}.${i}.tmp`);
+          writeFileSync(staged, encoder.encode(taskText(sequence)), durable);
+          writeFileSync(stagedTracking, encoder.encode(trackingText(sequence)), durable);
+          Deno.renameSync(stagedTracking, join(dir, "tracking.json"));
+          Deno.renameSync(staged, join(dir, "inbox", `${sequence}.json`));
+          if (durable) {
+            syncDirSync(join(dir, "inbox"));
+            syncDirSync(dir);
+          }
+        } finally {
+          locks[k].unlockSync();
+        }
+      }
+    }
+    return { start, end: now(), count: events * dirs.length };
+  } finally {
+    for (const lock of locks) lock.close();
+  }
+}
+
+/** The protocol floor with Deno's asynchronous calls (the lock taken with `await lock()`). */
+export async function protocolFloorAsync(options: DispatchFloorOptions): Promise<Timing> {
+  const { dirs, events, durable, writer } = options;
+  const locks = await Promise.all(
+    dirs.map((dir) => Deno.open(join(dir, "dispatch.lock"), { read: true, write: true, create: true })),
+  );
+  try {
+    const start = now();
+    for (let i = 0; i < events; i++) {
+      for (const [k, dir] of dirs.entries()) {
+        await locks[k].lock(true);
+        try {
+          const sequence = await readSequence(dir) + 1;
+          const staged = join(dir, "tmp", `task.${writer}.${i}.tmp`);
+          const stagedTracking = join(dir, "tmp", `tracking.${writer}.${i}.tmp`);
+          await writeFile(staged, encoder.encode(taskText(sequence)), durable);
+          await writeFile(stagedTracking, encoder.encode(trackingText(sequence)), durable);
+          await Deno.rename(stagedTracking, join(dir, "tracking.json"));
+          await Deno.rename(staged, join(dir, "inbox", `${sequence}.json`));
+          if (durable) {
+            await syncDir(join(dir, "inbox"));
+            await syncDir(dir);
+          }
+        } finally {
+          await locks[k].unlock();
+        }
+      }
+    }
+    return { start, end: now(), count: events * dirs.length };
+  } finally {
+    for (const lock of locks) lock.close();
+  }
+}
+
+/** The task files of an inbox in sequence order (non-numeric names last). */
+function listTasks(inbox: string): string[] {
+  const names: string[] = [];
+  for (const entry of Deno.readDirSync(inbox)) if (entry.isFile && !entry.name.startsWith(".")) names.push(entry.name);
+  return names.sort((a, b) => parseInt(a) - parseInt(b));
+}
+
+/** The task numbers of an inbox in ascending order, read as a stream (Deno's async listing) keeping only numbers. */
+async function streamTasks(inbox: string): Promise<number[]> {
+  const sequences: number[] = [];
+  for await (const entry of Deno.readDir(inbox)) {
+    const sequence = parseInt(entry.name);
+    if (entry.isFile && sequence > 0) sequences.push(sequence);
+  }
+  return sequences.sort((a, b) => a - b);
+}
+
+/** What a drain floor does. */
+export interface DrainFloorOptions {
+  /** The listener directory, with the backlog in `inbox/` and an `archive/`. */
+  dir: string;
+  /** fsync each file before its rename and `archive/` after it. */
+  fsync: boolean;
+  /** Asynchronous calls only: how many loops share the list of tasks. */
+  concurrency?: number;
+}
+
+/** (b) list once, then read + JSON.parse + rename per task, synchronous calls; (c) with fsyncs. */
+export function floorDrainSync(options: DrainFloorOptions): Timing {
+  const inbox = join(options.dir, "inbox");
+  const archive = join(options.dir, "archive");
+  const start = now();
+  const names = listTasks(inbox);
+  for (const name of names) {
+    const path = join(inbox, name);
+    if (options.fsync) {
+      const file = Deno.openSync(path, { read: true });
+      try {
+        const bytes = new Uint8Array(file.statSync().size);
+        for (let read = 0; read < bytes.length;) read += file.readSync(bytes.subarray(read)) ?? bytes.length;
+        JSON.parse(new TextDecoder().decode(bytes));
+        file.syncSync();
+      } finally {
+        file.close();
+      }
+    } else {
+      JSON.parse(Deno.readTextFileSync(path));
+    }
+    Deno.renameSync(path, join(archive, name));
+    if (options.fsync) syncDirSync(archive);
+  }
+  return { start, end: now(), count: names.length };
+}
+
+/**
+ * (b) with the lean listing: the inbox read as a stream keeping only the
+ * numbers (little memory, slower than the synchronous listing), then read +
+ * JSON.parse + rename per task with synchronous calls.
+ */
+export async function floorDrainStreamed(options: DrainFloorOptions): Promise<Timing> {
+  const inbox = join(options.dir, "inbox");
+  const archive = join(options.dir, "archive");
+  const start = now();
+  const sequences = await streamTasks(inbox);
+  for (const sequence of sequences) {
+    const name = `${sequence}.json`;
+    JSON.parse(Deno.readTextFileSync(join(inbox, name)));
+    Deno.renameSync(join(inbox, name), join(archive, name));
+  }
+  return { start, end: now(), count: sequences.length };
+}
+
+/**
+ * The floor of parallel mode's protocol, synchronous calls: list once, then
+ * per task claim it (rename inbox → inflight), read + parse, and rename
+ * inflight → archive.
+ */
+export function claimFloorSync(options: DrainFloorOptions): Timing {
+  const inbox = join(options.dir, "inbox");
+  const inflight = join(options.dir, "inflight");
+  const archive = join(options.dir, "archive");
+  Deno.mkdirSync(inflight, { recursive: true });
+  const start = now();
+  const names = listTasks(inbox);
+  for (const name of names) {
+    const claimed = join(inflight, `${name}~floor`);
+    Deno.renameSync(join(inbox, name), claimed);
+    JSON.parse(Deno.readTextFileSync(claimed));
+    Deno.renameSync(claimed, join(archive, name));
+  }
+  return { start, end: now(), count: names.length };
+}
+
+/** (b) with Deno's asynchronous calls, in `concurrency` loops sharing one list. */
+export async function floorDrainAsync(options: DrainFloorOptions): Promise<Timing> {
+  const inbox = join(options.dir, "inbox");
+  const archive = join(options.dir, "archive");
+  const start = now();
+  const names = listTasks(inbox);
+  let next = 0;
+  const loop = async () => {
+    while (next < names.length) {
+      const name = names[next++];
+      const path = join(inbox, name);
+      JSON.parse(await Deno.readTextFile(path));
+      await Deno.rename(path, join(archive, name));
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 1 }, loop));
+  return { start, end: now(), count: names.length };
+}
+
+/** Writes one task file the floor's way: tmp/ + write (+ fsync) + rename into the inbox (+ fsync of it). */
+export function floorDeliverSync(dir: string, name: string, text: string, durable: boolean): void {
+  const staged = join(dir, "tmp", `${name}.tmp`);
+  writeFileSync(staged, encoder.encode(text), durable);
+  Deno.renameSync(staged, join(dir, "inbox", name));
+  if (durable) syncDirSync(join(dir, "inbox"));
+}
+
+/** A running floor watcher. */
+export interface FloorWatcher {
+  /** Resolves when `expect` tasks were handled, or the watcher was closed. */
+  done: Promise<void>;
+  close(): void;
+}
+
+/**
+ * The watcher floor: `Deno.watchFs` on the inbox; on every event, list the
+ * inbox and read + parse + rename each task to `archive/`, calling
+ * `onTask` with the parsed record. Watching when this returns.
+ */
+export function floorWatch(dir: string, expect: number, onTask: (record: { payload: unknown }) => void): FloorWatcher {
+  const inbox = join(dir, "inbox");
+  const archive = join(dir, "archive");
+  const watcher = Deno.watchFs(inbox, { recursive: false });
+  let handled = 0;
+  const drain = () => {
+    for (const name of listTasks(inbox)) {
+      const path = join(inbox, name);
+      let text: string;
+      try {
+        text = Deno.readTextFileSync(path);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) continue;
+        throw error;
+      }
+      onTask(JSON.parse(text));
+      Deno.renameSync(path, join(archive, name));
+      handled++;
+    }
+  };
+  const done = (async () => {
+    drain();
+    if (handled >= expect) return watcher.close();
+    for await (const event of watcher) {
+      if (event.kind === "remove" || event.kind === "access") continue;
+      drain();
+      if (handled >= expect) break;
+    }
+    try {
+      watcher.close();
+    } catch {
+      // closed already
+    }
+  })();
+  return {
+    done,
+    close() {
+      try {
+        watcher.close();
+      } catch {
+        // closed already
+      }
+    },
+  };
+}
