@@ -13,7 +13,8 @@ import type { WorkerResult } from "./_bench_worker.ts";
 export const WORKER = fileURLToPath(new URL("./_bench_worker.ts", import.meta.url));
 
 /** The flags every worker runs with. */
-export const WORKER_FLAGS = ["run", "-A", "--quiet", "--unstable-kv", "--v8-flags=--expose-gc"];
+/** The hurah command's own V8 flag (a small young generation keeps a long drain's memory flat) plus gc(). */
+export const WORKER_FLAGS = ["run", "-A", "--quiet", "--unstable-kv", "--v8-flags=--expose-gc,--max-semi-space-size=1"];
 
 /**
  * One worker process (scripts/_bench_worker.ts) and its line protocol:

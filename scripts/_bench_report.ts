@@ -447,7 +447,7 @@ function methodSection(results: BenchResults): string {
   const plan = Object.entries(results.plan).map(([key, value]) => `  - ${key}: \`${JSON.stringify(value)}\``).join(
     "\n",
   );
-  return `- Every contender runs in the same kind of process: \`deno run -A --unstable-kv --v8-flags=--expose-gc scripts/_bench_worker.ts\`,
+  return `- Every contender runs in the same kind of process: \`deno run -A --unstable-kv --v8-flags=--expose-gc,--max-semi-space-size=1 scripts/_bench_worker.ts\`,
   started once per configuration and kept for its rounds (garbage is collected before each trial). Start-up is never timed.
 - Each configuration runs every contender several times, **interleaved**: round _r_ runs all contenders, starting one
   further each round (A B C, B C A, C A B, ...), so drift of the machine hits all alike. A warm-up round comes first and

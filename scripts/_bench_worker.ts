@@ -4,7 +4,7 @@
  * hurah's and the floors', runs in one of these, so they all run in the same
  * kind of process:
  *
- *     deno run -A --unstable-kv --v8-flags=--expose-gc scripts/_bench_worker.ts
+ *     deno run -A --unstable-kv --v8-flags=--expose-gc,--max-semi-space-size=1 scripts/_bench_worker.ts
  *
  * It reads one JSON command per line on stdin. For each it sets up (opens
  * what it needs, collects garbage), prints `{"ready":true}`, waits for a line

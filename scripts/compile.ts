@@ -9,6 +9,9 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 
+/** hurah's V8 flag: a small young generation keeps memory flat on long drains at no cost in speed. */
+export const HURAH_V8_FLAGS = "--max-semi-space-size=1";
+
 /** The `deno compile` arguments for the given includes, target and output. */
 export function compileArgs(options: { include: string[]; target?: string; output: string }): string[] {
   return [
@@ -18,6 +21,7 @@ export function compileArgs(options: { include: string[]; target?: string; outpu
     "--allow-env",
     "--allow-run",
     "--allow-sys",
+    `--v8-flags=${HURAH_V8_FLAGS}`,
     ...options.include.flatMap((module) => ["--include", resolve(module)]),
     ...(options.target ? ["--target", options.target] : []),
     "--output",

@@ -82,7 +82,13 @@ function moduleArg(specifier: string): string {
 function hurahCommand(): string[] {
   if (Deno.build.standalone) return [Deno.execPath()];
   const cli = new URL("../../cli.ts", import.meta.url);
-  return [Deno.execPath(), "run", "-A", cli.protocol === "file:" ? fileURLToPath(cli) : cli.href];
+  return [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--v8-flags=--max-semi-space-size=1", // as `deno install` in the README: flat memory on long drains
+    cli.protocol === "file:" ? fileURLToPath(cli) : cli.href,
+  ];
 }
 
 interface UnitSettings {

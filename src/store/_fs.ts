@@ -44,42 +44,10 @@ export async function syncDir(path: string): Promise<void> {
   }
 }
 
-const decoder = new TextDecoder();
-const SMALL_FILE_BYTES = 64 * 1024;
-
-/**
- * Reads a whole, usually small, file as text with open, read and close
- * (`Deno.readTextFileSync` also stats it and reads once more to see the end).
- */
-export function readSmallText(path: string): string {
-  const file = Deno.openSync(path, { read: true });
-  try {
-    let buffer = new Uint8Array(SMALL_FILE_BYTES);
-    let length = 0;
-    for (;;) {
-      const read = file.readSync(buffer.subarray(length));
-      if (read === null) break;
-      length += read;
-      if (length === buffer.length) {
-        const larger = new Uint8Array(buffer.length * 2);
-        larger.set(buffer);
-        buffer = larger;
-      } else if (length < SMALL_FILE_BYTES) {
-        // A regular file returned less than asked for: that was the end (or a writer is mid-way, which the
-        // caller sees as a corrupt file and treats as such).
-        break;
-      }
-    }
-    return decoder.decode(buffer.subarray(0, length));
-  } finally {
-    file.close();
-  }
-}
-
 /** Reads a text file, or returns `undefined` when it does not exist. */
 export function readTextIfExists(path: string): string | undefined {
   try {
-    return readSmallText(path);
+    return Deno.readTextFileSync(path);
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;

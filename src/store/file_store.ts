@@ -8,7 +8,6 @@ import {
   isAlreadyExists,
   isNotFound,
   lockFile,
-  readSmallText,
   readTextIfExists,
   removeIfExists,
   syncDir,
@@ -16,8 +15,8 @@ import {
   writeFileSynced,
 } from "./_fs.ts";
 
-/** An inbox directory larger than this (roughly 10,000 entries) is listed as a stream. */
-const LARGE_DIRECTORY_BYTES = 256 * 1024;
+/** An inbox directory larger than this (roughly 30,000 to 50,000 entries) is listed as a stream. */
+const LARGE_DIRECTORY_BYTES = 1024 * 1024;
 
 /** A listener directory found under the root. */
 export interface ListenerRef {
@@ -376,7 +375,8 @@ export class FileStore {
 
   /** Reads a task file in the inbox or in flight. */
   readTask(listener: ListenerRef, dir: TaskDir, file: string): string {
-    return readSmallText(`${listener.dir}/${dir}/${file}`);
+    // One op does open, stat, read and close in Rust: cheaper in Deno than three ops from JavaScript.
+    return Deno.readTextFileSync(`${listener.dir}/${dir}/${file}`);
   }
 
   /** A task file's modification time (to tell a half-written file from a corrupt one). */

@@ -166,7 +166,7 @@ function assertCommonSettings(unit: Unit, root: string, cwd: string, graceSecond
 }
 
 /** What ExecStart must run: this deno, this cli.ts, `watch`. */
-const HURAH = [Deno.execPath(), "run", "-A", CLI, "watch"];
+const HURAH = [Deno.execPath(), "run", "-A", "--v8-flags=--max-semi-space-size=1", CLI, "watch"];
 
 Deno.test("hurah systemd: a module handler", async (t) => {
   await using tmp = await tempRoot();
