@@ -344,12 +344,13 @@ Deno.test(`${KILLS} SIGKILLs of parallel watchers lose no task and archive none 
     }
 
     let recoveredLines = 0;
-    let lostLines = 0;
+    const lost: string[] = [];
     for (const { stderr } of [...victims, ...finals]) {
       recoveredLines += stderr.match(/ LOST -> retry/g)?.length ?? 0;
-      lostLines += stderr.match(/ LOST: /g)?.length ?? 0;
+      lost.push(...stderr.split("\n").filter((line) => / LOST: /.test(line)));
     }
-    equal(lostLines, 0, "no live worker's task was taken over");
+    const lostLines = lost.length;
+    equal(lostLines, 0, `no live worker's task was taken over:\n${lost.join("\n")}`);
     console.log(
       `crash: ${KILLS} kills (${killsMidHandler} while a handler ran), ${CRASH_TASKS} tasks (${
         CRASH_TASKS - archivedAtLastKill
