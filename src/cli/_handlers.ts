@@ -8,6 +8,7 @@ import { type HandlerSpec, readConfig } from "./_config.ts";
 import { parseDuration } from "./_duration.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
+import { countOption } from "./_args.ts";
 
 /** The options `run`, `watch` and `systemd` share, for `parseArgs`. */
 export const HANDLER_OPTIONS = {
@@ -44,10 +45,8 @@ export async function handlerSpecs(
   io: CliIo,
 ): Promise<{ root: string; specs: HandlerSpec[] }> {
   const timeoutMs = values.timeout === undefined ? 0 : duration(values.timeout, "--timeout");
-  const maxAttempts = values["max-attempts"] === undefined
-    ? undefined
-    : count(values["max-attempts"], "--max-attempts");
-  const concurrency = values.concurrency === undefined ? 1 : count(values.concurrency, "--concurrency");
+  const maxAttempts = countOption(values["max-attempts"], "--max-attempts");
+  const concurrency = countOption(values.concurrency, "--concurrency") ?? 1;
   if (concurrency < 1) throw new UsageError(`--concurrency must be at least 1, found ${concurrency}`);
   if (values.config !== undefined) {
     for (const option of ["exec", "max-attempts", "timeout", "concurrency"] as const) {
@@ -128,14 +127,6 @@ export function duration(text: string, what: string): number {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-}
-
-function count(text: string, what: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) {
-    throw new UsageError(`${what} must be a non-negative integer, found ${JSON.stringify(text)}`);
-  }
-  return value;
 }
 
 /** `--archive keep|delete|DURATION`: what SUCCESS does with a task. */
