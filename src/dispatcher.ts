@@ -91,10 +91,10 @@ export class Dispatcher {
    * ```
    */
   async dispatch(eventType: string, payload?: unknown): Promise<Delivery[]> {
-    parseEventType(eventType);
+    const segments = parseEventType(eventType);
     // Omitted means null; an explicit undefined (a missing field, usually) is refused like any other.
     const safePayload = encodePayload(arguments.length < 2 ? null : payload);
-    const listeners = await this.#store.listenersFor(eventType);
+    const listeners = this.#store.listenersFor(segments);
     const eventId = crypto.randomUUID();
     const deliveries: Delivery[] = [];
     for (const listener of listeners) {

@@ -1,7 +1,7 @@
 import { join, resolve } from "node:path";
 import { UnsafePathError } from "../errors.ts";
 import { Layout } from "../protocol/layout.ts";
-import { LISTENER_SUFFIX, listenerPath, parseEventType } from "../protocol/names.ts";
+import { LISTENER_SUFFIX, listenerPath } from "../protocol/names.ts";
 import { decodeTracking, encodeTracking, sequenceOf, type TrackingRecord } from "../protocol/task_file.ts";
 import {
   exists,
@@ -88,11 +88,6 @@ export class FileStore {
     this.#durable = options.durable ?? true;
   }
 
-  /** Whether writes are flushed to disk. */
-  get durable(): boolean {
-    return this.#durable;
-  }
-
   #tmpPath(dir: string, kind: string): string {
     return join(dir, Layout.TMP, `${kind}.${this.#tmpPrefix}.${++this.#tmpCounter}.tmp`);
   }
@@ -115,12 +110,12 @@ export class FileStore {
   }
 
   /**
-   * Every listener that a dispatch of `eventType` reaches, deepest level
-   * first. Creates the type's directories as PHP does. Throws before anything
-   * is delivered when a link or a file stands where a directory should be.
+   * Every listener that a dispatch of an event type reaches, deepest level
+   * first, given the type's checked segments (`parseEventType`). Creates the
+   * type's directories as PHP does. Throws before anything is delivered when
+   * a link or a file stands where a directory should be.
    */
-  listenersFor(eventType: string): ListenerRef[] {
-    const segments = parseEventType(eventType);
+  listenersFor(segments: readonly string[]): ListenerRef[] {
     this.checkRoot();
     const levels: ListenerRef[][] = [];
     let dir = this.root;
