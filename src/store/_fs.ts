@@ -44,6 +44,17 @@ export async function syncDir(path: string): Promise<void> {
   }
 }
 
+/** Reads the rest of an open file as text. */
+export async function readAllText(file: Deno.FsFile): Promise<string> {
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  for (let read; (read = await file.read(buffer)) !== null;) {
+    text += decoder.decode(buffer.subarray(0, read), { stream: true });
+  }
+  return text + decoder.decode();
+}
+
 /** Reads a text file, or returns `undefined` when it does not exist. */
 export function readTextIfExists(path: string): string | undefined {
   try {

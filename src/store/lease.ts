@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { Layout } from "../protocol/layout.ts";
-import { isNotFound, writeFileSynced } from "./_fs.ts";
+import { isNotFound, readAllText, writeFileSynced } from "./_fs.ts";
 import type { FileStore, ListenerRef } from "./file_store.ts";
 
 /** The contents of a lease file, `workers/<worker>.json`. Its mtime is the last renewal. */
@@ -91,7 +91,6 @@ export class Lease {
 /**
  * Why a worker's claims may be taken over, or `undefined` while it is alive.
  *
- * @param store The store.
  * @param listener The listener whose `workers/` holds the lease.
  * @param owner The worker id.
  * @param host This process's host id: a lease of the same host is checked by its flock.
@@ -103,29 +102,33 @@ export async function leaseLapse(
   host: string,
   now: Date,
 ): Promise<string | undefined> {
-  const path = join(listener.dir, Layout.WORKERS, `${owner}.json`);
-  let info: Deno.FileInfo;
-  let record: Partial<LeaseRecord>;
+  // One descriptor for every check: the file may be removed at any moment
+  // (by the worker on release, or by another worker reaping it), and a
+  // second lookup by path would then fail half-way.
+  let file: Deno.FsFile;
   try {
-    info = await Deno.lstat(path);
-    record = JSON.parse(await Deno.readTextFile(path));
+    file = await Deno.open(join(listener.dir, Layout.WORKERS, `${owner}.json`), { read: true, write: true });
   } catch (error) {
     if (isNotFound(error)) return "has no lease file";
-    if (error instanceof SyntaxError) return "has an unreadable lease file";
     throw error;
   }
-  if (record.host === host) {
-    const file = await Deno.open(path, { read: true, write: true });
+  try {
+    const info = await file.stat();
+    let record: Partial<LeaseRecord>;
     try {
-      if (await file.tryLock(true)) return "is no longer running (its lease lock is free)";
-    } finally {
-      file.close();
+      record = JSON.parse(await readAllText(file));
+    } catch (error) {
+      if (error instanceof SyntaxError) return "has an unreadable lease file";
+      throw error;
     }
+    if (record.host === host && await file.tryLock(true)) return "is no longer running (its lease lock is free)";
+    const age = now.getTime() - (info.mtime?.getTime() ?? 0);
+    const leaseMs = typeof record.lease_ms === "number" ? record.lease_ms : 30_000;
+    if (age > leaseMs) return `let its lease expire (last renewed ${Math.round(age)} ms ago, lease ${leaseMs} ms)`;
+    return undefined;
+  } finally {
+    file.close();
   }
-  const age = now.getTime() - (info.mtime?.getTime() ?? 0);
-  const leaseMs = typeof record.lease_ms === "number" ? record.lease_ms : 30_000;
-  if (age > leaseMs) return `let its lease expire (last renewed ${Math.round(age)} ms ago, lease ${leaseMs} ms)`;
-  return undefined;
 }
 
 /** The worker ids of every lease file of a listener. */
