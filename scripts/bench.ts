@@ -52,7 +52,7 @@ import {
   WORKLOADS,
 } from "./_bench_report.ts";
 import { parseStraceSummary, perSecond } from "./_bench_stats.ts";
-import type { WorkerResult } from "./_bench_worker.ts";
+import { DISPATCH_BATCH, type WorkerResult } from "./_bench_worker.ts";
 
 const PROJECT = dirname(dirname(fileURLToPath(import.meta.url)));
 const EVENT_TYPE = "bench";
@@ -169,6 +169,7 @@ function expectCount(what: string, found: number, expected: number): void {
 
 const DISPATCH_LABELS: Record<string, string> = {
   hurah: "hurah `Dispatcher.dispatch()`",
+  "hurah-batch": `hurah \`Dispatcher.dispatchMany()\`, ${DISPATCH_BATCH} events a call`,
   floor: "floor: create + write + rename (sync calls)",
   "floor-async": "floor, async calls",
   protocol: "protocol floor: locked PHP-compatible delivery (sync calls)",
@@ -176,7 +177,7 @@ const DISPATCH_LABELS: Record<string, string> = {
 };
 
 /** The dispatch contenders timed (the async protocol floor is only counted, in the syscall table: it is slow). */
-const DISPATCH_TIMED = ["hurah", "floor", "floor-async", "protocol"];
+const DISPATCH_TIMED = ["hurah", "hurah-batch", "floor", "floor-async", "protocol"];
 
 /** Deliveries per second, 1 and 10 listeners, from one process and from four started together. */
 async function dispatchWorkload(context: Context): Promise<void> {

@@ -1,14 +1,24 @@
 import { parseArgs } from "node:util";
-import { Dispatcher } from "../dispatcher.ts";
+import { Dispatcher, type DispatchEvent } from "../dispatcher.ts";
+import { InvalidNameError, PayloadError } from "../errors.ts";
+import { parseEventType } from "../protocol/names.ts";
+import { encodePayload } from "../protocol/php_json.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
 
 /** Help text of `hurah dispatch`. */
 export const DISPATCH_HELP = `Usage: hurah dispatch <event_type> [payload] [options]
+       hurah dispatch --batch FILE [options]
 
 Writes one task into the inbox of every listener of <event_type>, of each
 parent type and of the root (deepest first), and prints one line per delivery:
 <listener> <sequence> <path>.
+
+With --batch, reads many events from FILE (- for stdin), one JSON object a
+line: {"event_type": "product/created", "payload": {...}} (payload optional,
+null when absent; blank lines are skipped). Every line is checked before
+anything is written; each listener gets the events in the order of the lines,
+and its lock and tracking.json are taken once per 512 tasks, not per task.
 
 Arguments:
   event_type     '/'-separated, as product/created; '' for the root type
@@ -18,7 +28,9 @@ Arguments:
 Options:
   --root DIR     the event root (default: $HURAH_ROOT)
   --no-fsync     do not flush to disk before reporting (faster, not durable)
-  --json         print the deliveries as a JSON array
+  --batch FILE   dispatch the events of a JSON-lines file (- for stdin)
+  --json         print the deliveries as a JSON array (with --batch: one
+                 array per event)
   -h, --help     show this help
 
 Exit codes: 0 delivered (or no listener: said on stderr), 1 unexpected
@@ -32,6 +44,7 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
     allowPositionals: true,
     options: {
       root: { type: "string" },
+      batch: { type: "string" },
       "no-fsync": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -40,6 +53,12 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
   if (values.help) {
     io.stdout(DISPATCH_HELP);
     return 0;
+  }
+  if (values.batch !== undefined) {
+    if (positionals.length > 0) {
+      throw new UsageError(`--batch takes its events from ${values.batch}; found arguments ${positionals.join(" ")}`);
+    }
+    return await dispatchBatch(values.batch, values, io);
   }
   if (positionals.length < 1) throw new UsageError("missing <event_type>");
   if (positionals.length > 2) {
@@ -60,24 +79,100 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
   return 0;
 }
 
+/** Events per `dispatchMany()` call: output starts early, and memory stays bounded by the input. */
+const EVENTS_PER_CALL = 2_048;
+
+async function dispatchBatch(
+  source: string,
+  options: { root?: string; "no-fsync": boolean; json: boolean },
+  io: CliIo,
+): Promise<number> {
+  const events = parseEventLines(
+    await readSource(source, "batch file", io),
+    source === "-" ? "standard input" : source,
+  );
+  const root = resolveRoot(undefined, options.root, io);
+  const dispatcher = new Dispatcher(root, { durable: !options["no-fsync"] });
+  let deliveries = 0;
+  let unreached = 0;
+  let separator = "[";
+  for (let start = 0; start < events.length; start += EVENTS_PER_CALL) {
+    const results = await dispatcher.dispatchMany(events.slice(start, start + EVENTS_PER_CALL));
+    for (const each of results) {
+      deliveries += each.length;
+      if (each.length === 0) unreached++;
+      if (options.json) {
+        io.stdout(separator + JSON.stringify(each) + "\n");
+        separator = ",";
+      } else {
+        for (const d of each) io.stdout(`${d.listener} ${d.sequence} ${d.path}\n`);
+      }
+    }
+  }
+  if (options.json) io.stdout(events.length === 0 ? "[]\n" : "]\n");
+  const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  io.stderr(
+    `hurah dispatch: ${count(events.length, "event", "events")}, ` +
+      `${count(deliveries, "delivery", "deliveries")} under ${dispatcher.root}\n`,
+  );
+  if (unreached > 0) io.stderr(`hurah dispatch: ${count(unreached, "event", "events")} reached no listener\n`);
+  return 0;
+}
+
+/**
+ * The events of a JSON-lines text, each line checked as `dispatchMany()`
+ * will check it, so that a mistake is reported with its line number and
+ * nothing is written.
+ */
+function parseEventLines(text: string, source: string): DispatchEvent[] {
+  const events: DispatchEvent[] = [];
+  for (const [k, line] of text.split("\n").entries()) {
+    if (line.trim() === "") continue;
+    const where = `${source} line ${k + 1}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (error) {
+      throw new UsageError(`${where} is not valid JSON (${(error as Error).message})`);
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      throw new UsageError(`${where}: expected an object {"event_type": ..., "payload": ...}`);
+    }
+    const { event_type: eventType, ...rest } = value as Record<string, unknown>;
+    const unknown = Object.keys(rest).filter((key) => key !== "payload");
+    if (unknown.length > 0) {
+      throw new UsageError(`${where}: unknown field ${JSON.stringify(unknown[0])}; expected event_type and payload`);
+    }
+    if (typeof eventType !== "string") throw new UsageError(`${where}: "event_type" must be a string`);
+    try {
+      parseEventType(eventType);
+      encodePayload(Object.hasOwn(rest, "payload") ? rest.payload : null);
+    } catch (error) {
+      if (error instanceof InvalidNameError || error instanceof PayloadError) {
+        throw new UsageError(`${where}: ${error.message}`);
+      }
+      throw error;
+    }
+    events.push(Object.hasOwn(rest, "payload") ? { eventType, payload: rest.payload } : { eventType });
+  }
+  return events;
+}
+
+/** Standard input for `-`, else the file's text; `what` names the file in the error. */
+async function readSource(source: string, what: string, io: CliIo): Promise<string> {
+  if (source === "-") return await io.readStdin();
+  try {
+    return await Deno.readTextFile(source);
+  } catch (error) {
+    throw new UsageError(`cannot read ${what} ${source}: ${(error as Error).message}`);
+  }
+}
+
 async function readPayload(arg: string | undefined, io: CliIo): Promise<unknown> {
   if (arg === undefined) return null;
-  let text: string;
-  let source: string;
-  if (arg === "-") {
-    text = await io.readStdin();
-    source = "standard input";
-  } else if (arg.startsWith("@")) {
-    source = arg.slice(1);
-    try {
-      text = await Deno.readTextFile(source);
-    } catch (error) {
-      throw new UsageError(`cannot read payload file ${source}: ${(error as Error).message}`);
-    }
-  } else {
-    text = arg;
-    source = "the payload argument";
-  }
+  const fromInput = arg === "-" || arg.startsWith("@");
+  const text = fromInput ? await readSource(arg === "-" ? arg : arg.slice(1), "payload file", io) : arg;
+  const source = arg === "-" ? "standard input" : fromInput ? arg.slice(1) : "the payload argument";
   try {
     return JSON.parse(text);
   } catch (error) {

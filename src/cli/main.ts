@@ -35,6 +35,7 @@ Usage: hurah <command> [arguments] [options]
 
 Commands:
   dispatch <event_type> [payload]                       deliver an event
+  dispatch --batch FILE                                 deliver many events, one JSON object a line
   run <handler_name> <event_type> <handler> [root]      handle a listener's inbox once
   watch <handler_name> <event_type> <handler> [root]    handle tasks as they arrive (long-running)
   systemd <watch arguments>                             print a systemd unit for that watch

@@ -198,67 +198,86 @@ export class FileStore {
   }
 
   /**
-   * Writes one task into a listener's inbox under its dispatch lock and
-   * returns the sequence number it got. `build` makes the file's text for a
-   * sequence number. The file is staged in `tmp/`, `tracking.json` is
-   * replaced, then the file is hard-linked to `inbox/<N>.json` (which fails
-   * rather than overwrite), so a reader never sees a partial file and two
-   * dispatchers never share a number.
+   * Writes tasks into a listener's inbox, in order, under one hold of its
+   * dispatch lock, and returns the sequence number and path each got.
+   * `builds[k]` makes the text of the k-th file for its sequence number.
+   * Each file is staged in `tmp/`; `tracking.json` is then replaced once,
+   * with the last number of the run; then each file is hard-linked to
+   * `inbox/<N>.json` (which fails rather than overwrite), so a reader never
+   * sees a partial file and two dispatchers never share a number. When
+   * durable, each file is flushed before its link and the inbox once after
+   * the last.
    */
-  async deliver(listener: ListenerRef, build: (sequence: number) => string, now: string): Promise<{
-    sequence: number;
-    path: string;
-  }> {
+  async deliver(listener: ListenerRef, builds: readonly ((sequence: number) => string)[], now: string): Promise<
+    { sequence: number; path: string }[]
+  > {
     try {
       this.#checkListener(listener);
     } catch (error) {
       this.#checked.delete(listener.dir);
       throw error;
     }
+    if (builds.length === 0) return [];
     const release = await this.#dispatchTurn(listener.dir);
-    const staged = this.#tmpPath(listener.dir, "task");
+    const delivered: { sequence: number; path: string }[] = [];
+    const staged: string[] = [];
     try {
       const tracking = this.#readTracking(listener.dir);
       let last = tracking?.sequence ?? await this.maxSequence(listener.dir);
       // tracking.json as this store last wrote it was checked then; anything else may be behind the files.
       let trusted = tracking !== undefined && this.#written.get(listener.dir) === tracking.sequence;
-      for (;;) {
-        const sequence = last + 1;
-        const file = `${sequence}.json`;
-        if (!trusted && this.#usedOutsideInbox(listener.dir, file)) {
-          // tracking.json is behind tasks already handled: a number reused
-          // here would later overwrite archive/<N>.json or error/<N>.json.
-          last = Math.max(sequence, await this.maxSequence(listener.dir));
-          continue;
+      numbering: while (delivered.length < builds.length) {
+        const first = last + 1;
+        const count = builds.length - delivered.length;
+        if (!trusted) {
+          for (let sequence = first; sequence < first + count; sequence++) {
+            if (this.#usedOutsideInbox(listener.dir, `${sequence}.json`)) {
+              // tracking.json is behind tasks already handled: a number reused
+              // here would later overwrite archive/<N>.json or error/<N>.json.
+              last = Math.max(sequence, await this.maxSequence(listener.dir));
+              continue numbering;
+            }
+          }
         }
-        await writeFileSynced(staged, build(sequence), this.#durable);
+        for (let k = 0; k < count; k++) {
+          staged[k] ??= this.#tmpPath(listener.dir, "task");
+          await writeFileSynced(staged[k], builds[delivered.length + k](first + k), this.#durable);
+        }
         await this.#writeTracking(listener.dir, {
-          sequence,
-          count: sequence,
+          sequence: first + count - 1,
+          count: first + count - 1,
           first: tracking?.first ?? now,
           last: now,
         });
-        const path = join(listener.dir, Layout.INBOX, file);
-        try {
-          Deno.linkSync(staged, path);
-        } catch (error) {
-          if (!isAlreadyExists(error)) throw error;
-          // tracking.json was behind the files (restored, or written by a
-          // dispatcher that takes no lock): skip past every number in use.
-          last = Math.max(sequence, await this.maxSequence(listener.dir));
-          trusted = false;
-          continue;
+        for (let k = 0; k < count; k++) {
+          const path = join(listener.dir, Layout.INBOX, `${first + k}.json`);
+          try {
+            Deno.linkSync(staged[k], path);
+          } catch (error) {
+            if (!isAlreadyExists(error)) throw error;
+            // tracking.json was behind the files (restored, or written by a
+            // dispatcher that takes no lock): number the rest past every
+            // number in use.
+            last = Math.max(first + k, await this.maxSequence(listener.dir));
+            trusted = false;
+            staged.splice(0, k); // the rest are written again with their new numbers
+            continue numbering;
+          }
+          removeIfExists(staged[k]);
+          delivered.push({ sequence: first + k, path });
         }
-        // Durable: the task's content was flushed before the link, and the inbox entry is flushed now.
-        // tracking.json needs no flush: should a power loss undo it, the next dispatch finds the number
-        // in use (link refuses it; a store that did not write tracking.json last checks archive/ and
-        // error/) and skips past it.
-        if (this.#durable) await syncDir(join(listener.dir, Layout.INBOX));
-        this.#written.set(listener.dir, sequence);
-        return { sequence, path };
+        staged.length = 0;
+        last = first + count - 1;
       }
+      // Durable: each task's content was flushed before its link, and the inbox entries are flushed now.
+      // tracking.json needs no flush: should a power loss undo it, the next dispatch finds the numbers in
+      // use (link refuses them; a store that did not write tracking.json last checks archive/ and error/)
+      // and skips past them.
+      if (this.#durable && delivered.length > 0) await syncDir(join(listener.dir, Layout.INBOX));
+      this.#written.set(listener.dir, last);
+      return delivered;
     } finally {
-      removeIfExists(staged);
+      for (const path of staged) removeIfExists(path);
       release();
     }
   }

@@ -2,7 +2,7 @@
  * A dispatcher process for the multi-process tests:
  *
  * ```sh
- * deno run -A tests/integration/_dispatch_loop.ts <root> <event_type> <count> [--no-fsync] [--writer ID] [--interval-ms N] [--stdin]
+ * deno run -A tests/integration/_dispatch_loop.ts <root> <event_type> <count> [--no-fsync] [--writer ID] [--interval-ms N] [--batch N] [--stdin]
  * ```
  *
  * One {@linkcode Dispatcher} dispatches `<count>` events with the payload
@@ -10,7 +10,9 @@
  * each `dispatch()` returns it prints one line per delivery,
  * `<listener> <sequence>`, with a synchronous write, so a test that SIGKILLs
  * it knows exactly which deliveries were reported. `--interval-ms` sleeps
- * between events. With `--stdin` it then reads lines `<count> [event_type]`
+ * between events. `--batch N` dispatches N events at a time with
+ * `dispatchMany()` and prints their lines once it returns, event by event.
+ * With `--stdin` it then reads lines `<count> [event_type]`
  * from standard input and dispatches that many more events for each, until
  * standard input ends: a warm dispatcher a test can fire at a chosen moment.
  *
@@ -39,6 +41,8 @@ export interface DispatchLoopOptions {
   writer?: number;
   /** Sleep between events. @default {0} */
   intervalMs?: number;
+  /** Pass `--batch N`: `dispatchMany()` of N events at a time. @default {1: `dispatch()` per event} */
+  batch?: number;
   /** Pass `--stdin`: keep running, dispatching on {@linkcode DispatchLoop.send}. @default {false} */
   stdin?: boolean;
 }
@@ -90,6 +94,7 @@ export function spawnDispatchLoop(
   if (options.noFsync) args.push("--no-fsync");
   if (options.writer !== undefined) args.push("--writer", String(options.writer));
   if (options.intervalMs) args.push("--interval-ms", String(options.intervalMs));
+  if (options.batch !== undefined && options.batch > 1) args.push("--batch", String(options.batch));
   if (options.stdin) args.push("--stdin");
   const child = new Deno.Command(Deno.execPath(), {
     args,
@@ -170,12 +175,13 @@ async function main(): Promise<void> {
       "no-fsync": { type: "boolean", default: false },
       writer: { type: "string" },
       "interval-ms": { type: "string", default: "0" },
+      batch: { type: "string", default: "1" },
       stdin: { type: "boolean", default: false },
     },
   });
   if (positionals.length !== 3) {
     throw new Error(
-      "usage: _dispatch_loop.ts <root> <event_type> <count> [--no-fsync] [--writer ID] [--interval-ms N]",
+      "usage: _dispatch_loop.ts <root> <event_type> <count> [--no-fsync] [--writer ID] [--interval-ms N] [--batch N]",
     );
   }
   const [root, eventType, countText] = positionals;
@@ -184,16 +190,31 @@ async function main(): Promise<void> {
   const intervalMs = Number(values["interval-ms"]);
   const dispatcher = new Dispatcher(root, { durable: !values["no-fsync"] });
   const encoder = new TextEncoder();
+  const batch = Number(values.batch);
   let i = 0;
-  const dispatchMany = async (type: string, n: number) => {
-    for (let k = 0; k < n; k++, i++) {
+  const report = (deliveries: { listener: string; sequence: number }[]) => {
+    const bytes = encoder.encode(deliveries.map((d) => `${d.listener} ${d.sequence}\n`).join(""));
+    for (let written = 0; written < bytes.length;) written += Deno.stdout.writeSync(bytes.subarray(written));
+  };
+  const dispatchEvents = async (type: string, n: number) => {
+    for (let k = 0; k < n;) {
       if (k > 0 && intervalMs > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));
-      const deliveries = await dispatcher.dispatch(type, { writer, i });
-      const bytes = encoder.encode(deliveries.map((d) => `${d.listener} ${d.sequence}\n`).join(""));
-      for (let written = 0; written < bytes.length;) written += Deno.stdout.writeSync(bytes.subarray(written));
+      if (batch > 1) {
+        const events = Array.from({ length: Math.min(batch, n - k) }, (_, j) => ({
+          eventType: type,
+          payload: { writer, i: i + j },
+        }));
+        report((await dispatcher.dispatchMany(events)).flat());
+        k += events.length;
+        i += events.length;
+      } else {
+        report(await dispatcher.dispatch(type, { writer, i }));
+        k++;
+        i++;
+      }
     }
   };
-  await dispatchMany(eventType, count);
+  await dispatchEvents(eventType, count);
   if (!values.stdin) return;
   let pending = "";
   const decoder = new TextDecoder();
@@ -203,7 +224,7 @@ async function main(): Promise<void> {
     pending = lines.pop()!;
     for (const line of lines) {
       const [n, type] = line.trim().split(" ");
-      await dispatchMany(type ?? eventType, Number(n));
+      await dispatchEvents(type ?? eventType, Number(n));
     }
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Acceptance: at least 50 SIGKILLs of a dispatcher process at random
- * moments. After them no partial or corrupt file exists under inbox/,
+ * moments, half of them dispatching one event at a time, half in batches of
+ * 2 to 20 (`dispatchMany()`). After them no partial or corrupt file exists under inbox/,
  * tracking.json is always valid, and every delivery the dispatcher reported
  * before the kill is present.
  *
@@ -143,7 +144,9 @@ Deno.test("a dispatcher killed at random moments leaves only whole task files an
   let trackingAhead = 0;
   let tmpFiles = 0;
   for (let writer = 1; writer <= KILLS; writer++) {
-    await using loop = spawnDispatchLoop(root.path, EVENT_TYPE, 1_000, { writer });
+    // Every other dispatcher sends batches (dispatchMany), so kills land inside a batch too.
+    const batch = writer % 2 === 0 ? 2 + Math.floor(Math.random() * 19) : 1;
+    await using loop = spawnDispatchLoop(root.path, EVENT_TYPE, 1_000, { writer, batch });
     if (Math.random() < 0.25) {
       // By time: from start-up to the first few dispatches.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 150));

@@ -1,0 +1,106 @@
+/**
+ * `hurah dispatch --batch`: events as JSON lines from a file or stdin, every
+ * line checked before anything is written.
+ *
+ * @module
+ */
+import { deepEqual, equal, match } from "node:assert/strict";
+import { join } from "node:path";
+import { decodeTask, Layout } from "../../mod.ts";
+import { namesIn, runCli, sequencesIn, tempRoot } from "../_helpers.ts";
+
+async function registeredRoot() {
+  const root = await tempRoot();
+  for (const [name, type] of [["mailer", "product/created"], ["audit", ""]]) {
+    const registered = await runCli(["run", name, type, "--exec", "true", root.path]);
+    equal(registered.code, 0, registered.stderr);
+  }
+  return root;
+}
+
+Deno.test("hurah dispatch --batch delivers every line's event, in order, from a file or stdin", async (t) => {
+  const lines = [
+    '{"event_type":"product/created","payload":{"id":1}}',
+    "",
+    '{"event_type":"order/paid"}',
+    '{"payload":[3],"event_type":"product/created"}',
+  ].join("\n") + "\n";
+  for (const from of ["file", "stdin"]) {
+    await t.step(from, async () => {
+      await using root = await registeredRoot();
+      const file = join(root.path, "events.jsonl");
+      await Deno.writeTextFile(file, lines);
+      const result = from === "file"
+        ? await runCli(["dispatch", "--batch", file, "--root", root.path])
+        : await runCli(["dispatch", "--batch", "-", "--root", root.path], { stdin: lines });
+      equal(result.code, 0, result.stderr);
+      deepEqual(result.stdout.trim().split("\n").map((line) => line.split(" ").slice(0, 2).join(" ")), [
+        "mailer 1",
+        "audit 1",
+        "audit 2",
+        "mailer 2",
+        "audit 3",
+      ]);
+      match(result.stderr, /^hurah dispatch: 3 events, 5 deliveries under /);
+      const mailer = join(root.path, "product", "created", "mailer_listener", Layout.INBOX);
+      const audit = join(root.path, "audit_listener", Layout.INBOX);
+      const payloads = (dir: string) =>
+        sequencesIn(dir).map((n) => decodeTask(Deno.readTextFileSync(join(dir, `${n}.json`)), n).payload);
+      deepEqual(payloads(mailer), [{ id: 1 }, [3]]);
+      deepEqual(payloads(audit), [{ id: 1 }, null, [3]]);
+    });
+  }
+});
+
+Deno.test("hurah dispatch --batch --json prints one array of deliveries per event", async () => {
+  await using root = await registeredRoot();
+  const stdin = '{"event_type":"product/created"}\n{"event_type":"order/paid"}\n';
+  const result = await runCli(["dispatch", "--batch", "-", "--json", "--root", root.path], { stdin });
+  equal(result.code, 0, result.stderr);
+  const parsed = JSON.parse(result.stdout) as { listener: string; sequence: number }[][];
+  deepEqual(parsed.map((each) => each.map((d) => `${d.listener} ${d.sequence}`)), [["mailer 1", "audit 1"], [
+    "audit 2",
+  ]]);
+  const empty = await runCli(["dispatch", "--batch", "-", "--json", "--root", root.path], { stdin: "\n" });
+  equal(empty.code, 0, empty.stderr);
+  deepEqual(JSON.parse(empty.stdout), []);
+});
+
+Deno.test("hurah dispatch --batch refuses the whole batch for one bad line, naming it, and writes nothing", async (t) => {
+  const good = '{"event_type":"product/created","payload":1}';
+  const cases = [
+    { line: "{not json", expected: /standard input line 2 is not valid JSON/ },
+    { line: "[1]", expected: /standard input line 2: expected an object/ },
+    {
+      line: '{"type":"product"}',
+      expected: /standard input line 2: unknown field "type"; expected event_type and payload/,
+    },
+    { line: '{"event_type":7}', expected: /standard input line 2: "event_type" must be a string/ },
+    { line: '{"event_type":"../etc"}', expected: /standard input line 2: Invalid event type "\.\.\/etc"/ },
+    {
+      line: '{"event_type":"product","payload":1e999}',
+      expected: /standard input line 2: Payload cannot be stored as JSON/,
+    },
+  ];
+  for (const { line, expected } of cases) {
+    await t.step(line, async () => {
+      await using root = await registeredRoot();
+      const before = namesIn(root.path);
+      const result = await runCli(["dispatch", "--batch", "-", "--root", root.path], {
+        stdin: `${good}\n${line}\n${good}\n`,
+      });
+      equal(result.code, 2, result.stderr);
+      match(result.stderr, expected);
+      equal(result.stdout, "");
+      deepEqual(namesIn(join(root.path, "product", "created", "mailer_listener", Layout.INBOX)), []);
+      deepEqual(namesIn(join(root.path, "audit_listener", Layout.INBOX)), []);
+      deepEqual(namesIn(root.path), before, "no directory created for any event type");
+    });
+  }
+  await t.step("arguments beside --batch", async () => {
+    await using root = await registeredRoot();
+    const result = await runCli(["dispatch", "product", "--batch", "-", "--root", root.path], { stdin: good });
+    equal(result.code, 2);
+    match(result.stderr, /--batch takes its events from -; found arguments product/);
+  });
+});

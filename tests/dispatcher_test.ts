@@ -1,0 +1,212 @@
+/**
+ * `Dispatcher.dispatchMany()` against `dispatch()`: the same files in the
+ * same order, the whole batch checked before anything is written, slices of
+ * the lock, and numbering past files that `tracking.json` does not know of.
+ * The multi-process and kill -9 cases are in `tests/integration/`.
+ *
+ * @module
+ */
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import { join } from "node:path";
+import {
+  decodeTask,
+  type Delivery,
+  Dispatcher,
+  InvalidNameError,
+  Layout,
+  listenerPath,
+  PayloadError,
+  runOnce,
+  Task,
+} from "../mod.ts";
+import { namesIn, sequencesIn, tempRoot } from "./_helpers.ts";
+
+/** Listeners at every level of `product/created`, two at the root. */
+const LISTENERS = [
+  { name: "mailer", eventType: "product/created" },
+  { name: "search", eventType: "product" },
+  { name: "audit", eventType: "" },
+  { name: "backup", eventType: "" },
+] as const;
+
+async function registered(root: string): Promise<Record<string, string>> {
+  const dirs: Record<string, string> = {};
+  for (const { name, eventType } of LISTENERS) {
+    await runOnce(root, { name, eventType, handler: () => Task.SUCCESS });
+    dirs[name] = join(root, listenerPath(name, eventType));
+  }
+  return dirs;
+}
+
+/** A task file's fields that do not change from one run to the next. */
+function stable(dir: string, sequence: number) {
+  const task = decodeTask(Deno.readTextFileSync(join(dir, Layout.INBOX, `${sequence}.json`)), sequence);
+  return { payload: task.payload, sequence: task.sequence, count: task.count, event_type: task.event_type };
+}
+
+const EVENTS = [
+  { eventType: "product/created", payload: { id: 1 } },
+  { eventType: "product", payload: { id: 2 } },
+  { eventType: "", payload: [3] },
+  { eventType: "order/paid" }, // no payload: null
+  { eventType: "product/created", payload: { id: 5 } },
+];
+
+Deno.test("dispatchMany() writes what one dispatch() per event writes, and returns it per event", async () => {
+  await using one = await tempRoot();
+  await using many = await tempRoot();
+  const oneDirs = await registered(one.path);
+  const manyDirs = await registered(many.path);
+  const single: Delivery[][] = [];
+  for (const event of EVENTS) {
+    single.push(await new Dispatcher(one.path, { durable: false }).dispatch(event.eventType, event.payload ?? null));
+  }
+  const batched = await new Dispatcher(many.path, { durable: false }).dispatchMany(EVENTS);
+
+  const shape = (deliveries: Delivery[][]) =>
+    deliveries.map((each) => each.map((d) => `${d.listener}#${d.sequence}@${d.listenerEventType}`));
+  deepEqual(shape(batched), shape(single));
+  deepEqual(shape(batched), [
+    ["mailer#1@product/created", "search#1@product", "audit#1@", "backup#1@"],
+    ["search#2@product", "audit#2@", "backup#2@"],
+    ["audit#3@", "backup#3@"],
+    ["audit#4@", "backup#4@"],
+    ["mailer#2@product/created", "search#3@product", "audit#5@", "backup#5@"],
+  ]);
+  for (const [k, each] of batched.entries()) {
+    for (const [l, delivery] of each.entries()) {
+      equal(delivery.path, join(manyDirs[delivery.listener], Layout.INBOX, `${delivery.sequence}.json`));
+      deepEqual(
+        stable(manyDirs[delivery.listener], delivery.sequence),
+        stable(oneDirs[single[k][l].listener], delivery.sequence),
+      );
+    }
+    // One event, one event_id in every listener it reached; one task_id per file.
+    const tasks = each.map((d) => decodeTask(Deno.readTextFileSync(d.path), d.sequence));
+    equal(new Set(tasks.map((task) => task.event_id)).size, 1);
+    equal(new Set(tasks.map((task) => task.task_id)).size, tasks.length);
+  }
+  for (const { name } of LISTENERS) {
+    const tracking = JSON.parse(Deno.readTextFileSync(join(manyDirs[name], Layout.TRACKING)));
+    const last = sequencesIn(join(manyDirs[name], Layout.INBOX)).at(-1);
+    deepEqual([tracking.sequence, tracking.count], [last, last], `${name}: tracking.json`);
+    deepEqual(namesIn(join(manyDirs[name], Layout.TMP)), [], `${name}: nothing left in tmp/`);
+  }
+  deepEqual(await new Dispatcher(many.path).dispatchMany([]), []);
+});
+
+Deno.test("dispatchMany() writes nothing when any event is invalid, and names it", async (t) => {
+  const cases: {
+    name: string;
+    events: { eventType: string; payload?: unknown }[];
+    error: RegExp;
+    type: typeof InvalidNameError | typeof PayloadError;
+  }[] = [
+    {
+      name: "an invalid event type",
+      events: [{ eventType: "product/created", payload: 1 }, { eventType: "product/../x", payload: 2 }],
+      error: /^events\[1\]: Invalid event type "product\/\.\.\/x"/,
+      type: InvalidNameError,
+    },
+    {
+      name: "a payload JSON cannot hold",
+      events: [{ eventType: "product", payload: 1 }, { eventType: "", payload: 2 }, {
+        eventType: "product",
+        payload: { n: 1n },
+      }],
+      error: /^events\[2\]: Payload cannot be stored as JSON: payload\.n is a bigint/,
+      type: PayloadError,
+    },
+    {
+      name: "an explicit undefined payload",
+      events: [{ eventType: "product", payload: undefined }],
+      error: /^events\[0\]: Payload cannot be stored as JSON: payload is undefined/,
+      type: PayloadError,
+    },
+  ];
+  for (const { name, events, error, type } of cases) {
+    await t.step(name, async () => {
+      await using root = await tempRoot();
+      const dirs = await registered(root.path);
+      const before = new Map(LISTENERS.map(({ name }) => [name, namesIn(dirs[name])]));
+      await rejects(new Dispatcher(root.path).dispatchMany(events), (thrown: Error) => {
+        ok(thrown instanceof type, thrown.name);
+        match(thrown.message, error);
+        return true;
+      });
+      for (const { name } of LISTENERS) {
+        deepEqual(namesIn(join(dirs[name], Layout.INBOX)), [], `${name}: inbox`);
+        deepEqual(namesIn(dirs[name]), before.get(name), `${name}: no tracking.json or anything else`);
+      }
+    });
+  }
+});
+
+Deno.test("dispatchMany() beyond one lock slice numbers every task in order", async () => {
+  await using root = await tempRoot();
+  const dirs = await registered(root.path);
+  const events = Array.from({ length: 1_300 }, (_, i) => ({ eventType: "product/created", payload: { i } }));
+  const deliveries = await new Dispatcher(root.path, { durable: false }).dispatchMany(events);
+  deepEqual(deliveries.map((each) => each[0].sequence), events.map((_, i) => i + 1));
+  const inbox = join(dirs.mailer, Layout.INBOX);
+  deepEqual(sequencesIn(inbox), events.map((_, i) => i + 1));
+  for (const n of [1, 512, 513, 1_024, 1_025, 1_300]) deepEqual(stable(dirs.mailer, n).payload, { i: n - 1 });
+  equal(JSON.parse(Deno.readTextFileSync(join(dirs.mailer, Layout.TRACKING))).sequence, 1_300);
+  deepEqual(namesIn(join(dirs.mailer, Layout.TMP)), []);
+});
+
+Deno.test("dispatchMany() numbers past files that tracking.json does not know of, overwriting none", async (t) => {
+  /** Sets tracking.json to `sequence` and plants task files; returns the files' texts. */
+  async function damage(
+    dir: string,
+    sequence: number,
+    planted: Record<string, number[]>,
+  ): Promise<Map<string, string>> {
+    const tracking = JSON.parse(await Deno.readTextFile(join(dir, Layout.TRACKING)));
+    await Deno.writeTextFile(join(dir, Layout.TRACKING), JSON.stringify({ ...tracking, sequence, count: sequence }));
+    const texts = new Map<string, string>();
+    for (const [state, sequences] of Object.entries(planted)) {
+      await Deno.mkdir(join(dir, state), { recursive: true });
+      for (const n of sequences) {
+        const path = join(dir, state, `${n}.json`);
+        await Deno.writeTextFile(path, `{"payload":"planted ${state} ${n}","sequence":${n},"count":${n}}`);
+        texts.set(path, await Deno.readTextFile(path));
+      }
+    }
+    return texts;
+  }
+  const cases: { name: string; planted: Record<string, number[]>; want: number[] }[] = [
+    // The links collide part-way: inbox/3..5 exist, tracking.json says 2. The rest is numbered past 7.
+    {
+      name: "inbox files ahead of tracking.json",
+      planted: { [Layout.INBOX]: [3, 4, 5], [Layout.ARCHIVE]: [7] },
+      want: [8, 9, 10, 11],
+    },
+    // Nothing in the inbox collides, but archive/4 would be overwritten by a later run.
+    {
+      name: "handled files ahead of tracking.json",
+      planted: { [Layout.ARCHIVE]: [4], [Layout.ERROR]: [] },
+      want: [5, 6, 7, 8],
+    },
+  ];
+  for (const { name, planted, want } of cases) {
+    await t.step(name, async () => {
+      await using root = await tempRoot();
+      const dirs = await registered(root.path);
+      await new Dispatcher(root.path).dispatchMany([{ eventType: "product/created" }, {
+        eventType: "product/created",
+      }]);
+      const texts = await damage(dirs.mailer, 2, planted);
+      const events = want.map((_, i) => ({ eventType: "product/created", payload: { i } }));
+      const deliveries = await new Dispatcher(root.path).dispatchMany(events);
+      deepEqual(deliveries.map((each) => each[0].sequence), want);
+      for (const [i, n] of want.entries()) {
+        const task = stable(dirs.mailer, n);
+        deepEqual([task.payload, task.sequence, task.count], [{ i }, n, n]);
+      }
+      for (const [path, text] of texts) equal(await Deno.readTextFile(path), text, `${path} is untouched`);
+      equal(JSON.parse(Deno.readTextFileSync(join(dirs.mailer, Layout.TRACKING))).sequence, want.at(-1));
+      deepEqual(namesIn(join(dirs.mailer, Layout.TMP)), []);
+    });
+  }
+});
