@@ -73,6 +73,8 @@ export interface Delivery {
 export class Dispatcher {
   readonly #store: FileStore;
   readonly #now: () => Date;
+  /** The last delivery time formatted, and its second: `formatDelivery` is the same within a second. */
+  #formatted = { second: NaN, text: "" };
 
   /**
    * Creates a dispatcher for an event root. Nothing is touched until the
@@ -156,9 +158,11 @@ export class Dispatcher {
    */
   async dispatchMany(events: Iterable<DispatchEvent>): Promise<Delivery[][]> {
     const checked: CheckedEvent[] = [];
+    const segmentsOf = new Map<string, string[]>();
     for (const event of events) {
       try {
-        const segments = parseEventType(event.eventType);
+        let segments = segmentsOf.get(event.eventType);
+        if (segments === undefined) segmentsOf.set(event.eventType, segments = parseEventType(event.eventType));
         const payload = encodePayload(Object.hasOwn(event, "payload") ? event.payload : null);
         checked.push({ eventType: event.eventType, segments, payload });
       } catch (error) {
@@ -169,6 +173,14 @@ export class Dispatcher {
       }
     }
     return await this.#deliver(checked);
+  }
+
+  /** The current time as `delivery` and `tracking.json` hold it. */
+  #deliveryTime(): string {
+    const date = this.#now();
+    const second = Math.floor(date.getTime() / 1000);
+    if (second !== this.#formatted.second) this.#formatted = { second, text: formatDelivery(date) };
+    return this.#formatted.text;
   }
 
   /** Finds every event's listeners (before writing anything), then delivers listener by listener. */
@@ -183,7 +195,7 @@ export class Dispatcher {
       }
       results.push(new Array(listeners.length));
       const eventId = crypto.randomUUID();
-      const delivery = formatDelivery(this.#now());
+      const delivery = this.#deliveryTime();
       for (const [slot, listener] of listeners.entries()) {
         let queue = queues.get(listener.dir);
         if (queue === undefined) queues.set(listener.dir, queue = { listener, tasks: [] });
@@ -206,7 +218,7 @@ export class Dispatcher {
         const written = await this.#store.deliver(
           listener,
           chunk.map((task) => task.build),
-          formatDelivery(this.#now()),
+          this.#deliveryTime(),
         );
         for (const [k, { sequence, path }] of written.entries()) {
           const { event, slot } = chunk[k];

@@ -12,6 +12,7 @@ import {
   removeIfExists,
   syncDir,
   tryLockFile,
+  writeFilesSynced,
   writeFileSynced,
 } from "./_fs.ts";
 
@@ -221,6 +222,7 @@ export class FileStore {
     const release = await this.#dispatchTurn(listener.dir);
     const delivered: { sequence: number; path: string }[] = [];
     const staged: string[] = [];
+    const inbox = join(listener.dir, Layout.INBOX);
     try {
       const tracking = this.#readTracking(listener.dir);
       let last = tracking?.sequence ?? await this.maxSequence(listener.dir);
@@ -239,10 +241,9 @@ export class FileStore {
             }
           }
         }
-        for (let k = 0; k < count; k++) {
-          staged[k] ??= this.#tmpPath(listener.dir, "task");
-          await writeFileSynced(staged[k], builds[delivered.length + k](first + k), this.#durable);
-        }
+        for (let k = 0; k < count; k++) staged[k] ??= this.#tmpPath(listener.dir, "task");
+        const done = delivered.length;
+        await writeFilesSynced(staged.slice(0, count), (k) => builds[done + k](first + k), this.#durable);
         await this.#writeTracking(listener.dir, {
           sequence: first + count - 1,
           count: first + count - 1,
@@ -250,7 +251,7 @@ export class FileStore {
           last: now,
         });
         for (let k = 0; k < count; k++) {
-          const path = join(listener.dir, Layout.INBOX, `${first + k}.json`);
+          const path = `${inbox}/${first + k}.json`;
           try {
             Deno.linkSync(staged[k], path);
           } catch (error) {
@@ -273,7 +274,7 @@ export class FileStore {
       // tracking.json needs no flush: should a power loss undo it, the next dispatch finds the numbers in
       // use (link refuses them; a store that did not write tracking.json last checks archive/ and error/)
       // and skips past them.
-      if (this.#durable && delivered.length > 0) await syncDir(join(listener.dir, Layout.INBOX));
+      if (this.#durable && delivered.length > 0) await syncDir(inbox);
       this.#written.set(listener.dir, last);
       return delivered;
     } finally {
