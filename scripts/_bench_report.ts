@@ -354,12 +354,21 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     }
   }
   for (const table of of("peer")) {
-    for (const id of ["hurah-e2e", "hurah-e2e-durable"]) {
-      if (!seriesOf(table, id)) continue;
-      const ratio = ratioToFloor(table, id);
+    // Each hurah end-to-end rate against Deno KV sending the same way: one at a time, or in batches.
+    const pairs = [
+      ["hurah-e2e", "kv-e2e"],
+      ["hurah-e2e-durable", "kv-e2e"],
+      ["hurah-e2e-batch", "kv-e2e-batch"],
+      ["hurah-e2e-batch-durable", "kv-e2e-batch"],
+    ];
+    for (const [id, kv] of pairs) {
+      if (!seriesOf(table, id) || !seriesOf(table, kv)) continue;
+      const ratio = medianOf(table, id) / medianOf(table, kv);
       checks.push({
         target: TARGETS.peer,
-        case: `${seriesOf(table, id)!.label}, ${Number(table.params.messages).toLocaleString("en-US")} messages`,
+        case: `${seriesOf(table, id)!.label} vs ${seriesOf(table, kv)!.label}, ${
+          Number(table.params.messages).toLocaleString("en-US")
+        } messages`,
         measured: formatRatio(ratio),
         met: ratio >= 10,
       });

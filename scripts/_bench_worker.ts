@@ -62,6 +62,8 @@ export interface Params {
   timeoutMs: number;
   /** Deno KV: the database file. */
   path: string;
+  /** Deno KV end to end: messages per `atomic()` commit. @default {1: one `enqueue()` each} */
+  batch?: number;
 }
 
 const success = () => Task.SUCCESS;
@@ -359,7 +361,8 @@ const kvEnqueueOp: Op = async (p) => {
 /**
  * Deno KV end to end: `events` sequential `enqueue()`s while `listenQueue()`
  * in the same process handles them (a local KV queue delivers only to the
- * process that enqueued); ends when the last one was handled.
+ * process that enqueued); ends when the last one was handled. With `batch`
+ * above 1, that many `enqueue()`s per `atomic()` commit.
  */
 const kvEndToEndOp: Op = async (p) => {
   const kv = await Deno.openKv(p.path);
@@ -375,7 +378,16 @@ const kvEndToEndOp: Op = async (p) => {
     const start = now();
     const limit = deadline(p.timeoutMs, `Deno KV handled ${handled} of ${p.events}`);
     try {
-      for (let i = 0; i < p.events; i++) await kv.enqueue({ product_id: i });
+      const batch = Math.max(1, p.batch ?? 1);
+      for (let i = 0; i < p.events; i += batch) {
+        if (batch === 1) {
+          await kv.enqueue({ product_id: i });
+          continue;
+        }
+        const atomic = kv.atomic();
+        for (let k = i; k < Math.min(i + batch, p.events); k++) atomic.enqueue({ product_id: k });
+        if (!(await atomic.commit()).ok) throw new Error("Deno KV: an atomic enqueue was not committed");
+      }
       await Promise.race([finished, limit.promise]);
     } finally {
       limit.cancel();

@@ -584,11 +584,14 @@ async function memoryWorkload(context: Context): Promise<void> {
 const PEER_LABELS: Record<string, string> = {
   "kv-enqueue": "Deno KV `enqueue()`",
   "kv-e2e": "Deno KV end to end (one process)",
+  "kv-e2e-batch": `Deno KV end to end, ${DISPATCH_BATCH} \`enqueue()\`s per \`atomic()\` commit (one process)`,
   "hurah-dispatch": "hurah dispatch, durable off",
   "hurah-e2e": "hurah end to end, durable off (two processes)",
   "hurah-e2e-in-process": "hurah end to end, durable off (one process)",
+  "hurah-e2e-batch": `hurah end to end, \`dispatchMany()\` of ${DISPATCH_BATCH}, durable off (two processes)`,
   "hurah-dispatch-durable": "hurah dispatch, durable on",
   "hurah-e2e-durable": "hurah end to end, durable on (two processes)",
+  "hurah-e2e-batch-durable": `hurah end to end, \`dispatchMany()\` of ${DISPATCH_BATCH}, durable on (two processes)`,
 };
 
 /** A Deno KV queue next to hurah: enqueue and end-to-end throughput for the same number of messages. */
@@ -609,15 +612,17 @@ async function peerWorkload(context: Context): Promise<void> {
           const numbers = (x: WorkerResult) => ({ start: Number(x.start), end: Number(x.end), count: Number(x.count) });
           if (contender === "kv-enqueue") {
             r = numbers(await producer.run({ op: "kv-enqueue", path, events: count }));
-          } else if (contender === "kv-e2e") {
-            r = numbers(await producer.run({ op: "kv-e2e", path, events: count }));
+          } else if (contender === "kv-e2e" || contender === "kv-e2e-batch") {
+            const batch = contender === "kv-e2e-batch" ? DISPATCH_BATCH : 1;
+            r = numbers(await producer.run({ op: "kv-e2e", path, events: count, batch }));
           } else if (contender.startsWith("hurah-dispatch")) {
             r = numbers(await producer.run({ op: "dispatch", contender: "hurah", root, dirs, events: count, durable }));
           } else if (contender === "hurah-e2e-in-process") {
             r = numbers(await producer.run({ op: "in-process", root, events: count, durable }));
           } else {
             await watcher.prepare({ op: "watch", root, dirs, events: count, durable, concurrency: 1 });
-            await producer.prepare({ op: "dispatch", contender: "hurah", root, dirs, events: count, durable });
+            const sender = contender.startsWith("hurah-e2e-batch") ? "hurah-batch" : "hurah";
+            await producer.prepare({ op: "dispatch", contender: sender, root, dirs, events: count, durable });
             await watcher.go();
             await producer.go();
             const [w, d] = await Promise.all([watcher.result(), producer.result()]);

@@ -89,8 +89,9 @@ export class FileStore {
     this.#durable = options.durable ?? true;
   }
 
+  /** A fresh staging path in `<dir>/tmp/`; `dir` is a listener's (absolute, normalized) directory. */
   #tmpPath(dir: string, kind: string): string {
-    return join(dir, Layout.TMP, `${kind}.${this.#tmpPrefix}.${++this.#tmpCounter}.tmp`);
+    return `${dir}/${Layout.TMP}/${kind}.${this.#tmpPrefix}.${++this.#tmpCounter}.tmp`;
   }
 
   /** Throws when the root does not exist or is not a directory. */
