@@ -163,7 +163,7 @@ export class Dispatcher {
       try {
         let segments = segmentsOf.get(event.eventType);
         if (segments === undefined) segmentsOf.set(event.eventType, segments = parseEventType(event.eventType));
-        const payload = encodePayload(Object.hasOwn(event, "payload") ? event.payload : null);
+        const payload = encodePayload("payload" in event ? event.payload : null);
         checked.push({ eventType: event.eventType, segments, payload });
       } catch (error) {
         if (error instanceof InvalidNameError || error instanceof PayloadError) {

@@ -190,6 +190,17 @@ export class FileStore {
         if (!isNotFound(error)) throw error;
       }
     }
+    const tracking = join(listener.dir, Layout.TRACKING);
+    let info: Deno.FileInfo | undefined;
+    try {
+      info = Deno.lstatSync(tracking);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    if (info?.isSymlink) {
+      throw new UnsafePathError(tracking, "is a symbolic link; hurah does not follow links in the root");
+    }
+    if (info && !info.isFile) throw new UnsafePathError(tracking, "expected a file, found a directory or a device");
     this.#checked.add(listener.dir);
   }
 

@@ -110,8 +110,10 @@ export class ParallelPass {
    * Claims and handles tasks, up to `concurrency` at once, in sequence order
    * of claiming, until no task is left to claim; each task at most once per
    * call, so a RETRY without delay is tried again in the next pass, as in
-   * ordered mode. Stops claiming after a FAILURE (`report.failedAt`) or on
-   * the signal.
+   * ordered mode. A task put back below the highest number claimed in this
+   * call (a RETRY, a requeue, another worker's take-over) also waits for the
+   * next call. Stops claiming after a FAILURE (`report.failedAt`) or on the
+   * signal.
    */
   async run(report: RunReport): Promise<RunReport> {
     delete report.failedAt;
@@ -121,7 +123,9 @@ export class ParallelPass {
       if (this.settings.now().getTime() - this.#reapedAt >= this.parallel.reapIntervalMs) await this.reap(report);
     };
     const running = new Set<Promise<void>>();
-    const claimedBefore = new Set<number>();
+    // Claims go up in sequence order within a listing; a later listing skips everything up to the highest
+    // claimed so far, so that a task back from this call (RETRY) is tried again in the next call, not this one.
+    let claimedUpTo = 0;
     let failure: unknown;
     const stopClaiming = () => failure !== undefined || report.failedAt !== undefined || this.settings.signal.aborted;
     try {
@@ -137,7 +141,7 @@ export class ParallelPass {
         let claimed = 0;
         for (const sequence of sequences) {
           const file = `${sequence}.json`;
-          if (claimedBefore.has(sequence)) continue; // back from this pass (RETRY): the next pass tries it again
+          if (sequence <= claimedUpTo) continue;
           const dueAt = this.#notBefore.get(file);
           if (dueAt !== undefined) {
             if (dueAt > now) {
@@ -152,7 +156,7 @@ export class ParallelPass {
           const claim = await this.store.claim(this.listener, file, this.worker);
           if (!claim) continue; // another worker was first
           claimed++;
-          claimedBefore.add(sequence);
+          claimedUpTo = sequence;
           const spot: TaskSpot = { dir: Layout.INFLIGHT, file: claim.file, task: file, sequence };
           const task: Promise<void> = this.runner.handle(report, spot).then((step) => {
             if (step.kind === "later") this.#notBefore.set(file, step.dueAt);

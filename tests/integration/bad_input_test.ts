@@ -459,6 +459,29 @@ const LINK_AND_ROOT_CASES: BadInputCase[] = [
     },
   },
   {
+    name: "a tracking.json that is a link outside the root is neither read nor written through",
+    check: async (box) => {
+      const listener = join(box.root, `${KEEPER}_listener`);
+      const outside = join(box.outside, "tracking.json");
+      await Deno.writeTextFile(outside, '{"sequence":1000,"count":1000}');
+      await Deno.remove(join(listener, "tracking.json")).catch(() => {});
+      await Deno.symlink(outside, join(listener, "tracking.json"));
+      await leavesRootAlone(box, async () => {
+        const reason = /tracking\.json.*is a symbolic link/;
+        await refuses(dispatcher(box.root).dispatch("product", {}), UnsafePathError, "tracking.json", reason);
+        assertUsageError(
+          await runCli(["dispatch", "product", "{}", "--root", box.root]),
+          "dispatch",
+          "tracking.json",
+          reason,
+        );
+      });
+      await Deno.remove(join(listener, "tracking.json"));
+      equal(await Deno.readTextFile(outside), '{"sequence":1000,"count":1000}');
+      await Deno.remove(outside); // the sandbox's outside, as it was
+    },
+  },
+  {
     name: "lock files that are links outside the root are not followed",
     check: async (box) => {
       const listener = join(box.root, `${KEEPER}_listener`);
