@@ -79,7 +79,10 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
   return 0;
 }
 
-/** Events per `dispatchMany()` call: output starts early, and memory stays bounded by the input. */
+/**
+ * Events per `dispatchMany()` call: deliveries are printed call by call, so
+ * that after an I/O error part-way the output shows the calls that completed.
+ */
 const EVENTS_PER_CALL = 2_048;
 
 async function dispatchBatch(
