@@ -13,6 +13,7 @@ const COLORS: Record<string, string> = {
   ABORTED: "\x1b[35m",
   QUARANTINED: "\x1b[35m",
   LOST: "\x1b[35m",
+  FAULT: "\x1b[31m",
 };
 
 /** Makes a function that turns runner events into log lines. */
@@ -45,6 +46,9 @@ function formatText(event: RunEvent, paint: (word: string) => string): string {
       return `${event.listener} #${event.sequence} ${paint("LOST")}: ${event.message}\n`;
     case "rescan":
       return `${event.listener} re-listing the inbox (${event.reason})\n`;
+    case "fault":
+      return `${event.listener} ${paint("FAULT")}, trying again in ${seconds(event.retryInMs)}: ` +
+        event.message.replaceAll("\n", "\n    ") + "\n";
   }
 }
 

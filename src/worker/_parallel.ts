@@ -43,6 +43,8 @@ export class ParallelPass {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #renewing: Promise<unknown> = Promise.resolve();
   readonly #notBefore = new Map<string, number>();
+  /** The `inflight/` names of the tasks this worker is handling now. */
+  readonly #handling = new Set<string>();
   #reapedAt = -Infinity;
 
   constructor(
@@ -81,8 +83,9 @@ export class ParallelPass {
 
   /**
    * Takes back every claim whose worker is gone, counting the lost attempt,
-   * and removes the leases of gone workers (with claims or without). `run()`
-   * calls it every `reapIntervalMs`.
+   * and removes the leases of gone workers (with claims or without). Claims
+   * of this worker that it is not handling (left by a pass that stopped on
+   * an error) are put back too. `run()` calls it every `reapIntervalMs`.
    */
   async reap(report: RunReport): Promise<void> {
     const now = this.settings.now();
@@ -92,7 +95,12 @@ export class ParallelPass {
       if (owner !== this.worker) verdicts.set(owner, await leaseLapse(this.listener, owner, this.parallel.hostId, now));
     }
     for (const claim of this.store.listInflight(this.listener)) {
-      if (claim.owner === this.worker) continue;
+      if (claim.owner === this.worker) {
+        if (this.#handling.has(claim.file)) continue;
+        const spot = { dir: Layout.INFLIGHT, file: claim.file, task: claim.task, sequence: claim.sequence };
+        await this.runner.recover(report, spot, `worker ${this.worker} left it behind after an error`);
+        continue;
+      }
       if (!verdicts.has(claim.owner)) {
         verdicts.set(claim.owner, await leaseLapse(this.listener, claim.owner, this.parallel.hostId, now));
       }
@@ -158,12 +166,16 @@ export class ParallelPass {
           claimed++;
           claimedUpTo = sequence;
           const spot: TaskSpot = { dir: Layout.INFLIGHT, file: claim.file, task: file, sequence };
+          this.#handling.add(claim.file);
           const task: Promise<void> = this.runner.handle(report, spot).then((step) => {
             if (step.kind === "later") this.#notBefore.set(file, step.dueAt);
             if (step.kind === "incomplete") {
               this.#notBefore.set(file, this.settings.now().getTime() + INCOMPLETE_RECHECK_MS);
             }
-          }).catch((error) => failure ??= error).finally(() => running.delete(task));
+          }).catch((error) => failure ??= error).finally(() => {
+            running.delete(task);
+            this.#handling.delete(claim.file);
+          });
           running.add(task);
         }
         if (claimed === 0 || stopClaiming()) break;

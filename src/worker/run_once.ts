@@ -77,6 +77,21 @@ export type RunEvent =
     retryInMs: number;
   }
   | {
+    /**
+     * A watched listener's pass stopped on an unexpected error (the file
+     * system refused a move, a state directory was replaced by a file...).
+     * That listener pauses and tries again after `retryInMs`; the others go
+     * on. (`runOnce()` throws such an error instead.)
+     */
+    type: "fault";
+    /** The handler name. */
+    listener: string;
+    /** The error, with its stack. */
+    message: string;
+    /** Milliseconds until the listener tries again. */
+    retryInMs: number;
+  }
+  | {
     /** A watcher re-listed an inbox because file events may have been lost. */
     type: "rescan";
     /** The handler name. */

@@ -69,7 +69,9 @@ export interface WatchOptions {
   retryDelay?: (attempt: number) => number;
   /**
    * How long a listener pauses after its `failures`-th FAILURE in a row,
-   * before trying the same task again.
+   * before trying the same task again; also after its `failures`-th pass in
+   * a row that stopped on an unexpected error (a `fault` event), while the
+   * other listeners go on.
    * @default {(failures) => backoff(failures, { capMs: 60000 })}
    */
   failureDelay?: (failures: number) => number;
@@ -141,7 +143,9 @@ const HOUSEKEEPING_MS = 60 * 60 * 1000;
  * fail), every inbox is listed again on `rescan`, after a watcher error, and
  * every `rescanIntervalMs`. RETRY waits `retryDelay` (stored in the task as
  * `not_before`, so a restart honours it); FAILURE pauses the listener and
- * tries the same task again after `failureDelay`.
+ * tries the same task again after `failureDelay`. A pass that stops on an
+ * unexpected error (the file system refused a move...) pauses that listener
+ * only, for `failureDelay` too, and is reported as a `fault` event.
  *
  * Each listener is worked in order, one task at a time, under its run lock
  * (taken per pass, so a `hurah run` of the same listener takes turns).
@@ -183,7 +187,7 @@ export function watch(root: string, options: WatchOptions): Watcher {
     failReady = reject;
   });
   ready.catch(() => {}); // observed through `ready` or `done`; not an unhandled rejection meanwhile
-  const done = run(root, options, stop.signal, markReady).finally(() => {
+  const done = run(root, options, stop, markReady).finally(() => {
     options.signal?.removeEventListener("abort", onOuterAbort);
   });
   // A failure before `ready` rejects it too, or whoever awaits it (as `hurah watch`) would wait forever.
@@ -198,9 +202,10 @@ export function watch(root: string, options: WatchOptions): Watcher {
 async function run(
   root: string,
   options: WatchOptions,
-  stop: AbortSignal,
+  controller: AbortController,
   markReady: () => void,
 ): Promise<WatchReport> {
+  const stop = controller.signal;
   const store = new FileStore(root, { durable: options.durable ?? true });
   const onEvent = options.onEvent ?? (() => {});
   const now = options.now ?? (() => new Date());
@@ -246,10 +251,17 @@ async function run(
       worker.wakeup.notify();
     }
   });
-  const loops = workers.map((worker) => worker.loop(stop));
+  // A loop that fails stops the others (their running tasks get the grace period), and the watcher fails.
+  const loops = workers.map((worker) =>
+    worker.loop(stop).catch((error) => {
+      controller.abort(error);
+      throw error;
+    })
+  );
   markReady();
   try {
-    await Promise.all(loops);
+    const failed = (await Promise.allSettled(loops)).find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
   } finally {
     await watching.close();
   }
@@ -269,6 +281,8 @@ interface LoopSettings {
 class ListenerWorker {
   readonly wakeup = new Wakeup(true);
   readonly report: RunReport;
+  #maintainedAt = -Infinity;
+  #housekeptAt = -Infinity;
 
   constructor(
     readonly store: FileStore,
@@ -299,33 +313,27 @@ class ListenerWorker {
 
   async #loop(stop: AbortSignal, work: Pass | ParallelPass): Promise<void> {
     let failures = 0;
-    let maintained = -Infinity;
-    let housekept = -Infinity;
+    let faults = 0;
     while (!stop.aborted) {
       this.wakeup.clear();
-      const now = this.settings.now().getTime();
-      if (now - maintained >= this.settings.rescanIntervalMs) {
-        // Every rescan interval, take back the claims of parallel workers that are gone (a parallel pass does
-        // this itself, even in the middle of a backlog).
-        maintained = now;
-        if (!(work instanceof ParallelPass)) await this.#withLock(stop, () => recoverClaims(work.runner, this.report));
+      try {
+        if (!await this.#pass(stop, work)) return;
+      } catch (thrown) {
+        // An unexpected error (a file system that refuses a rename, a directory
+        // replaced by a file...) pauses this listener only; the others go on.
+        if (stop.aborted) throw thrown;
+        const error = toError(thrown);
+        const retryInMs = this.settings.failureDelay(++faults);
+        this.settings.onEvent({
+          type: "fault",
+          listener: this.listener.name,
+          message: error.stack ?? `${error.name}: ${error.message}`,
+          retryInMs,
+        });
+        await sleep(retryInMs, stop);
+        continue;
       }
-      if (now - housekept >= HOUSEKEEPING_MS) {
-        housekept = now;
-        await this.store.sweepTmp(this.listener, TMP_MAX_AGE_MS, now);
-        if (this.settings.keepArchiveMs !== undefined) {
-          await prune(this.store.root, {
-            olderThanMs: this.settings.keepArchiveMs,
-            listeners: [listenerId(this.listener.name, this.listener.eventType)],
-            now: this.settings.now,
-          });
-        }
-      }
-      if (work instanceof ParallelPass) {
-        await work.run(this.report);
-      } else {
-        if (!await this.#withLock(stop, () => work.run(this.report))) return;
-      }
+      faults = 0;
       if (this.report.aborted || stop.aborted) return;
       if (this.report.failedAt !== undefined) {
         const retryInMs = this.settings.failureDelay(++failures);
@@ -346,6 +354,33 @@ class ListenerWorker {
       }
       await this.wakeup.wait(timeout, stop);
     }
+  }
+
+  /** Upkeep when due, then one pass; false when stopped while waiting for the run lock. */
+  async #pass(stop: AbortSignal, work: Pass | ParallelPass): Promise<boolean> {
+    const now = this.settings.now().getTime();
+    if (now - this.#maintainedAt >= this.settings.rescanIntervalMs) {
+      // Every rescan interval, take back the claims of parallel workers that are gone (a parallel pass does
+      // this itself, even in the middle of a backlog).
+      this.#maintainedAt = now;
+      if (!(work instanceof ParallelPass)) await this.#withLock(stop, () => recoverClaims(work.runner, this.report));
+    }
+    if (now - this.#housekeptAt >= HOUSEKEEPING_MS) {
+      this.#housekeptAt = now;
+      await this.store.sweepTmp(this.listener, TMP_MAX_AGE_MS, now);
+      if (this.settings.keepArchiveMs !== undefined) {
+        await prune(this.store.root, {
+          olderThanMs: this.settings.keepArchiveMs,
+          listeners: [listenerId(this.listener.name, this.listener.eventType)],
+          now: this.settings.now,
+        });
+      }
+    }
+    if (work instanceof ParallelPass) {
+      await work.run(this.report);
+      return true;
+    }
+    return await this.#withLock(stop, () => work.run(this.report));
   }
 
   /** Runs `task` under the exclusive run lock; false when stopped while waiting for it. */

@@ -1,0 +1,87 @@
+/**
+ * `watch()` in one process, where no real process is needed: a listener
+ * whose pass fails on the file system pauses and tries again, while the
+ * other listeners of the same watcher go on. The real `hurah watch`
+ * processes are in `tests/integration/watch_test.ts`.
+ *
+ * @module
+ */
+import { deepEqual, ok } from "node:assert/strict";
+import { join } from "node:path";
+import {
+  decodeTask,
+  Dispatcher,
+  type FailureRecord,
+  Layout,
+  listenerPath,
+  type RunEvent,
+  runOnce,
+  Task,
+  type TaskContext,
+  watch,
+} from "../../mod.ts";
+import { sequencesIn, tempRoot, waitUntil } from "../_helpers.ts";
+
+const DEADLINE_MS = 30_000;
+
+Deno.test("watch() pauses a listener whose pass fails on the file system, and goes on with the others", async (t) => {
+  for (const concurrency of [1, 3]) {
+    await t.step(concurrency === 1 ? "ordered" : "parallel (concurrency 3)", async () => {
+      await using root = await tempRoot();
+      const handled: string[] = [];
+      const handlerOf = (name: string) => ({
+        handleTask(context: TaskContext) {
+          handled.push(`${name}#${context.sequence}`);
+          return Task.SUCCESS;
+        },
+        maxAttempts: () => 100,
+      });
+      const dirOf = (name: string, eventType: string) => join(root.path, listenerPath(name, eventType));
+      const broken = dirOf("broken", "a");
+      const healthy = dirOf("healthy", "b");
+      for (const [name, eventType] of [["broken", "a"], ["healthy", "b"]]) {
+        await runOnce(root.path, { name, eventType, handler: () => Task.SUCCESS });
+      }
+      const dispatcher = new Dispatcher(root.path, { durable: false });
+      for (const type of ["a", "a", "b", "b"]) await dispatcher.dispatch(type, { type });
+      // A directory where archive/1.json goes: moving task 1 there fails with EISDIR.
+      const trap = join(broken, Layout.ARCHIVE, "1.json");
+      await Deno.mkdir(join(trap, "in-the-way"), { recursive: true });
+
+      const events: RunEvent[] = [];
+      const faults = () => events.filter((event) => event.type === "fault" && event.listener === "broken");
+      await using watcher = watch(root.path, {
+        listeners: [
+          { name: "broken", eventType: "a", handler: handlerOf("broken"), concurrency },
+          { name: "healthy", eventType: "b", handler: handlerOf("healthy"), concurrency },
+        ],
+        failureDelay: () => 200,
+        rescanIntervalMs: 100,
+        durable: false,
+        onEvent: (event) => events.push(event),
+      });
+      await watcher.ready;
+      await waitUntil("a fault of the broken listener", () => faults().length > 0, DEADLINE_MS);
+      await waitUntil("the healthy listener's tasks", () => sequencesIn(join(healthy, Layout.ARCHIVE)).length === 2);
+      const fault = faults()[0];
+      ok(fault.type === "fault" && /Is a directory/.test(fault.message), JSON.stringify(fault));
+      ok(fault.retryInMs === 200);
+
+      await Deno.remove(trap, { recursive: true }); // repaired: the broken listener goes on by itself
+      await waitUntil("the broken listener's tasks", () => sequencesIn(join(broken, Layout.ARCHIVE)).length === 2);
+      await watcher.close();
+
+      deepEqual(sequencesIn(join(broken, Layout.INBOX)), []);
+      deepEqual(sequencesIn(join(broken, Layout.INFLIGHT), { others: "skip" }), []);
+      deepEqual(handled.filter((h) => h.startsWith("healthy")).sort(), ["healthy#1", "healthy#2"]);
+      // The task whose archiving failed ran again (at least once delivery).
+      ok(handled.filter((h) => h === "broken#1").length >= 2, handled.join(" "));
+      if (concurrency > 1) {
+        // A claim left in inflight/ by the failed pass came back through the inbox, its attempt recorded.
+        const task = decodeTask(Deno.readTextFileSync(join(broken, Layout.ARCHIVE, "1.json")), 1);
+        const lost = (task.failures as FailureRecord[] | undefined ?? []).filter((f) => f.result === "LOST");
+        ok(lost.length >= 1 && lost[0].message.includes("left it behind after an error"), JSON.stringify(task));
+      }
+    });
+  }
+});
