@@ -130,7 +130,11 @@ export class ParallelPass {
     const reapIfDue = async () => {
       if (this.settings.now().getTime() - this.#reapedAt >= this.parallel.reapIntervalMs) await this.reap(report);
     };
-    const running = new Set<Promise<void>>();
+    // Tasks in progress, and the claiming loop's wait for one of them to end. (Not Promise.race() over the
+    // running tasks: each call would leave a reaction on every task still running, which piles up on a long one.)
+    let running = 0;
+    let slotFreed: (() => void) | undefined;
+    const waitForSlot = () => new Promise<void>((resolve) => slotFreed = resolve);
     // Claims go up in sequence order within a listing; a later listing skips everything up to the highest
     // claimed so far, so that a task back from this call (RETRY) is tried again in the next call, not this one.
     let claimedUpTo = 0;
@@ -158,7 +162,7 @@ export class ParallelPass {
             }
             this.#notBefore.delete(file);
           }
-          while (running.size >= this.parallel.concurrency && !stopClaiming()) await Promise.race(running);
+          while (running >= this.parallel.concurrency && !stopClaiming()) await waitForSlot();
           if (stopClaiming()) break;
           await reapIfDue(); // a long backlog must not keep a dead worker's tasks waiting
           const claim = await this.store.claim(this.listener, file, this.worker);
@@ -167,21 +171,24 @@ export class ParallelPass {
           claimedUpTo = sequence;
           const spot: TaskSpot = { dir: Layout.INFLIGHT, file: claim.file, task: file, sequence };
           this.#handling.add(claim.file);
-          const task: Promise<void> = this.runner.handle(report, spot).then((step) => {
+          running++;
+          void this.runner.handle(report, spot).then((step) => {
             if (step.kind === "later") this.#notBefore.set(file, step.dueAt);
             if (step.kind === "incomplete") {
               this.#notBefore.set(file, this.settings.now().getTime() + INCOMPLETE_RECHECK_MS);
             }
-          }).catch((error) => failure ??= error).finally(() => {
-            running.delete(task);
+          }, (error) => failure ??= error).finally(() => {
             this.#handling.delete(claim.file);
+            running--;
+            const wake = slotFreed;
+            slotFreed = undefined;
+            wake?.();
           });
-          running.add(task);
         }
         if (claimed === 0 || stopClaiming()) break;
       }
     } finally {
-      await Promise.all(running);
+      while (running > 0) await waitForSlot();
     }
     if (failure !== undefined) throw failure;
     if (this.settings.signal.aborted) report.aborted = true;
