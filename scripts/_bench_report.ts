@@ -552,7 +552,7 @@ ${
     section(
       "memory",
       "Memory",
-      "Peak RSS (`VmHWM`, reset through `/proc/self/clear_refs` just before) of a fresh process draining a backlog, against its RSS just before the drain (after loading, a pass over an empty listener and a garbage collection). A no-op handler, durable off, on /dev/shm.",
+      "Peak RSS (`VmHWM`, reset through `/proc/self/clear_refs` just before) of a fresh process draining a backlog, against its RSS just before the drain (after loading, a pass in the same mode over an empty listener, and a garbage collection). A no-op handler, durable off, on /dev/shm.",
     )
   }
 ${

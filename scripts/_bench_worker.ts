@@ -295,7 +295,8 @@ const memoryOp: Op = async (p) => {
     await warm.ready;
     await warm.close();
   } else {
-    await runOnce(p.root, { ...idle, durable: false });
+    // The same mode as the measured drain, so that its code is loaded before the idle measurement.
+    await runOnce(p.root, { ...idle, durable: false, concurrency: p.contender === "run" ? 1 : p.concurrency });
   }
   gc();
   const before = memoryKiB();
