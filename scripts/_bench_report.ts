@@ -276,10 +276,14 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   const shm = results.tables.filter((table) => table.params.fs === "shm");
   const of = (workload: WorkloadName) => shm.filter((table) => table.workload === workload);
   for (const table of of("dispatch")) {
-    for (const id of ["hurah", "hurah-batch"]) {
+    const modes: Record<string, string> = {
+      hurah: "dispatch()",
+      "hurah-concurrent": "dispatch() × 100 at once",
+      "hurah-batch": "dispatchMany()",
+    };
+    for (const [id, mode] of Object.entries(modes)) {
       if (!seriesOf(table, id)) continue;
       const ratio = ratioToFloor(table, id);
-      const mode = id === "hurah" ? "dispatch()" : "dispatchMany()";
       checks.push({
         target: TARGETS.dispatch,
         case: `${mode}, ${describe(table)}`,

@@ -170,6 +170,7 @@ function expectCount(what: string, found: number, expected: number): void {
 const DISPATCH_LABELS: Record<string, string> = {
   hurah: "hurah `Dispatcher.dispatch()`",
   "hurah-batch": `hurah \`Dispatcher.dispatchMany()\`, ${DISPATCH_BATCH} events a call`,
+  "hurah-concurrent": `hurah \`Dispatcher.dispatch()\`, ${DISPATCH_BATCH} calls at once`,
   floor: "floor: create + write + rename (sync calls)",
   "floor-async": "floor, async calls",
   protocol: "protocol floor: locked PHP-compatible delivery (sync calls)",
@@ -177,7 +178,7 @@ const DISPATCH_LABELS: Record<string, string> = {
 };
 
 /** The dispatch contenders timed (the async protocol floor is only counted, in the syscall table: it is slow). */
-const DISPATCH_TIMED = ["hurah", "hurah-batch", "floor", "floor-async", "protocol"];
+const DISPATCH_TIMED = ["hurah", "hurah-concurrent", "hurah-batch", "floor", "floor-async", "protocol"];
 
 /** Deliveries per second, 1 and 10 listeners, from one process and from four started together. */
 async function dispatchWorkload(context: Context): Promise<void> {

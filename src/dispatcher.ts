@@ -2,14 +2,7 @@ import { InvalidNameError, PayloadError } from "./errors.ts";
 import { parseEventType } from "./protocol/names.ts";
 import { encodePayload } from "./protocol/php_json.ts";
 import { encodeTask, formatDelivery } from "./protocol/task_file.ts";
-import { FileStore, type ListenerRef } from "./store/file_store.ts";
-
-/**
- * The most tasks `dispatchMany()` writes into one listener under one hold of
- * its dispatch lock; a larger batch takes the lock again for each further
- * slice, so other dispatchers never wait for a whole batch.
- */
-const BATCH_LIMIT = 512;
+import { FileStore, type ListenerRef, SLICE_LIMIT } from "./store/file_store.ts";
 
 /** One event of {@linkcode Dispatcher.dispatchMany}. */
 export interface DispatchEvent {
@@ -59,6 +52,13 @@ export interface Delivery {
 /**
  * Writes events into the event root: one task file into the inbox of every
  * listener of the event type, of each parent type and of the root.
+ *
+ * Calls may overlap: `dispatch()` calls that wait for the same listener
+ * while another is being served are served together, under one hold of its
+ * lock and one `tracking.json` write (each call still gets its own files, in
+ * the order the calls reached that listener), so a server dispatching for
+ * many requests at once gets near batch throughput. Use one `Dispatcher` per
+ * process for that.
  *
  * Requires `--allow-read` and `--allow-write` on the event root.
  *
@@ -213,8 +213,8 @@ export class Dispatcher {
       }
     }
     for (const { listener, tasks } of queues.values()) {
-      for (let start = 0; start < tasks.length; start += BATCH_LIMIT) {
-        const chunk = tasks.slice(start, start + BATCH_LIMIT);
+      for (let start = 0; start < tasks.length; start += SLICE_LIMIT) {
+        const chunk = tasks.slice(start, start + SLICE_LIMIT);
         const written = await this.#store.deliver(
           listener,
           chunk.map((task) => task.build),

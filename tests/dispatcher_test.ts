@@ -210,3 +210,33 @@ Deno.test("dispatchMany() numbers past files that tracking.json does not know of
     });
   }
 });
+
+Deno.test("dispatch() calls made at once are served together, each with its own files and results", async () => {
+  await using root = await tempRoot();
+  const dirs = await registered(root.path);
+  const dispatcher = new Dispatcher(root.path, { durable: true });
+  const typeOf = (i: number) => i % 3 === 0 ? "product" : "product/created";
+  const calls = Array.from({ length: 300 }, (_, i) => dispatcher.dispatch(typeOf(i), { i }));
+  const results = await Promise.all(calls);
+  const byListener = new Map<string, { i: number; sequence: number }[]>();
+  for (const [i, deliveries] of results.entries()) {
+    const reached = typeOf(i) === "product" ? ["search", "audit", "backup"] : ["mailer", "search", "audit", "backup"];
+    deepEqual(deliveries.map((d) => d.listener), reached);
+    for (const { listener, sequence } of deliveries) {
+      deepEqual(stable(dirs[listener], sequence).payload, { i }, `${listener}/${sequence}.json holds call ${i}`);
+      byListener.set(listener, [...byListener.get(listener) ?? [], { i, sequence }]);
+    }
+  }
+  for (const { name } of LISTENERS) {
+    const got = byListener.get(name)!;
+    deepEqual(got.map((g) => g.sequence).sort((a, b) => a - b), got.map((_, k) => k + 1), `${name}: 1..n once each`);
+    // Calls of one event type reach each listener in the order they were made.
+    for (const type of ["product", "product/created"]) {
+      const sequences = got.filter((g) => typeOf(g.i) === type).map((g) => g.sequence);
+      deepEqual(sequences, [...sequences].sort((a, b) => a - b), `${name}: ${type} calls in order`);
+    }
+    const tracking = JSON.parse(Deno.readTextFileSync(join(dirs[name], Layout.TRACKING)));
+    equal(tracking.sequence, got.length, `${name}: tracking.json`);
+    deepEqual(namesIn(join(dirs[name], Layout.TMP)), [], `${name}: nothing left in tmp/`);
+  }
+});

@@ -19,6 +19,31 @@ import {
 /** An inbox directory larger than this (roughly 30,000 to 50,000 entries) is listed as a stream. */
 const LARGE_DIRECTORY_BYTES = 1024 * 1024;
 
+/**
+ * The most tasks one hold of a listener's dispatch lock writes; more wait
+ * for the next hold, so that other dispatchers take their turn.
+ */
+export const SLICE_LIMIT = 512;
+
+/** Makes a task file's text for its sequence number. */
+type Build = (sequence: number) => string;
+
+/** A task written into an inbox. */
+export interface Delivered {
+  /** Its sequence number. */
+  sequence: number;
+  /** The path of `inbox/<N>.json`. */
+  path: string;
+}
+
+/** A `deliver()` call waiting for its slice. */
+interface Waiting {
+  builds: readonly Build[];
+  now: string;
+  resolve: (delivered: Delivered[]) => void;
+  reject: (error: unknown) => void;
+}
+
 /** A listener directory found under the root. */
 export interface ListenerRef {
   /** The handler name (the directory name without `_listener`). */
@@ -79,8 +104,8 @@ export class FileStore {
   readonly #lockFiles = new Set<string>();
   /** The sequence this store last wrote to each listener's tracking.json. */
   readonly #written = new Map<string, number>();
-  /** In-process queue per listener, so calls in one process take the dispatch lock in turn. */
-  readonly #turns = new Map<string, Promise<void>>();
+  /** Per listener, the `deliver()` calls waiting to be served; present while they are served. */
+  readonly #waiting = new Map<string, Waiting[]>();
   readonly #tmpPrefix = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   #tmpCounter = 0;
 
@@ -211,19 +236,17 @@ export class FileStore {
   }
 
   /**
-   * Writes tasks into a listener's inbox, in order, under one hold of its
-   * dispatch lock, and returns the sequence number and path each got.
-   * `builds[k]` makes the text of the k-th file for its sequence number.
-   * Each file is staged in `tmp/`; `tracking.json` is then replaced once,
-   * with the last number of the run; then each file is hard-linked to
-   * `inbox/<N>.json` (which fails rather than overwrite), so a reader never
-   * sees a partial file and two dispatchers never share a number. When
-   * durable, each file is flushed before its link and the inbox once after
-   * the last.
+   * Writes tasks into a listener's inbox, in order, and returns the sequence
+   * number and path each got. `builds[k]` makes the text of the k-th file
+   * for its sequence number.
+   *
+   * Calls for one listener are served in the order they come, and those that
+   * wait while another is being served are served together, up to
+   * {@linkcode SLICE_LIMIT} tasks under one hold of the dispatch lock (see
+   * `#deliverLocked`). When a slice fails, every call in it gets the error;
+   * the tasks linked before the failure stay in the inbox.
    */
-  async deliver(listener: ListenerRef, builds: readonly ((sequence: number) => string)[], now: string): Promise<
-    { sequence: number; path: string }[]
-  > {
+  async deliver(listener: ListenerRef, builds: readonly Build[], now: string): Promise<Delivered[]> {
     try {
       this.#checkListener(listener);
     } catch (error) {
@@ -231,8 +254,53 @@ export class FileStore {
       throw error;
     }
     if (builds.length === 0) return [];
-    const release = await this.#dispatchTurn(listener.dir);
-    const delivered: { sequence: number; path: string }[] = [];
+    return await new Promise<Delivered[]>((resolve, reject) => {
+      const request = { builds, now, resolve, reject };
+      const queue = this.#waiting.get(listener.dir);
+      if (queue !== undefined) {
+        queue.push(request);
+        return;
+      }
+      this.#waiting.set(listener.dir, [request]);
+      void this.#serve(listener);
+    });
+  }
+
+  /** Serves the calls waiting at a listener, as many at once as fit in a slice, until none is left. */
+  async #serve(listener: ListenerRef): Promise<void> {
+    const queue = this.#waiting.get(listener.dir)!;
+    while (queue.length > 0) {
+      const slice = [queue.shift()!];
+      let size = slice[0].builds.length;
+      while (queue.length > 0 && size + queue[0].builds.length <= SLICE_LIMIT) {
+        size += queue[0].builds.length;
+        slice.push(queue.shift()!);
+      }
+      let delivered: Delivered[];
+      try {
+        delivered = await this.#deliverLocked(listener, slice.flatMap((request) => request.builds), slice.at(-1)!.now);
+      } catch (error) {
+        for (const request of slice) request.reject(error);
+        continue;
+      }
+      let from = 0;
+      for (const request of slice) request.resolve(delivered.slice(from, from += request.builds.length));
+    }
+    this.#waiting.delete(listener.dir);
+  }
+
+  /**
+   * Writes tasks into a listener's inbox under one hold of its dispatch lock
+   * (waited for without blocking the event loop). Each file is staged in
+   * `tmp/`; `tracking.json` is then replaced once, with the last number of
+   * the run; then each file is hard-linked to `inbox/<N>.json` (which fails
+   * rather than overwrite), so a reader never sees a partial file and two
+   * dispatchers never share a number. When durable, each file is flushed
+   * before its link and the inbox once after the last.
+   */
+  async #deliverLocked(listener: ListenerRef, builds: readonly Build[], now: string): Promise<Delivered[]> {
+    const lock = await lockFile(join(listener.dir, Layout.DISPATCH_LOCK), false, this.#lockFiles);
+    const delivered: Delivered[] = [];
     const staged: string[] = [];
     const inbox = join(listener.dir, Layout.INBOX);
     try {
@@ -291,37 +359,8 @@ export class FileStore {
       return delivered;
     } finally {
       for (const path of staged) removeIfExists(path);
-      release();
-    }
-  }
-
-  /**
-   * Waits for this process's turn at a listener, then takes its dispatch
-   * flock (without blocking the event loop while another process holds it).
-   * Returns the function that gives both back.
-   */
-  async #dispatchTurn(dir: string): Promise<() => void> {
-    const before = this.#turns.get(dir) ?? Promise.resolve();
-    let done!: () => void;
-    const turn = before.then(() => new Promise<void>((resolve) => done = resolve));
-    this.#turns.set(dir, turn);
-    await before;
-    let lock: Deno.FsFile;
-    try {
-      lock = await lockFile(join(dir, Layout.DISPATCH_LOCK), false, this.#lockFiles);
-    } catch (error) {
-      this.#endTurn(dir, turn, done);
-      throw error;
-    }
-    return () => {
       lock.close();
-      this.#endTurn(dir, turn, done);
-    };
-  }
-
-  #endTurn(dir: string, turn: Promise<void>, done: () => void): void {
-    done();
-    if (this.#turns.get(dir) === turn) this.#turns.delete(dir);
+    }
   }
 
   #usedOutsideInbox(dir: string, file: string): boolean {

@@ -2,7 +2,7 @@
  * A dispatcher process for the multi-process tests:
  *
  * ```sh
- * deno run -A tests/integration/_dispatch_loop.ts <root> <event_type> <count> [--no-fsync] [--writer ID] [--interval-ms N] [--batch N] [--stdin]
+ * deno run -A tests/integration/_dispatch_loop.ts <root> <event_type> <count> [--no-fsync] [--writer ID] [--interval-ms N] [--batch N | --concurrent N] [--stdin]
  * ```
  *
  * One {@linkcode Dispatcher} dispatches `<count>` events with the payload
@@ -12,6 +12,9 @@
  * it knows exactly which deliveries were reported. `--interval-ms` sleeps
  * between events. `--batch N` dispatches N events at a time with
  * `dispatchMany()` and prints their lines once it returns, event by event.
+ * `--concurrent N` makes N `dispatch()` calls at once (the dispatcher serves
+ * those waiting for a listener together) and prints each call's lines once
+ * it and the calls before it have returned.
  * With `--stdin` it then reads lines `<count> [event_type]`
  * from standard input and dispatches that many more events for each, until
  * standard input ends: a warm dispatcher a test can fire at a chosen moment.
@@ -43,6 +46,8 @@ export interface DispatchLoopOptions {
   intervalMs?: number;
   /** Pass `--batch N`: `dispatchMany()` of N events at a time. @default {1: `dispatch()` per event} */
   batch?: number;
+  /** Pass `--concurrent N`: N `dispatch()` calls at once. @default {1} */
+  concurrent?: number;
   /** Pass `--stdin`: keep running, dispatching on {@linkcode DispatchLoop.send}. @default {false} */
   stdin?: boolean;
 }
@@ -95,6 +100,7 @@ export function spawnDispatchLoop(
   if (options.writer !== undefined) args.push("--writer", String(options.writer));
   if (options.intervalMs) args.push("--interval-ms", String(options.intervalMs));
   if (options.batch !== undefined && options.batch > 1) args.push("--batch", String(options.batch));
+  if (options.concurrent !== undefined && options.concurrent > 1) args.push("--concurrent", String(options.concurrent));
   if (options.stdin) args.push("--stdin");
   const child = new Deno.Command(Deno.execPath(), {
     args,
@@ -176,12 +182,13 @@ async function main(): Promise<void> {
       writer: { type: "string" },
       "interval-ms": { type: "string", default: "0" },
       batch: { type: "string", default: "1" },
+      concurrent: { type: "string", default: "1" },
       stdin: { type: "boolean", default: false },
     },
   });
   if (positionals.length !== 3) {
     throw new Error(
-      "usage: _dispatch_loop.ts <root> <event_type> <count> [--no-fsync] [--writer ID] [--interval-ms N] [--batch N]",
+      "usage: _dispatch_loop.ts <root> <event_type> <count> [--no-fsync] [--writer ID] [--interval-ms N] [--batch N | --concurrent N]",
     );
   }
   const [root, eventType, countText] = positionals;
@@ -191,6 +198,7 @@ async function main(): Promise<void> {
   const dispatcher = new Dispatcher(root, { durable: !values["no-fsync"] });
   const encoder = new TextEncoder();
   const batch = Number(values.batch);
+  const concurrent = Number(values.concurrent);
   let i = 0;
   const report = (deliveries: { listener: string; sequence: number }[]) => {
     const bytes = encoder.encode(deliveries.map((d) => `${d.listener} ${d.sequence}\n`).join(""));
@@ -207,6 +215,14 @@ async function main(): Promise<void> {
         report((await dispatcher.dispatchMany(events)).flat());
         k += events.length;
         i += events.length;
+      } else if (concurrent > 1) {
+        const calls = Array.from(
+          { length: Math.min(concurrent, n - k) },
+          (_, j) => dispatcher.dispatch(type, { writer, i: i + j }),
+        );
+        for (const call of calls) report(await call);
+        k += calls.length;
+        i += calls.length;
       } else {
         report(await dispatcher.dispatch(type, { writer, i }));
         k++;

@@ -3,10 +3,10 @@
  * listeners. Each listener ends with exactly 16,000 task files, sequences
  * 1..16,000 with no gap or duplicate, every file valid JSON, and
  * tracking.json valid. (The PHP library lost events here: two dispatchers
- * read the same counter and wrote the same file.) Half the dispatchers call
- * `dispatch()` per event, the others `dispatchMany()` with batches of
- * different sizes (one above the 512-task lock slice), and each one's events
- * keep their order in every listener.
+ * read the same counter and wrote the same file.) Two dispatchers call
+ * `dispatch()` one event at a time, two make 5 and 40 calls at once, and four
+ * call `dispatchMany()` with batches of different sizes (one above the
+ * 512-task lock slice); each one's events keep their order in every listener.
  *
  * Disk and durability: the root is on /dev/shm (tmpfs) and the dispatchers
  * run with `--no-fsync`. What is tested is the dispatch lock, the counter
@@ -29,8 +29,17 @@ const WRITERS = 8;
 const EVENTS_PER_WRITER = 2_000;
 const TOTAL = WRITERS * EVENTS_PER_WRITER;
 const EVENT_TYPE = "product/created";
-/** Events per `dispatchMany()` call of each writer; 1 is `dispatch()` per event. */
-const BATCHES = [1, 1, 1, 1, 7, 50, 300, 700];
+/** How each writer dispatches: `dispatch()` one at a time or `concurrent` at once, or `dispatchMany()` in batches. */
+const MODES: { batch?: number; concurrent?: number }[] = [
+  {},
+  {},
+  { concurrent: 5 },
+  { concurrent: 40 },
+  { batch: 7 },
+  { batch: 50 },
+  { batch: 300 },
+  { batch: 700 },
+];
 /** One listener per level the event reaches, in dispatch order (deepest first). */
 const LISTENERS = [
   { name: "mailer", eventType: "product/created" },
@@ -55,8 +64,8 @@ Deno.test("dispatch() and dispatchMany() from 8 processes at once give every lis
   const loops: DispatchLoop[] = [];
   try {
     for (let writer = 1; writer <= WRITERS; writer++) {
-      const batch = BATCHES[writer - 1];
-      loops.push(spawnDispatchLoop(root.path, EVENT_TYPE, EVENTS_PER_WRITER, { noFsync: true, writer, batch }));
+      const mode = MODES[writer - 1];
+      loops.push(spawnDispatchLoop(root.path, EVENT_TYPE, EVENTS_PER_WRITER, { noFsync: true, writer, ...mode }));
     }
     const statuses = await withTimeout(Promise.all(loops.map((loop) => loop.exited)), 300_000, "the dispatchers");
     for (const [k, status] of statuses.entries()) {

@@ -1,7 +1,8 @@
 /**
  * Acceptance: at least 50 SIGKILLs of a dispatcher process at random
- * moments, half of them dispatching one event at a time, half in batches of
- * 2 to 20 (`dispatchMany()`). After them no partial or corrupt file exists under inbox/,
+ * moments: a third of them dispatching one event at a time, a third making 2
+ * to 16 `dispatch()` calls at once, a third in batches of 2 to 20
+ * (`dispatchMany()`). After them no partial or corrupt file exists under inbox/,
  * tracking.json is always valid, and every delivery the dispatcher reported
  * before the kill is present.
  *
@@ -144,9 +145,14 @@ Deno.test("a dispatcher killed at random moments leaves only whole task files an
   let trackingAhead = 0;
   let tmpFiles = 0;
   for (let writer = 1; writer <= KILLS; writer++) {
-    // Every other dispatcher sends batches (dispatchMany), so kills land inside a batch too.
-    const batch = writer % 2 === 0 ? 2 + Math.floor(Math.random() * 19) : 1;
-    await using loop = spawnDispatchLoop(root.path, EVENT_TYPE, 1_000, { writer, batch });
+    // One dispatcher in three sends batches (dispatchMany) and one makes several dispatch() calls at once, so
+    // kills land inside a batch and inside a slice of calls served together too.
+    const mode = writer % 3 === 0
+      ? { batch: 2 + Math.floor(Math.random() * 19) }
+      : writer % 3 === 1
+      ? { concurrent: 2 + Math.floor(Math.random() * 15) }
+      : {};
+    await using loop = spawnDispatchLoop(root.path, EVENT_TYPE, 1_000, { writer, ...mode });
     if (Math.random() < 0.25) {
       // By time: from start-up to the first few dispatches.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 150));
