@@ -269,24 +269,26 @@ export class FileStore {
   /** Serves the calls waiting at a listener, as many at once as fit in a slice, until none is left. */
   async #serve(listener: ListenerRef): Promise<void> {
     const queue = this.#waiting.get(listener.dir)!;
-    while (queue.length > 0) {
-      const slice = [queue.shift()!];
-      let size = slice[0].builds.length;
-      while (queue.length > 0 && size + queue[0].builds.length <= SLICE_LIMIT) {
-        size += queue[0].builds.length;
-        slice.push(queue.shift()!);
+    try {
+      while (queue.length > 0) {
+        const slice = [queue.shift()!];
+        let size = slice[0].builds.length;
+        while (queue.length > 0 && size + queue[0].builds.length <= SLICE_LIMIT) {
+          size += queue[0].builds.length;
+          slice.push(queue.shift()!);
+        }
+        try {
+          const builds = slice.flatMap((request) => request.builds);
+          const delivered = await this.#deliverLocked(listener, builds, slice.at(-1)!.now);
+          let from = 0;
+          for (const request of slice) request.resolve(delivered.slice(from, from += request.builds.length));
+        } catch (error) {
+          for (const request of slice) request.reject(error); // no effect on those already resolved
+        }
       }
-      let delivered: Delivered[];
-      try {
-        delivered = await this.#deliverLocked(listener, slice.flatMap((request) => request.builds), slice.at(-1)!.now);
-      } catch (error) {
-        for (const request of slice) request.reject(error);
-        continue;
-      }
-      let from = 0;
-      for (const request of slice) request.resolve(delivered.slice(from, from += request.builds.length));
+    } finally {
+      this.#waiting.delete(listener.dir);
     }
-    this.#waiting.delete(listener.dir);
   }
 
   /**
