@@ -76,7 +76,7 @@ export interface WatchOptions {
    */
   failureDelay?: (failures: number) => number;
   /**
-   * Receives every task event, pause and rescan.
+   * Receives every task event, pause, fault and rescan.
    * @default {undefined}
    */
   onEvent?: (event: RunEvent) => void;
