@@ -2,7 +2,7 @@ import { InvalidNameError, PayloadError } from "./errors.ts";
 import { parseEventType } from "./protocol/names.ts";
 import { encodePayload } from "./protocol/php_json.ts";
 import { encodeTask, formatDelivery } from "./protocol/task_file.ts";
-import { FileStore, type ListenerRef, SLICE_LIMIT } from "./store/file_store.ts";
+import { type Build, FileStore, type ListenerRef } from "./store/file_store.ts";
 
 /** One event of {@linkcode Dispatcher.dispatchMany}. */
 export interface DispatchEvent {
@@ -18,8 +18,6 @@ interface CheckedEvent {
   segments: string[];
   payload: unknown;
 }
-
-type Build = (sequence: number) => string;
 
 /** Options of {@linkcode Dispatcher}. */
 export interface DispatcherOptions {
@@ -213,17 +211,10 @@ export class Dispatcher {
       }
     }
     for (const { listener, tasks } of queues.values()) {
-      for (let start = 0; start < tasks.length; start += SLICE_LIMIT) {
-        const chunk = tasks.slice(start, start + SLICE_LIMIT);
-        const written = await this.#store.deliver(
-          listener,
-          chunk.map((task) => task.build),
-          this.#deliveryTime(),
-        );
-        for (const [k, { sequence, path }] of written.entries()) {
-          const { event, slot } = chunk[k];
-          results[event][slot] = { listener: listener.name, listenerEventType: listener.eventType, sequence, path };
-        }
+      const written = await this.#store.deliver(listener, tasks.map((task) => task.build), this.#deliveryTime());
+      for (const [k, { sequence, path }] of written.entries()) {
+        const { event, slot } = tasks[k];
+        results[event][slot] = { listener: listener.name, listenerEventType: listener.eventType, sequence, path };
       }
     }
     return results;

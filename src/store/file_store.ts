@@ -26,7 +26,7 @@ const LARGE_DIRECTORY_BYTES = 1024 * 1024;
 export const SLICE_LIMIT = 512;
 
 /** Makes a task file's text for its sequence number. */
-type Build = (sequence: number) => string;
+export type Build = (sequence: number) => string;
 
 /** A task written into an inbox. */
 export interface Delivered {
@@ -243,8 +243,9 @@ export class FileStore {
    * Calls for one listener are served in the order they come, and those that
    * wait while another is being served are served together, up to
    * {@linkcode SLICE_LIMIT} tasks under one hold of the dispatch lock (see
-   * `#deliverLocked`). When a slice fails, every call in it gets the error;
-   * the tasks linked before the failure stay in the inbox.
+   * `#deliverLocked`); a call with more tasks is served slice after slice,
+   * in order. When a slice fails, every call in it gets the error; the tasks
+   * linked before the failure stay in the inbox.
    */
   async deliver(listener: ListenerRef, builds: readonly Build[], now: string): Promise<Delivered[]> {
     try {
@@ -254,6 +255,13 @@ export class FileStore {
       throw error;
     }
     if (builds.length === 0) return [];
+    if (builds.length > SLICE_LIMIT) {
+      const delivered: Delivered[] = [];
+      for (let start = 0; start < builds.length; start += SLICE_LIMIT) {
+        delivered.push(...await this.deliver(listener, builds.slice(start, start + SLICE_LIMIT), now));
+      }
+      return delivered;
+    }
     return await new Promise<Delivered[]>((resolve, reject) => {
       const request = { builds, now, resolve, reject };
       const queue = this.#waiting.get(listener.dir);
