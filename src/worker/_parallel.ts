@@ -130,9 +130,8 @@ export class ParallelPass {
     const reapIfDue = async () => {
       if (this.settings.now().getTime() - this.#reapedAt >= this.parallel.reapIntervalMs) await this.reap(report);
     };
-    // Tasks in progress, and the claiming loop's wait for one of them to end. (Not Promise.race() over the
+    // The claiming loop's wait for one of the tasks in progress (#handling) to end. (Not Promise.race() over the
     // running tasks: each call would leave a reaction on every task still running, which piles up on a long one.)
-    let running = 0;
     let slotFreed: (() => void) | undefined;
     const waitForSlot = () => new Promise<void>((resolve) => slotFreed = resolve);
     // Claims go up in sequence order within a listing; a later listing skips everything up to the highest
@@ -162,7 +161,7 @@ export class ParallelPass {
             }
             this.#notBefore.delete(file);
           }
-          while (running >= this.parallel.concurrency && !stopClaiming()) await waitForSlot();
+          while (this.#handling.size >= this.parallel.concurrency && !stopClaiming()) await waitForSlot();
           if (stopClaiming()) break;
           await reapIfDue(); // a long backlog must not keep a dead worker's tasks waiting
           const claim = await this.store.claim(this.listener, file, this.worker);
@@ -171,7 +170,6 @@ export class ParallelPass {
           claimedUpTo = sequence;
           const spot: TaskSpot = { dir: Layout.INFLIGHT, file: claim.file, task: file, sequence };
           this.#handling.add(claim.file);
-          running++;
           void this.runner.handle(report, spot).then((step) => {
             if (step.kind === "later") this.#notBefore.set(file, step.dueAt);
             if (step.kind === "incomplete") {
@@ -179,7 +177,6 @@ export class ParallelPass {
             }
           }, (error) => failure ??= error).finally(() => {
             this.#handling.delete(claim.file);
-            running--;
             const wake = slotFreed;
             slotFreed = undefined;
             wake?.();
@@ -188,7 +185,7 @@ export class ParallelPass {
         if (claimed === 0 || stopClaiming()) break;
       }
     } finally {
-      while (running > 0) await waitForSlot();
+      while (this.#handling.size > 0) await waitForSlot();
     }
     if (failure !== undefined) throw failure;
     if (this.settings.signal.aborted) report.aborted = true;
