@@ -7,8 +7,12 @@ import { fileURLToPath } from "node:url";
 export const PROJECT = join(dirname(fileURLToPath(import.meta.url)), "..");
 /** `cli.ts`, the `hurah` command. */
 export const CLI = join(PROJECT, "cli.ts");
-/** The PHP library's fixture trees (read-only). */
-export const FIXTURES = join(PROJECT, "..", "shared", "fixtures", "php-hurah-events");
+/**
+ * The PHP library's fixture trees (read-only): a copy of the trees that
+ * hurah/events wrote (`../shared/fixtures/php-hurah-events` in the workplace),
+ * kept in the repository so that a clone tests on its own.
+ */
+export const FIXTURES = join(PROJECT, "tests", "fixtures", "php-hurah-events");
 
 /** A fresh temporary event root, removed by `[Symbol.asyncDispose]`. */
 export async function tempRoot(options: { shm?: boolean } = {}): Promise<AsyncDisposable & { path: string }> {

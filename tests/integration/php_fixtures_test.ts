@@ -1,5 +1,6 @@
 /**
- * The PHP library's fixture trees (/work/shared/fixtures/php-hurah-events), replayed with the real `hurah` CLI.
+ * The PHP library's fixture trees (tests/fixtures/php-hurah-events, a copy of
+ * the workplace's ../shared/fixtures), replayed with the real `hurah` CLI.
  *
  * Every expectation comes from a fixture file: trees hurah writes must have PHP's layout, file names, field names,
  * key order and JSON types, and trees PHP wrote must be processed with PHP's results. Where hurah deliberately
