@@ -26,3 +26,11 @@ Deno.test("eventFormatter() prints a fault with its stack indented under it, or 
   equal(typeof time, "string");
   deepEqual(rest, event);
 });
+
+Deno.test("eventFormatter() prints a handler's output line with the task named, or as one JSON object", () => {
+  const event: RunEvent = { type: "output", listener: "mailer", sequence: 7, line: "sh: 0: cannot open ./missing.sh" };
+  equal(eventFormatter("text", false)(event), "mailer #7 | sh: 0: cannot open ./missing.sh\n");
+  const { time, ...rest } = JSON.parse(eventFormatter("json", false)(event));
+  equal(typeof time, "string");
+  deepEqual(rest, event);
+});
