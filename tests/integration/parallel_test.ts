@@ -424,7 +424,7 @@ Deno.test("a frozen worker's task is taken over by another host once its lease e
     [a.pid, b.pid].sort(),
   );
   const task = decodeTask(Deno.readTextFileSync(join(dirs.archive, "1.json")), 1);
-  equal(task.retry_count, 1);
+  deepEqual([task.retry_count, task.lost_count], [undefined, 1], "the take-over counts a loss, not a retry");
   const failures = (task.failures ?? []) as FailureRecord[];
   equal(failures.length, 1, JSON.stringify(failures));
   equal(failures[0].result, "LOST");
