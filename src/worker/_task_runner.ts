@@ -328,7 +328,7 @@ export class TaskRunner {
       }
     }
     await this.#settle(report, spot, task, settlement);
-    this.#emit(sequence, result, fate, durationMs, retryInMs);
+    this.#emit(sequence, result, fate, durationMs, retryInMs, outcome.kind === "returned" ? undefined : why);
     return fate.fate === "stop" ? { kind: "stop" } : { kind: "next" };
   }
 
@@ -527,7 +527,7 @@ export class TaskRunner {
     }
   }
 
-  #emit(sequence: number, result: string, fate: Fate, durationMs: number, retryInMs?: number): void {
+  #emit(sequence: number, result: string, fate: Fate, durationMs: number, retryInMs?: number, why?: string): void {
     this.settings.onEvent({
       type: "task",
       listener: this.listener.name,
@@ -536,6 +536,7 @@ export class TaskRunner {
       fate: fate.fate,
       durationMs,
       ...(fate.fate === "error" ? { message: fate.message } : {}),
+      ...(fate.fate === "retry" && why !== undefined ? { message: why } : {}),
       ...(fate.fate === "stop" ? { message: "the handler returned Task.FAILURE" } : {}),
       ...(retryInMs ? { retryInMs } : {}),
     });

@@ -23,7 +23,7 @@ export type RunEvent =
     fate: Fate["fate"];
     /** How long the handler ran, in milliseconds. */
     durationMs: number;
-    /** Why, for anything but SUCCESS and RETRY, and for a move an earlier attempt decided. */
+    /** Why, for anything but SUCCESS and a returned RETRY, and for a move an earlier attempt decided. */
     message?: string;
     /** For a retry with a delay: milliseconds until the task is due again. */
     retryInMs?: number;
