@@ -141,20 +141,20 @@ function drain(
   let tail = new Uint8Array(0);
   const lines = new TextDecoder();
   let partial = "";
+  const emit = (line: string) => {
+    for (let at = 0; at < line.length || at === 0; at += MAX_LINE_CHARS) onLine!(line.slice(at, at + MAX_LINE_CHARS));
+  };
   const pass = (text: string, end: boolean) => {
     if (onLine === undefined) return;
-    partial += text;
-    let newline: number;
-    while ((newline = partial.indexOf("\n")) >= 0) {
-      onLine(partial.slice(0, newline).replace(/\r$/, ""));
-      partial = partial.slice(newline + 1);
-    }
+    const parts = (partial + text).split("\n");
+    partial = parts.pop()!;
+    for (const line of parts) emit(line.replace(/\r$/, ""));
     while (partial.length > MAX_LINE_CHARS) {
-      onLine(partial.slice(0, MAX_LINE_CHARS));
+      emit(partial.slice(0, MAX_LINE_CHARS));
       partial = partial.slice(MAX_LINE_CHARS);
     }
     if (end && partial !== "") {
-      onLine(partial);
+      emit(partial);
       partial = "";
     }
   };

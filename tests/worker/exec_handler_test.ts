@@ -224,6 +224,21 @@ Deno.test("execHandler() passes stderr to the log line by line and records its t
   }
 });
 
+Deno.test("execHandler() passes a very long stderr line on in pieces of 4096 characters", async () => {
+  await using root = await tempRoot();
+  await scene(root.path);
+  const lines: string[] = [];
+  await runOnce(root.path, {
+    name: NAME,
+    eventType: EVENT_TYPE,
+    handler: execHandler("head -c 10000 /dev/zero | tr '\\0' x >&2; printf '\\nend\\n' >&2", { cwd: root.path }),
+    durable: false,
+    onEvent: (event) => event.type === "output" && lines.push(event.line),
+  });
+  deepEqual(lines.map((line) => line.length), [4096, 4096, 1808, 3]);
+  equal(lines.at(-1), "end");
+});
+
 Deno.test("hurah run --exec: a missing script's stderr is logged with the task named, and recorded", async () => {
   await using root = await tempRoot();
   const register = await runCli(["run", NAME, EVENT_TYPE, "--exec", "exit 0", root.path]);
