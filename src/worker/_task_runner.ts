@@ -97,6 +97,11 @@ interface Settlement {
   rewrite?: (task: TaskRecord) => TaskRecord;
 }
 
+/** What tells one state of a task file from another: its id, delivery and last failure record. */
+function markOf(task: TaskRecord): string {
+  return JSON.stringify([task.task_id ?? null, task.delivery ?? null, task.failures?.at(-1) ?? null]);
+}
+
 /** How many lines of a handler's output a failure record keeps, and at most how many characters. */
 const OUTPUT_TAIL_LINES = 20;
 const OUTPUT_TAIL_CHARS = 4096;
@@ -119,8 +124,12 @@ export function emptyReport(listenerDir: string): RunReport {
 /** Runs one listener's handler on one task at a time (of many, in parallel mode). */
 export class TaskRunner {
   readonly maxAttempts: number;
-  /** Settlements whose move failed, by task name (`<N>.json`): the next pass carries them out, without the handler. */
-  readonly #unsettled = new Map<string, Settlement>();
+  /**
+   * Settlements whose move failed, by task name (`<N>.json`), with a mark of
+   * the task file as it was left: the next pass carries them out, without the
+   * handler, unless someone else changed the file meanwhile.
+   */
+  readonly #unsettled = new Map<string, { settlement: Settlement; mark: string }>();
 
   constructor(
     readonly store: FileStore,
@@ -338,7 +347,8 @@ export class TaskRunner {
    */
   #decidedEarlier(spot: TaskSpot, task: TaskRecord): Settlement | undefined {
     const kept = this.#unsettled.get(spot.task);
-    if (kept) return kept;
+    if (kept && kept.mark === markOf(task)) return kept.settlement;
+    this.#unsettled.delete(spot.task); // changed by someone else (a requeue, a take-over): decide afresh
     const last = task.failures?.at(-1);
     if (last?.fate === "error") return { kind: "error", result: last.result };
     if (last?.fate === "archive") return { kind: "archive", result: last.result };
@@ -367,11 +377,12 @@ export class TaskRunner {
    * {@linkcode TaskMoveError} is thrown.
    */
   async #settle(report: RunReport, spot: TaskSpot, task: TaskRecord, settlement: Settlement): Promise<void> {
-    let rewritten = false;
+    let rewritten: TaskRecord | undefined;
     try {
       if (settlement.rewrite) {
-        await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(settlement.rewrite(task)));
-        rewritten = true;
+        const updated = settlement.rewrite(task);
+        await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(updated));
+        rewritten = updated;
       }
       switch (settlement.kind) {
         case "archive":
@@ -396,8 +407,13 @@ export class TaskRunner {
       // FAILURE keeps the task where it is to be tried again anyway: nothing to remember.
       if (settlement.kind === "stop") throw thrown;
       const cause = toError(thrown);
-      let kept: Settlement = rewritten ? { kind: settlement.kind, result: settlement.result } : settlement;
-      if (settlement.kind === "archive") kept = await this.#recordArchive(spot, task, settlement.result, cause) ?? kept;
+      let kept = rewritten
+        ? { settlement: { kind: settlement.kind, result: settlement.result }, mark: markOf(rewritten) }
+        : { settlement, mark: markOf(task) };
+      if (settlement.kind === "archive") {
+        const recorded = await this.#recordArchive(spot, task, settlement.result, cause);
+        if (recorded) kept = { settlement: { kind: "archive", result: settlement.result }, mark: markOf(recorded) };
+      }
       this.#unsettled.set(spot.task, kept);
       const to = settlement.kind === "archive"
         ? Layout.ARCHIVE
@@ -411,14 +427,15 @@ export class TaskRunner {
 
   /**
    * Records in the task file that its handler succeeded though the move to
-   * `archive/` failed; `undefined` when the file cannot be rewritten either.
+   * `archive/` failed, and returns the task as written; `undefined` when the
+   * file cannot be rewritten either.
    */
   async #recordArchive(
     spot: TaskSpot,
     task: TaskRecord,
     result: string,
     cause: Error,
-  ): Promise<Settlement | undefined> {
+  ): Promise<TaskRecord | undefined> {
     const record: FailureRecord = {
       result,
       message: `handled (${result}) but the move to archive/ failed: ${cause.name}: ${cause.message}`,
@@ -427,12 +444,13 @@ export class TaskRunner {
       worker: this.settings.worker,
       fate: "archive",
     };
+    const recorded = withFailure(task, record);
     try {
-      await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(withFailure(task, record)));
+      await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(recorded));
     } catch {
       return undefined; // the runner keeps the decision in memory instead
     }
-    return { kind: "archive", result };
+    return recorded;
   }
 
   /**

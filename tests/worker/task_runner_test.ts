@@ -302,3 +302,31 @@ Deno.test("a task whose move fails after its handler ran is not run again; the n
     );
   }
 });
+
+Deno.test("a kept settlement is dropped when someone else changed the task file meanwhile", async () => {
+  await using root = await tempRoot();
+  const dirs = await setUp(root.path);
+  const store = new StuckStore(root.path, true);
+  const listener = store.register(NAME, EVENT_TYPE);
+  let calls = 0;
+  const pass = new Pass(store, listener, {
+    handleTask: () => {
+      calls++;
+      return Task.SUCCESS;
+    },
+  }, passSettings({}));
+  const report = emptyReport(listener.dir);
+  await rejects(pass.run(report), TaskMoveError);
+  // An operator (or another process) rewrites the task meanwhile, as a requeue does.
+  const path = join(dirs.inbox, "1.json");
+  const task = readTask(dirs.inbox, 1);
+  const changed = {
+    ...task,
+    failures: [{ result: "REQUEUED", message: "put back", time: new Date().toISOString(), attempt: 1 }],
+  };
+  await Deno.writeTextFile(path, JSON.stringify(changed));
+  store.stuck = false;
+  await pass.run(report);
+  equal(calls, 2, "the decision was made again, on the file as it is now");
+  deepEqual(sequencesIn(dirs.archive), [1]);
+});
