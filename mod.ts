@@ -80,5 +80,6 @@ export {
   InvalidNameError,
   ListenerNotFoundError,
   PayloadError,
+  TaskMoveError,
   UnsafePathError,
 } from "./src/errors.ts";

@@ -205,6 +205,58 @@ export class ExecHandlerError extends Error {
 }
 
 /**
+ * A task's handler ran, but the task could not be moved on to where its
+ * result sends it (`archive/`, `error/`, back to the inbox): a directory that
+ * is not writable, a full disk... The decided fate is recorded in the task
+ * file when it can still be rewritten, and kept by the runner otherwise, so
+ * the task does not run again: the next pass only retries the move.
+ * `hurah watch` reports it as a fault and pauses the listener; `runOnce()`
+ * throws it.
+ *
+ * @example Telling a failed move from other errors
+ * ```ts ignore
+ * import { runOnce, Task, TaskMoveError } from "jsr:@hurah/events";
+ * try {
+ *   await runOnce("/var/lib/hurah", { name: "mailer", eventType: "user/signup", handler: () => Task.SUCCESS });
+ * } catch (error) {
+ *   if (error instanceof TaskMoveError) console.error(`fix ${error.to}/ of ${error.listener}: ${error.message}`);
+ * }
+ * ```
+ */
+export class TaskMoveError extends Error {
+  /** The listener's handler name. */
+  readonly listener: string;
+  /** The task's sequence number. */
+  readonly sequence: number;
+  /** What its handler's attempt was: `SUCCESS`, `RETRY`, `INVALID`, `ERROR`... */
+  readonly result: string;
+  /** Where it was to go: `archive`, `error` or `inbox`. */
+  readonly to: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param listener The listener's handler name.
+   * @param sequence The task's sequence number.
+   * @param result What the handler's attempt was.
+   * @param to Where the task was to go.
+   * @param cause Why the move failed.
+   */
+  constructor(listener: string, sequence: number, result: string, to: string, cause: Error) {
+    super(
+      `task ${sequence} of listener ${listener} was handled (${result}) but could not be moved to ${to}/: ` +
+        `${cause.name}: ${cause.message}; it will not run again: the next pass only retries the move`,
+      { cause },
+    );
+    this.name = "TaskMoveError";
+    this.listener = listener;
+    this.sequence = sequence;
+    this.result = result;
+    this.to = to;
+  }
+}
+
+/**
  * No listener of that name under the event root: its directory does not
  * exist (or is not a directory).
  *

@@ -14,6 +14,7 @@ Deno.test("mod.ts exports exactly the public API", () => {
     "ListenerNotFoundError",
     "PayloadError",
     "Task",
+    "TaskMoveError",
     "UnsafePathError",
     "backoff",
     "checkHandlerName",

@@ -16,6 +16,8 @@ export interface HandlerSpec {
   cwd?: string;
   /** Overrides the handler's `maxAttempts()`; the retries of an exec handler. */
   maxAttempts?: number;
+  /** Lost attempts a task may have before it goes to `error/` (default 3). */
+  maxLost?: number;
   /** Per-task time limit in milliseconds; 0 for none. */
   timeoutMs: number;
   /** Tasks handled at once; more than 1 is parallel mode. */
@@ -30,7 +32,7 @@ export interface ConfigFile {
   handlers: HandlerSpec[];
 }
 
-const HANDLER_KEYS = ["name", "eventType", "module", "exec", "maxAttempts", "timeout", "concurrency"];
+const HANDLER_KEYS = ["name", "eventType", "module", "exec", "maxAttempts", "maxLost", "timeout", "concurrency"];
 
 /**
  * Reads a config file: a JSON file `{ "root"?, "handlers": [...] }`, or a
@@ -85,6 +87,9 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
     ) {
       fail(`${where}.maxAttempts must be a non-negative integer`);
     }
+    if (entry.maxLost !== undefined && !(Number.isSafeInteger(entry.maxLost) && Number(entry.maxLost) >= 0)) {
+      fail(`${where}.maxLost must be a non-negative integer`);
+    }
     if (
       entry.concurrency !== undefined && !(Number.isSafeInteger(entry.concurrency) && Number(entry.concurrency) >= 1)
     ) {
@@ -104,6 +109,7 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
       ...(entry.module !== undefined ? { module: resolveModule(entry.module as string, base) } : {}),
       ...(entry.exec !== undefined ? { exec: entry.exec as string, cwd: base } : {}),
       ...(entry.maxAttempts !== undefined ? { maxAttempts: entry.maxAttempts as number } : {}),
+      ...(entry.maxLost !== undefined ? { maxLost: entry.maxLost as number } : {}),
       timeoutMs,
       concurrency: (entry.concurrency as number | undefined) ?? 1,
     };

@@ -16,6 +16,7 @@ export const HANDLER_OPTIONS = {
   exec: { type: "string" },
   config: { type: "string" },
   "max-attempts": { type: "string" },
+  "max-lost": { type: "string" },
   concurrency: { type: "string" },
   "host-id": { type: "string" },
   lease: { type: "string" },
@@ -31,6 +32,7 @@ export interface HandlerValues {
   exec?: string;
   config?: string;
   "max-attempts"?: string;
+  "max-lost"?: string;
   concurrency?: string;
   timeout?: string;
 }
@@ -46,10 +48,11 @@ export async function handlerSpecs(
 ): Promise<{ root: string; specs: HandlerSpec[] }> {
   const timeoutMs = values.timeout === undefined ? 0 : duration(values.timeout, "--timeout");
   const maxAttempts = countOption(values["max-attempts"], "--max-attempts");
+  const maxLost = countOption(values["max-lost"], "--max-lost");
   const concurrency = countOption(values.concurrency, "--concurrency") ?? 1;
   if (concurrency < 1) throw new UsageError(`--concurrency must be at least 1, found ${concurrency}`);
   if (values.config !== undefined) {
-    for (const option of ["exec", "max-attempts", "timeout", "concurrency"] as const) {
+    for (const option of ["exec", "max-attempts", "max-lost", "timeout", "concurrency"] as const) {
       if (values[option] !== undefined) {
         throw new UsageError(`--${option} does not go with --config; set it per handler in the config file`);
       }
@@ -74,6 +77,7 @@ export async function handlerSpecs(
     eventType,
     ...(values.exec === undefined ? { module: positionals[2] } : { exec: values.exec }),
     ...(maxAttempts === undefined ? {} : { maxAttempts }),
+    ...(maxLost === undefined ? {} : { maxLost }),
     timeoutMs,
     concurrency,
   };
@@ -95,6 +99,7 @@ export async function loadSpecs(specs: HandlerSpec[]): Promise<WatchListener[]> 
         handler: await load(spec),
         timeoutMs: spec.timeoutMs,
         concurrency: spec.concurrency,
+        ...(spec.maxLost === undefined ? {} : { maxLost: spec.maxLost }),
       });
     } catch (error) {
       if (!(error instanceof HandlerLoadError)) throw error;

@@ -35,6 +35,8 @@ function formatText(event: RunEvent, paint: (word: string) => string): string {
     }
     case "quarantine":
       return `${event.listener} ${event.file} ${paint("QUARANTINED")} -> error: ${event.reason}\n`;
+    case "output":
+      return `${event.listener} #${event.sequence} | ${event.line.replaceAll("\n", "\n    ")}\n`;
     case "waiting":
       return `${event.listener} ${event.file} INCOMPLETE, will look again: ${event.reason}\n`;
     case "paused":

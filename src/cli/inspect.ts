@@ -11,8 +11,8 @@ export const INSPECT_HELP = `Usage: hurah inspect <listener> <sequence> [options
 Finds task <sequence> of <listener> in its inbox/, inflight/, archive/ or
 error/ (quarantined files too, with the reason they were quarantined) and
 prints where it is, its fields, its payload and its history: one line per
-failure record (time, attempt, result, worker, message), stack traces
-indented below.
+failure record (time, attempt, result, worker, message), stack traces and
+what the handler logged (output) indented below.
 
 Arguments:
   listener    <event_type>/<handler_name>, as product/created/image_scaler,
@@ -98,6 +98,9 @@ function historyLines(failure: FailureRecord): string[] {
     .map((part) => String(part ?? "-")).join("  ");
   const lines = [`    ${line}`];
   if (typeof failure.stack === "string" && failure.stack !== "") lines.push(indent(failure.stack, 6));
+  if (typeof failure.output === "string" && failure.output !== "") {
+    lines.push("      output", indent(failure.output, 8));
+  }
   return lines;
 }
 

@@ -3,6 +3,7 @@ import {
   InvalidNameError,
   ListenerNotFoundError,
   PayloadError,
+  TaskMoveError,
   toError,
   UnsafePathError,
 } from "../errors.ts";
@@ -69,6 +70,10 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     return await entry.run(rest, io);
   } catch (thrown) {
     const error = toError(thrown);
+    if (error instanceof TaskMoveError) {
+      io.stderr(`hurah ${command}: ${error.message}\n`); // one line: the message says what happens next
+      return 1;
+    }
     if (error instanceof ListenerNotFoundError) {
       io.stderr(`hurah ${command}: ${error.message}; run 'hurah status' to list the listeners\n`);
       return 1;

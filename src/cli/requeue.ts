@@ -10,9 +10,10 @@ export const REQUEUE_HELP = `Usage: hurah requeue <listener> <sequence>... [opti
 
 Puts tasks from the listener's error/ back into its inbox/, to be handled
 again. Each keeps its history, gets a REQUEUED record saying who put it back
-and when, and starts again with no retry_count and no not_before. A task whose
-number is taken in inbox/ or inflight/ is refused; quarantined files (not
-readable as tasks) are never put back. Prints one line per task put back.
+and when, and starts again with no retry_count, lost_count or not_before. A
+task whose number is taken in inbox/ or inflight/ is refused; quarantined
+files (not readable as tasks) are never put back. Prints one line per task
+put back.
 
 Arguments:
   listener    <event_type>/<handler_name>, as product/created/image_scaler,

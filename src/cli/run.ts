@@ -29,6 +29,8 @@ Options:
                         is the Task code
   --config FILE         handle every listener of a config file, one after another
   --max-attempts N      retries allowed (an exec handler's maxAttempts())
+  --max-lost N          lost attempts (a parallel worker died) a task may
+                        have before it goes to error/ (default 3)
   --timeout DURATION    per-task time limit, as 30s (a timeout counts as RETRY)
   --concurrency N       handle N tasks at once (parallel mode; default 1: one
                         at a time, in sequence order). See below.
@@ -44,19 +46,28 @@ Options:
 
 Task results: SUCCESS -> archive/, INVALID -> error/, RETRY -> stays until
 maxAttempts() retries, then error/, FAILURE -> stays first in the inbox and
-the pass stops. A thrown error or any other return value -> error/, with the
-reason recorded in the task file.
+the pass stops. A thrown error (an exec handler's status outside 0-3) and a
+timeout count as RETRY when maxAttempts() is above 0, else -> error/; any
+other return value -> error/. The reason is recorded in the task file, with
+the last lines the handler logged (an exec handler's stderr, which is also
+printed, line by line, as "<name> #<sequence> | <line>").
+
+A task whose handler ran but that cannot be moved on (archive/ not
+writable...) is not run again: its fate is recorded, the pass stops with
+exit 1, and the next pass only retries the move.
 
 Parallel mode (--concurrency above 1): each task is claimed by moving it
 into inflight/, so any number of processes, on this host or others sharing
 the root, can work one listener. Order is best-effort FIFO by claim. A
 claimed task whose worker died (same host: its lock is free) or whose lease
 expired (renewed every third of --lease) goes back to the inbox, the lost
-attempt counted as a retry: delivery is at-least-once. Ordered runners of
-the listener wait while parallel workers run.
+attempt counted in lost_count (not as a retry; error/ after --max-lost):
+delivery is at-least-once. Ordered runners of the listener wait while
+parallel workers run.
 
-Exit codes: 0 pass completed, 1 a task returned FAILURE (or an unexpected
-error), 2 usage error, invalid name or handler that cannot be loaded.
+Exit codes: 0 pass completed, 1 a task returned FAILURE, a task could not
+be moved on (or an unexpected error), 2 usage error, invalid name or handler
+that cannot be loaded.
 `;
 
 /** `hurah run`: returns the exit code. */

@@ -55,6 +55,7 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   ];
   watchArgs.push("--root", absoluteRoot, "--grace", values.grace, "--rescan-interval", values["rescan-interval"]);
   if (values["max-attempts"] !== undefined) watchArgs.push("--max-attempts", values["max-attempts"]);
+  if (values["max-lost"] !== undefined) watchArgs.push("--max-lost", values["max-lost"]);
   if (values.concurrency !== undefined) watchArgs.push("--concurrency", values.concurrency);
   if (values["host-id"] !== undefined) watchArgs.push("--host-id", values["host-id"]);
   if (values.lease !== undefined) watchArgs.push("--lease", values.lease);

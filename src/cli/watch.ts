@@ -24,6 +24,10 @@ SIGTERM or SIGINT. Every inbox is listed again when file events were lost,
 and every --rescan-interval. RETRY waits before the next attempt (the
 handler's retryDelay(), else exponential backoff with jitter, 1 s to 5 min);
 FAILURE pauses the listener, then tries the same task again with backoff.
+A thrown error or a timeout is retried like RETRY while maxAttempts()
+allows. A pass that stops on an unexpected error (FAULT) pauses that
+listener with backoff too; a task whose handler ran but that could not be
+moved on is not run again: the passes after the pause only retry its move.
 
 On SIGTERM or SIGINT no new task is taken; the running one may finish
 within --grace, after which its AbortSignal fires (exec handlers are killed
@@ -36,6 +40,8 @@ Options:
   --config FILE              watch every listener of a config file (JSON, or
                              deno.json with a "hurah" key; see the README)
   --max-attempts N           retries allowed (an exec handler's maxAttempts())
+  --max-lost N               lost attempts a task may have before error/
+                             (default 3; see 'hurah run --help')
   --timeout DURATION         per-task time limit, as 30s (counts as RETRY)
   --concurrency N            handle N tasks at once (parallel mode, see
                              'hurah run --help'); default 1: in order

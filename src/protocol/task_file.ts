@@ -23,8 +23,20 @@ export interface FailureRecord {
   attempt: number;
   /** Who handled it: `host:pid`. */
   worker?: string;
-  /** `"error"` once the task has been sent to `error/`. */
-  fate?: "error";
+  /**
+   * The fate decided for the task, recorded before the move that carries it
+   * out: `"error"` once the task is being sent to `error/`; `"archive"` when
+   * its handler succeeded but the move to `archive/` failed. A runner that
+   * finds either as the last record completes the move without running the
+   * handler again.
+   */
+  fate?: "error" | "archive";
+  /**
+   * The tail of what the handler logged during this attempt
+   * (`TaskContext.log()`; an exec handler's standard error), when it logged
+   * anything.
+   */
+  output?: string;
 }
 
 /**
@@ -42,8 +54,10 @@ export interface TaskRecord {
   count: number;
   /** Dispatch time, `2026-11-29T03:39:28+00:00`. */
   delivery: string;
-  /** How many times the handler returned RETRY so far. */
+  /** How many times the handler returned RETRY so far (or threw, or timed out, with `maxAttempts()` above 0). */
   retry_count?: number;
+  /** How many attempts were lost because their worker died or lost its lease (hurah only). */
+  lost_count?: number;
   /** The dispatched event type (hurah only). */
   event_type?: string;
   /** One id shared by every task of one dispatch (hurah only). */

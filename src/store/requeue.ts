@@ -71,8 +71,8 @@ export interface RequeueReport {
  * Puts tasks from a listener's `error/` back into its `inbox/`, to be
  * handled again. Each keeps its history: a `REQUEUED` failure record is
  * appended (saying who and when, without `fate`, so that a runner does not
- * send it straight back to `error/`), and `retry_count` and `not_before` are
- * removed. The file is rewritten in `error/` first (staged in `tmp/`, then
+ * send it straight back to `error/`), and `retry_count`, `lost_count` and
+ * `not_before` are removed. The file is rewritten in `error/` first (staged in `tmp/`, then
  * renamed over it), then hard-linked to `inbox/<N>.json` and unlinked from
  * `error/`, so an inbox task is never overwritten: a task whose number is
  * taken in `inbox/` or `inflight/` is refused. Files that cannot be read as
@@ -174,8 +174,10 @@ async function requeueOne(context: Context, sequence: number, report: RequeueRep
   const time = context.now().toISOString();
   const updated: TaskRecord = { ...task };
   delete updated.retry_count;
+  delete updated.lost_count;
   delete updated.not_before;
-  const retries = task.retry_count ? `; retry_count ${task.retry_count} reset` : "";
+  const retries = (task.retry_count ? `; retry_count ${task.retry_count} reset` : "") +
+    (task.lost_count ? `; lost_count ${task.lost_count} reset` : "");
   const requeued = withFailure(updated, {
     result: "REQUEUED",
     message: `put back into inbox/ from error/ by ${context.by} at ${time}${retries}`,

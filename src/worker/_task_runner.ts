@@ -3,8 +3,16 @@
  * (tasks handled where they lie, in `inbox/`) and parallel workers (tasks
  * claimed into `inflight/` first).
  */
-import { CorruptFileError, ExecHandlerError, toError } from "../errors.ts";
-import { decideFate, type Fate, resultName, Task, type TaskResult } from "../protocol/fate.ts";
+import { CorruptFileError, ExecHandlerError, TaskMoveError, toError } from "../errors.ts";
+import {
+  decideFate,
+  decideLost,
+  decideThrown,
+  decideTimeout,
+  type Fate,
+  resultName,
+  type TaskResult,
+} from "../protocol/fate.ts";
 import { Layout } from "../protocol/layout.ts";
 import { decodeTask, encodeTask, type FailureRecord, type TaskRecord, withFailure } from "../protocol/task_file.ts";
 import { isNotFound } from "../store/_fs.ts";
@@ -32,6 +40,8 @@ export interface PassSettings {
   worker: string;
   /** Whether SUCCESS keeps the task in `archive/` or deletes it. */
   archive: "keep" | "delete";
+  /** How many lost attempts (its worker died or lost its lease) a task may have before it goes to `error/`. */
+  maxLost: number;
 }
 
 /** Thrown into a task's signal when its time limit passes. */
@@ -73,6 +83,29 @@ type Outcome =
   | { kind: "timeout" }
   | { kind: "shutdown" };
 
+/**
+ * What an attempt decided for a task, to be carried out by a rewrite (when
+ * `rewrite` is set) and a move. Kept by the runner when the move fails, so
+ * that the next pass only carries it out.
+ */
+interface Settlement {
+  /** Where the task goes: `archive/`, back to the inbox (retry, FAILURE), or `error/`. */
+  kind: Fate["fate"];
+  /** The attempt's result, for messages. */
+  result: string;
+  /** The task as it is to be written before the move, from the task as it is now. */
+  rewrite?: (task: TaskRecord) => TaskRecord;
+}
+
+/** What tells one state of a task file from another: its id, delivery and last failure record. */
+function markOf(task: TaskRecord): string {
+  return JSON.stringify([task.task_id ?? null, task.delivery ?? null, task.failures?.at(-1) ?? null]);
+}
+
+/** How many lines of a handler's output a failure record keeps, and at most how many characters. */
+const OUTPUT_TAIL_LINES = 20;
+const OUTPUT_TAIL_CHARS = 4096;
+
 /** A fresh, empty report. */
 export function emptyReport(listenerDir: string): RunReport {
   return {
@@ -91,6 +124,12 @@ export function emptyReport(listenerDir: string): RunReport {
 /** Runs one listener's handler on one task at a time (of many, in parallel mode). */
 export class TaskRunner {
   readonly maxAttempts: number;
+  /**
+   * Settlements whose move failed, by task name (`<N>.json`), with a mark of
+   * the task file as it was left: the next pass carries them out, without the
+   * handler, unless someone else changed the file meanwhile.
+   */
+  readonly #unsettled = new Map<string, { settlement: Settlement; mark: string }>();
 
   constructor(
     readonly store: FileStore,
@@ -157,12 +196,9 @@ export class TaskRunner {
       await this.quarantine(report, spot, `corrupt task file: ${error.message}`);
       return { kind: "next" };
     }
-    const last = task.failures?.at(-1);
-    if (last?.fate === "error") {
-      // An earlier attempt decided and recorded this, then stopped before the move.
-      await this.store.move(this.listener, spot.dir, spot.file, Layout.ERROR, spot.task);
-      report.errored++;
-      this.#emit(spot.sequence, last.result, { fate: "error", result: last.result, message: last.message }, 0);
+    const earlier = this.#decidedEarlier(spot, task);
+    if (earlier) {
+      await this.#complete(report, spot, task, earlier);
       return { kind: "next" };
     }
     const dueAt = typeof task.not_before === "string" ? Date.parse(task.not_before) : NaN;
@@ -184,7 +220,9 @@ export class TaskRunner {
   async #attempt(report: RunReport, spot: TaskSpot, task: TaskRecord): Promise<Step> {
     const { sequence } = spot;
     const retryCount = task.retry_count ?? 0;
+    const lostCount = typeof task.lost_count === "number" ? task.lost_count : 0;
     const taskAbort = new AbortController();
+    const output: string[] = [];
     const context: TaskContext = {
       payload: task.payload,
       sequence,
@@ -197,6 +235,12 @@ export class TaskRunner {
       listener: this.listener.name,
       record: task,
       signal: taskAbort.signal,
+      log: (message) => {
+        const line = String(message);
+        this.settings.onEvent({ type: "output", listener: this.listener.name, sequence, line });
+        output.push(line);
+        if (output.length > OUTPUT_TAIL_LINES) output.shift();
+      },
     };
     const started = performance.now();
     const outcome = await this.#invoke(context, taskAbort);
@@ -220,85 +264,201 @@ export class TaskRunner {
     let fate: Fate;
     let result: string;
     let stack: string | undefined;
+    /** Why this attempt did not succeed, for the failure record of a retry. */
+    let why: string;
     if (outcome.kind === "returned") {
       fate = decideFate(outcome.value, retryCount, this.maxAttempts);
       result = fate.fate === "error" ? fate.result : resultName(outcome.value as TaskResult);
+      why = "the handler returned Task.RETRY";
     } else if (outcome.kind === "thrown") {
-      fate = { fate: "error", result: "ERROR", message: `${outcome.error.name}: ${outcome.error.message}` };
+      fate = decideThrown(outcome.error, retryCount, this.maxAttempts);
       result = "ERROR";
+      why = `${outcome.error.name}: ${outcome.error.message}`;
       // An exec handler's message already carries its status and stderr; its JS stack says nothing.
       stack = outcome.error instanceof ExecHandlerError ? undefined : outcome.error.stack;
     } else {
-      // A timeout counts as a RETRY whose reason is recorded.
-      fate = decideFate(Task.RETRY, retryCount, this.maxAttempts);
+      fate = decideTimeout(this.settings.timeoutMs, retryCount, this.maxAttempts);
       result = "TIMEOUT";
-      if (fate.fate === "error") {
-        fate = { ...fate, result, message: `timed out after ${this.settings.timeoutMs} ms; ${fate.message}` };
-      }
+      why = `timed out after ${this.settings.timeoutMs} ms`;
     }
+    const tail = output.join("\n").slice(-OUTPUT_TAIL_CHARS);
     const failure = (message: string, final: boolean): FailureRecord => ({
       result,
       message,
       ...(stack ? { stack } : {}),
+      ...(tail ? { output: tail } : {}),
       time: this.settings.now().toISOString(),
-      attempt: retryCount + 1,
+      attempt: retryCount + lostCount + 1,
       worker: this.settings.worker,
       ...(final ? { fate: "error" as const } : {}),
     });
     let retryInMs: number | undefined;
+    let settlement: Settlement;
     switch (fate.fate) {
       case "archive":
-        if (this.settings.archive === "delete") await this.store.remove(this.listener, spot.dir, spot.file);
-        else await this.store.move(this.listener, spot.dir, spot.file, Layout.ARCHIVE, spot.task);
-        report.archived++;
+        settlement = { kind: "archive", result };
         break;
       case "retry": {
         retryInMs = Math.max(0, this.#retryDelay(fate.retryCount));
-        let updated: TaskRecord = { ...task, retry_count: fate.retryCount };
-        delete updated.not_before;
-        if (retryInMs > 0) {
-          updated.not_before = new Date(this.settings.now().getTime() + retryInMs).toISOString();
-        }
-        if (outcome.kind === "timeout") {
-          updated = withFailure(updated, failure(`timed out after ${this.settings.timeoutMs} ms`, false));
-        }
-        await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(updated));
-        await this.#release(spot);
-        report.retried++;
-        if (retryInMs > 0) {
-          const due = Date.parse(updated.not_before as string);
-          report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, due);
-        }
+        const notBefore = retryInMs > 0 ? new Date(this.settings.now().getTime() + retryInMs).toISOString() : undefined;
+        // A returned RETRY leaves a record only when the handler said something; a throw or a timeout always.
+        const record = outcome.kind !== "returned" || tail ? failure(why, false) : undefined;
+        const retries = fate.retryCount;
+        settlement = {
+          kind: "retry",
+          result,
+          rewrite: (current) => {
+            let updated: TaskRecord = { ...current, retry_count: retries };
+            delete updated.not_before;
+            if (notBefore !== undefined) updated.not_before = notBefore;
+            if (record) updated = withFailure(updated, record);
+            return updated;
+          },
+        };
+        if (notBefore !== undefined) report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, Date.parse(notBefore));
         break;
       }
-      case "error":
-        await this.#toError(spot, fate.retryCount === undefined ? task : { ...task, retry_count: fate.retryCount }, {
-          ...failure(fate.message, true),
-        });
-        report.errored++;
+      case "error": {
+        const record = failure(fate.message, true);
+        const retries = fate.retryCount;
+        settlement = {
+          kind: "error",
+          result,
+          rewrite: (current) =>
+            withFailure(retries === undefined ? current : { ...current, retry_count: retries }, record),
+        };
         break;
+      }
       case "stop": {
-        const failed = withFailure(task, failure("the handler returned Task.FAILURE; the listener stops here", false));
-        await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(failed));
-        await this.#release(spot);
+        const record = failure("the handler returned Task.FAILURE; the listener stops here", false);
+        settlement = { kind: "stop", result, rewrite: (current) => withFailure(current, record) };
         report.failedAt = sequence;
         break;
       }
     }
-    this.#emit(sequence, result, fate, durationMs, retryInMs);
+    await this.#settle(report, spot, task, settlement);
+    this.#emit(sequence, result, fate, durationMs, retryInMs, outcome.kind === "returned" ? undefined : why);
     return fate.fate === "stop" ? { kind: "stop" } : { kind: "next" };
   }
 
-  /** Records why, then moves the task to `error/`: if the move is cut short, the next attempt completes it. */
-  async #toError(spot: TaskSpot, task: TaskRecord, failure: FailureRecord): Promise<void> {
-    await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(withFailure(task, failure)));
-    await this.store.move(this.listener, spot.dir, spot.file, Layout.ERROR, spot.task);
+  /**
+   * A settlement an earlier attempt decided but could not carry out: kept in
+   * memory, or recorded in the task file as its last failure record's `fate`.
+   */
+  #decidedEarlier(spot: TaskSpot, task: TaskRecord): Settlement | undefined {
+    const kept = this.#unsettled.get(spot.task);
+    if (kept && kept.mark === markOf(task)) return kept.settlement;
+    this.#unsettled.delete(spot.task); // changed by someone else (a requeue, a take-over): decide afresh
+    const last = task.failures?.at(-1);
+    if (last?.fate === "error") return { kind: "error", result: last.result };
+    if (last?.fate === "archive") return { kind: "archive", result: last.result };
+    return undefined;
+  }
+
+  /** Carries out a settlement decided by an earlier attempt, without running the handler. */
+  async #complete(report: RunReport, spot: TaskSpot, task: TaskRecord, settlement: Settlement): Promise<void> {
+    await this.#settle(report, spot, task, settlement);
+    this.settings.onEvent({
+      type: "task",
+      listener: this.listener.name,
+      sequence: spot.sequence,
+      result: settlement.result,
+      fate: settlement.kind,
+      durationMs: 0,
+      message: "an earlier attempt decided this; its move is completed now, without running the handler",
+    });
+  }
+
+  /**
+   * Carries out a settlement: rewrites the task when asked, then moves it.
+   * When that fails (and the task is not simply gone), the decision is
+   * recorded in the task file if it can still be rewritten, and kept in
+   * memory in any case, so the handler does not run again for it; then a
+   * {@linkcode TaskMoveError} is thrown.
+   */
+  async #settle(report: RunReport, spot: TaskSpot, task: TaskRecord, settlement: Settlement): Promise<void> {
+    let rewritten: TaskRecord | undefined;
+    try {
+      if (settlement.rewrite) {
+        const updated = settlement.rewrite(task);
+        await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(updated));
+        rewritten = updated;
+      }
+      switch (settlement.kind) {
+        case "archive":
+          if (this.settings.archive === "delete") await this.store.remove(this.listener, spot.dir, spot.file);
+          else await this.store.move(this.listener, spot.dir, spot.file, Layout.ARCHIVE, spot.task);
+          report.archived++;
+          break;
+        case "error":
+          await this.store.move(this.listener, spot.dir, spot.file, Layout.ERROR, spot.task);
+          report.errored++;
+          break;
+        case "retry":
+          await this.#release(spot);
+          report.retried++;
+          break;
+        case "stop":
+          await this.#release(spot);
+          break;
+      }
+    } catch (thrown) {
+      if (isNotFound(thrown)) throw thrown; // taken over, or taken by someone else: not this runner's to settle
+      // FAILURE keeps the task where it is to be tried again anyway: nothing to remember.
+      if (settlement.kind === "stop") throw thrown;
+      const cause = toError(thrown);
+      let kept = rewritten
+        ? { settlement: { kind: settlement.kind, result: settlement.result }, mark: markOf(rewritten) }
+        : { settlement, mark: markOf(task) };
+      if (settlement.kind === "archive") {
+        const recorded = await this.#recordArchive(spot, task, settlement.result, cause);
+        if (recorded) kept = { settlement: { kind: "archive", result: settlement.result }, mark: markOf(recorded) };
+      }
+      this.#unsettled.set(spot.task, kept);
+      const to = settlement.kind === "archive"
+        ? Layout.ARCHIVE
+        : settlement.kind === "error"
+        ? Layout.ERROR
+        : Layout.INBOX;
+      throw new TaskMoveError(this.listener.name, spot.sequence, settlement.result, to, cause);
+    }
+    this.#unsettled.delete(spot.task);
+  }
+
+  /**
+   * Records in the task file that its handler succeeded though the move to
+   * `archive/` failed, and returns the task as written; `undefined` when the
+   * file cannot be rewritten either.
+   */
+  async #recordArchive(
+    spot: TaskSpot,
+    task: TaskRecord,
+    result: string,
+    cause: Error,
+  ): Promise<TaskRecord | undefined> {
+    const record: FailureRecord = {
+      result,
+      message: `handled (${result}) but the move to archive/ failed: ${cause.name}: ${cause.message}`,
+      time: this.settings.now().toISOString(),
+      attempt: (task.retry_count ?? 0) + (typeof task.lost_count === "number" ? task.lost_count : 0) + 1,
+      worker: this.settings.worker,
+      fate: "archive",
+    };
+    const recorded = withFailure(task, record);
+    try {
+      await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(recorded));
+    } catch {
+      return undefined; // the runner keeps the decision in memory instead
+    }
+    return recorded;
   }
 
   /**
    * Puts a task whose worker is gone back into the inbox, the lost attempt
-   * counted as a retry (to `error/` once retries are used up). `spot` is the
-   * task already taken over into this worker's name.
+   * counted against the lost budget (`maxLost`; to `error/` once it is used
+   * up); `retry_count` is not touched. A task whose earlier attempt had
+   * decided its fate (recorded, or kept by this runner) gets that fate
+   * instead. `spot` is the task already taken over into this worker's name.
    */
   async recover(report: RunReport, spot: TaskSpot, why: string): Promise<void> {
     const text = this.store.readTask(this.listener, spot.dir, spot.file);
@@ -309,41 +469,38 @@ export class TaskRunner {
       await this.#release(spot); // the inbox pass quarantines it
       return;
     }
-    const retryCount = (task.retry_count ?? 0) + 1;
-    const record: FailureRecord = {
-      result: "LOST",
-      message: why,
-      time: this.settings.now().toISOString(),
-      attempt: retryCount,
-      worker: this.settings.worker,
-    };
-    report.recovered++;
-    if (retryCount > this.maxAttempts) {
-      const message = `${why}; that was attempt ${retryCount} and maxAttempts() is ${this.maxAttempts}`;
-      await this.#toError(spot, { ...task, retry_count: retryCount }, { ...record, message, fate: "error" });
-      report.errored++;
-      this.settings.onEvent({
-        type: "task",
-        listener: this.listener.name,
-        sequence: spot.sequence,
-        result: "LOST",
-        fate: "error",
-        durationMs: 0,
-        message,
-      });
+    const earlier = this.#decidedEarlier(spot, task);
+    if (earlier) {
+      await this.#complete(report, spot, task, earlier);
       return;
     }
-    const updated = withFailure({ ...task, retry_count: retryCount }, record);
+    const lostCount = typeof task.lost_count === "number" ? task.lost_count : 0;
+    const fate = decideLost(why, lostCount, this.settings.maxLost);
+    const record: FailureRecord = {
+      result: "LOST",
+      message: fate.fate === "error" ? fate.message : why,
+      time: this.settings.now().toISOString(),
+      attempt: (task.retry_count ?? 0) + lostCount + 1,
+      worker: this.settings.worker,
+      ...(fate.fate === "error" ? { fate: "error" as const } : {}),
+    };
+    report.recovered++;
+    const updated = withFailure({ ...task, lost_count: fate.lostCount }, record);
     await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(updated));
-    await this.#release(spot);
+    if (fate.fate === "error") {
+      await this.store.move(this.listener, spot.dir, spot.file, Layout.ERROR, spot.task);
+      report.errored++;
+    } else {
+      await this.#release(spot);
+    }
     this.settings.onEvent({
       type: "task",
       listener: this.listener.name,
       sequence: spot.sequence,
       result: "LOST",
-      fate: "retry",
+      fate: fate.fate,
       durationMs: 0,
-      message: `${why}; back in the inbox`,
+      message: fate.fate === "error" ? fate.message : `${why}; back in the inbox`,
     });
   }
 
@@ -388,7 +545,7 @@ export class TaskRunner {
     }
   }
 
-  #emit(sequence: number, result: string, fate: Fate, durationMs: number, retryInMs?: number): void {
+  #emit(sequence: number, result: string, fate: Fate, durationMs: number, retryInMs?: number, why?: string): void {
     this.settings.onEvent({
       type: "task",
       listener: this.listener.name,
@@ -397,6 +554,7 @@ export class TaskRunner {
       fate: fate.fate,
       durationMs,
       ...(fate.fate === "error" ? { message: fate.message } : {}),
+      ...(fate.fate === "retry" && why !== undefined ? { message: why } : {}),
       ...(fate.fate === "stop" ? { message: "the handler returned Task.FAILURE" } : {}),
       ...(retryInMs ? { retryInMs } : {}),
     });

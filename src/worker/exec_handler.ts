@@ -29,6 +29,9 @@ export interface ExecHandlerOptions {
  * `HURAH_TASK_ID`, `HURAH_DELIVERY`), and its exit status as the Task code:
  * 0 SUCCESS, 1 FAILURE, 2 RETRY, 3 INVALID. Any other status, or death by a
  * signal, is an error whose status and standard error tail are recorded.
+ * Each line of its standard error goes to hurah's log through
+ * `TaskContext.log()` (an `output` event naming the task), and the last
+ * lines are kept in the failure record of every result but SUCCESS.
  *
  * The command runs as `sh -c <command>` in a process group of its own
  * (through `setsid` on Linux), so when the task's signal aborts (time limit,
@@ -91,7 +94,7 @@ async function runCommand(command: string, context: TaskContext, cwd: string | u
   try {
     const feeding = feed(child.stdin, encodeTask(context.record));
     const stdout = drain(child.stdout, 0);
-    const stderr = drain(child.stderr, tailBytes);
+    const stderr = drain(child.stderr, tailBytes, (line) => context.log(line));
     const status = await child.status;
     // A grandchild left running may hold the pipes open: read on for a moment, then let go.
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -121,15 +124,46 @@ async function feed(stdin: WritableStream<Uint8Array>, text: string): Promise<vo
   }
 }
 
-/** Reads a stream to its end (or until cancelled), keeping only the last `keep` bytes, as text. */
-function drain(stream: ReadableStream<Uint8Array>, keep: number): { done: Promise<string>; cancel(): void } {
+/** A line longer than this is passed on in pieces of this many characters. */
+const MAX_LINE_CHARS = 4096;
+
+/**
+ * Reads a stream to its end (or until cancelled), keeping only the last
+ * `keep` bytes, as text; each line is passed to `onLine` when given (a last
+ * line without a newline too).
+ */
+function drain(
+  stream: ReadableStream<Uint8Array>,
+  keep: number,
+  onLine?: (line: string) => void,
+): { done: Promise<string>; cancel(): void } {
   const reader = stream.getReader();
   let tail = new Uint8Array(0);
+  const lines = new TextDecoder();
+  let partial = "";
+  const emit = (line: string) => {
+    for (let at = 0; at < line.length || at === 0; at += MAX_LINE_CHARS) onLine!(line.slice(at, at + MAX_LINE_CHARS));
+  };
+  const pass = (text: string, end: boolean) => {
+    if (onLine === undefined) return;
+    const parts = (partial + text).split("\n");
+    partial = parts.pop()!;
+    for (const line of parts) emit(line.replace(/\r$/, ""));
+    while (partial.length > MAX_LINE_CHARS) {
+      emit(partial.slice(0, MAX_LINE_CHARS));
+      partial = partial.slice(MAX_LINE_CHARS);
+    }
+    if (end && partial !== "") {
+      emit(partial);
+      partial = "";
+    }
+  };
   const done = (async () => {
     try {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        pass(lines.decode(value, { stream: true }), false);
         if (keep === 0) continue;
         const joined = new Uint8Array(tail.length + value.length);
         joined.set(tail);
@@ -139,6 +173,7 @@ function drain(stream: ReadableStream<Uint8Array>, keep: number): { done: Promis
     } catch {
       // cancelled
     }
+    pass(lines.decode(), true);
     return new TextDecoder().decode(tail);
   })();
   return { done, cancel: () => void reader.cancel().catch(() => {}) };

@@ -25,6 +25,16 @@ export interface TaskContext {
   readonly record: Readonly<TaskRecord>;
   /** Aborted when the task's time limit passes or the worker shuts down; stop work and return soon. */
   readonly signal: AbortSignal;
+  /**
+   * Writes one line to hurah's log, with the task named (an `output` event:
+   * `hurah run` and `hurah watch` print it on stderr). The last lines (up to
+   * 20, at most 4096 characters) are kept in the task's failure record when
+   * the attempt does not end in SUCCESS. An exec handler's standard error
+   * goes through here, line by line.
+   *
+   * @param message The line; any newlines in it are kept.
+   */
+  log(message: string): void;
 }
 
 /** Anything with a `handleTask` method, optionally `maxAttempts`. */

@@ -17,16 +17,26 @@ export type RunEvent =
     listener: string;
     /** The task's sequence number. */
     sequence: number;
-    /** `SUCCESS`, `FAILURE`, `RETRY`, `INVALID`, `ERROR` (thrown or bad return), `TIMEOUT` or `ABORTED`. */
+    /** `SUCCESS`, `FAILURE`, `RETRY`, `INVALID`, `ERROR` (thrown or bad return), `TIMEOUT`, `LOST` or `ABORTED`. */
     result: string;
     /** What happened to the task. */
     fate: Fate["fate"];
     /** How long the handler ran, in milliseconds. */
     durationMs: number;
-    /** Why, for anything but SUCCESS and RETRY. */
+    /** Why, for anything but SUCCESS and a returned RETRY, and for a move an earlier attempt decided. */
     message?: string;
     /** For a retry with a delay: milliseconds until the task is due again. */
     retryInMs?: number;
+  }
+  | {
+    /** A handler wrote a line: `TaskContext.log()`, or a line of an exec handler's standard error. */
+    type: "output";
+    /** The handler name. */
+    listener: string;
+    /** The task's sequence number. */
+    sequence: number;
+    /** The line, without its newline. */
+    line: string;
   }
   | {
     /** A file that is not a task was moved to `error/`. */
@@ -170,10 +180,19 @@ export interface RunOptions {
    * tasks are claimed into `inflight/` (best-effort FIFO by claim), any
    * number of processes may work the listener together, and a claim whose
    * worker died or lost its lease is put back into the inbox with the lost
-   * attempt counted: at-least-once delivery.
+   * attempt counted (see `maxLost`): at-least-once delivery.
    * @default {1}
    */
   concurrency?: number;
+  /**
+   * How many times a task may be lost (its parallel worker died or lost its
+   * lease while handling it) and still go back to the inbox; the next loss
+   * sends it to `error/`, with every `LOST` record. Counted in the task's
+   * `lost_count`, apart from `maxAttempts()` and `retry_count` (as BullMQ's
+   * `maxStalledCount`), so that killed workers do not fill `error/`.
+   * @default {3}
+   */
+  maxLost?: number;
   /**
    * Parallel mode: this host's id. Workers of the same host are known dead by
    * their free flock; those of other hosts by their expired lease.
@@ -207,7 +226,7 @@ export interface RunReport {
   failedAt?: number;
   /** The file the pass stopped at because it looked half-written. */
   waitingFor?: string;
-  /** Tasks taken back from parallel workers that died or lost their lease (each counted as an attempt). */
+  /** Tasks taken back from parallel workers that died or lost their lease (each counted in `lost_count`). */
   recovered: number;
   /** Results discarded because another worker had taken the task over (this worker's lease lapsed). */
   lost: number;
@@ -237,6 +256,8 @@ export const TMP_MAX_AGE_MS = 60 * 60 * 1000;
  * @throws {InvalidNameError} When the name or event type is invalid.
  * @throws {UnsafePathError} When a link or file stands where a listener
  * directory should be.
+ * @throws {TaskMoveError} When a task's handler ran but the task could not be
+ * moved on (its fate is kept: the next pass only retries the move).
  *
  * @example One pass over a listener
  * ```ts ignore
@@ -347,5 +368,14 @@ export function passSettings(options: Omit<RunOptions, "name" | "eventType" | "h
     now: options.now ?? (() => new Date()),
     worker: workerId(options.hostId),
     archive: options.archive === "delete" ? "delete" : "keep",
+    maxLost: checkMaxLost(options.maxLost ?? 3),
   };
+}
+
+/** Checks a `maxLost` setting. */
+export function checkMaxLost(maxLost: number): number {
+  if (!Number.isSafeInteger(maxLost) || maxLost < 0) {
+    throw new RangeError(`maxLost must be a whole number of at least 0, found ${maxLost}`);
+  }
+  return maxLost;
 }

@@ -9,6 +9,7 @@ import {
   archiveKeepMs,
   type ArchivePolicy,
   checkConcurrency,
+  checkMaxLost,
   parallelSettings,
   type RunEvent,
   type RunReport,
@@ -39,6 +40,11 @@ export interface WatchListener {
    * @default {1}
    */
   concurrency?: number;
+  /**
+   * Lost attempts a task may have before it goes to `error/`. See `RunOptions.maxLost`.
+   * @default {WatchOptions.maxLost}
+   */
+  maxLost?: number;
 }
 
 /** Options of {@linkcode watch}. */
@@ -112,6 +118,12 @@ export interface WatchOptions {
    * @default {30000}
    */
   leaseMs?: number;
+  /**
+   * Lost attempts a task may have before it goes to `error/`, for listeners
+   * that do not set their own. See `RunOptions.maxLost`.
+   * @default {3}
+   */
+  maxLost?: number;
 }
 
 /** What a watcher did, per listener (by handler name). */
@@ -145,7 +157,9 @@ const HOUSEKEEPING_MS = 60 * 60 * 1000;
  * `not_before`, so a restart honours it); FAILURE pauses the listener and
  * tries the same task again after `failureDelay`. A pass that stops on an
  * unexpected error (the file system refused a move...) pauses that listener
- * only, for `failureDelay` too, and is reported as a `fault` event.
+ * only, for `failureDelay` too, and is reported as a `fault` event. A task
+ * whose handler ran but whose move failed (a `TaskMoveError` fault) is not run
+ * again: the passes after the pause only retry its move.
  *
  * Each listener is worked in order, one task at a time, under its run lock
  * (taken per pass, so a `hurah run` of the same listener takes turns).
@@ -173,6 +187,7 @@ export function watch(root: string, options: WatchOptions): Watcher {
     checkHandlerName(listener.name);
     parseEventType(listener.eventType);
     checkConcurrency(listener.concurrency ?? 1);
+    checkMaxLost(listener.maxLost ?? options.maxLost ?? 3);
   }
   archiveKeepMs(options.archive);
   const stop = new AbortController();
@@ -222,6 +237,7 @@ async function run(
       now,
       worker: workerId(options.hostId),
       archive: options.archive === "delete" ? "delete" : "keep",
+      maxLost: spec.maxLost ?? options.maxLost ?? 3,
     };
     const handler = toHandler(spec.handler);
     const concurrency = spec.concurrency ?? 1;

@@ -184,7 +184,7 @@ Deno.test("hurah run --config refuses a bad config with exit 2 and one line, tou
       what: "an unknown handler key",
       text: JSON.stringify({ handlers: [{ ...good, retries: 3 }] }),
       expected:
-        /unknown key "retries" in handlers\[0\]; allowed: name, eventType, module, exec, maxAttempts, timeout, concurrency$/,
+        /unknown key "retries" in handlers\[0\]; allowed: name, eventType, module, exec, maxAttempts, maxLost, timeout, concurrency$/,
     },
     {
       what: "a missing name",
@@ -210,6 +210,11 @@ Deno.test("hurah run --config refuses a bad config with exit 2 and one line, tou
       what: "a negative maxAttempts",
       text: JSON.stringify({ handlers: [{ ...good, maxAttempts: -1 }] }),
       expected: /handlers\[0\]\.maxAttempts must be a non-negative integer$/,
+    },
+    {
+      what: "a maxLost that is not a whole number",
+      text: JSON.stringify({ handlers: [{ ...good, maxLost: 1.5 }] }),
+      expected: /handlers\[0\]\.maxLost must be a non-negative integer$/,
     },
     {
       what: "no handlers",
@@ -292,16 +297,16 @@ Deno.test("parseConfig() resolves relative paths against the config file's direc
         handlers: [
           { name: "a", eventType: "x", module: "./handlers/a.ts" },
           { name: "b", eventType: "x", module: "https://example.com/b.ts" },
-          { name: "c", eventType: "", exec: "php handle.php", maxAttempts: 3, timeout: 90 },
+          { name: "c", eventType: "", exec: "php handle.php", maxAttempts: 3, maxLost: 0, timeout: 90 },
         ],
       },
     },
     "/srv/app/conf/deno.json",
   );
   equal(config.root, "/srv/app/events");
-  deepEqual(config.handlers.map((h) => [h.name, h.module, h.exec, h.maxAttempts, h.timeoutMs]), [
-    ["a", "/srv/app/conf/handlers/a.ts", undefined, undefined, 0],
-    ["b", "https://example.com/b.ts", undefined, undefined, 0],
-    ["c", undefined, "php handle.php", 3, 90_000],
+  deepEqual(config.handlers.map((h) => [h.name, h.module, h.exec, h.maxAttempts, h.maxLost, h.timeoutMs]), [
+    ["a", "/srv/app/conf/handlers/a.ts", undefined, undefined, undefined, 0],
+    ["b", "https://example.com/b.ts", undefined, undefined, undefined, 0],
+    ["c", undefined, "php handle.php", 3, 0, 90_000],
   ]);
 });

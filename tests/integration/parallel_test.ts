@@ -7,7 +7,9 @@
  *   restarted at once) lose no task and archive none twice; a task runs again
  *   only when the worker of its earlier attempt was killed (nearly always while
  *   its handler ran; now and then after the handler's `end`, before the move to
- *   archive/), and then carries a `LOST` record naming that worker;
+ *   archive/), and then carries a `LOST` record naming that worker; with the
+ *   handler's `maxAttempts()` 0, error/ stays empty (lost attempts have their
+ *   own budget, `lost_count`, and leave `retry_count` alone);
  * - lease: a worker frozen with SIGSTOP (host `a`) loses its task to a worker
  *   of another host (`b`) once its lease expires, and when resumed discards its
  *   result (`lost`) instead of archiving the task a second time; a worker that
@@ -235,8 +237,7 @@ Deno.test(`${KILLS} SIGKILLs of parallel watchers lose no task and archive none 
     "4",
     "--host-id",
     "h",
-    "--max-attempts",
-    "50",
+    // maxAttempts() stays 0 (PHP's default): a lost attempt spends the lost budget (--max-lost, 3), not retries.
     "--rescan-interval",
     "300ms",
     "--no-fsync",
@@ -280,7 +281,7 @@ Deno.test(`${KILLS} SIGKILLs of parallel watchers lose no task and archive none 
     deepEqual(sequencesIn(dirs.archive), range(CRASH_TASKS));
     deepEqual(namesIn(dirs.inbox), []);
     deepEqual(namesIn(dirs.inflight), []);
-    deepEqual(namesIn(dirs.error), [], "no task used up its retries");
+    deepEqual(namesIn(dirs.error), [], "no task went to error/: a crash is not the task's fault");
 
     const killedPids = new Set(killed.map((w) => w.pid));
     const attempts = new Map<number, Mark[]>();
@@ -307,10 +308,9 @@ Deno.test(`${KILLS} SIGKILLs of parallel watchers lose no task and archive none 
       const lost = failures.filter((failure) => failure.result === "LOST");
       deepEqual(failures, lost, `task ${sequence}: only LOST records`);
       lostRecords += lost.length;
-      equal(
-        decodeTask(Deno.readTextFileSync(join(dirs.archive, `${sequence}.json`)), sequence).retry_count ?? 0,
-        lost.length,
-      );
+      const archived = decodeTask(Deno.readTextFileSync(join(dirs.archive, `${sequence}.json`)), sequence);
+      equal(archived.retry_count, undefined, `task ${sequence}: a LOST is not a retry`);
+      equal(archived.lost_count ?? 0, lost.length, `task ${sequence}: lost_count counts its LOST records`);
       for (const record of lost) {
         // "has no lease file": another reaper took back the same dead worker's other claims and removed its lease.
         const owner = /^worker h-([0-9]+)-[0-9a-f]+ (is no longer running|has no lease file)/.exec(record.message);
@@ -424,7 +424,7 @@ Deno.test("a frozen worker's task is taken over by another host once its lease e
     [a.pid, b.pid].sort(),
   );
   const task = decodeTask(Deno.readTextFileSync(join(dirs.archive, "1.json")), 1);
-  equal(task.retry_count, 1);
+  deepEqual([task.retry_count, task.lost_count], [undefined, 1], "the take-over counts a loss, not a retry");
   const failures = (task.failures ?? []) as FailureRecord[];
   equal(failures.length, 1, JSON.stringify(failures));
   equal(failures[0].result, "LOST");

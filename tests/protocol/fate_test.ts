@@ -1,5 +1,15 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { decideFate, type Fate, isTaskResult, resultName, Task } from "../../src/protocol/fate.ts";
+import {
+  decideFate,
+  decideLost,
+  decideThrown,
+  decideTimeout,
+  type Fate,
+  isTaskResult,
+  resultName,
+  retryFate,
+  Task,
+} from "../../src/protocol/fate.ts";
 
 // What the handler returned, retry_count before the attempt, maxAttempts(), and the fate.
 const FATES: [string, unknown, number, number, Fate][] = [
@@ -103,6 +113,77 @@ Deno.test("decideFate() sends anything but a Task code to error/, naming what wa
       ok(fate.message.includes(shown), `${JSON.stringify(fate.message)} does not name ${shown}`);
       ok(fate.message.includes("expected Task.SUCCESS (0), Task.FAILURE (1), Task.RETRY (2) or Task.INVALID (3)"));
     });
+  }
+});
+
+// What went wrong, retry_count before the attempt, maxAttempts(), and the fate: one budget for all three.
+const NOT_RETURNED: [string, () => Fate, Fate][] = [
+  [
+    "a throw with maxAttempts 0 errors at once, retry_count untouched (PHP 07-exception)",
+    () => decideThrown({ name: "RuntimeException", message: "boom" }, 0, 0),
+    { fate: "error", result: "ERROR", message: "RuntimeException: boom" },
+  ],
+  [
+    "a throw with retries left is retried like RETRY",
+    () => decideThrown({ name: "Error", message: "boom" }, 0, 3),
+    { fate: "retry", retryCount: 1 },
+  ],
+  [
+    "a throw on the last allowed retry is retried",
+    () => decideThrown({ name: "Error", message: "boom" }, 2, 3),
+    { fate: "retry", retryCount: 3 },
+  ],
+  [
+    "a throw past maxAttempts errors, counting it",
+    () => decideThrown({ name: "Error", message: "boom" }, 3, 3),
+    {
+      fate: "error",
+      retryCount: 4,
+      result: "ERROR",
+      message: "the handler threw 4 times; maxAttempts() is 3; last: Error: boom",
+    },
+  ],
+  ["a timeout with retries left is retried", () => decideTimeout(1000, 0, 1), { fate: "retry", retryCount: 1 }],
+  [
+    "a timeout past maxAttempts errors",
+    () => decideTimeout(1000, 0, 0),
+    {
+      fate: "error",
+      retryCount: 1,
+      result: "TIMEOUT",
+      message: "the task timed out (limit 1000 ms) 1 time; maxAttempts() is 0",
+    },
+  ],
+  [
+    "retryFate() is the rule RETRY follows",
+    () => retryFate(2, 2, "RETRY", "the handler returned Task.RETRY"),
+    decideFate(Task.RETRY, 2, 2),
+  ],
+];
+
+Deno.test("decideThrown() and decideTimeout() spend the retry budget as RETRY does", async (t) => {
+  for (const [name, decide, fate] of NOT_RETURNED) await t.step(name, () => deepEqual(decide(), fate));
+});
+
+Deno.test("decideLost() has a budget of its own, and leaves retry_count alone", async (t) => {
+  const why = "worker w-1 is no longer running";
+  const cases: [string, number, number, ReturnType<typeof decideLost>][] = [
+    ["the first loss goes back", 0, 3, { fate: "retry", lostCount: 1 }],
+    ["the third loss of 3 goes back", 2, 3, { fate: "retry", lostCount: 3 }],
+    [
+      "the fourth loss of 3 errors",
+      3,
+      3,
+      { fate: "error", lostCount: 4, message: `${why}; lost 4 times; maxLost is 3` },
+    ],
+    ["maxLost 0 errors at the first loss", 0, 0, {
+      fate: "error",
+      lostCount: 1,
+      message: `${why}; lost 1 time; maxLost is 0`,
+    }],
+  ];
+  for (const [name, lostCount, maxLost, fate] of cases) {
+    await t.step(name, () => deepEqual(decideLost(why, lostCount, maxLost), fate));
   }
 });
 

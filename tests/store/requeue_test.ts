@@ -56,6 +56,22 @@ Deno.test("requeue() appends a REQUEUED record and removes retry_count and not_b
   deepEqual(await Array.fromAsync(Deno.readDir(join(dir, "tmp"))), [], "no staging file left");
 });
 
+Deno.test("requeue() also resets lost_count, so a task sent to error/ by its lost budget gets it back", async () => {
+  await using root = await tempRoot();
+  const dir = await failedRoot(root.path, 1);
+  const path = join(dir, "error", "1.json");
+  const failed = JSON.parse(await Deno.readTextFile(path));
+  failed.lost_count = 4;
+  await Deno.writeTextFile(path, JSON.stringify(failed));
+  await requeue(root.path, { listener: "jobs/worker", sequences: [1], by: "alice", now: NOW });
+  const task = JSON.parse(await Deno.readTextFile(join(dir, "inbox", "1.json")));
+  equal("lost_count" in task, false);
+  equal(
+    task.failures.at(-1).message,
+    "put back into inbox/ from error/ by alice at 2030-01-01T00:00:00.000Z; lost_count 4 reset",
+  );
+});
+
 Deno.test("requeue() refuses tasks whose number is in flight, missing or unreadable", async () => {
   await using root = await tempRoot();
   const dir = await failedRoot(root.path, 3);

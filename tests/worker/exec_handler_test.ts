@@ -15,6 +15,7 @@ import {
   type HandlerLike,
   Layout,
   listenerPath,
+  type RunEvent,
   runOnce,
   type RunReport,
   Task,
@@ -167,14 +168,88 @@ Deno.test("execHandler() turns exit codes 0..3 into the Task results", async (t)
 Deno.test("execHandler() records a status outside 0..3 with the stderr tail, and errors the task", async () => {
   await using root = await tempRoot();
   const s = await scene(root.path);
-  const report = await s.run("echo 'cannot connect to the mail server' >&2; exit 7", { maxAttempts: 3 });
-  equal(report.errored, 1, "no retry for an unexpected status");
+  const report = await s.run("echo 'cannot connect to the mail server' >&2; exit 7");
+  equal(report.errored, 1, "maxAttempts() 0: no retry");
   const failure = (await readTask(s.error)).failures?.at(-1);
   equal(failure?.result, "ERROR");
   equal(failure?.fate, "error");
   match(failure?.message ?? "", /^ExecHandlerError: .*exited with status 7\b/);
   match(failure?.message ?? "", /stderr: cannot connect to the mail server$/);
   equal(failure?.stack, undefined, "the JS stack of an exec failure says nothing");
+});
+
+Deno.test("execHandler() retries a status outside 0..3 while maxAttempts() allows, as RETRY", async () => {
+  await using root = await tempRoot();
+  const s = await scene(root.path);
+  const command = "echo 'cannot connect to the mail server' >&2; exit 7";
+  const first = await s.run(command, { maxAttempts: 1 });
+  deepEqual([first.retried, first.errored], [1, 0]);
+  const retried = await readTask(s.inbox);
+  equal(retried.retry_count, 1);
+  const record = retried.failures?.at(-1);
+  deepEqual([record?.result, record?.fate], ["ERROR", undefined]);
+  match(record?.message ?? "", /exited with status 7; .*stderr: cannot connect to the mail server$/);
+  equal(record?.output, "cannot connect to the mail server");
+  const second = await s.run(command, { maxAttempts: 1 });
+  equal(second.errored, 1, "error/ once the budget is used up");
+  const failure = (await readTask(s.error)).failures?.at(-1);
+  deepEqual([failure?.result, failure?.fate], ["ERROR", "error"]);
+});
+
+Deno.test("execHandler() passes stderr to the log line by line and records its tail for every result but SUCCESS", async (t) => {
+  for (const [code, where] of [[0, "archive"], [1, "inbox"], [2, "error"], [3, "error"]] as const) {
+    await t.step(`exit ${code}`, async () => {
+      await using root = await tempRoot();
+      const s = await scene(root.path);
+      const events: RunEvent[] = [];
+      const handler = execHandler(`printf 'first line\\nsecond line\\nno newline' >&2; exit ${code}`, {
+        cwd: root.path,
+      });
+      await runOnce(root.path, {
+        name: NAME,
+        eventType: EVENT_TYPE,
+        handler,
+        durable: false,
+        onEvent: (event) => events.push(event),
+      });
+      deepEqual(events.filter((event) => event.type === "output"), [
+        { type: "output", listener: NAME, sequence: 1, line: "first line" },
+        { type: "output", listener: NAME, sequence: 1, line: "second line" },
+        { type: "output", listener: NAME, sequence: 1, line: "no newline" },
+      ]);
+      const task = await readTask(s[where]);
+      if (code === 0) return equal(task.failures, undefined);
+      equal(task.failures?.at(-1)?.output, "first line\nsecond line\nno newline");
+    });
+  }
+});
+
+Deno.test("execHandler() passes a very long stderr line on in pieces of 4096 characters", async () => {
+  await using root = await tempRoot();
+  await scene(root.path);
+  const lines: string[] = [];
+  await runOnce(root.path, {
+    name: NAME,
+    eventType: EVENT_TYPE,
+    handler: execHandler("head -c 10000 /dev/zero | tr '\\0' x >&2; printf '\\nend\\n' >&2", { cwd: root.path }),
+    durable: false,
+    onEvent: (event) => event.type === "output" && lines.push(event.line),
+  });
+  deepEqual(lines.map((line) => line.length), [4096, 4096, 1808, 3]);
+  equal(lines.at(-1), "end");
+});
+
+Deno.test("hurah run --exec: a missing script's stderr is logged with the task named, and recorded", async () => {
+  await using root = await tempRoot();
+  const register = await runCli(["run", NAME, EVENT_TYPE, "--exec", "exit 0", root.path]);
+  equal(register.code, 0, register.stderr);
+  await new Dispatcher(root.path, { durable: false }).dispatch(EVENT_TYPE, { n: 1 });
+  const dir = join(root.path, listenerPath(NAME, EVENT_TYPE));
+  const result = await runCli(["run", NAME, EVENT_TYPE, "--exec", "sh ./missing.sh", root.path], { cwd: root.path });
+  equal(result.code, 0, result.stderr);
+  match(result.stderr, /^shell #1 \| .*missing\.sh.*$/m);
+  const failure = (await readTask(join(dir, Layout.ERROR, "1.json"))).failures?.at(-1);
+  match(failure?.output ?? "", /missing\.sh/);
 });
 
 Deno.test("execHandler() records death by a signal with the stderr tail", async () => {

@@ -29,6 +29,7 @@ function context(payload: unknown): TaskContext {
     listener: "loader",
     record,
     signal: new AbortController().signal,
+    log: () => {},
   };
 }
 

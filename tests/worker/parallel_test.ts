@@ -184,7 +184,7 @@ async function claimAs(dirs: ReturnType<typeof dirsOf>, sequence: number, owner:
 }
 
 Deno.test("runOnce() in order puts an orphan claim back into the inbox", async (t) => {
-  await t.step("with retry_count 1 and a LOST record, then handles it", async () => {
+  await t.step("with lost_count 1 and a LOST record, then handles it", async () => {
     await using root = await tempRoot();
     const dirs = await setUp(root.path, 5);
     await claimAs(dirs, 5, "ghost-1-abc");
@@ -193,18 +193,19 @@ Deno.test("runOnce() in order puts an orphan claim back into the inbox", async (
     deepEqual([report.handled, report.archived, report.recovered, report.errored], [5, 5, 1, 0]);
     deepEqual(handler.calls.map((context) => context.sequence), [1, 2, 3, 4, 5]);
     const fifth = handler.calls[4];
-    equal(fifth.retryCount, 1);
+    equal(fifth.retryCount, 0, "a lost attempt is not a retry");
     deepEqual(sequencesIn(dirs.archive), range(5));
     deepEqual(namesIn(dirs.inflight), []);
     const task = readTask(dirs.archive, "5.json");
-    equal(task.retry_count, 1);
+    equal(task.retry_count, undefined);
+    equal(task.lost_count, 1);
     const failures = task.failures as FailureRecord[];
     equal(failures.length, 1);
     deepEqual([failures[0].result, failures[0].attempt, failures[0].fate], ["LOST", 1, undefined]);
     ok(failures[0].message.includes("ghost-1-abc"), failures[0].message);
   });
 
-  await t.step("to error/ without running it when its retries are used up", async () => {
+  await t.step("and runs it even when maxAttempts() is 0: the lost budget is its own", async () => {
     await using root = await tempRoot();
     const dirs = await setUp(root.path, 5);
     await claimAs(dirs, 5, "ghost-1-abc");
@@ -217,15 +218,14 @@ Deno.test("runOnce() in order puts an orphan claim back into the inbox", async (
         return Task.SUCCESS;
       },
     });
-    deepEqual(calls, [1, 2, 3, 4]);
-    deepEqual([report.handled, report.archived, report.recovered, report.errored], [4, 4, 1, 1]);
-    deepEqual(sequencesIn(dirs.error), [5]);
+    deepEqual(calls, [1, 2, 3, 4, 5]);
+    deepEqual([report.handled, report.archived, report.recovered, report.errored], [5, 5, 1, 0]);
+    deepEqual(sequencesIn(dirs.error), []);
     deepEqual(namesIn(dirs.inflight), []);
-    const task = readTask(dirs.error, "5.json");
-    equal(task.retry_count, 1);
+    const task = readTask(dirs.archive, "5.json");
+    equal(task.lost_count, 1);
     const last = (task.failures as FailureRecord[]).at(-1)!;
-    deepEqual([last.result, last.fate, last.attempt], ["LOST", "error", 1]);
-    ok(last.message.includes("ghost-1-abc"), last.message);
+    deepEqual([last.result, last.fate, last.attempt], ["LOST", undefined, 1]);
   });
 });
 
