@@ -50,7 +50,13 @@ const DEADLINE_MS = 30_000;
 const FAKETIME = await (async (): Promise<string | undefined> => {
   try {
     const { code, stdout } = await new Deno.Command("faketime", {
-      args: ["-f", "+1h", "sh", "-c", `printf '%s\\n' "$LD_PRELOAD"; ${Deno.execPath()} eval 'console.log(Date.now())'`],
+      args: [
+        "-f",
+        "+1h",
+        "sh",
+        "-c",
+        `printf '%s\\n' "$LD_PRELOAD"; ${Deno.execPath()} eval 'console.log(Date.now())'`,
+      ],
       stdout: "piped",
       stderr: "null",
     }).output();
@@ -88,7 +94,9 @@ function spawnWorker(root: string, options: WorkerOptions): Proc {
   const hurah = [Deno.execPath(), "run", "-A", "--quiet", CLI, "watch", NAME, EVENT_TYPE, options.handler, root];
   hurah.push("--concurrency", "2", "--host-id", options.host, "--lease", `${LEASE_MS}ms`);
   hurah.push("--rescan-interval", `${REAP_MS}ms`, "--max-attempts", String(options.maxAttempts ?? 0), "--no-fsync");
-  const argv = options.skew === undefined ? hurah : ["env", `LD_PRELOAD=${FAKETIME}`, `FAKETIME=${options.skew}`, ...hurah];
+  const argv = options.skew === undefined
+    ? hurah
+    : ["env", `LD_PRELOAD=${FAKETIME}`, `FAKETIME=${options.skew}`, ...hurah];
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
     env: { NO_COLOR: "1", ...options.env },
@@ -209,7 +217,11 @@ Deno.test("a module handler that keeps its thread busy for three leases is not t
       // The other worker comes after the claim, so the busy one has it; it reaps every 200 ms meanwhile.
       await using other = spawnWorker(root.path, { host: otherHost, handler: BUSY, env });
       await ready(other);
-      await waitUntil("the task to be archived", () => namesIn(dirsOf(root.path).archive).includes("1.json"), DEADLINE_MS);
+      await waitUntil(
+        "the task to be archived",
+        () => namesIn(dirsOf(root.path).archive).includes("1.json"),
+        DEADLINE_MS,
+      );
       await new Promise((resolve) => setTimeout(resolve, 3 * REAP_MS)); // reaping rounds after the end: nothing to take
       await stopCleanly(other);
       await stopCleanly(busy);
@@ -237,7 +249,11 @@ Deno.test({
     await using aheadHere = spawnWorker(root.path, { host: "a", handler: SLOW, env, skew: "+1h" });
     await using behind = spawnWorker(root.path, { host: "c", handler: SLOW, env, skew: "-1h" });
     for (const worker of [ahead, aheadHere, behind]) await ready(worker);
-    await waitUntil("the task to be archived", () => namesIn(dirsOf(root.path).archive).includes("1.json"), DEADLINE_MS);
+    await waitUntil(
+      "the task to be archived",
+      () => namesIn(dirsOf(root.path).archive).includes("1.json"),
+      DEADLINE_MS,
+    );
     await new Promise((resolve) => setTimeout(resolve, 3 * REAP_MS));
     for (const worker of [ahead, aheadHere, behind, owner]) await stopCleanly(worker);
     handledOnce(root.path, log, owner.pid);

@@ -1,16 +1,17 @@
 /**
- * Lease files judged by `leaseLapse()` while they change under it: other
+ * Lease files judged by `leaseLapse()` while they change under it (other
  * workers remove a dead worker's lease at any moment, and a worker removes
- * its own on release.
+ * its own on release), a held lock of the same host, and a `Lease` kept by
+ * its own thread.
  *
  * @module
  */
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { Layout } from "../../src/protocol/layout.ts";
-import type { ListenerRef } from "../../src/store/file_store.ts";
-import { leaseLapse, removeLease } from "../../src/store/lease.ts";
-import { tempRoot } from "../_helpers.ts";
+import { FileStore, type ListenerRef } from "../../src/store/file_store.ts";
+import { Lease, leaseLapse, removeLease } from "../../src/store/lease.ts";
+import { namesIn, tempRoot, waitUntil } from "../_helpers.ts";
 
 Deno.test("leaseLapse() judges a lease that another worker removes at the same time, without failing", async () => {
   await using root = await tempRoot();
@@ -60,4 +61,46 @@ Deno.test("leaseLapse() trusts a held lock of the same host, however old the lea
     await leaseLapse(listener, record.worker, "here", new Date()),
     "is no longer running (its lease lock is free)",
   );
+});
+
+Deno.test("Lease renews its file from its own thread by writing it, and creates it anew when removed", async () => {
+  await using root = await tempRoot();
+  const store = new FileStore(root.path);
+  const listener: ListenerRef = { name: "worker", eventType: "", dir: root.path };
+  await Deno.mkdir(join(root.path, Layout.TMP));
+  const record = { worker: "here-1-abcdef", host: "here", pid: Deno.pid, started: "", lease_ms: 60_000 };
+  const lease = await Lease.acquire(store, listener, record, { renewIntervalMs: 20 });
+  try {
+    deepEqual(JSON.parse(await Deno.readTextFile(lease.path)), record);
+    const locked = async () => {
+      using file = await Deno.open(lease.path, { read: true, write: true });
+      return !await file.tryLock(true);
+    };
+    ok(await locked(), "the lease file is locked");
+
+    // Renewed by the thread without being asked: the mtime moves again after being set an hour back.
+    const old = new Date(Date.now() - 3_600_000);
+    await Deno.utime(lease.path, old, old);
+    await waitUntil("a renewal", async () => (await Deno.stat(lease.path)).mtime!.getTime() > old.getTime() + 60_000);
+
+    // stamp() renews now and gives the file system's time: the mtime of a file just written.
+    const stamped = await lease.stamp();
+    equal(stamped.getTime(), (await Deno.stat(lease.path)).mtime!.getTime());
+    const probe = join(root.path, "probe");
+    await Deno.writeTextFile(probe, "x");
+    ok(Math.abs((await Deno.stat(probe)).mtime!.getTime() - stamped.getTime()) < 5_000);
+
+    // Removed by another worker: created anew, locked, at the next renewal.
+    await removeLease(listener, record.worker);
+    await waitUntil("the lease file to be created anew", () => namesIn(join(root.path, Layout.WORKERS)).length > 0);
+    ok(await locked(), "the new lease file is locked");
+    deepEqual(JSON.parse(await Deno.readTextFile(lease.path)), record);
+  } finally {
+    await lease.release();
+  }
+  deepEqual(namesIn(join(root.path, Layout.WORKERS)), [], "released: the file is removed");
+  deepEqual(namesIn(join(root.path, Layout.TMP)), [], "no staging file left");
+  // Released: the lock is free for a new lease of the same worker.
+  const again = await Lease.acquire(store, listener, record);
+  await again.release();
 });
