@@ -67,6 +67,8 @@ async function isOurs() {
   }
 }
 
+// Writes the same bytes again: the file system stamps the mtime. The fstat after it also makes an NFS client send
+// the write to the server at once (it flushes dirty pages before getting attributes), so others see the new mtime.
 async function renew() {
   if (!await isOurs()) return await create();
   await file.seek(0, Deno.SeekMode.Start);
