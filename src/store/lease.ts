@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { Layout } from "../protocol/layout.ts";
-import { isNotFound, readAllText } from "./_fs.ts";
+import { isAlreadyExists, isNotFound, readAllText } from "./_fs.ts";
 import { LEASE_THREAD_SOURCE } from "./_lease_thread.ts";
 import type { FileStore, ListenerRef } from "./file_store.ts";
 
@@ -170,6 +170,32 @@ export async function leaseLapse(
   host: string,
   fsNow: Date | undefined,
 ): Promise<string | undefined> {
+  return (await judgeLease(listener, owner, host, fsNow)).lapse;
+}
+
+/** What a judge saw of a lease file, so that {@linkcode removeLease} removes that file only, as it was seen. */
+export interface LeaseSighting {
+  /** Its inode number (null where the platform has none). */
+  ino: number | null;
+  /** Its mtime in ms since the epoch. */
+  mtimeMs: number | null;
+}
+
+/** A verdict on a lease: why its worker is gone (`undefined`: alive), and what was seen of its file. */
+export interface LeaseVerdict {
+  /** Why the worker's claims may be taken over, or `undefined` while it is alive. */
+  lapse: string | undefined;
+  /** The lease file as judged; absent when there was none. */
+  seen?: LeaseSighting;
+}
+
+/** {@linkcode leaseLapse}, with what was seen of the lease file. */
+export async function judgeLease(
+  listener: ListenerRef,
+  owner: string,
+  host: string,
+  fsNow: Date | undefined,
+): Promise<LeaseVerdict> {
   // One descriptor for every check: the file may be removed at any moment
   // (by the worker on release, or by another worker reaping it), and a
   // second lookup by path would then fail half-way.
@@ -177,26 +203,27 @@ export async function leaseLapse(
   try {
     file = await Deno.open(join(listener.dir, Layout.WORKERS, `${owner}.json`), { read: true, write: true });
   } catch (error) {
-    if (isNotFound(error)) return "has no lease file";
+    if (isNotFound(error)) return { lapse: "has no lease file" };
     throw error;
   }
   try {
     const info = await file.stat();
+    const seen = { ino: info.ino, mtimeMs: info.mtime?.getTime() ?? null };
     let record: Partial<LeaseRecord>;
     try {
       record = JSON.parse(await readAllText(file));
     } catch (error) {
-      if (error instanceof SyntaxError) return "has an unreadable lease file";
+      if (error instanceof SyntaxError) return { lapse: "has an unreadable lease file", seen };
       throw error;
     }
     if (record.host === host) {
-      return await file.tryLock(true) ? "is no longer running (its lease lock is free)" : undefined;
+      return { lapse: await file.tryLock(true) ? "is no longer running (its lease lock is free)" : undefined, seen };
     }
-    if (fsNow === undefined) return undefined;
+    if (fsNow === undefined) return { lapse: undefined, seen };
     const age = fsNow.getTime() - (info.mtime?.getTime() ?? 0);
     const leaseMs = typeof record.lease_ms === "number" ? record.lease_ms : 30_000;
-    if (age > leaseMs) return `let its lease expire (last renewed ${Math.round(age)} ms ago, lease ${leaseMs} ms)`;
-    return undefined;
+    if (age <= leaseMs) return { lapse: undefined, seen };
+    return { lapse: `let its lease expire (last renewed ${Math.round(age)} ms ago, lease ${leaseMs} ms)`, seen };
   } finally {
     file.close();
   }
@@ -215,12 +242,36 @@ export function leaseOwners(listener: ListenerRef): string[] {
 }
 
 /**
- * Removes a dead worker's lease file. Should the worker be alive after all
- * (frozen, then resumed), it finds the file gone at its next renewal and
- * creates it again.
+ * Removes a dead worker's lease file. Given what the judge saw of it
+ * (`seen`), it removes that file only if it is unchanged: the file is first
+ * renamed aside into `tmp/`, and put back if it was renewed or replaced
+ * since (its worker was frozen and resumed), unless its worker has made a new
+ * one meanwhile. Should the worker be alive after all and find the file gone,
+ * it creates it again at its next renewal.
  */
-export async function removeLease(listener: ListenerRef, owner: string): Promise<void> {
-  await Deno.remove(join(listener.dir, Layout.WORKERS, `${owner}.json`)).catch((error) => {
-    if (!isNotFound(error)) throw error;
-  });
+export async function removeLease(listener: ListenerRef, owner: string, seen?: LeaseSighting): Promise<void> {
+  const path = join(listener.dir, Layout.WORKERS, `${owner}.json`);
+  if (seen === undefined) {
+    await Deno.remove(path).catch((error) => {
+      if (!isNotFound(error)) throw error;
+    });
+    return;
+  }
+  const aside = join(listener.dir, Layout.TMP, `reaped.${owner}.${crypto.randomUUID().slice(0, 8)}.tmp`);
+  try {
+    await Deno.rename(path, aside);
+  } catch (error) {
+    if (isNotFound(error)) return;
+    throw error;
+  }
+  const info = await Deno.stat(aside);
+  const unchanged = info.ino === seen.ino && (info.mtime?.getTime() ?? null) === seen.mtimeMs;
+  if (!unchanged) {
+    try {
+      await Deno.link(aside, path);
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error; // its worker has made a new one
+    }
+  }
+  await Deno.remove(aside);
 }

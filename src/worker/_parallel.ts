@@ -8,7 +8,7 @@
  */
 import { Layout } from "../protocol/layout.ts";
 import type { FileStore, ListenerRef } from "../store/file_store.ts";
-import { Lease, leaseLapse, leaseOwners, removeLease } from "../store/lease.ts";
+import { judgeLease, Lease, leaseOwners, type LeaseVerdict, removeLease } from "../store/lease.ts";
 import type { HandlerLike } from "./handler.ts";
 import type { RunReport } from "./run_once.ts";
 import { strayReason } from "./_pass.ts";
@@ -85,10 +85,10 @@ export class ParallelPass {
     this.#reapedAt = this.settings.now().getTime();
     // Lease ages are judged by the file system's clock: the mtime of our own lease, renewed just now.
     const fsNow = await this.#lease?.stamp();
-    const verdicts = new Map<string, string | undefined>();
+    const verdicts = new Map<string, LeaseVerdict>();
     for (const owner of leaseOwners(this.listener)) {
       if (owner !== this.worker) {
-        verdicts.set(owner, await leaseLapse(this.listener, owner, this.parallel.hostId, fsNow));
+        verdicts.set(owner, await judgeLease(this.listener, owner, this.parallel.hostId, fsNow));
       }
     }
     for (const claim of this.store.listInflight(this.listener)) {
@@ -99,16 +99,19 @@ export class ParallelPass {
         continue;
       }
       if (!verdicts.has(claim.owner)) {
-        verdicts.set(claim.owner, await leaseLapse(this.listener, claim.owner, this.parallel.hostId, fsNow));
+        verdicts.set(claim.owner, await judgeLease(this.listener, claim.owner, this.parallel.hostId, fsNow));
       }
-      const lapse = verdicts.get(claim.owner);
+      const lapse = verdicts.get(claim.owner)!.lapse;
       if (lapse === undefined) continue;
       const mine = await this.store.takeOver(this.listener, claim, this.worker);
       if (!mine) continue; // another worker got there first
       const spot = { dir: Layout.INFLIGHT, file: mine.file, task: mine.task, sequence: mine.sequence };
       await this.runner.recover(report, spot, `worker ${claim.owner} ${lapse}`);
     }
-    for (const [owner, lapse] of verdicts) if (lapse !== undefined) await removeLease(this.listener, owner);
+    // Only as judged: a lease renewed since (its worker was frozen and has resumed) stays.
+    for (const [owner, { lapse, seen }] of verdicts) {
+      if (lapse !== undefined) await removeLease(this.listener, owner, seen);
+    }
   }
 
   /**

@@ -10,7 +10,7 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { Layout } from "../../src/protocol/layout.ts";
 import { FileStore, type ListenerRef } from "../../src/store/file_store.ts";
-import { Lease, leaseLapse, removeLease } from "../../src/store/lease.ts";
+import { judgeLease, Lease, leaseLapse, removeLease } from "../../src/store/lease.ts";
 import { namesIn, tempRoot, waitUntil } from "../_helpers.ts";
 
 Deno.test("leaseLapse() judges a lease that another worker removes at the same time, without failing", async () => {
@@ -103,4 +103,30 @@ Deno.test("Lease renews its file from its own thread by writing it, and creates 
   // Released: the lock is free for a new lease of the same worker.
   const again = await Lease.acquire(store, listener, record);
   await again.release();
+});
+
+Deno.test("removeLease() leaves a lease file that was renewed or replaced after it was judged", async (t) => {
+  const record = { worker: "far-1-abcdef", host: "far", pid: 1, started: "", lease_ms: 1_000 };
+  for (const change of ["renewed", "replaced", "unchanged"] as const) {
+    await t.step(change, async () => {
+      await using root = await tempRoot();
+      const listener: ListenerRef = { name: "worker", eventType: "", dir: root.path };
+      await Deno.mkdir(join(root.path, Layout.WORKERS));
+      await Deno.mkdir(join(root.path, Layout.TMP));
+      const path = join(root.path, Layout.WORKERS, `${record.worker}.json`);
+      await Deno.writeTextFile(path, JSON.stringify(record));
+      const old = new Date(Date.now() - 60_000);
+      await Deno.utime(path, old, old);
+      const judged = await judgeLease(listener, record.worker, "here", new Date());
+      ok(judged.lapse?.startsWith("let its lease expire"), judged.lapse);
+      if (change === "renewed") await Deno.writeTextFile(path, JSON.stringify(record)); // the owner resumed
+      if (change === "replaced") {
+        await Deno.writeTextFile(join(root.path, "fresh"), JSON.stringify(record));
+        await Deno.rename(join(root.path, "fresh"), path);
+      }
+      await removeLease(listener, record.worker, judged.seen);
+      deepEqual(namesIn(join(root.path, Layout.WORKERS)), change === "unchanged" ? [] : [`${record.worker}.json`]);
+      deepEqual(namesIn(join(root.path, Layout.TMP)), []);
+    });
+  }
 });
