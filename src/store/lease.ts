@@ -264,14 +264,19 @@ export async function removeLease(listener: ListenerRef, owner: string, seen?: L
     if (isNotFound(error)) return;
     throw error;
   }
-  const info = await Deno.stat(aside);
-  const unchanged = info.ino === seen.ino && (info.mtime?.getTime() ?? null) === seen.mtimeMs;
-  if (!unchanged) {
-    try {
-      await Deno.link(aside, path);
-    } catch (error) {
-      if (!isAlreadyExists(error)) throw error; // its worker has made a new one
+  // A sweep of tmp/ may remove the file aside at any moment (its mtime is old): then it is gone, as intended.
+  try {
+    const info = await Deno.stat(aside);
+    const unchanged = info.ino === seen.ino && (info.mtime?.getTime() ?? null) === seen.mtimeMs;
+    if (!unchanged) {
+      try {
+        await Deno.link(aside, path);
+      } catch (error) {
+        if (!isAlreadyExists(error)) throw error; // its worker has made a new one
+      }
     }
+    await Deno.remove(aside);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
   }
-  await Deno.remove(aside);
 }
