@@ -309,6 +309,7 @@ Deno.test({
           ok(ageMs > LEASE_MS, message);
           ok(ageMs <= LEASE_MS + RENEWAL_MS + REAP_MS + MARGIN_MS, message);
         }
+        console.log(`${skew} ${stop}: ${message}`);
         taker.signal("SIGTERM");
         const stopped = await withTimeout(taker.done, DEADLINE_MS, "the taker");
         equal(stopped.status.code, 0, stopped.stderr);
