@@ -35,7 +35,8 @@ Options:
   --concurrency N       handle N tasks at once (parallel mode; default 1: one
                         at a time, in sequence order). See below.
   --host-id ID          parallel mode: this host's id (default: the hostname)
-  --lease DURATION      parallel mode: worker lease length (default 30s)
+  --lease DURATION      parallel mode: worker lease length (default 30s),
+                        judged by the file system's clock, not this host's
   --archive POLICY      what SUCCESS does: keep (default) the task in archive/,
                         delete it, or a retention like 7d: keep it, and delete
                         archived tasks older than that after each pass

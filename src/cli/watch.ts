@@ -46,7 +46,8 @@ Options:
   --concurrency N            handle N tasks at once (parallel mode, see
                              'hurah run --help'); default 1: in order
   --host-id ID               parallel mode: this host's id (default: hostname)
-  --lease DURATION           parallel mode: worker lease length (default 30s)
+  --lease DURATION           parallel mode: worker lease length (default 30s),
+                             judged by the file system's clock, not this host's
   --grace DURATION           shutdown grace period (default 10s)
   --rescan-interval DURATION safety re-listing interval (default 10s)
   --log-format FORMAT        text (default) or json, one line per task on stderr

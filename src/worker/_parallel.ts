@@ -8,7 +8,7 @@
  */
 import { Layout } from "../protocol/layout.ts";
 import type { FileStore, ListenerRef } from "../store/file_store.ts";
-import { Lease, leaseLapse, leaseOwners, removeLease } from "../store/lease.ts";
+import { judgeLease, Lease, leaseOwners, type LeaseVerdict, removeLease } from "../store/lease.ts";
 import type { HandlerLike } from "./handler.ts";
 import type { RunReport } from "./run_once.ts";
 import { strayReason } from "./_pass.ts";
@@ -40,8 +40,6 @@ export class ParallelPass {
   readonly runner: TaskRunner;
   readonly worker: string;
   #lease: Lease | undefined;
-  #heartbeat: ReturnType<typeof setInterval> | undefined;
-  #renewing: Promise<unknown> = Promise.resolve();
   readonly #notBefore = new Map<string, number>();
   /** The `inflight/` names of the tasks this worker is handling now. */
   readonly #handling = new Set<string>();
@@ -58,7 +56,7 @@ export class ParallelPass {
     this.worker = settings.worker;
   }
 
-  /** Takes this worker's lease and starts renewing it. */
+  /** Takes this worker's lease; a thread of its own renews it every third of `leaseMs`. */
   async open(): Promise<void> {
     await this.store.ensureStateDir(this.listener, Layout.INFLIGHT);
     this.#lease = await Lease.acquire(this.store, this.listener, {
@@ -68,17 +66,13 @@ export class ParallelPass {
       started: this.settings.now().toISOString(),
       lease_ms: this.parallel.leaseMs,
     });
-    this.#heartbeat = setInterval(() => {
-      this.#renewing = this.#lease!.renew(this.settings.now()).catch(() => {});
-    }, Math.max(10, Math.floor(this.parallel.leaseMs / 3)));
   }
 
   /** Stops renewing and removes the lease; call after the last `run()`. */
   async close(): Promise<void> {
-    clearInterval(this.#heartbeat);
-    await this.#renewing;
-    await this.#lease?.release();
+    const lease = this.#lease;
     this.#lease = undefined;
+    await lease?.release();
   }
 
   /**
@@ -88,11 +82,14 @@ export class ParallelPass {
    * an error) are put back too. `run()` calls it every `reapIntervalMs`.
    */
   async reap(report: RunReport): Promise<void> {
-    const now = this.settings.now();
-    this.#reapedAt = now.getTime();
-    const verdicts = new Map<string, string | undefined>();
+    this.#reapedAt = this.settings.now().getTime();
+    // Lease ages are judged by the file system's clock: the mtime of our own lease, renewed just now.
+    const fsNow = await this.#lease?.stamp();
+    const verdicts = new Map<string, LeaseVerdict>();
     for (const owner of leaseOwners(this.listener)) {
-      if (owner !== this.worker) verdicts.set(owner, await leaseLapse(this.listener, owner, this.parallel.hostId, now));
+      if (owner !== this.worker) {
+        verdicts.set(owner, await judgeLease(this.listener, owner, this.parallel.hostId, fsNow));
+      }
     }
     for (const claim of this.store.listInflight(this.listener)) {
       if (claim.owner === this.worker) {
@@ -102,16 +99,19 @@ export class ParallelPass {
         continue;
       }
       if (!verdicts.has(claim.owner)) {
-        verdicts.set(claim.owner, await leaseLapse(this.listener, claim.owner, this.parallel.hostId, now));
+        verdicts.set(claim.owner, await judgeLease(this.listener, claim.owner, this.parallel.hostId, fsNow));
       }
-      const lapse = verdicts.get(claim.owner);
+      const lapse = verdicts.get(claim.owner)!.lapse;
       if (lapse === undefined) continue;
       const mine = await this.store.takeOver(this.listener, claim, this.worker);
       if (!mine) continue; // another worker got there first
       const spot = { dir: Layout.INFLIGHT, file: mine.file, task: mine.task, sequence: mine.sequence };
       await this.runner.recover(report, spot, `worker ${claim.owner} ${lapse}`);
     }
-    for (const [owner, lapse] of verdicts) if (lapse !== undefined) await removeLease(this.listener, owner);
+    // Only as judged: a lease renewed since (its worker was frozen and has resumed) stays.
+    for (const [owner, { lapse, seen }] of verdicts) {
+      if (lapse !== undefined) await removeLease(this.listener, owner, seen);
+    }
   }
 
   /**
