@@ -7,9 +7,77 @@
  * creation on a disk. What may take long is asynchronous: fsync, and waiting
  * for a lock another process holds.
  */
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { UnsafePathError } from "../errors.ts";
 
 const encoder = new TextEncoder();
+
+/**
+ * Open flags of {@linkcode readRegularFile}: a link is refused (ELOOP), a FIFO
+ * opened without waiting for a writer. (Deno 2.9's `node:fs` drops
+ * O_NOFOLLOW when the process runs with granular permissions rather than
+ * `-A`; the checks around the open do not rely on it.)
+ */
+const READ_SAFELY = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** What {@linkcode readRegularFile} found. */
+export type RegularFileRead =
+  /** A regular file: its bytes and its modification time (of the file opened). */
+  | { kind: "file"; bytes: Uint8Array; mtime: Date }
+  /** Something else, unread: `found` says what, as "FIFO" or "symbolic link". */
+  | { kind: "not a file"; found: string }
+  /** A regular file over the limit, unread. */
+  | { kind: "too large"; size: number };
+
+function kindOf(info: Deno.FileInfo): string {
+  if (info.isSymlink) return "symbolic link";
+  if (info.isDirectory) return "directory";
+  if (info.isFifo) return "FIFO";
+  if (info.isSocket) return "special file (socket)";
+  return "special file (device)";
+}
+
+/**
+ * Reads a whole file that must be a regular file of at most `maxBytes`,
+ * without following a link or blocking on a FIFO, and judged by what was
+ * opened: `lstat` first (a link, a FIFO, a directory or a device is never
+ * opened), then an open with `O_NOFOLLOW | O_NONBLOCK`, then `fstat` of the
+ * descriptor, which must be the regular file seen by `lstat` (same device
+ * and inode) of at most `maxBytes`: a file swapped in between the two is
+ * refused unread. Throws Deno's NotFound or PermissionDenied when it cannot
+ * be looked at or opened.
+ */
+export function readRegularFile(path: string, maxBytes: number): RegularFileRead {
+  const seen = Deno.lstatSync(path);
+  if (!seen.isFile) return { kind: "not a file", found: kindOf(seen) };
+  if (seen.size > maxBytes) return { kind: "too large", size: seen.size };
+  let fd: number;
+  try {
+    fd = openSync(path, READ_SAFELY);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ELOOP") return { kind: "not a file", found: "symbolic link" };
+    if (code === "ENXIO") return { kind: "not a file", found: "special file (socket)" };
+    if (code === "ENOENT") throw new Deno.errors.NotFound((error as Error).message, { cause: error });
+    if (code === "EACCES" || code === "EPERM") {
+      throw new Deno.errors.PermissionDenied((error as Error).message, { cause: error });
+    }
+    throw error;
+  }
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile() || Number(info.ino) !== seen.ino || Number(info.dev) !== seen.dev) {
+      return { kind: "not a file", found: "file that was replaced while hurah opened it" };
+    }
+    if (info.size > maxBytes) return { kind: "too large", size: info.size };
+    const bytes = new Uint8Array(info.size);
+    let read = 0;
+    for (let n; read < bytes.length && (n = readSync(fd, bytes, read, bytes.length - read, null)) > 0;) read += n;
+    return { kind: "file", bytes: read === bytes.length ? bytes : bytes.subarray(0, read), mtime: info.mtime };
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Whether an error is Deno's NotFound. */
 export function isNotFound(error: unknown): boolean {
