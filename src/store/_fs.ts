@@ -7,7 +7,7 @@
  * creation on a disk. What may take long is asynchronous: fsync, and waiting
  * for a lock another process holds.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, openSync, readSync } from "node:fs";
 import { UnsafePathError } from "../errors.ts";
 
 const encoder = new TextEncoder();
@@ -16,7 +16,7 @@ const encoder = new TextEncoder();
  * Open flags of {@linkcode readRegularFile}: a link is refused (ELOOP), a FIFO
  * opened without waiting for a writer. (Deno 2.9's `node:fs` drops
  * O_NOFOLLOW when the process runs with granular permissions rather than
- * `-A`; the checks around the open do not rely on it.)
+ * `-A`: the checks around the open do not rely on it.)
  */
 const READ_SAFELY = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
@@ -39,15 +39,16 @@ function kindOf(info: Deno.FileInfo): string {
 
 /**
  * Reads a whole file that must be a regular file of at most `maxBytes`,
- * without following a link or blocking on a FIFO, and judged by what was
- * opened: `lstat` first (a link, a FIFO, a directory or a device is never
- * opened), then an open with `O_NOFOLLOW | O_NONBLOCK`, then `fstat` of the
- * descriptor, which must be the regular file seen by `lstat` (same device
- * and inode) of at most `maxBytes`: a file swapped in between the two is
- * refused unread. Throws Deno's NotFound or PermissionDenied when it cannot
- * be looked at or opened.
+ * without following a link or blocking on a FIFO: `lstat` first (a link, a
+ * FIFO, a directory or a device is never opened, a file too large never
+ * read), then open with `O_NOFOLLOW | O_NONBLOCK` and read, then `lstat`
+ * again: when the path no longer names the same regular file (device and
+ * inode), something was swapped in meanwhile and the bytes are dropped
+ * unused. (A `fstat` of the descriptor would say the same at twice the cost
+ * in Deno 2.9.) Throws Deno's NotFound or PermissionDenied when the file
+ * cannot be looked at or opened, or is gone.
  */
-export function readRegularFile(path: string, maxBytes: number): RegularFileRead {
+export function readRegularFile(path: string, maxBytes: number, attempts = 3): RegularFileRead {
   const seen = Deno.lstatSync(path);
   if (!seen.isFile) return { kind: "not a file", found: kindOf(seen) };
   if (seen.size > maxBytes) return { kind: "too large", size: seen.size };
@@ -64,19 +65,25 @@ export function readRegularFile(path: string, maxBytes: number): RegularFileRead
     }
     throw error;
   }
+  const bytes = new Uint8Array(seen.size);
+  let read = 0;
   try {
-    const info = fstatSync(fd);
-    if (!info.isFile() || Number(info.ino) !== seen.ino || Number(info.dev) !== seen.dev) {
-      return { kind: "not a file", found: "file that was replaced while hurah opened it" };
-    }
-    if (info.size > maxBytes) return { kind: "too large", size: info.size };
-    const bytes = new Uint8Array(info.size);
-    let read = 0;
     for (let n; read < bytes.length && (n = readSync(fd, bytes, read, bytes.length - read, null)) > 0;) read += n;
-    return { kind: "file", bytes: read === bytes.length ? bytes : bytes.subarray(0, read), mtime: info.mtime };
   } finally {
     closeSync(fd);
   }
+  const now = Deno.lstatSync(path);
+  if (now.ino !== seen.ino || now.dev !== seen.dev || !now.isFile) {
+    if (!now.isFile) return { kind: "not a file", found: kindOf(now) };
+    // Replaced by another regular file while it was read: read that one.
+    if (attempts > 1) return readRegularFile(path, maxBytes, attempts - 1);
+    return { kind: "not a file", found: "file that was replaced each time hurah read it" };
+  }
+  return {
+    kind: "file",
+    bytes: read === bytes.length ? bytes : bytes.subarray(0, read),
+    mtime: now.mtime ?? new Date(0),
+  };
 }
 
 /** Whether an error is Deno's NotFound. */
