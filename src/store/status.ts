@@ -92,7 +92,7 @@ async function listenerStatus(
     .sort((a, b) => a.sequence - b.sequence);
   const scanned: { sequence: number; task: TaskRecord | undefined }[] = [];
   for (const { file, sequence } of pending.slice(0, scanLimit)) {
-    const task = await readTask(join(ref.dir, Layout.INBOX, file), sequence);
+    const task = readTask(join(ref.dir, Layout.INBOX, file), sequence);
     if (task !== "gone") scanned.push({ sequence, task });
   }
   const oldest = pending[0];
@@ -140,7 +140,7 @@ async function listenerStatus(
 }
 
 /** A task file's record; `undefined` when it is not one; `"gone"` when it vanished meanwhile. */
-async function readTask(path: string, sequence: number): Promise<TaskRecord | undefined | "gone"> {
+function readTask(path: string, sequence: number): TaskRecord | undefined | "gone" {
   let read: RegularFileRead;
   try {
     read = readRegularFile(path, DEFAULT_MAX_TASK_SIZE); // no link followed, no FIFO waited on
