@@ -1,7 +1,7 @@
 import { InvalidNameError, PayloadError } from "./errors.ts";
 import { parseEventType } from "./protocol/names.ts";
-import { encodePayload } from "./protocol/php_json.ts";
-import { encodeTask, formatDelivery } from "./protocol/task_file.ts";
+import { encodePayload, encodePhpJson } from "./protocol/php_json.ts";
+import { DEFAULT_MAX_TASK_SIZE, formatDelivery } from "./protocol/task_file.ts";
 import { type Build, FileStore, type ListenerRef } from "./store/file_store.ts";
 
 /** One event of {@linkcode Dispatcher.dispatchMany}. */
@@ -16,8 +16,51 @@ export interface DispatchEvent {
 interface CheckedEvent {
   eventType: string;
   segments: string[];
-  payload: unknown;
+  /** The payload as the task file holds it (PHP's JSON). */
+  payloadJson: string;
 }
+
+/**
+ * A task file's text, as `encodeTask()` writes it (PHP's field order and
+ * escaping), around a payload already encoded.
+ */
+function taskText(payloadJson: string, sequence: number, delivery: string, eventType: string, eventId: string): string {
+  const fields = encodePhpJson({
+    sequence,
+    count: sequence,
+    delivery,
+    event_type: eventType,
+    event_id: eventId,
+    task_id: crypto.randomUUID(),
+  });
+  return `{"payload":${payloadJson},${fields.slice(1)}`;
+}
+
+/**
+ * Refuses a payload (already encoded) whose task file would be larger than
+ * `maxTaskSize` bytes, with the largest sequence number.
+ *
+ * @throws {PayloadError} Saying the size and the limit.
+ */
+export function checkTaskSize(payloadJson: string, eventType: string, maxTaskSize: number): void {
+  if (payloadJson.length + FIELDS_BOUND <= maxTaskSize) return;
+  // PHP's JSON is ASCII: its length is its size in bytes.
+  const size = taskText(payloadJson, LARGEST_SEQUENCE, formatDelivery(new Date()), eventType, crypto.randomUUID())
+    .length;
+  if (size > maxTaskSize) {
+    throw new PayloadError(
+      "payload",
+      `makes a task file of ${size} bytes, over the limit of ${maxTaskSize} bytes (maxTaskSize); ` +
+        "store large data elsewhere and dispatch a reference to it",
+    );
+  }
+}
+
+/** The largest sequence number a task file name can hold (15 digits), for the size bound. */
+const LARGEST_SEQUENCE = 999_999_999_999_999;
+
+/** More than the fields around the payload take in a task file (the event type is at most 1,615 characters). */
+const FIELDS_BOUND = 4096;
 
 /** Options of {@linkcode Dispatcher}. */
 export interface DispatcherOptions {
@@ -28,6 +71,13 @@ export interface DispatcherOptions {
    * @default {true}
    */
   durable?: boolean;
+  /**
+   * The largest task file, in bytes, a dispatch may write: a payload whose
+   * task file would be larger is refused with a `PayloadError`, as runners
+   * quarantine such files unread (their `maxTaskSize`, same default).
+   * @default {16777216} (16 MiB)
+   */
+  maxTaskSize?: number;
   /**
    * The clock, for tests.
    * @default {() => new Date()}
@@ -71,6 +121,7 @@ export interface Delivery {
 export class Dispatcher {
   readonly #store: FileStore;
   readonly #now: () => Date;
+  readonly #maxTaskSize: number;
   /** The last delivery time formatted, and its second: `formatDelivery` is the same within a second. */
   #formatted = { second: NaN, text: "" };
 
@@ -84,6 +135,11 @@ export class Dispatcher {
   constructor(root: string, options: DispatcherOptions = {}) {
     this.#store = new FileStore(root, { durable: options.durable ?? true });
     this.#now = options.now ?? (() => new Date());
+    const max = options.maxTaskSize ?? DEFAULT_MAX_TASK_SIZE;
+    if (!Number.isSafeInteger(max) || max < 1) {
+      throw new RangeError(`maxTaskSize must be a whole number of bytes, at least 1, found ${max}`);
+    }
+    this.#maxTaskSize = max;
   }
 
   /** The absolute path of the event root. */
@@ -103,8 +159,9 @@ export class Dispatcher {
    * @default {payload} null
    * @returns One delivery per listener reached.
    * @throws {InvalidNameError} When the event type is invalid.
-   * @throws {PayloadError} When the payload cannot be stored as JSON; nothing
-   * is written then.
+   * @throws {PayloadError} When the payload cannot be stored as JSON, is
+   * nested deeper than 510 levels, or makes a task file larger than
+   * `maxTaskSize`; nothing is written then.
    * @throws {UnsafePathError} When the root is missing, or a link or a file
    * stands where a directory should be; nothing is written then.
    *
@@ -118,7 +175,7 @@ export class Dispatcher {
   async dispatch(eventType: string, payload?: unknown): Promise<Delivery[]> {
     const segments = parseEventType(eventType);
     // Omitted means null; an explicit undefined (a missing field, usually) is refused like any other.
-    const checked = { eventType, segments, payload: encodePayload(arguments.length < 2 ? null : payload) };
+    const checked = this.#check(eventType, segments, arguments.length < 2 ? null : payload);
     const [deliveries] = await this.#deliver([checked]);
     return deliveries;
   }
@@ -140,8 +197,9 @@ export class Dispatcher {
    * `dispatch()` returns them.
    * @throws {InvalidNameError} When an event type is invalid; the message
    * starts with `events[<index>]:`.
-   * @throws {PayloadError} When a payload cannot be stored as JSON; the
-   * message starts with `events[<index>]:`.
+   * @throws {PayloadError} When a payload cannot be stored as JSON, is nested
+   * too deep or too large (see `dispatch()`); the message starts with
+   * `events[<index>]:`.
    * @throws {UnsafePathError} When the root is missing, or a link or a file
    * stands where a directory should be; nothing is written then.
    *
@@ -161,8 +219,7 @@ export class Dispatcher {
       try {
         let segments = segmentsOf.get(event.eventType);
         if (segments === undefined) segmentsOf.set(event.eventType, segments = parseEventType(event.eventType));
-        const payload = encodePayload("payload" in event ? event.payload : null);
-        checked.push({ eventType: event.eventType, segments, payload });
+        checked.push(this.#check(event.eventType, segments, "payload" in event ? event.payload : null));
       } catch (error) {
         if (error instanceof InvalidNameError || error instanceof PayloadError) {
           error.message = `events[${checked.length}]: ${error.message}`;
@@ -171,6 +228,16 @@ export class Dispatcher {
       }
     }
     return await this.#deliver(checked);
+  }
+
+  /**
+   * Checks a payload and encodes it once for all its task files, refusing
+   * one whose task file would exceed `maxTaskSize`.
+   */
+  #check(eventType: string, segments: string[], payload: unknown): CheckedEvent {
+    const payloadJson = encodePhpJson(encodePayload(payload));
+    checkTaskSize(payloadJson, eventType, this.#maxTaskSize);
+    return { eventType, segments, payloadJson };
   }
 
   /** The current time as `delivery` and `tracking.json` hold it. */
@@ -197,16 +264,7 @@ export class Dispatcher {
       for (const [slot, listener] of listeners.entries()) {
         let queue = queues.get(listener.dir);
         if (queue === undefined) queues.set(listener.dir, queue = { listener, tasks: [] });
-        const build = (sequence: number) =>
-          encodeTask({
-            payload: event.payload,
-            sequence,
-            count: sequence,
-            delivery,
-            event_type: event.eventType,
-            event_id: eventId,
-            task_id: crypto.randomUUID(),
-          });
+        const build = (sequence: number) => taskText(event.payloadJson, sequence, delivery, event.eventType, eventId);
         queue.tasks.push({ event: index, slot, build });
       }
     }

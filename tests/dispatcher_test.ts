@@ -240,3 +240,24 @@ Deno.test("dispatch() calls made at once are served together, each with its own 
     deepEqual(namesIn(join(dirs[name], Layout.TMP)), [], `${name}: nothing left in tmp/`);
   }
 });
+
+Deno.test("dispatch() writes task files up to maxTaskSize and refuses the next byte, naming both sizes", async () => {
+  await using root = await tempRoot();
+  await runOnce(root.path, { name: "keeper", eventType: "", handler: () => Task.SUCCESS, durable: false });
+  const maxTaskSize = 4096;
+  const dispatcher = new Dispatcher(root.path, { durable: false, maxTaskSize });
+  // Find the largest payload accepted; its file must fit, with room for the longest sequence number.
+  let length = 0;
+  for (let step = 2048; step >= 1; step /= 2) {
+    try {
+      const [delivery] = await dispatcher.dispatch("product", "x".repeat(length + step));
+      ok((await Deno.stat(delivery.path)).size <= maxTaskSize - 14, "the bound leaves no room for 15 digits");
+      length += step;
+    } catch (error) {
+      if (!(error instanceof PayloadError)) throw error;
+      ok(/makes a task file of \d+ bytes, over the limit of 4096 bytes \(maxTaskSize\)/.test(error.message));
+    }
+  }
+  ok(length > 3000, `only ${length} characters of payload fit in 4096 bytes`);
+  await rejects(dispatcher.dispatch("product", "x".repeat(length + 1)), PayloadError);
+});

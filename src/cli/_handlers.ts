@@ -22,6 +22,7 @@ export const HANDLER_OPTIONS = {
   lease: { type: "string" },
   archive: { type: "string" },
   timeout: { type: "string" },
+  "max-task-size": { type: "string" },
   "no-fsync": { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;

@@ -28,12 +28,36 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * Standard output was closed by its reader (`hurah inspect ... | head`): the
+ * command stops, quietly, with exit code 141 as if killed by SIGPIPE.
+ */
+export class OutputClosedError extends Error {
+  constructor(options?: ErrorOptions) {
+    super("standard output was closed by its reader", options);
+    this.name = "OutputClosedError";
+  }
+}
+
 /** The real process's IO. */
 export function processIo(signal: AbortSignal): CliIo {
   const encoder = new TextEncoder();
   return {
-    stdout: (text) => writeAll(Deno.stdout, encoder.encode(text)),
-    stderr: (text) => writeAll(Deno.stderr, encoder.encode(text)),
+    stdout: (text) => {
+      try {
+        writeAll(Deno.stdout, encoder.encode(text));
+      } catch (error) {
+        if (error instanceof Deno.errors.BrokenPipe) throw new OutputClosedError({ cause: error });
+        throw error;
+      }
+    },
+    stderr: (text) => {
+      try {
+        writeAll(Deno.stderr, encoder.encode(text));
+      } catch (error) {
+        if (!(error instanceof Deno.errors.BrokenPipe)) throw error; // nobody reads it any more: nothing to say
+      }
+    },
     readStdin: () => new Response(Deno.stdin.readable).text(),
     env: (name) => Deno.env.get(name),
     signal,

@@ -1,10 +1,12 @@
 import { parseArgs } from "node:util";
-import { Dispatcher, type DispatchEvent } from "../dispatcher.ts";
+import { checkTaskSize, Dispatcher, type DispatchEvent } from "../dispatcher.ts";
 import { InvalidNameError, PayloadError } from "../errors.ts";
 import { parseEventType } from "../protocol/names.ts";
-import { encodePayload } from "../protocol/php_json.ts";
+import { encodePayload, encodePhpJson } from "../protocol/php_json.ts";
+import { DEFAULT_MAX_TASK_SIZE } from "../protocol/task_file.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
+import { taskSizeOption } from "./_size.ts";
 
 /** Help text of `hurah dispatch`. */
 export const DISPATCH_HELP = `Usage: hurah dispatch <event_type> [payload] [options]
@@ -28,6 +30,9 @@ Arguments:
 Options:
   --root DIR     the event root (default: $HURAH_ROOT)
   --no-fsync     do not flush to disk before reporting (faster, not durable)
+  --max-task-size SIZE
+                 refuse a payload whose task file would be larger, as
+                 16MiB (the default; runners quarantine larger files)
   --batch FILE   dispatch the events of a JSON-lines file (- for stdin)
   --json         print the deliveries as a JSON array (with --batch: one
                  array per event)
@@ -46,6 +51,7 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
       root: { type: "string" },
       batch: { type: "string" },
       "no-fsync": { type: "boolean", default: false },
+      "max-task-size": { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -67,7 +73,7 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
   const [eventType, payloadArg] = positionals;
   const payload = await readPayload(payloadArg, io);
   const root = resolveRoot(undefined, values.root, io);
-  const dispatcher = new Dispatcher(root, { durable: !values["no-fsync"] });
+  const dispatcher = new Dispatcher(root, { durable: !values["no-fsync"], ...taskSizeOption(values) });
   const deliveries = await dispatcher.dispatch(eventType, payload);
   if (values.json) io.stdout(JSON.stringify(deliveries) + "\n");
   else for (const d of deliveries) io.stdout(`${d.listener} ${d.sequence} ${d.path}\n`);
@@ -87,15 +93,17 @@ const EVENTS_PER_CALL = 2_048;
 
 async function dispatchBatch(
   source: string,
-  options: { root?: string; "no-fsync": boolean; json: boolean },
+  options: { root?: string; "no-fsync": boolean; "max-task-size"?: string; json: boolean },
   io: CliIo,
 ): Promise<number> {
+  const { maxTaskSize } = taskSizeOption(options);
   const events = parseEventLines(
     await readSource(source, "batch file", io),
     source === "-" ? "standard input" : source,
+    maxTaskSize ?? DEFAULT_MAX_TASK_SIZE,
   );
   const root = resolveRoot(undefined, options.root, io);
-  const dispatcher = new Dispatcher(root, { durable: !options["no-fsync"] });
+  const dispatcher = new Dispatcher(root, { durable: !options["no-fsync"], maxTaskSize });
   let deliveries = 0;
   let unreached = 0;
   let separator = "[";
@@ -127,7 +135,7 @@ async function dispatchBatch(
  * will check it, so that a mistake is reported with its line number and
  * nothing is written.
  */
-function parseEventLines(text: string, source: string): DispatchEvent[] {
+function parseEventLines(text: string, source: string, maxTaskSize: number): DispatchEvent[] {
   const events: DispatchEvent[] = [];
   for (const [k, line] of text.split("\n").entries()) {
     if (line.trim() === "") continue;
@@ -149,7 +157,11 @@ function parseEventLines(text: string, source: string): DispatchEvent[] {
     if (typeof eventType !== "string") throw new UsageError(`${where}: "event_type" must be a string`);
     try {
       parseEventType(eventType);
-      encodePayload(Object.hasOwn(rest, "payload") ? rest.payload : null);
+      checkTaskSize(
+        encodePhpJson(encodePayload(Object.hasOwn(rest, "payload") ? rest.payload : null)),
+        eventType,
+        maxTaskSize,
+      );
     } catch (error) {
       if (error instanceof InvalidNameError || error instanceof PayloadError) {
         throw new UsageError(`${where}: ${error.message}`);

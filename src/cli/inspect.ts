@@ -24,7 +24,8 @@ Options:
   --json      print what was found as JSON
   -h, --help  show this help
 
-Exit codes: 0 found, 1 not found (or no such listener), 2 usage error.
+Exit codes: 0 found, 1 not found (or no such listener), 2 usage error,
+141 standard output closed by its reader (as with | head), quietly.
 `;
 
 /** `hurah inspect`: returns the exit code. */

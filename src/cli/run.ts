@@ -4,6 +4,7 @@ import { Progress } from "./_progress.ts";
 import { archivePolicy, HANDLER_OPTIONS, handlerSpecs, loadSpecs, parallelOptions } from "./_handlers.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { eventFormatter, type LogFormat } from "./_log.ts";
+import { taskSizeOption } from "./_size.ts";
 
 /** Help text of `hurah run`. */
 export const RUN_HELP = `Usage: hurah run <handler_name> <event_type> <handler> [event_root] [options]
@@ -40,6 +41,8 @@ Options:
   --archive POLICY      what SUCCESS does: keep (default) the task in archive/,
                         delete it, or a retention like 7d: keep it, and delete
                         archived tasks older than that after each pass
+  --max-task-size SIZE  the largest task file read, as 16MiB (the default);
+                        larger ones are quarantined unread
   --no-fsync            do not flush rewritten task files to disk
   --log-format FORMAT   text (default) or json, one line per task on stderr
   --json                print the pass report as JSON on stdout
@@ -92,6 +95,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const log = eventFormatter(format, io.color);
   const parallel = parallelOptions(values);
   const archive = archivePolicy(values.archive);
+  const taskSize = taskSizeOption(values);
   let failed = false;
   const progress = io.stderrIsTerminal && format === "text" ? new Progress(io.stderr) : undefined;
   const onEvent = (event: RunEvent) => {
@@ -104,6 +108,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     const report = await runOnce(root, {
       ...listener,
       ...parallel,
+      ...taskSize,
       archive,
       signal: io.signal,
       durable: !values["no-fsync"],

@@ -61,6 +61,7 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   if (values.lease !== undefined) watchArgs.push("--lease", values.lease);
   if (values.archive !== undefined) watchArgs.push("--archive", values.archive);
   if (values.timeout !== undefined) watchArgs.push("--timeout", values.timeout);
+  if (values["max-task-size"] !== undefined) watchArgs.push("--max-task-size", values["max-task-size"]);
   if (values["log-format"] !== "text") watchArgs.push("--log-format", values["log-format"]);
   if (values["no-fsync"]) watchArgs.push("--no-fsync");
   io.stdout(unitFile({

@@ -4,6 +4,7 @@ import { archivePolicy, duration, HANDLER_OPTIONS, handlerSpecs, loadSpecs, para
 import type { CliIo } from "./_io.ts";
 import { eventFormatter } from "./_log.ts";
 import { logFormat } from "./run.ts";
+import { taskSizeOption } from "./_size.ts";
 
 /** The options of `hurah watch` (shared with `hurah systemd`). */
 export const WATCH_OPTIONS = {
@@ -53,6 +54,8 @@ Options:
   --log-format FORMAT        text (default) or json, one line per task on stderr
   --archive POLICY           keep (default), delete, or a retention like 7d
                              (archived tasks older than that are deleted hourly)
+  --max-task-size SIZE       the largest task file read, as 16MiB (default);
+                             larger ones are quarantined unread
   --no-fsync                 do not flush rewritten task files to disk
   -h, --help                 show this help
 
@@ -73,6 +76,7 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
   const { root, specs } = await handlerSpecs(values, positionals, io);
   const listeners = await loadSpecs(specs);
   const log = eventFormatter(format, io.color);
+  const taskSize = taskSizeOption(values);
   const watcher = watch(root, {
     listeners,
     signal: io.signal,
@@ -81,6 +85,7 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
     durable: !values["no-fsync"],
     onEvent: (event) => io.stderr(log(event)),
     ...parallelOptions(values),
+    ...taskSize,
     archive: archivePolicy(values.archive),
   });
   await watcher.ready;

@@ -1,5 +1,12 @@
 import { PayloadError } from "../errors.ts";
 
+/**
+ * The deepest nesting of arrays and objects a payload may have: one level
+ * less than a task file (`MAX_TASK_NESTING` in task_file.ts), which holds
+ * the payload in its record, and PHP reads no deeper than that.
+ */
+export const MAX_PAYLOAD_NESTING = 510;
+
 const PHP_ESCAPED = /[\/\u0080-\uffff]/g;
 
 function escapePhp(char: string): string {
@@ -37,9 +44,10 @@ function describe(value: unknown): string {
  * Checks that a payload survives a trip through JSON unchanged, and returns
  * the JSON-safe form (`toJSON` applied, as `JSON.stringify` does). Rejected:
  * `undefined` at the top level or in an array, functions, symbols, BigInts,
- * `NaN` and infinities, cycles, `Map`, `Set`, and strings with lone UTF-16
- * surrogates (PHP cannot decode them). `undefined` object properties are
- * dropped, as JSON does.
+ * `NaN` and infinities, cycles, `Map`, `Set`, strings with lone UTF-16
+ * surrogates (PHP cannot decode them), and arrays and objects nested deeper
+ * than 510 levels (PHP could not read the task file). `undefined` object
+ * properties are dropped, as JSON does.
  *
  * @param payload The payload to check.
  * @returns The payload's JSON-safe form.
@@ -55,7 +63,7 @@ function describe(value: unknown): string {
  */
 export function encodePayload(payload: unknown): unknown {
   const ancestors = new Set<object>();
-  const walk = (value: unknown, path: string, inArray: boolean): unknown => {
+  const walk = (value: unknown, path: string, inArray: boolean, depth: number): unknown => {
     if (value !== null && typeof value === "object" && typeof (value as { toJSON?: unknown }).toJSON === "function") {
       value = (value as { toJSON(key: string): unknown }).toJSON("");
     }
@@ -84,19 +92,27 @@ export function encodePayload(payload: unknown): unknown {
       throw new PayloadError(path, `is a ${describe(value)}; convert it to an object or array first`);
     }
     if (ancestors.has(value)) throw new PayloadError(path, "refers back to itself (a cycle)");
+    if (depth > MAX_PAYLOAD_NESTING) {
+      throw new PayloadError(
+        path,
+        `is nested deeper than ${MAX_PAYLOAD_NESTING} levels of arrays and objects; PHP could not read the task file`,
+      );
+    }
     ancestors.add(value);
     try {
-      if (Array.isArray(value)) return Array.from(value, (item, index) => walk(item, `${path}[${index}]`, true));
+      if (Array.isArray(value)) {
+        return Array.from(value, (item, index) => walk(item, `${path}[${index}]`, true, depth + 1));
+      }
       const out: Record<string, unknown> = {};
       for (const [key, item] of Object.entries(value)) {
         if (item === undefined) continue;
         const child = /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
-        out[key] = walk(item, child, false);
+        out[key] = walk(item, child, false, depth + 1);
       }
       return out;
     } finally {
       ancestors.delete(value);
     }
   };
-  return walk(payload, "payload", false);
+  return walk(payload, "payload", false, 1);
 }

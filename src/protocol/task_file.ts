@@ -73,6 +73,21 @@ export interface TaskRecord {
 /** How many failure records a task keeps; older ones are dropped first. */
 export const MAX_FAILURE_RECORDS = 20;
 
+/**
+ * The deepest nesting of arrays and objects a task file may have: PHP's
+ * `json_decode`, at its default depth of 512, reads no deeper (it counts the
+ * values inside the innermost array as a level), and V8's `JSON.stringify`
+ * overflows its stack far deeper (a file that parses but cannot be written
+ * again). A payload may nest one level less, as the task record holds it.
+ */
+export const MAX_TASK_NESTING = 511;
+
+/** The default of the task size limit (`maxTaskSize`): 16 MiB. */
+export const DEFAULT_MAX_TASK_SIZE = 16 * 1024 * 1024;
+
+/** Refuses invalid UTF-8 rather than replacing it with U+FFFD (a rewrite would lose the original bytes). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 function pad(value: number, width = 2): string {
   return String(value).padStart(width, "0");
 }
@@ -128,13 +143,16 @@ function isNonNegativeInteger(value: unknown): value is number {
 }
 
 /**
- * Parses and checks a task file's text.
+ * Parses and checks a task file's text: valid UTF-8 (when given bytes),
+ * JSON, an object with the fields the protocol needs, nested no deeper than
+ * PHP reads (511 levels of arrays and objects).
  *
- * @param text The file's text.
+ * @param text The file's text, or its bytes (decoded as strict UTF-8).
  * @param sequence The number in the file's name; the record must agree.
  * @returns The task record, fields in file order.
  * @throws {CorruptFileError} When the text is not a task record, saying what
- * is wrong.
+ * is wrong (invalid UTF-8, not JSON, nested too deep, a field missing or of
+ * the wrong kind).
  *
  * @example Decoding a task
  * ```ts
@@ -144,13 +162,21 @@ function isNonNegativeInteger(value: unknown): value is number {
  * deepEqual(task.sequence, 7);
  * ```
  */
-export function decodeTask(text: string, sequence: number): TaskRecord {
+export function decodeTask(text: string | Uint8Array, sequence: number): TaskRecord {
+  if (typeof text !== "string") text = decodeUtf8(text);
   if (text.length === 0) throw new CorruptFileError("empty file; expected a JSON task record");
   let record: unknown;
   try {
     record = JSON.parse(text);
   } catch (error) {
     throw new CorruptFileError(`not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+  const depth = nestingBeyond(text, MAX_TASK_NESTING);
+  if (depth !== undefined) {
+    throw new CorruptFileError(
+      `arrays and objects nested deeper than ${MAX_TASK_NESTING} levels (${depth} or more); ` +
+        "PHP cannot read it and hurah could not write it again",
+    );
   }
   if (record === null || typeof record !== "object" || Array.isArray(record)) {
     throw new CorruptFileError(`expected a JSON object, found ${Array.isArray(record) ? "an array" : String(record)}`);
@@ -172,6 +198,60 @@ export function decodeTask(text: string, sequence: number): TaskRecord {
     throw new CorruptFileError("'failures' must be an array");
   }
   return task;
+}
+
+/** Strict UTF-8 decoding; the error names the first bad byte. */
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    const at = firstInvalidUtf8(bytes);
+    throw new CorruptFileError(
+      `not valid UTF-8: byte 0x${bytes[at]?.toString(16).padStart(2, "0")} at offset ${at} ` +
+        "does not begin a valid UTF-8 character (U+FFFD would replace it, and a rewrite would lose it)",
+      { cause: error },
+    );
+  }
+}
+
+/** The offset of the first UTF-8 sequence that is not valid (the error path only: it decodes each one). */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  for (let k = 0; k < bytes.length;) {
+    const lead = bytes[k];
+    const length = lead < 0x80 ? 1 : lead < 0xc2 ? 0 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : lead < 0xf5 ? 4 : 0;
+    if (length === 0 || k + length > bytes.length || !isUtf8(bytes.subarray(k, k + length))) return k;
+    k += length;
+  }
+  return bytes.length;
+}
+
+function isUtf8(sequence: Uint8Array): boolean {
+  try {
+    UTF8.decode(sequence);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * When the JSON `text` nests arrays and objects deeper than `limit`, the
+ * depth at which that was found; otherwise `undefined`. Iterative (the text
+ * may nest far deeper than any stack); `text` must be valid JSON.
+ */
+function nestingBeyond(text: string, limit: number): number | undefined {
+  if (text.length <= 2 * limit) return undefined; // each level takes an opening and a closing character
+  let depth = 0;
+  for (let k = 0; k < text.length; k++) {
+    const char = text.charCodeAt(k);
+    if (char === 0x22) { // a string: skip to its closing quote
+      for (k++; text.charCodeAt(k) !== 0x22; k++) if (text.charCodeAt(k) === 0x5c) k++;
+    } else if (char === 0x5b || char === 0x7b) {
+      if (++depth > limit) return depth;
+    } else if (char === 0x5d || char === 0x7d) depth--;
+  }
+  return undefined;
 }
 
 /**

@@ -8,7 +8,9 @@ import {
   isAlreadyExists,
   isNotFound,
   lockFile,
+  readRegularFile,
   readTextIfExists,
+  type RegularFileRead,
   removeIfExists,
   syncDir,
   tryLockFile,
@@ -43,6 +45,9 @@ interface Waiting {
   resolve: (delivered: Delivered[]) => void;
   reject: (error: unknown) => void;
 }
+
+/** What {@linkcode FileStore.readTask} found. */
+export type { RegularFileRead as TaskRead } from "./_fs.ts";
 
 /** A listener directory found under the root. */
 export interface ListenerRef {
@@ -183,7 +188,13 @@ export class FileStore {
    */
   register(name: string, eventType: string): ListenerRef {
     const relative = listenerPath(name, eventType).split("/");
-    Deno.mkdirSync(this.root, { recursive: true });
+    try {
+      Deno.mkdirSync(this.root, { recursive: true });
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
+      this.checkRoot(); // a file stands there: say so
+      throw error;
+    }
     let dir = this.root;
     for (const part of relative) {
       dir = join(dir, part);
@@ -449,15 +460,18 @@ export class FileStore {
 
   // Hot paths build paths by concatenation: every part is a checked name, so join()'s normalising is not needed.
 
-  /** Reads a task file in the inbox or in flight. */
-  readTask(listener: ListenerRef, dir: TaskDir, file: string): string {
-    // One op does open, stat, read and close in Rust: cheaper in Deno than three ops from JavaScript.
-    return Deno.readTextFileSync(`${listener.dir}/${dir}/${file}`);
-  }
-
-  /** A task file's modification time (to tell a half-written file from a corrupt one). */
-  modifiedAt(listener: ListenerRef, dir: TaskDir, file: string): Date | null {
-    return Deno.lstatSync(join(listener.dir, dir, file)).mtime;
+  /**
+   * Reads a task file in the inbox or in flight, safely: it is opened
+   * without following a link and without blocking (a FIFO would block a
+   * plain open, and the read after it, for ever), and the opened
+   * descriptor is checked to be a regular file of at most `maxBytes` before
+   * anything is read. So a file swapped in after the listing is judged by
+   * what was opened, and no byte of a link's target is ever read. Throws
+   * Deno's NotFound when the file is gone, PermissionDenied when it cannot
+   * be opened.
+   */
+  readTask(listener: ListenerRef, dir: TaskDir, file: string, maxBytes: number): RegularFileRead {
+    return readRegularFile(`${listener.dir}/${dir}/${file}`, maxBytes);
   }
 
   /**

@@ -2,11 +2,11 @@ import { join } from "node:path";
 import { CorruptFileError } from "../errors.ts";
 import { Layout } from "../protocol/layout.ts";
 import { listenerId } from "../protocol/listener_id.ts";
-import { decodeTask, type TaskRecord } from "../protocol/task_file.ts";
+import { decodeTask, DEFAULT_MAX_TASK_SIZE, type TaskRecord } from "../protocol/task_file.ts";
 import { findListener } from "./listeners.ts";
 import { FileStore } from "./file_store.ts";
 import { arrivedAt, hasStateDir, listClaims, lstatIfExists } from "./_dir.ts";
-import { readTextIfExists } from "./_fs.ts";
+import { isNotFound, readRegularFile, readTextIfExists, type RegularFileRead } from "./_fs.ts";
 
 /** Options of {@linkcode inspectTask}. */
 export interface InspectOptions {
@@ -142,17 +142,29 @@ async function describe(
   else if (info.isDirectory) result.problem = "a directory, not a task file";
   else if (!info.isFile) result.problem = "not a regular file";
   if (result.problem !== null) return result;
-  const text = await readTextIfExists(path);
-  if (text === undefined) {
+  let read: RegularFileRead;
+  try {
+    read = readRegularFile(path, DEFAULT_MAX_TASK_SIZE); // no link followed, no FIFO waited on
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
     result.problem = "the file vanished while it was being read";
     return result;
   }
+  if (read.kind === "not a file") {
+    result.problem = `not a regular file (a ${read.found} was swapped in); not read`;
+    return result;
+  }
+  if (read.kind === "too large") {
+    result.problem =
+      `too large: ${read.size} bytes, over the ${DEFAULT_MAX_TASK_SIZE} bytes a runner reads by default; not read`;
+    return result;
+  }
   try {
-    result.task = decodeTask(text, sequence);
+    result.task = decodeTask(read.bytes, sequence);
   } catch (error) {
     if (!(error instanceof CorruptFileError)) throw error;
     result.problem = `corrupt task file: ${error.message}`;
-    result.text = text.slice(0, TEXT_LIMIT);
+    result.text = new TextDecoder().decode(read.bytes.subarray(0, 4 * TEXT_LIMIT)).slice(0, TEXT_LIMIT);
   }
   return result;
 }

@@ -9,11 +9,17 @@ import {
   type StatusReport,
   summarizePending,
 } from "../protocol/listener_status.ts";
-import { decodeTask, decodeTracking, sequenceOf, type TaskRecord } from "../protocol/task_file.ts";
+import {
+  decodeTask,
+  decodeTracking,
+  DEFAULT_MAX_TASK_SIZE,
+  sequenceOf,
+  type TaskRecord,
+} from "../protocol/task_file.ts";
 import { FileStore, type ListenerRef } from "./file_store.ts";
 import { findListener, listListeners } from "./listeners.ts";
 import { arrivedAt, isReasonNote, listClaims, lstatIfExists, readStateDir } from "./_dir.ts";
-import { readTextIfExists } from "./_fs.ts";
+import { isNotFound, readRegularFile, readTextIfExists, type RegularFileRead } from "./_fs.ts";
 
 /** Options of {@linkcode status}. */
 export interface StatusOptions {
@@ -86,7 +92,7 @@ async function listenerStatus(
     .sort((a, b) => a.sequence - b.sequence);
   const scanned: { sequence: number; task: TaskRecord | undefined }[] = [];
   for (const { file, sequence } of pending.slice(0, scanLimit)) {
-    const task = await readTask(join(ref.dir, Layout.INBOX, file), sequence);
+    const task = readTask(join(ref.dir, Layout.INBOX, file), sequence);
     if (task !== "gone") scanned.push({ sequence, task });
   }
   const oldest = pending[0];
@@ -134,11 +140,17 @@ async function listenerStatus(
 }
 
 /** A task file's record; `undefined` when it is not one; `"gone"` when it vanished meanwhile. */
-async function readTask(path: string, sequence: number): Promise<TaskRecord | undefined | "gone"> {
-  const text = await readTextIfExists(path);
-  if (text === undefined) return "gone";
+function readTask(path: string, sequence: number): TaskRecord | undefined | "gone" {
+  let read: RegularFileRead;
   try {
-    return decodeTask(text, sequence);
+    read = readRegularFile(path, DEFAULT_MAX_TASK_SIZE); // no link followed, no FIFO waited on
+  } catch (error) {
+    if (isNotFound(error)) return "gone";
+    throw error;
+  }
+  if (read.kind !== "file") return undefined;
+  try {
+    return decodeTask(read.bytes, sequence);
   } catch (error) {
     if (error instanceof CorruptFileError) return undefined;
     throw error;

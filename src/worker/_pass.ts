@@ -9,7 +9,13 @@ export { emptyReport, type PassSettings } from "./_task_runner.ts";
 
 /** Why a stray inbox entry is quarantined. */
 export function strayReason(entry: Deno.DirEntry): string {
-  const kind = entry.isSymlink ? "symbolic link" : entry.isDirectory ? "directory" : "file";
+  const kind = entry.isSymlink
+    ? "symbolic link"
+    : entry.isDirectory
+    ? "directory"
+    : entry.isFile
+    ? "file"
+    : "special file (FIFO, socket or device)";
   return `not a task file: expected a regular file named <sequence>.json, found a ${kind}`;
 }
 

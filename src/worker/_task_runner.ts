@@ -15,8 +15,9 @@ import {
 } from "../protocol/fate.ts";
 import { Layout } from "../protocol/layout.ts";
 import { decodeTask, encodeTask, type FailureRecord, type TaskRecord, withFailure } from "../protocol/task_file.ts";
+import { formatAge } from "../protocol/_age.ts";
 import { isNotFound } from "../store/_fs.ts";
-import type { FileStore, ListenerRef, TaskDir } from "../store/file_store.ts";
+import type { FileStore, ListenerRef, TaskDir, TaskRead } from "../store/file_store.ts";
 import { type HandlerLike, maxAttemptsOf, type TaskContext } from "./handler.ts";
 import type { RunEvent, RunReport } from "./run_once.ts";
 
@@ -32,6 +33,8 @@ export interface PassSettings {
   retryDelay: (attempt: number) => number;
   /** See `RunOptions.incompleteGraceMs`. */
   incompleteGraceMs: number;
+  /** See `RunOptions.maxTaskSize`. */
+  maxTaskSize: number;
   /** Receives log events. */
   onEvent: (event: RunEvent) => void;
   /** The clock. */
@@ -130,6 +133,8 @@ export class TaskRunner {
    * handler, unless someone else changed the file meanwhile.
    */
   readonly #unsettled = new Map<string, { settlement: Settlement; mark: string }>();
+  /** When this runner first found each task file corrupt (`performance.now()`), while it stays so. */
+  readonly #corruptSince = new Map<string, number>();
 
   constructor(
     readonly store: FileStore,
@@ -164,9 +169,9 @@ export class TaskRunner {
   }
 
   async #handle(report: RunReport, spot: TaskSpot): Promise<Step> {
-    let text: string;
+    let read: TaskRead;
     try {
-      text = this.store.readTask(this.listener, spot.dir, spot.file);
+      read = this.store.readTask(this.listener, spot.dir, spot.file, this.settings.maxTaskSize);
     } catch (error) {
       if (isNotFound(error) && spot.dir === Layout.INBOX) return { kind: "next" }; // taken by someone else
       if (error instanceof Deno.errors.PermissionDenied) {
@@ -175,14 +180,23 @@ export class TaskRunner {
       }
       throw error;
     }
+    if (read.kind !== "file") {
+      await this.quarantine(report, spot, this.#refusal(read));
+      return { kind: "next" };
+    }
     let task: TaskRecord;
     try {
-      task = decodeTask(text, spot.sequence);
+      task = decodeTask(read.bytes, spot.sequence);
     } catch (error) {
       if (!(error instanceof CorruptFileError)) throw error;
-      const mtime = this.store.modifiedAt(this.listener, spot.dir, spot.file);
-      const age = this.settings.now().getTime() - (mtime?.getTime() ?? 0);
-      if (age < this.settings.incompleteGraceMs) {
+      const age = this.settings.now().getTime() - read.mtime.getTime();
+      const firstSeen = this.#corruptSince.get(spot.task) ?? performance.now();
+      this.#corruptSince.set(spot.task, firstSeen);
+      // Young by its mtime, and not found corrupt for longer than that by this runner's own clock: a writer
+      // may still be busy. A file from the future is not waited for (that would be for ever, or until the
+      // clock catches up).
+      const grace = this.settings.incompleteGraceMs;
+      if (Math.abs(age) < grace && performance.now() - firstSeen < grace) {
         report.waitingFor = spot.task;
         this.settings.onEvent({
           type: "waiting",
@@ -193,9 +207,12 @@ export class TaskRunner {
         await this.#release(spot);
         return { kind: "incomplete" };
       }
-      await this.quarantine(report, spot, `corrupt task file: ${error.message}`);
+      this.#corruptSince.delete(spot.task);
+      const future = age <= -grace ? `; its mtime is ${formatAge(-age)} ahead of this host's clock` : "";
+      await this.quarantine(report, spot, `corrupt task file: ${error.message}${future}`);
       return { kind: "next" };
     }
+    if (this.#corruptSince.size > 0) this.#corruptSince.delete(spot.task);
     const earlier = this.#decidedEarlier(spot, task);
     if (earlier) {
       await this.#complete(report, spot, task, earlier);
@@ -461,11 +478,16 @@ export class TaskRunner {
    * instead. `spot` is the task already taken over into this worker's name.
    */
   async recover(report: RunReport, spot: TaskSpot, why: string): Promise<void> {
-    const text = this.store.readTask(this.listener, spot.dir, spot.file);
+    const read = this.store.readTask(this.listener, spot.dir, spot.file, this.settings.maxTaskSize);
+    if (read.kind !== "file") {
+      await this.quarantine(report, spot, this.#refusal(read));
+      return;
+    }
     let task: TaskRecord;
     try {
-      task = decodeTask(text, spot.sequence);
-    } catch {
+      task = decodeTask(read.bytes, spot.sequence);
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
       await this.#release(spot); // the inbox pass quarantines it
       return;
     }
@@ -558,6 +580,15 @@ export class TaskRunner {
       ...(fate.fate === "stop" ? { message: "the handler returned Task.FAILURE" } : {}),
       ...(retryInMs ? { retryInMs } : {}),
     });
+  }
+
+  /** Why a file that was not read is quarantined. */
+  #refusal(read: Exclude<TaskRead, { kind: "file" }>): string {
+    if (read.kind === "not a file") {
+      return `not a task file: expected a regular file named <sequence>.json, found a ${read.found}`;
+    }
+    return `task file too large: ${read.size} bytes, over the limit of ${this.settings.maxTaskSize} bytes ` +
+      "(maxTaskSize); raise it (--max-task-size) to handle it, then requeue it";
   }
 
   /** Moves a file that is not a valid task to `error/` with a note saying why. */

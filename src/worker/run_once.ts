@@ -1,4 +1,5 @@
 import type { Fate } from "../protocol/fate.ts";
+import { DEFAULT_MAX_TASK_SIZE } from "../protocol/task_file.ts";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { FileStore, type ListenerRef } from "../store/file_store.ts";
 import { prune } from "../store/prune.ts";
@@ -162,6 +163,15 @@ export interface RunOptions {
    * @default {10000}
    */
   incompleteGraceMs?: number;
+  /**
+   * The largest task file, in bytes, that the runner reads. A larger one is
+   * quarantined unread (a task file is read whole into memory, and a
+   * runner that cannot read it would fail on it in every pass). The
+   * dispatcher refuses payloads whose task file would be larger (its own
+   * `maxTaskSize`, same default).
+   * @default {16777216} (16 MiB)
+   */
+  maxTaskSize?: number;
   /**
    * The clock, for tests.
    * @default {() => new Date()}
@@ -337,6 +347,15 @@ async function runLocked(
   }
 }
 
+/** Checks a task size limit, or gives the default. */
+export function checkMaxTaskSize(maxTaskSize: number | undefined): number {
+  if (maxTaskSize === undefined) return DEFAULT_MAX_TASK_SIZE;
+  if (!Number.isSafeInteger(maxTaskSize) || maxTaskSize < 1) {
+    throw new RangeError(`maxTaskSize must be a whole number of bytes, at least 1, found ${maxTaskSize}`);
+  }
+  return maxTaskSize;
+}
+
 /** Checks a concurrency setting. */
 export function checkConcurrency(concurrency: number): number {
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
@@ -364,6 +383,7 @@ export function passSettings(options: Omit<RunOptions, "name" | "eventType" | "h
     timeoutMs: options.timeoutMs ?? 0,
     retryDelay: options.retryDelay ?? (() => 0),
     incompleteGraceMs: options.incompleteGraceMs ?? 10_000,
+    maxTaskSize: checkMaxTaskSize(options.maxTaskSize),
     onEvent: options.onEvent ?? (() => {}),
     now: options.now ?? (() => new Date()),
     worker: workerId(options.hostId),

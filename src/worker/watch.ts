@@ -10,6 +10,7 @@ import {
   type ArchivePolicy,
   checkConcurrency,
   checkMaxLost,
+  checkMaxTaskSize,
   parallelSettings,
   type RunEvent,
   type RunReport,
@@ -96,6 +97,12 @@ export interface WatchOptions {
    * @default {10000}
    */
   incompleteGraceMs?: number;
+  /**
+   * The largest task file the runner reads; larger ones are quarantined
+   * unread. See `RunOptions.maxTaskSize`.
+   * @default {16777216} (16 MiB)
+   */
+  maxTaskSize?: number;
   /**
    * The clock, for tests.
    * @default {() => new Date()}
@@ -233,6 +240,7 @@ async function run(
       timeoutMs: spec.timeoutMs ?? 0,
       retryDelay: options.retryDelay ?? ((attempt) => backoff(attempt)),
       incompleteGraceMs: options.incompleteGraceMs ?? 10_000,
+      maxTaskSize: checkMaxTaskSize(options.maxTaskSize),
       onEvent,
       now,
       worker: workerId(options.hostId),

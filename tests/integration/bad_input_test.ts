@@ -14,6 +14,10 @@ import {
   Task,
   UnsafePathError,
 } from "../../mod.ts";
+import { FileStore } from "../../src/store/file_store.ts";
+import { passSettings } from "../../src/worker/run_once.ts";
+import { TaskRunner } from "../../src/worker/_task_runner.ts";
+import { emptyReport } from "../../src/worker/_pass.ts";
 import { type CliResult, exists, runCli, tempRoot } from "../_helpers.ts";
 
 /** A temporary directory holding the event root, and a sibling that no case may touch. */
@@ -47,7 +51,9 @@ function dispatcher(root: string): Dispatcher {
   return new Dispatcher(root, { durable: false });
 }
 
-function keeper(options: { incompleteGraceMs?: number; onEvent?: (event: RunEvent) => void } = {}) {
+function keeper(
+  options: { incompleteGraceMs?: number; maxTaskSize?: number; onEvent?: (event: RunEvent) => void } = {},
+) {
   return { name: KEEPER, eventType: "", handler: () => Task.SUCCESS, durable: false, ...options };
 }
 
@@ -69,6 +75,7 @@ async function describe(path: string, shallow = true): Promise<string> {
   const info = await Deno.lstat(path);
   if (info.isSymlink) return `link to ${await Deno.readLink(path)}`;
   if (info.isDirectory) return shallow ? "dir" : `dir ${JSON.stringify(await snapshot(path))}`;
+  if (info.isFifo) return "fifo"; // opening it would block
   return `file ${JSON.stringify(await Deno.readTextFile(path))}`;
 }
 
@@ -115,7 +122,9 @@ async function leavesRootAlone(box: Sandbox, act: () => Promise<void>): Promise<
   deepEqual(await snapshot(box.root), before, "the event root changed");
 }
 
+/** Asserts that `text` (its trailing newline aside) matches `pattern`. */
 function match(text: string, pattern: RegExp): void {
+  text = text.replace(/\n$/, "");
   ok(pattern.test(text), `${JSON.stringify(text)} does not match ${pattern}`);
 }
 
@@ -179,6 +188,13 @@ function badHandlerName(label: string, name: string, reason: RegExp): BadInputCa
 
 // ---------------------------------------------------------------- payloads
 
+/** `depth` arrays, one inside the other. */
+function nested(depth: number): unknown {
+  let value: unknown = 1;
+  for (let k = 0; k < depth; k++) value = [value];
+  return value;
+}
+
 function badPayload(label: string, make: () => unknown, path: string, reason: RegExp): BadInputCase {
   return {
     name: `library payload ${label}`,
@@ -215,6 +231,48 @@ function text(content: string): InboxEntry["make"] {
 }
 
 const DELIVERY = '"count":1,"delivery":"2026-11-29T03:39:28+00:00"';
+
+/** Text and raw bytes, concatenated: UTF-8 text around bytes that may not be UTF-8. */
+function bytes(before: string, raw: number[], after: string): Uint8Array {
+  const encoder = new TextEncoder();
+  return new Uint8Array([...encoder.encode(before), ...raw, ...encoder.encode(after)]);
+}
+
+async function mkfifo(path: string): Promise<void> {
+  const { code, stderr } = await new Deno.Command("mkfifo", { args: [path], stderr: "piped" }).output();
+  equal(code, 0, new TextDecoder().decode(stderr));
+}
+
+/** The sandbox's secret, as bytes that must appear nowhere under the root. */
+const SECRET = "not hurah's";
+
+/** Asserts that no file under `dir` holds `needle` (links are not followed). */
+async function assertNowhere(dir: string, needle: string): Promise<void> {
+  for (const [path, content] of Object.entries(await snapshot(dir))) {
+    ok(!content.includes(needle) || content.startsWith("link to "), `${path} holds ${JSON.stringify(needle)}`);
+  }
+}
+
+/**
+ * A runner of the keeper listener, to hand it a task spot directly: as if
+ * the listing had found a regular file that was then swapped for something
+ * else before the read.
+ */
+async function keeperRunner(box: Sandbox, events: RunEvent[] = []): Promise<TaskRunner> {
+  const store = new FileStore(box.root, { durable: false });
+  const listener = await store.register(KEEPER, "");
+  const settings = passSettings({ incompleteGraceMs: 0, durable: false, onEvent: (event) => events.push(event) });
+  return new TaskRunner(store, listener, { handleTask: () => Task.SUCCESS }, settings);
+}
+
+/** Opens a FIFO for writing after `ms`, writes a line and closes it: ends a read that blocked on it. */
+function unblockLater(path: string, ms: number): Deno.ChildProcess {
+  return new Deno.Command("sh", {
+    args: ["-c", `sleep ${ms / 1000}; printf 'written into the fifo' > "$1"`, "sh", path],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
 
 const BAD_INBOX_ENTRIES: InboxEntry[] = [
   { label: "empty file", file: "6.json", make: text(""), reason: /^corrupt task file: empty file/ },
@@ -255,6 +313,24 @@ const BAD_INBOX_ENTRIES: InboxEntry[] = [
     file: "13.json",
     make: text(`{"payload":{},"sequence":13,${DELIVERY},"retry_count":99999999999999999999}`),
     reason: /^corrupt task file: 'retry_count' must be a non-negative integer, found 100000000000000000000/,
+  },
+  {
+    label: "invalid UTF-8 (would be replaced by U+FFFD, then lost on a rewrite)",
+    file: "15.json",
+    make: (path) => Deno.writeFile(path, bytes(`{"payload":{"name":"`, [0xff, 0xfe], `"},"sequence":15,${DELIVERY}}`)),
+    reason: /^corrupt task file: not valid UTF-8/,
+  },
+  {
+    label: "nested 150,000 deep (parses, but cannot be written again)",
+    file: "16.json",
+    make: text(`{"payload":${"[".repeat(150_000)}${"]".repeat(150_000)},"sequence":16,${DELIVERY}}`),
+    reason: /^corrupt task file: arrays and objects nested deeper than 511 levels/,
+  },
+  {
+    label: "a FIFO named 17.json",
+    file: "17.json",
+    make: (path) => mkfifo(path),
+    reason: /^not a task file: .* found a special file \(FIFO, socket or device\)$/,
   },
   { label: "abc.json", file: "abc.json", make: text("{}"), reason: /^not a task file: .* found a file$/ },
   { label: "1.json.tmp", file: "1.json.tmp", make: text("{}"), reason: /^not a task file: .* found a file$/ },
@@ -324,6 +400,95 @@ const DOTFILE = ".partial.json";
 
 const INBOX_CASES: BadInputCase[] = [
   ...BAD_INBOX_ENTRIES.map(quarantined),
+  {
+    name: "inbox corrupt file with its mtime an hour in the future is quarantined, not waited for",
+    check: async (box) => {
+      const path = join(box.inbox, "2.json");
+      await Deno.writeTextFile(path, "{not json");
+      const future = new Date(Date.now() + 60 * 60 * 1000);
+      await Deno.utime(path, future, future);
+      const report = await runOnce(box.root, keeper()); // the default grace period
+      equal(report.waitingFor, undefined, "a file from the future was taken for one being written");
+      equal(report.quarantined, 1);
+      equal(report.archived, 1);
+      match(
+        await Deno.readTextFile(join(box.error, "2.json.reason.txt")),
+        /^corrupt task file: not valid JSON .*; its mtime is (59m 59s|1h) ahead of this host's clock$/,
+      );
+    },
+  },
+  {
+    name: "inbox task file over maxTaskSize is quarantined unread (library, then CLI --max-task-size)",
+    check: async (box) => {
+      const big = `{"payload":"${"x".repeat(2000)}","sequence":2,${DELIVERY}}`;
+      await Deno.writeTextFile(join(box.inbox, "2.json"), big);
+      const report = await runOnce(box.root, keeper({ maxTaskSize: 1024 }));
+      equal(report.quarantined, 1);
+      equal(report.archived, 1);
+      equal(await Deno.readTextFile(join(box.error, "2.json")), big);
+      match(
+        await Deno.readTextFile(join(box.error, "2.json.reason.txt")),
+        new RegExp(`^task file too large: ${big.length} bytes, over the limit of 1024 bytes \\(maxTaskSize\\)`),
+      );
+      await Deno.writeTextFile(join(box.inbox, "3.json"), big.replace('"sequence":2', '"sequence":3'));
+      const cli = await runCli(["run", KEEPER, "", box.handler, box.root, "--json", "--max-task-size", "1KiB"]);
+      equal(cli.code, 0, cli.stderr);
+      equal(JSON.parse(cli.stdout).quarantined, 1);
+      match(await Deno.readTextFile(join(box.error, "3.json.reason.txt")), /^task file too large: /);
+    },
+  },
+  {
+    name: "a FIFO swapped in between listing and reading is quarantined without blocking (ordered, in flight)",
+    check: async (box) => {
+      const events: RunEvent[] = [];
+      const runner = await keeperRunner(box, events);
+      for (const [dir, file] of [["inbox", "2.json"], ["inflight", "3.json~w1"]] as const) {
+        await Deno.mkdir(join(box.root, `${KEEPER}_listener`, dir), { recursive: true });
+        const path = join(box.root, `${KEEPER}_listener`, dir, file);
+        await mkfifo(path);
+        const writer = unblockLater(path, 1500); // should the read block, this ends it (and the test fails)
+        try {
+          const task = file.replace(/~.*/, "");
+          const report = emptyReport(box.root);
+          const spot = { dir, file, task, sequence: Number.parseInt(task) };
+          if (dir === "inbox") deepEqual(await runner.handle(report, spot), { kind: "next" });
+          else await runner.recover(report, spot, "test");
+          equal(report.quarantined, 1);
+          equal(await describe(join(box.error, task)), "fifo");
+          match(
+            await Deno.readTextFile(join(box.error, `${task}.reason.txt`)),
+            /^not a task file: expected a regular file named <sequence>\.json, found a FIFO$/,
+          );
+        } finally {
+          writer.kill();
+          await writer.status;
+        }
+      }
+    },
+  },
+  {
+    name: "a link swapped in between listing and reading is not followed; none of its target's bytes are kept",
+    check: async (box) => {
+      const runner = await keeperRunner(box);
+      for (const [dir, file] of [["inbox", "2.json"], ["inflight", "3.json~w1"]] as const) {
+        await Deno.mkdir(join(box.root, `${KEEPER}_listener`, dir), { recursive: true });
+        const link = join(box.root, `${KEEPER}_listener`, dir, file);
+        await Deno.symlink(join(box.outside, "secret.txt"), link);
+        const task = file.replace(/~.*/, "");
+        const report = emptyReport(box.root);
+        const spot = { dir, file, task, sequence: Number.parseInt(task) };
+        if (dir === "inbox") await runner.handle(report, spot);
+        else await runner.recover(report, spot, "test");
+        equal(report.quarantined, 1);
+        ok((await Deno.lstat(join(box.error, task))).isSymlink);
+        match(
+          await Deno.readTextFile(join(box.error, `${task}.reason.txt`)),
+          /^not a task file: expected a regular file named <sequence>\.json, found a symbolic link$/,
+        );
+      }
+      await assertNowhere(box.root, SECRET);
+    },
+  },
   {
     name: "inbox dotfile is ignored and left in place",
     check: async (box) => {
@@ -591,6 +756,19 @@ const CASES: BadInputCase[] = [
   badPayload("NaN", () => ({ price: NaN }), "payload.price", /is NaN/),
   badPayload("lone surrogate", () => ({ name: "\ud800" }), "payload.name", /lone UTF-16 surrogate/),
   badPayload("Map", () => new Map(), "payload", /is a Map/),
+  badPayload("nested 511 deep", () => nested(511), `payload${"[0]".repeat(510)}`, /is nested deeper than 510 levels/),
+  badPayload("nested 4,000 deep", () => nested(4000), `payload${"[0]".repeat(510)}`, /is nested deeper than 510/),
+  {
+    name: "library payload whose task file would exceed maxTaskSize",
+    check: (box) =>
+      leavesRootAlone(box, async () => {
+        const small = new Dispatcher(box.root, { durable: false, maxTaskSize: 1024 });
+        const reason = /makes a task file of \d+ bytes, over the limit of 1024 bytes \(maxTaskSize\)/;
+        await refuses(small.dispatch("product/created", { text: "x".repeat(2000) }), PayloadError, reason);
+        await refuses(small.dispatchMany([{ eventType: "product", payload: "x".repeat(2000) }]), PayloadError, reason);
+      }),
+  },
+  badCliPayload("nested 4,000 deep", JSON.stringify(nested(4000)), /payload\[0\].* is nested deeper than 510/),
   badCliPayload("not JSON", "{not json", /payload argument is not valid JSON/),
   badCliPayload("@missing-file", "@missing-file.json", /cannot read payload file missing-file\.json/),
   badCliPayload("1e400 (Infinity once parsed)", "1e400", /payload is Infinity/),

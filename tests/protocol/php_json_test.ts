@@ -118,3 +118,31 @@ Deno.test("encodePayload() rejects what JSON cannot hold, naming where it is", a
     });
   }
 });
+
+Deno.test("encodePayload() refuses payloads nested deeper than 510 levels, without a stack overflow", async (t) => {
+  const nested = (depth: number, make: (inner: unknown) => unknown) => {
+    let value: unknown = 1;
+    for (let k = 0; k < depth; k++) value = make(value);
+    return value;
+  };
+  await t.step("510 levels are stored", () => {
+    equal(encodePhpJson(encodePayload(nested(510, (inner) => [inner]))).length, 2 * 510 + 1);
+  });
+  for (const depth of [511, 4000, 100_000]) {
+    await t.step(`${depth} levels of arrays`, () => {
+      throws(() => encodePayload(nested(depth, (inner) => [inner])), (error: unknown) => {
+        ok(error instanceof PayloadError);
+        equal(error.path, `payload${"[0]".repeat(510)}`);
+        ok(
+          error.message.endsWith(
+            "is nested deeper than 510 levels of arrays and objects; PHP could not read the task file",
+          ),
+        );
+        return true;
+      });
+    });
+  }
+  await t.step("objects count as arrays do", () => {
+    throws(() => encodePayload(nested(511, (inner) => ({ a: inner }))), /payload(\.a){510} is nested deeper/);
+  });
+});

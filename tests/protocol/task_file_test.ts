@@ -245,3 +245,60 @@ Deno.test("decodeTracking() quotes at most 200 characters of a bad file", () => 
     return true;
   });
 });
+
+Deno.test("decodeTask() decodes bytes as strict UTF-8, naming the first bad byte", async (t) => {
+  const encoder = new TextEncoder();
+  const around = (raw: number[]) =>
+    new Uint8Array([...encoder.encode('{"payload":"'), ...raw, ...encoder.encode('","sequence":1}')]);
+  await t.step("valid UTF-8 bytes give the same record as the text", () => {
+    deepEqual(decodeTask(around([0xc3, 0xa9]), 1).payload, "é");
+  });
+  const bad: [string, number[]][] = [
+    ["0xff", [0xff]],
+    ["a lone continuation byte", [0x80]],
+    ["a sequence cut short", [0xe2, 0x82]],
+    ["an overlong form", [0xc0, 0xaf]],
+    ["an encoded surrogate", [0xed, 0xa0, 0x80]],
+  ];
+  for (const [label, raw] of bad) {
+    await t.step(label, () => {
+      throws(() => decodeTask(around(raw), 1), (error: unknown) => {
+        ok(error instanceof CorruptFileError);
+        ok(error.message.startsWith(`not valid UTF-8: byte 0x${raw[0].toString(16)} at offset 12 `), error.message);
+        return true;
+      });
+    });
+  }
+});
+
+/** A task file whose payload is `levels` arrays, one inside the other. */
+function nestedTask(levels: number): string {
+  return `{"payload":${"[".repeat(levels)}${"]".repeat(levels)},"sequence":1}`;
+}
+
+Deno.test("decodeTask() refuses nesting that PHP's json_decode does not read, and accepts what it reads", async (t) => {
+  // The task record is one level; its payload adds the rest.
+  await t.step("511 levels (the record and 510 arrays) are read", () => {
+    deepEqual(decodeTask(nestedTask(510), 1).sequence, 1);
+  });
+  for (const levels of [511, 150_000]) {
+    await t.step(`the record and ${levels} arrays are refused`, () => {
+      throws(() => decodeTask(nestedTask(levels), 1), /^CorruptFileError: arrays and objects nested deeper than 511/);
+    });
+  }
+  await t.step("brackets inside strings do not count", () => {
+    const text = `{"payload":"${"[".repeat(2000)}\\"${"{".repeat(2000)}","sequence":1}`;
+    equal(decodeTask(text, 1).sequence, 1);
+  });
+  await t.step("PHP agrees (json_decode with its default depth)", async () => {
+    const php = "echo json_decode(stream_get_contents(STDIN), true) === null ? 'refused' : 'read';";
+    for (const [levels, expected] of [[510, "read"], [511, "refused"]] as const) {
+      const child = new Deno.Command("php", { args: ["-r", php], stdin: "piped", stdout: "piped" }).spawn();
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(nestedTask(levels)));
+      await writer.close();
+      const { stdout } = await child.output();
+      equal(new TextDecoder().decode(stdout), expected, `PHP on the record and ${levels} arrays`);
+    }
+  });
+});
