@@ -2,6 +2,7 @@ import {
   HandlerLoadError,
   InvalidNameError,
   ListenerNotFoundError,
+  LockTimeoutError,
   PayloadError,
   toError,
   UnsafePathError,
@@ -11,7 +12,7 @@ import { INSPECT_HELP, inspectCommand } from "./inspect.ts";
 import { PRUNE_HELP, pruneCommand } from "./prune.ts";
 import { REQUEUE_HELP, requeueCommand } from "./requeue.ts";
 import { STATUS_HELP, statusCommand } from "./status.ts";
-import { type CliIo, UsageError } from "./_io.ts";
+import { type CliIo, InterruptError, UsageError } from "./_io.ts";
 import { RUN_HELP, runCommand } from "./run.ts";
 import { WATCH_HELP, watchCommand } from "./watch.ts";
 import { SYSTEMD_HELP, systemdCommand } from "./systemd.ts";
@@ -69,6 +70,8 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     return await entry.run(rest, io);
   } catch (thrown) {
     const error = toError(thrown);
+    const waitCode = waitExitCode(error, command, io);
+    if (waitCode !== undefined) return waitCode;
     if (error instanceof ListenerNotFoundError) {
       io.stderr(`hurah ${command}: ${error.message}; run 'hurah status' to list the listeners\n`);
       return 1;
@@ -80,6 +83,29 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     io.stderr(`hurah ${command}: ${error.stack ?? error.message}\n`);
     return 1;
   }
+}
+
+/**
+ * The exit code of a wait that ended without its lock, after one line on
+ * stderr: 128 + the signal's number when a signal ended it (the command
+ * stopped before writing anything under that lock), 1 when a lock stayed
+ * held (a command that means "busy", as `run --no-wait`, answers before
+ * this). `undefined` for other errors.
+ */
+function waitExitCode(error: Error, command: string, io: CliIo): number | undefined {
+  if (error instanceof InterruptError) {
+    io.stderr(`hurah ${command}: ${error.message}; stopped\n`);
+    return error.exitCode;
+  }
+  if (error instanceof LockTimeoutError) {
+    const holder = error.holderPid === undefined ? "the holder" : `pid ${error.holderPid}`;
+    io.stderr(
+      `hurah ${command}: ${error.message}; nothing was written under it. ` +
+        `If ${holder} is stopped or frozen, resume it (kill -CONT) or end it, then try again\n`,
+    );
+    return 1;
+  }
+  return undefined;
 }
 
 function isUsage(error: Error): boolean {

@@ -148,7 +148,7 @@ export interface LockWait {
   waitedMs: number;
   /** How long it waits at most, in milliseconds (`Infinity`: until the lock is free or the signal aborts). */
   timeoutMs: number;
-  /** The pid of a process holding the lock, from `/proc/locks`, when known (Linux, same host). */
+  /** The pid of a process holding the lock, from `/proc/locks`, when known (Linux, same host, and `--allow-all`). */
   holderPid?: number;
 }
 
@@ -239,8 +239,9 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
  * The pid of a process holding a flock on `path`, from `/proc/locks` (which
  * lists FLOCK holders by pid and device:inode, as `FLOCK  ADVISORY  WRITE
  * 1234 00:2a:5678 0 EOF`); `undefined` when it is free, or not on Linux, or
- * when that file cannot be read. On a network file system the holder may be
- * on another host, which `/proc/locks` does not show.
+ * when that file cannot be read (Deno lets only `--allow-all` read it). On a
+ * network file system the holder may be on another host, which
+ * `/proc/locks` does not show.
  */
 export function lockHolder(path: string): number | undefined {
   let text: string;

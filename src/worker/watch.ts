@@ -132,7 +132,6 @@ export interface Watcher extends AsyncDisposable {
 
 const WATCHER_RESTART_MS = 1000;
 const INCOMPLETE_RECHECK_MS = 250;
-const LOCK_POLL_MS = 100;
 /** How often a watcher clears old staging files and applies the archive retention. */
 const HOUSEKEEPING_MS = 60 * 60 * 1000;
 
@@ -395,13 +394,16 @@ class ListenerWorker {
     return true;
   }
 
-  /** Takes the run lock, polling so that a stop is noticed while another runner holds it. */
+  /**
+   * Takes the run lock, waiting (and saying so on stderr after a second) while
+   * another runner holds it; `undefined` when stopped meanwhile.
+   */
   async #lock(stop: AbortSignal, shared: boolean): Promise<Deno.FsFile | undefined> {
-    for (;;) {
-      const lock = await this.store.tryLockRunner(this.listener, shared);
-      if (lock) return lock;
-      if (stop.aborted) return undefined;
-      await sleep(LOCK_POLL_MS, stop);
+    try {
+      return await this.store.lockRunner(this.listener, shared, { signal: stop });
+    } catch (error) {
+      if (stop.aborted && error === stop.reason) return undefined;
+      throw error;
     }
   }
 }

@@ -13,6 +13,25 @@ import { LockTimeoutError } from "../../src/errors.ts";
 import { lockFile, lockHolder, type LockWait } from "../../src/store/_fs.ts";
 import { tempRoot } from "../_helpers.ts";
 
+/**
+ * Whether this process may read /proc/locks: Deno asks for `--allow-all`
+ * for it, which the test task does not grant (the CLI runs with `-A`).
+ * Without it the holder is unknown.
+ */
+const CAN_READ_LOCKS = (() => {
+  try {
+    Deno.readTextFileSync("/proc/locks");
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+})();
+/** The holder `lockHolder()` can see of a lock this process holds. */
+const SEEN_HOLDER = CAN_READ_LOCKS ? Deno.pid : undefined;
+
+if (!CAN_READ_LOCKS) console.log("skipped: lockHolder() test: reading /proc/locks needs --allow-all (and Linux)");
+
 /** Holds an exclusive flock on `path` until disposed. */
 function holdLock(path: string): Disposable {
   const file = Deno.openSync(path, { read: true, write: true, create: true });
@@ -43,8 +62,9 @@ Deno.test("lockFile() throws LockTimeoutError naming the path, the wait and the 
     ok(thrown instanceof LockTimeoutError, String(thrown));
     equal(thrown.path, path);
     ok(thrown.waitedMs >= 200, `waited ${thrown.waitedMs} ms`);
-    equal(thrown.holderPid, Deno.pid);
-    ok(thrown.message.includes(path) && thrown.message.includes(`pid ${Deno.pid}`), thrown.message);
+    equal(thrown.holderPid, SEEN_HOLDER);
+    ok(thrown.message.includes(path), thrown.message);
+    ok(thrown.message.includes(CAN_READ_LOCKS ? `pid ${Deno.pid}` : "another process"), thrown.message);
   }
 });
 
@@ -67,7 +87,7 @@ Deno.test("lockFile() says once, after noticeMs, what it waits for and who holds
   file.close();
   equal(notices.length, 1);
   equal(notices[0].path, path);
-  equal(notices[0].holderPid, Deno.pid);
+  equal(notices[0].holderPid, SEEN_HOLDER);
   ok(notices[0].waitedMs >= 150, `noticed after ${notices[0].waitedMs} ms`);
 });
 
@@ -83,11 +103,10 @@ Deno.test("lockFile() takes a free lock, and a shared lock beside another shared
   exclusive.close();
 });
 
-Deno.test("lockHolder() finds the pid holding a flock in /proc/locks, and undefined for a free lock", async (t) => {
-  if (Deno.build.os !== "linux") {
-    console.log("skipped: /proc/locks is Linux's");
-    return;
-  }
+Deno.test({
+  name: "lockHolder() finds the pid holding a flock in /proc/locks, and undefined for a free lock",
+  ignore: !CAN_READ_LOCKS,
+}, async (t) => {
   await using root = await tempRoot();
   const path = join(root.path, "dispatch.lock");
   await t.step("held", () => {
