@@ -13,10 +13,9 @@ if (import.meta.main) {
   let signals = 0;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => {
-      // The first signal aborts (waits end, a watcher stops taking tasks); a second one exits at once.
-      const reason = new InterruptError(signal);
-      if (++signals > 1) Deno.exit(reason.exitCode);
-      controller.abort(reason);
+      // The first signal aborts (waits end, a watcher stops taking tasks); a second one exits at once, with 130.
+      if (++signals > 1) Deno.exit(130);
+      controller.abort(new InterruptError(signal));
     });
   }
   const code = await main(Deno.args, processIo(controller.signal));
