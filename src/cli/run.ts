@@ -118,7 +118,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     } catch (error) {
       if (!(error instanceof LockTimeoutError)) throw error;
       busy = true;
-      io.stderr(`hurah run: ${listener.name}: another runner is busy: ${error.message}; exit 75, try again later\n`);
+      io.stderr(`hurah run: ${listener.name}: another runner is busy (${error.message}); exit 75, try again later\n`);
       continue;
     }
     progress?.finish();
