@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { Dispatcher, type DispatcherOptions, type DispatchEvent } from "../dispatcher.ts";
 import { duration } from "./_handlers.ts";
+import { lockWaitFormatter } from "./_log.ts";
 import { InvalidNameError, PayloadError } from "../errors.ts";
 import { parseEventType } from "../protocol/names.ts";
 import { encodePayload } from "../protocol/php_json.ts";
@@ -88,12 +89,14 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
   return 0;
 }
 
-/** Durability, lock wait and signal of the command's `Dispatcher`. */
+/** Durability, lock wait (its notice on stderr) and signal of the command's `Dispatcher`. */
 function dispatcherOptions(values: { "no-fsync": boolean; "lock-timeout": string }, io: CliIo): DispatcherOptions {
+  const lockLine = lockWaitFormatter("text", "dispatch");
   return {
     durable: !values["no-fsync"],
     lockTimeoutMs: duration(values["lock-timeout"], "--lock-timeout"),
     signal: io.signal,
+    onLockWait: (wait) => io.stderr(lockLine(wait)),
   };
 }
 

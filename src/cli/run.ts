@@ -4,7 +4,7 @@ import { Progress } from "./_progress.ts";
 import { LockTimeoutError } from "../errors.ts";
 import { archivePolicy, duration, HANDLER_OPTIONS, handlerSpecs, loadSpecs, parallelOptions } from "./_handlers.ts";
 import { type CliIo, UsageError } from "./_io.ts";
-import { eventFormatter, type LogFormat } from "./_log.ts";
+import { eventFormatter, lockWaitFormatter, type LogFormat } from "./_log.ts";
 
 /** Help text of `hurah run`. */
 export const RUN_HELP = `Usage: hurah run <handler_name> <event_type> <handler> [event_root] [options]
@@ -94,6 +94,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const parallel = parallelOptions(values);
   const archive = archivePolicy(values.archive);
   const lockTimeoutMs = waitOption(values.wait, values["no-wait"]);
+  const lockLine = lockWaitFormatter(format, "run");
   let failed = false;
   let busy = false;
   const progress = io.stderrIsTerminal && format === "text" ? new Progress(io.stderr) : undefined;
@@ -112,6 +113,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
         archive,
         signal: io.signal,
         lockTimeoutMs,
+        onLockWait: (wait) => io.stderr(lockLine(wait)),
         durable: !values["no-fsync"],
         onEvent,
       });

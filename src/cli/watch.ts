@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { watch } from "../worker/watch.ts";
 import { archivePolicy, duration, HANDLER_OPTIONS, handlerSpecs, loadSpecs, parallelOptions } from "./_handlers.ts";
 import type { CliIo } from "./_io.ts";
-import { eventFormatter } from "./_log.ts";
+import { eventFormatter, lockWaitFormatter } from "./_log.ts";
 import { logFormat } from "./run.ts";
 
 /** The options of `hurah watch` (shared with `hurah systemd`). */
@@ -66,6 +66,7 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
   const { root, specs } = await handlerSpecs(values, positionals, io);
   const listeners = await loadSpecs(specs);
   const log = eventFormatter(format, io.color);
+  const lockLine = lockWaitFormatter(format, "watch");
   const watcher = watch(root, {
     listeners,
     signal: io.signal,
@@ -73,6 +74,7 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
     rescanIntervalMs,
     durable: !values["no-fsync"],
     onEvent: (event) => io.stderr(log(event)),
+    onLockWait: (wait) => io.stderr(lockLine(wait)),
     ...parallelOptions(values),
     archive: archivePolicy(values.archive),
   });

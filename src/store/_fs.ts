@@ -226,9 +226,14 @@ export async function lockFile(path: string, options: LockFileOptions = {}): Pro
 
 /** The default `onWait`: one line on stderr saying what is waited for, who holds it and for how long at most. */
 export function noticeLockWait(wait: LockWait): void {
+  console.error(`hurah: ${describeLockWait(wait)}`);
+}
+
+/** What a lock wait is, for people: "waiting for the lock <path>, held by pid 1234; waiting up to 30000 ms". */
+export function describeLockWait(wait: LockWait): string {
   const holder = wait.holderPid === undefined ? "another process" : `pid ${wait.holderPid}`;
   const bound = wait.timeoutMs === Infinity ? "until it is free or a signal stops this" : `up to ${wait.timeoutMs} ms`;
-  console.error(`hurah: waiting for the lock ${wait.path}, held by ${holder}; waiting ${bound}`);
+  return `waiting for the lock ${wait.path}, held by ${holder}; waiting ${bound}`;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts (the caller then sees it aborted). */

@@ -4,6 +4,7 @@ import { backoff } from "../protocol/backoff.ts";
 import { Layout } from "../protocol/layout.ts";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { FileStore, type ListenerRef } from "../store/file_store.ts";
+import type { LockWait } from "../store/_fs.ts";
 import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
 import {
   archiveKeepMs,
@@ -80,6 +81,13 @@ export interface WatchOptions {
    * @default {undefined}
    */
   onEvent?: (event: RunEvent) => void;
+  /**
+   * Called once per wait for a listener's run lock that lasts a second
+   * (another runner holds it), with the lock file and the holder's pid when
+   * known. The wait itself ends when the watcher stops.
+   * @default {one line on stderr}
+   */
+  onLockWait?: (wait: LockWait) => void;
   /**
    * Flush rewritten task files to disk.
    * @default {true}
@@ -238,6 +246,7 @@ async function run(
         onEvent,
         now,
         keepArchiveMs: archiveKeepMs(options.archive),
+        onLockWait: options.onLockWait,
       }),
     );
   }
@@ -273,6 +282,7 @@ interface LoopSettings {
   rescanIntervalMs: number;
   failureDelay: (failures: number) => number;
   onEvent: (event: RunEvent) => void;
+  onLockWait: ((wait: LockWait) => void) | undefined;
   now: () => Date;
 }
 
@@ -400,7 +410,7 @@ class ListenerWorker {
    */
   async #lock(stop: AbortSignal, shared: boolean): Promise<Deno.FsFile | undefined> {
     try {
-      return await this.store.lockRunner(this.listener, shared, { signal: stop });
+      return await this.store.lockRunner(this.listener, shared, { signal: stop, onWait: this.settings.onLockWait });
     } catch (error) {
       if (stop.aborted && error === stop.reason) return undefined;
       throw error;
