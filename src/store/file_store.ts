@@ -70,7 +70,7 @@ export interface FileStoreOptions {
   dispatchLockWait?: LockWaitOptions;
 }
 
-/** How a wait for a run lock ends; see `lockFile()`. */
+/** How a wait for a lock ends and what it says; see `lockFile()`. */
 export type LockWaitOptions = Pick<LockFileOptions, "signal" | "timeoutMs" | "onWait">;
 
 /** The states a task file can be moved to. */
