@@ -6,16 +6,18 @@
  * @module
  */
 import { main } from "./src/cli/main.ts";
-import { processIo } from "./src/cli/_io.ts";
+import { InterruptError, processIo } from "./src/cli/_io.ts";
 
 if (import.meta.main) {
   const controller = new AbortController();
   let signals = 0;
-  const onSignal = () => {
-    if (++signals > 1) Deno.exit(130);
-    controller.abort(new Error("interrupted by a signal"));
-  };
-  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, onSignal);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      // The first signal aborts (waits end, a watcher stops taking tasks); a second one exits at once, with 130.
+      if (++signals > 1) Deno.exit(130);
+      controller.abort(new InterruptError(signal));
+    });
+  }
   const code = await main(Deno.args, processIo(controller.signal));
   Deno.exit(code);
 }

@@ -64,6 +64,7 @@ export type {
 export { checkThresholds } from "./src/protocol/thresholds.ts";
 export type { StatusThresholds, ThresholdName, Violation } from "./src/protocol/thresholds.ts";
 export type { ListenerRef } from "./src/store/file_store.ts";
+export type { LockWait } from "./src/store/_fs.ts";
 export { findListener, listListeners } from "./src/store/listeners.ts";
 export { status } from "./src/store/status.ts";
 export type { StatusOptions } from "./src/store/status.ts";
@@ -79,6 +80,7 @@ export {
   HandlerLoadError,
   InvalidNameError,
   ListenerNotFoundError,
+  LockTimeoutError,
   PayloadError,
   TaskMoveError,
   UnsafePathError,

@@ -3,6 +3,10 @@ import { parseEventType } from "./protocol/names.ts";
 import { encodePayload, encodePhpJson } from "./protocol/php_json.ts";
 import { DEFAULT_MAX_TASK_SIZE, formatDelivery } from "./protocol/task_file.ts";
 import { type Build, FileStore, type ListenerRef } from "./store/file_store.ts";
+import type { LockWait } from "./store/_fs.ts";
+
+/** The default of `DispatcherOptions.lockTimeoutMs`. */
+const DISPATCH_LOCK_TIMEOUT_MS = 30_000;
 
 /** One event of {@linkcode Dispatcher.dispatchMany}. */
 export interface DispatchEvent {
@@ -79,6 +83,26 @@ export interface DispatcherOptions {
    */
   maxTaskSize?: number;
   /**
+   * How long a delivery waits for a listener's dispatch lock while another
+   * dispatcher holds it, in milliseconds; then it throws `LockTimeoutError`
+   * and writes nothing to that listener. A dispatch holds the lock for about
+   * a millisecond per task, so a long wait means a frozen or stopped holder.
+   * @default {30000}
+   */
+  lockTimeoutMs?: number;
+  /**
+   * Ends a wait for a dispatch lock, rejecting with the signal's reason;
+   * nothing is written to that listener then.
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
+   * Called once when a wait for a dispatch lock has lasted a second, with
+   * the lock file and the holder's pid when known.
+   * @default {one line on stderr}
+   */
+  onLockWait?: (wait: LockWait) => void;
+  /**
    * The clock, for tests.
    * @default {() => new Date()}
    */
@@ -130,10 +154,17 @@ export class Dispatcher {
    * first dispatch.
    *
    * @param root The event root directory; it must exist when dispatching.
-   * @param options Durability and clock.
+   * @param options Durability, lock waits and clock.
    */
   constructor(root: string, options: DispatcherOptions = {}) {
-    this.#store = new FileStore(root, { durable: options.durable ?? true });
+    this.#store = new FileStore(root, {
+      durable: options.durable ?? true,
+      dispatchLockWait: {
+        timeoutMs: options.lockTimeoutMs ?? DISPATCH_LOCK_TIMEOUT_MS,
+        signal: options.signal,
+        onWait: options.onLockWait,
+      },
+    });
     this.#now = options.now ?? (() => new Date());
     const max = options.maxTaskSize ?? DEFAULT_MAX_TASK_SIZE;
     if (!Number.isSafeInteger(max) || max < 1) {
@@ -164,6 +195,9 @@ export class Dispatcher {
    * `maxTaskSize`; nothing is written then.
    * @throws {UnsafePathError} When the root is missing, or a link or a file
    * stands where a directory should be; nothing is written then.
+   * @throws {LockTimeoutError} When a listener's dispatch lock is still held
+   * after `lockTimeoutMs`; the listeners reached before it keep their tasks.
+   * @throws The reason of `signal`, when it aborts a wait for a dispatch lock.
    *
    * @example Dispatching to listeners
    * ```ts ignore
@@ -202,6 +236,9 @@ export class Dispatcher {
    * `events[<index>]:`.
    * @throws {UnsafePathError} When the root is missing, or a link or a file
    * stands where a directory should be; nothing is written then.
+   * @throws {LockTimeoutError} When a listener's dispatch lock is still held
+   * after `lockTimeoutMs`; the listeners reached before it keep their tasks.
+   * @throws The reason of `signal`, when it aborts a wait for a dispatch lock.
    *
    * @example Dispatching a batch
    * ```ts ignore

@@ -291,6 +291,50 @@ export class ListenerNotFoundError extends Error {
   }
 }
 
+/**
+ * A lock was still held by another process when the wait for it ended: the
+ * dispatch lock after `lockTimeoutMs`, or a listener's run lock. Nothing was
+ * written under it.
+ *
+ * @example Catching a lock that stays held
+ * ```ts ignore
+ * import { Dispatcher, LockTimeoutError } from "jsr:@hurah/events";
+ * try {
+ *   await new Dispatcher("/var/lib/hurah", { lockTimeoutMs: 5_000 }).dispatch("product/created", {});
+ * } catch (error) {
+ *   if (error instanceof LockTimeoutError) console.error(error.path, error.holderPid);
+ * }
+ * ```
+ */
+export class LockTimeoutError extends Error {
+  /** The lock file. */
+  readonly path: string;
+  /** How long it was waited for, in milliseconds (0: tried once). */
+  readonly waitedMs: number;
+  /** The pid of a process holding it (from `/proc/locks`, same host only), when known. */
+  readonly holderPid?: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param path The lock file.
+   * @param waitedMs How long it was waited for.
+   * @param holderPid The pid of a holder, when known.
+   */
+  constructor(path: string, waitedMs: number, holderPid?: number) {
+    const holder = holderPid === undefined ? "another process" : `pid ${holderPid}`;
+    super(
+      waitedMs === 0
+        ? `The lock ${path} is held by ${holder}; not waiting for it`
+        : `Timed out after ${waitedMs} ms waiting for the lock ${path}, held by ${holder}`,
+    );
+    this.name = "LockTimeoutError";
+    this.path = path;
+    this.waitedMs = waitedMs;
+    this.holderPid = holderPid;
+  }
+}
+
 /** Turns anything thrown into an `Error`, once, at a boundary. */
 export function toError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;

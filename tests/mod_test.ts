@@ -12,6 +12,7 @@ Deno.test("mod.ts exports exactly the public API", () => {
     "InvalidNameError",
     "Layout",
     "ListenerNotFoundError",
+    "LockTimeoutError",
     "PayloadError",
     "Task",
     "TaskMoveError",

@@ -39,6 +39,29 @@ export class OutputClosedError extends Error {
   }
 }
 
+/** The signals `cli.ts` answers, and their numbers. */
+const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
+
+/**
+ * The abort reason of `CliIo.signal` on SIGINT or SIGTERM. A wait that the
+ * signal ends rejects with it, and `main()` exits with `exitCode`, 128 plus
+ * the signal's number (130, 143), as a shell reports a process the signal
+ * ended.
+ */
+export class InterruptError extends Error {
+  /** The signal received. */
+  readonly signal: keyof typeof SIGNAL_NUMBERS;
+  /** 128 plus the signal's number. */
+  readonly exitCode: number;
+
+  constructor(signal: keyof typeof SIGNAL_NUMBERS) {
+    super(`interrupted by ${signal}`);
+    this.name = "InterruptError";
+    this.signal = signal;
+    this.exitCode = 128 + SIGNAL_NUMBERS[signal];
+  }
+}
+
 /** The real process's IO. */
 export function processIo(signal: AbortSignal): CliIo {
   const encoder = new TextEncoder();

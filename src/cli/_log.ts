@@ -1,4 +1,5 @@
 import type { RunEvent } from "../worker/run_once.ts";
+import { describeLockWait, type LockWait } from "../store/_fs.ts";
 
 /** How log lines look: `text` for people, `json` (one object a line) for machines. */
 export type LogFormat = "text" | "json";
@@ -24,6 +25,17 @@ export function eventFormatter(format: LogFormat, color: boolean): (event: RunEv
   }
   const paint = (word: string) => color && COLORS[word] ? `${COLORS[word]}${word}\x1b[0m` : word;
   return (event) => formatText(event, paint);
+}
+
+/**
+ * Makes a function that turns a lock wait into a log line: `<command>:
+ * waiting for the lock ...` in text, an object of type `lock` in JSON.
+ */
+export function lockWaitFormatter(format: LogFormat, command: string): (wait: LockWait) => string {
+  if (format === "json") {
+    return (wait) => JSON.stringify({ time: new Date().toISOString(), type: "lock", ...wait }) + "\n";
+  }
+  return (wait) => `hurah ${command}: ${describeLockWait(wait)}\n`;
 }
 
 function formatText(event: RunEvent, paint: (word: string) => string): string {

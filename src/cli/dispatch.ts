@@ -1,5 +1,7 @@
 import { parseArgs } from "node:util";
-import { checkTaskSize, Dispatcher, type DispatchEvent } from "../dispatcher.ts";
+import { checkTaskSize, Dispatcher, type DispatcherOptions, type DispatchEvent } from "../dispatcher.ts";
+import { duration } from "./_handlers.ts";
+import { lockWaitFormatter } from "./_log.ts";
 import { InvalidNameError, PayloadError } from "../errors.ts";
 import { parseEventType } from "../protocol/names.ts";
 import { encodePayload, encodePhpJson } from "../protocol/php_json.ts";
@@ -34,12 +36,19 @@ Options:
                  refuse a payload whose task file would be larger, as
                  16MiB (the default; runners quarantine larger files)
   --batch FILE   dispatch the events of a JSON-lines file (- for stdin)
+  --lock-timeout DURATION
+                 how long to wait for a listener's dispatch lock that another
+                 dispatcher holds (default 30s; a hold normally lasts about a
+                 millisecond per task). After a second of waiting the holder's
+                 pid is named on stderr
   --json         print the deliveries as a JSON array (with --batch: one
                  array per event)
   -h, --help     show this help
 
 Exit codes: 0 delivered (or no listener: said on stderr), 1 unexpected
-error, 2 usage error or invalid input (nothing written).
+error or a dispatch lock still held after --lock-timeout, 2 usage error or
+invalid input (nothing written), 130/143 interrupted by SIGINT/SIGTERM while
+waiting for a lock (nothing written to that listener).
 `;
 
 /** `hurah dispatch`: returns the exit code. */
@@ -50,6 +59,7 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
     options: {
       root: { type: "string" },
       batch: { type: "string" },
+      "lock-timeout": { type: "string", default: "30s" },
       "no-fsync": { type: "boolean", default: false },
       "max-task-size": { type: "string" },
       json: { type: "boolean", default: false },
@@ -73,7 +83,7 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
   const [eventType, payloadArg] = positionals;
   const payload = await readPayload(payloadArg, io);
   const root = resolveRoot(undefined, values.root, io);
-  const dispatcher = new Dispatcher(root, { durable: !values["no-fsync"], ...taskSizeOption(values) });
+  const dispatcher = new Dispatcher(root, { ...dispatcherOptions(values, io), ...taskSizeOption(values) });
   const deliveries = await dispatcher.dispatch(eventType, payload);
   if (values.json) io.stdout(JSON.stringify(deliveries) + "\n");
   else for (const d of deliveries) io.stdout(`${d.listener} ${d.sequence} ${d.path}\n`);
@@ -85,6 +95,17 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
   return 0;
 }
 
+/** Durability, lock wait (its notice on stderr) and signal of the command's `Dispatcher`. */
+function dispatcherOptions(values: { "no-fsync": boolean; "lock-timeout": string }, io: CliIo): DispatcherOptions {
+  const lockLine = lockWaitFormatter("text", "dispatch");
+  return {
+    durable: !values["no-fsync"],
+    lockTimeoutMs: duration(values["lock-timeout"], "--lock-timeout"),
+    signal: io.signal,
+    onLockWait: (wait) => io.stderr(lockLine(wait)),
+  };
+}
+
 /**
  * Events per `dispatchMany()` call: deliveries are printed call by call, so
  * that after an I/O error part-way the output shows the calls that completed.
@@ -93,7 +114,7 @@ const EVENTS_PER_CALL = 2_048;
 
 async function dispatchBatch(
   source: string,
-  options: { root?: string; "no-fsync": boolean; "max-task-size"?: string; json: boolean },
+  options: { root?: string; "no-fsync": boolean; "max-task-size"?: string; json: boolean; "lock-timeout": string },
   io: CliIo,
 ): Promise<number> {
   const { maxTaskSize } = taskSizeOption(options);
@@ -103,7 +124,7 @@ async function dispatchBatch(
     maxTaskSize ?? DEFAULT_MAX_TASK_SIZE,
   );
   const root = resolveRoot(undefined, options.root, io);
-  const dispatcher = new Dispatcher(root, { durable: !options["no-fsync"], maxTaskSize });
+  const dispatcher = new Dispatcher(root, { ...dispatcherOptions(options, io), maxTaskSize });
   let deliveries = 0;
   let unreached = 0;
   let separator = "[";

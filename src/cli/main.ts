@@ -2,6 +2,7 @@ import {
   HandlerLoadError,
   InvalidNameError,
   ListenerNotFoundError,
+  LockTimeoutError,
   PayloadError,
   TaskMoveError,
   toError,
@@ -12,7 +13,7 @@ import { INSPECT_HELP, inspectCommand } from "./inspect.ts";
 import { PRUNE_HELP, pruneCommand } from "./prune.ts";
 import { REQUEUE_HELP, requeueCommand } from "./requeue.ts";
 import { STATUS_HELP, statusCommand } from "./status.ts";
-import { type CliIo, OutputClosedError, UsageError } from "./_io.ts";
+import { type CliIo, InterruptError, OutputClosedError, UsageError } from "./_io.ts";
 import { RUN_HELP, runCommand } from "./run.ts";
 import { WATCH_HELP, watchCommand } from "./watch.ts";
 import { SYSTEMD_HELP, systemdCommand } from "./systemd.ts";
@@ -86,6 +87,8 @@ const OUTPUT_CLOSED = 141;
 export function reportError(command: string, error: Error, io: CliIo): number {
   const debug = io.env("HURAH_DEBUG") === "1" && error.stack ? `\n${error.stack}` : "";
   if (error instanceof OutputClosedError) return OUTPUT_CLOSED;
+  const waitCode = waitExitCode(error, command, io);
+  if (waitCode !== undefined) return waitCode;
   if (error instanceof TaskMoveError) {
     io.stderr(`hurah ${command}: ${error.message}${debug}\n`); // one line: the message says what happens next
     return 1;
@@ -121,6 +124,29 @@ function isEnvironment(error: Error): boolean {
 
 function oneLine(message: string): string {
   return message.replace(/\s*\n\s*/g, "; ");
+}
+
+/**
+ * The exit code of a wait that ended without its lock, after one line on
+ * stderr: 128 + the signal's number when a signal ended it (the command
+ * stopped before writing anything under that lock), 1 when a lock stayed
+ * held (a command that means "busy", as `run --no-wait`, answers before
+ * this). `undefined` for other errors.
+ */
+function waitExitCode(error: Error, command: string, io: CliIo): number | undefined {
+  if (error instanceof InterruptError) {
+    io.stderr(`hurah ${command}: ${error.message}; stopped\n`);
+    return error.exitCode;
+  }
+  if (error instanceof LockTimeoutError) {
+    const holder = error.holderPid === undefined ? "the holder" : `pid ${error.holderPid}`;
+    io.stderr(
+      `hurah ${command}: ${error.message}; nothing was written under it. ` +
+        `If ${holder} is stopped or frozen, resume it (kill -CONT) or end it, then try again\n`,
+    );
+    return 1;
+  }
+  return undefined;
 }
 
 function isUsage(error: Error): boolean {

@@ -1,9 +1,10 @@
 import { parseArgs } from "node:util";
 import { type RunEvent, runOnce } from "../worker/run_once.ts";
 import { Progress } from "./_progress.ts";
-import { archivePolicy, HANDLER_OPTIONS, handlerSpecs, loadSpecs, parallelOptions } from "./_handlers.ts";
+import { LockTimeoutError } from "../errors.ts";
+import { archivePolicy, duration, HANDLER_OPTIONS, handlerSpecs, loadSpecs, parallelOptions } from "./_handlers.ts";
 import { type CliIo, UsageError } from "./_io.ts";
-import { eventFormatter, type LogFormat } from "./_log.ts";
+import { eventFormatter, lockWaitFormatter, type LogFormat } from "./_log.ts";
 import { taskSizeOption } from "./_size.ts";
 
 /** Help text of `hurah run`. */
@@ -13,7 +14,9 @@ export const RUN_HELP = `Usage: hurah run <handler_name> <event_type> <handler> 
 
 Registers the listener <handler_name> on <event_type> and handles every task
 in its inbox once, in sequence order (PHP's worker:runner). A second runner of
-the same listener waits for the first to finish, then makes its own pass.
+the same listener waits for the first to finish, then makes its own pass;
+after a second of waiting it names the holder's pid on stderr. From cron, use
+--no-wait (as flock -n): a run that finds another still running exits 75.
 
 Arguments:
   handler_name   the listener's name; its directory is <name>_listener
@@ -43,6 +46,11 @@ Options:
                         archived tasks older than that after each pass
   --max-task-size SIZE  the largest task file read, as 16MiB (the default);
                         larger ones are quarantined unread
+  --wait DURATION       wait at most this long for another runner of the
+                        listener to finish, then exit 75 (default: as long as
+                        it takes; SIGTERM or SIGINT ends the wait)
+  --no-wait             do not wait: exit 75 at once if another runner of the
+                        listener is busy (for cron)
   --no-fsync            do not flush rewritten task files to disk
   --log-format FORMAT   text (default) or json, one line per task on stderr
   --json                print the pass report as JSON on stdout
@@ -71,7 +79,9 @@ parallel workers run.
 
 Exit codes: 0 pass completed, 1 a task returned FAILURE, a task could not
 be moved on (or an unexpected error), 2 usage error, invalid name or handler
-that cannot be loaded.
+that cannot be loaded, 75 (EX_TEMPFAIL) another runner was busy (--no-wait,
+or --wait ran out; with --config the other listeners are still handled),
+130/143 SIGINT/SIGTERM while waiting for another runner (nothing handled).
 `;
 
 /** `hurah run`: returns the exit code. */
@@ -83,6 +93,8 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
       ...HANDLER_OPTIONS,
       json: { type: "boolean", default: false },
       "log-format": { type: "string", default: "text" },
+      wait: { type: "string" },
+      "no-wait": { type: "boolean", default: false },
     },
   });
   if (values.help) {
@@ -96,7 +108,10 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const parallel = parallelOptions(values);
   const archive = archivePolicy(values.archive);
   const taskSize = taskSizeOption(values);
+  const lockTimeoutMs = waitOption(values.wait, values["no-wait"]);
+  const lockLine = lockWaitFormatter(format, "run");
   let failed = false;
+  let busy = false;
   const progress = io.stderrIsTerminal && format === "text" ? new Progress(io.stderr) : undefined;
   const onEvent = (event: RunEvent) => {
     if (progress === undefined) io.stderr(log(event));
@@ -105,15 +120,25 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   };
   for (const listener of listeners) {
     if (io.signal.aborted) break;
-    const report = await runOnce(root, {
-      ...listener,
-      ...parallel,
-      ...taskSize,
-      archive,
-      signal: io.signal,
-      durable: !values["no-fsync"],
-      onEvent,
-    });
+    let report;
+    try {
+      report = await runOnce(root, {
+        ...listener,
+        ...parallel,
+        ...taskSize,
+        archive,
+        signal: io.signal,
+        lockTimeoutMs,
+        onLockWait: (wait) => io.stderr(lockLine(wait)),
+        durable: !values["no-fsync"],
+        onEvent,
+      });
+    } catch (error) {
+      if (!(error instanceof LockTimeoutError)) throw error;
+      busy = true;
+      io.stderr(`hurah run: ${listener.name}: another runner is busy (${error.message}); exit 75, try again later\n`);
+      continue;
+    }
     progress?.finish();
     failed ||= report.failedAt !== undefined;
     if (values.json) {
@@ -128,7 +153,17 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
       );
     }
   }
-  return failed ? 1 : 0;
+  return failed ? 1 : busy ? BUSY_EXIT_CODE : 0;
+}
+
+/** The exit code of a run that found another runner busy: EX_TEMPFAIL, as `flock -n` is used from cron. */
+const BUSY_EXIT_CODE = 75;
+
+/** The run lock timeout of `--wait DURATION` / `--no-wait`: unbounded by default. */
+function waitOption(wait: string | undefined, noWait: boolean): number {
+  if (noWait && wait !== undefined) throw new UsageError("--wait and --no-wait exclude each other; give one");
+  if (noWait) return 0;
+  return wait === undefined ? Infinity : duration(wait, "--wait");
 }
 
 /** Checks `--log-format`. */

@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { watch } from "../worker/watch.ts";
 import { archivePolicy, duration, HANDLER_OPTIONS, handlerSpecs, loadSpecs, parallelOptions } from "./_handlers.ts";
 import type { CliIo } from "./_io.ts";
-import { eventFormatter } from "./_log.ts";
+import { eventFormatter, lockWaitFormatter } from "./_log.ts";
 import { logFormat } from "./run.ts";
 import { taskSizeOption } from "./_size.ts";
 
@@ -77,6 +77,7 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
   const listeners = await loadSpecs(specs);
   const log = eventFormatter(format, io.color);
   const taskSize = taskSizeOption(values);
+  const lockLine = lockWaitFormatter(format, "watch");
   const watcher = watch(root, {
     listeners,
     signal: io.signal,
@@ -84,6 +85,7 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
     rescanIntervalMs,
     durable: !values["no-fsync"],
     onEvent: (event) => io.stderr(log(event)),
+    onLockWait: (wait) => io.stderr(lockLine(wait)),
     ...parallelOptions(values),
     ...taskSize,
     archive: archivePolicy(values.archive),

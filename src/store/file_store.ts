@@ -8,6 +8,7 @@ import {
   isAlreadyExists,
   isNotFound,
   lockFile,
+  type LockFileOptions,
   readRegularFile,
   readTextIfExists,
   type RegularFileRead,
@@ -66,7 +67,16 @@ export interface FileStoreOptions {
    * @default {true}
    */
   durable?: boolean;
+  /**
+   * How `deliver()` waits for a listener's dispatch lock: its signal,
+   * `timeoutMs` and `onWait` (see `lockFile()`).
+   * @default {{}} (no signal, no bound, a notice on stderr after a second)
+   */
+  dispatchLockWait?: LockWaitOptions;
 }
+
+/** How a wait for a lock ends and what it says; see `lockFile()`. */
+export type LockWaitOptions = Pick<LockFileOptions, "signal" | "timeoutMs" | "onWait">;
 
 /** The states a task file can be moved to. */
 export type Destination = typeof Layout.ARCHIVE | typeof Layout.ERROR;
@@ -104,6 +114,7 @@ export class FileStore {
   /** The absolute root path. */
   readonly root: string;
   readonly #durable: boolean;
+  readonly #dispatchLockWait: LockWaitOptions;
   readonly #checked = new Set<string>();
   /** Lock files already checked not to be links. */
   readonly #lockFiles = new Set<string>();
@@ -117,6 +128,7 @@ export class FileStore {
   constructor(root: string, options: FileStoreOptions = {}) {
     this.root = resolve(root);
     this.#durable = options.durable ?? true;
+    this.#dispatchLockWait = options.dispatchLockWait ?? {};
   }
 
   /** A fresh staging path in `<dir>/tmp/`; `dir` is a listener's (absolute, normalized) directory. */
@@ -320,7 +332,10 @@ export class FileStore {
    * before its link and the inbox once after the last.
    */
   async #deliverLocked(listener: ListenerRef, builds: readonly Build[], now: string): Promise<Delivered[]> {
-    const lock = await lockFile(join(listener.dir, Layout.DISPATCH_LOCK), false, this.#lockFiles);
+    const lock = await lockFile(join(listener.dir, Layout.DISPATCH_LOCK), {
+      ...this.#dispatchLockWait,
+      known: this.#lockFiles,
+    });
     const delivered: Delivered[] = [];
     const staged: string[] = [];
     const inbox = join(listener.dir, Layout.INBOX);
@@ -417,9 +432,12 @@ export class FileStore {
     return max;
   }
 
-  /** Takes the listener's run lock, waiting for another runner to finish. */
-  async lockRunner(listener: ListenerRef, shared = false): Promise<Deno.FsFile> {
-    return await lockFile(join(listener.dir, Layout.RUN_LOCK), shared, this.#lockFiles);
+  /**
+   * Takes the listener's run lock, waiting for another runner to finish, as
+   * `wait` says (see `lockFile()`: by default without a bound).
+   */
+  async lockRunner(listener: ListenerRef, shared = false, wait: LockWaitOptions = {}): Promise<Deno.FsFile> {
+    return await lockFile(join(listener.dir, Layout.RUN_LOCK), { ...wait, shared, known: this.#lockFiles });
   }
 
   /**

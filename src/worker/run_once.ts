@@ -1,7 +1,8 @@
 import type { Fate } from "../protocol/fate.ts";
 import { DEFAULT_MAX_TASK_SIZE } from "../protocol/task_file.ts";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
-import { FileStore, type ListenerRef } from "../store/file_store.ts";
+import { FileStore, type ListenerRef, type LockWaitOptions } from "../store/file_store.ts";
+import type { LockWait } from "../store/_fs.ts";
 import { prune } from "../store/prune.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
@@ -127,6 +128,20 @@ export interface RunOptions {
    * @default {undefined}
    */
   signal?: AbortSignal;
+  /**
+   * How long to wait for the listener's run lock while another runner holds
+   * it, in milliseconds; then a `LockTimeoutError` is thrown and nothing is
+   * handled. 0 tries once (as `flock -n`). The wait also ends when `signal`
+   * aborts, rejecting with its reason.
+   * @default {Infinity} (until the other runner is done: its pass may take long)
+   */
+  lockTimeoutMs?: number;
+  /**
+   * Called once when the wait for the run lock has lasted a second, with the
+   * lock file and the holder's pid when known.
+   * @default {one line on stderr}
+   */
+  onLockWait?: (wait: LockWait) => void;
   /**
    * Called for every task handled and every file quarantined.
    * @default {undefined}
@@ -256,7 +271,9 @@ export const TMP_MAX_AGE_MS = 60 * 60 * 1000;
  *
  * Only one runner works a listener at a time: a second one waits for the
  * first to finish, then makes its own pass, so a task that arrives while the
- * first is finishing is handled by the second.
+ * first is finishing is handled by the second. That wait says on stderr
+ * after a second who it waits for (`onLockWait`), and ends at
+ * `lockTimeoutMs` or when `signal` aborts.
  *
  * Requires `--allow-read` and `--allow-write` on the event root.
  *
@@ -268,6 +285,10 @@ export const TMP_MAX_AGE_MS = 60 * 60 * 1000;
  * directory should be.
  * @throws {TaskMoveError} When a task's handler ran but the task could not be
  * moved on (its fate is kept: the next pass only retries the move).
+ * @throws {LockTimeoutError} When another runner still holds the run lock
+ * after `lockTimeoutMs`; nothing was handled.
+ * @throws The reason of `signal`, when it aborts while waiting for the run
+ * lock; nothing was handled.
  *
  * @example One pass over a listener
  * ```ts ignore
@@ -322,7 +343,7 @@ async function runLocked(
 ): Promise<RunReport> {
   const report = emptyReport(listener.dir);
   if (concurrency === 1) {
-    const lock = await store.lockRunner(listener);
+    const lock = await store.lockRunner(listener, false, lockWait(options));
     try {
       await store.sweepTmp(listener, TMP_MAX_AGE_MS, settings.now().getTime());
       const pass = new Pass(store, listener, handler, settings);
@@ -333,7 +354,7 @@ async function runLocked(
     }
   }
   const pass = new ParallelPass(store, listener, handler, settings, parallelSettings(options, concurrency));
-  const lock = await store.lockRunner(listener, true);
+  const lock = await store.lockRunner(listener, true, lockWait(options));
   try {
     await store.sweepTmp(listener, TMP_MAX_AGE_MS, settings.now().getTime());
     await pass.open();
@@ -354,6 +375,11 @@ export function checkMaxTaskSize(maxTaskSize: number | undefined): number {
     throw new RangeError(`maxTaskSize must be a whole number of bytes, at least 1, found ${maxTaskSize}`);
   }
   return maxTaskSize;
+}
+
+/** How runOnce() waits for the run lock. */
+function lockWait(options: RunOptions): LockWaitOptions {
+  return { signal: options.signal, timeoutMs: options.lockTimeoutMs, onWait: options.onLockWait };
 }
 
 /** Checks a concurrency setting. */

@@ -4,6 +4,7 @@ import { backoff } from "../protocol/backoff.ts";
 import { Layout } from "../protocol/layout.ts";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { FileStore, type ListenerRef } from "../store/file_store.ts";
+import type { LockWait } from "../store/_fs.ts";
 import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
 import {
   archiveKeepMs,
@@ -88,6 +89,13 @@ export interface WatchOptions {
    */
   onEvent?: (event: RunEvent) => void;
   /**
+   * Called once per wait for a listener's run lock that lasts a second
+   * (another runner holds it), with the lock file and the holder's pid when
+   * known. The wait itself ends when the watcher stops.
+   * @default {one line on stderr}
+   */
+  onLockWait?: (wait: LockWait) => void;
+  /**
    * Flush rewritten task files to disk.
    * @default {true}
    */
@@ -151,7 +159,6 @@ export interface Watcher extends AsyncDisposable {
 
 const WATCHER_RESTART_MS = 1000;
 const INCOMPLETE_RECHECK_MS = 250;
-const LOCK_POLL_MS = 100;
 /** How often a watcher clears old staging files and applies the archive retention. */
 const HOUSEKEEPING_MS = 60 * 60 * 1000;
 
@@ -263,6 +270,7 @@ async function run(
         onEvent,
         now,
         keepArchiveMs: archiveKeepMs(options.archive),
+        onLockWait: options.onLockWait,
       }),
     );
   }
@@ -298,6 +306,7 @@ interface LoopSettings {
   rescanIntervalMs: number;
   failureDelay: (failures: number) => number;
   onEvent: (event: RunEvent) => void;
+  onLockWait: ((wait: LockWait) => void) | undefined;
   now: () => Date;
 }
 
@@ -419,13 +428,16 @@ class ListenerWorker {
     return true;
   }
 
-  /** Takes the run lock, polling so that a stop is noticed while another runner holds it. */
+  /**
+   * Takes the run lock, waiting (and saying so on stderr after a second) while
+   * another runner holds it; `undefined` when stopped meanwhile.
+   */
   async #lock(stop: AbortSignal, shared: boolean): Promise<Deno.FsFile | undefined> {
-    for (;;) {
-      const lock = await this.store.tryLockRunner(this.listener, shared);
-      if (lock) return lock;
-      if (stop.aborted) return undefined;
-      await sleep(LOCK_POLL_MS, stop);
+    try {
+      return await this.store.lockRunner(this.listener, shared, { signal: stop, onWait: this.settings.onLockWait });
+    } catch (error) {
+      if (stop.aborted && error === stop.reason) return undefined;
+      throw error;
     }
   }
 }

@@ -7,7 +7,7 @@
  */
 import { deepEqual, equal } from "node:assert/strict";
 import type { RunEvent } from "../../mod.ts";
-import { eventFormatter } from "../../src/cli/_log.ts";
+import { eventFormatter, lockWaitFormatter } from "../../src/cli/_log.ts";
 import { formatFound } from "../../src/cli/inspect.ts";
 
 Deno.test("eventFormatter() prints a fault with its stack indented under it, or as one JSON object", () => {
@@ -68,4 +68,20 @@ Deno.test("formatFound() shows the handler output of a failure record, indented 
   const lines = text.split("\n");
   const at = lines.findIndex((line) => line.includes("INVALID -> error"));
   deepEqual(lines.slice(at + 1, at + 4), ["      output", "        no email in the payload", "        second line"]);
+});
+
+Deno.test("lockWaitFormatter() names the lock, its holder and the bound, in text or as one JSON object", () => {
+  const wait = { path: "/r/ev/l_listener/run.lock", waitedMs: 1_001, timeoutMs: Infinity, holderPid: 42 };
+  equal(
+    lockWaitFormatter("text", "run")(wait),
+    "hurah run: waiting for the lock /r/ev/l_listener/run.lock, held by pid 42; " +
+      "waiting until it is free or a signal stops this\n",
+  );
+  equal(
+    lockWaitFormatter("text", "dispatch")({ ...wait, timeoutMs: 30_000, holderPid: undefined }),
+    "hurah dispatch: waiting for the lock /r/ev/l_listener/run.lock, held by another process; waiting up to 30000 ms\n",
+  );
+  const { time, ...fields } = JSON.parse(lockWaitFormatter("json", "run")(wait));
+  equal(typeof time, "string");
+  deepEqual(fields, { type: "lock", path: wait.path, waitedMs: 1_001, timeoutMs: null, holderPid: 42 });
 });
