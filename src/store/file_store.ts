@@ -482,7 +482,7 @@ export class FileStore {
    * Moves a task file (or stray) to another state directory, created on
    * first use. Throws NotFound when the file is gone (taken by another).
    */
-  move(listener: ListenerRef, dir: TaskDir, file: string, to: StateDir, toFile = file): string {
+  move(listener: ListenerRef, dir: StateDir, file: string, to: StateDir, toFile = file): string {
     const from = `${listener.dir}/${dir}/${file}`;
     const target = `${listener.dir}/${to}/${toFile}`;
     try {
@@ -561,7 +561,7 @@ export class FileStore {
    * Moves a stray or unreadable entry to `error/` (as `name`, or a free
    * variant of it) with a note beside it saying why.
    */
-  async quarantine(listener: ListenerRef, dir: TaskDir, file: string, reason: string, name = file): Promise<string> {
+  async quarantine(listener: ListenerRef, dir: StateDir, file: string, reason: string, name = file): Promise<string> {
     this.ensureStateDir(listener, Layout.ERROR);
     // Neither the file's nor its note's name may be taken: a link there would be written through.
     const taken = (candidate: string) =>
