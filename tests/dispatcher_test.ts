@@ -168,7 +168,8 @@ Deno.test("dispatchMany() numbers past files that tracking.json does not know of
     for (const [state, sequences] of Object.entries(planted)) {
       await Deno.mkdir(join(dir, state), { recursive: true });
       for (const n of sequences) {
-        const path = join(dir, state, `${n}.json`);
+        const claim = state === Layout.INFLIGHT ? `${Layout.CLAIM_SEPARATOR}host-1-w1` : "";
+        const path = join(dir, state, `${n}.json${claim}`);
         await Deno.writeTextFile(path, `{"payload":"planted ${state} ${n}","sequence":${n},"count":${n}}`);
         texts.set(path, await Deno.readTextFile(path));
       }
@@ -187,6 +188,12 @@ Deno.test("dispatchMany() numbers past files that tracking.json does not know of
       name: "handled files ahead of tracking.json",
       planted: { [Layout.ARCHIVE]: [4], [Layout.ERROR]: [] },
       want: [5, 6, 7, 8],
+    },
+    // A parallel worker holds task 3 (inflight/3.json~<worker>): 3 must not be given again.
+    {
+      name: "claimed files ahead of tracking.json",
+      planted: { [Layout.INFLIGHT]: [3] },
+      want: [4, 5, 6, 7],
     },
   ];
   for (const { name, planted, want } of cases) {

@@ -322,13 +322,12 @@ export class FileStore {
         const first = last + 1;
         const count = builds.length - delivered.length;
         if (!trusted) {
-          for (let sequence = first; sequence < first + count; sequence++) {
-            if (this.#usedOutsideInbox(listener.dir, `${sequence}.json`)) {
-              // tracking.json is behind tasks already handled: a number reused
-              // here would later overwrite archive/<N>.json or error/<N>.json.
-              last = Math.max(sequence, await this.maxSequence(listener.dir));
-              continue numbering;
-            }
+          const used = this.#firstUsed(listener.dir, first, count);
+          if (used !== undefined) {
+            // tracking.json is behind tasks pending, in flight or handled: a
+            // number reused here would make two tasks of one number.
+            last = Math.max(used, await this.maxSequence(listener.dir));
+            continue numbering;
           }
         }
         for (let k = 0; k < count; k++) staged[k] ??= this.#tmpPath(listener.dir, "task");
@@ -373,8 +372,33 @@ export class FileStore {
     }
   }
 
-  #usedOutsideInbox(dir: string, file: string): boolean {
-    return exists(join(dir, Layout.ARCHIVE, file)) || exists(join(dir, Layout.ERROR, file));
+  /**
+   * The first of `count` numbers from `first` that a task file holds, in the
+   * inbox, in flight or handled. Checked in this order, the inbox first and
+   * `inflight/` listed once after it, so that a task moving from one to the
+   * next between the checks is seen in one of them; a task put back into the
+   * inbox meanwhile is caught by the link, which refuses an existing name.
+   */
+  #firstUsed(dir: string, first: number, count: number): number | undefined {
+    const end = first + count;
+    for (let sequence = first; sequence < end; sequence++) {
+      if (exists(`${dir}/${Layout.INBOX}/${sequence}.json`)) return sequence;
+    }
+    let claimed = Infinity;
+    try {
+      for (const entry of Deno.readDirSync(`${dir}/${Layout.INFLIGHT}`)) {
+        const sequence = sequenceOf(entry.name.split(Layout.CLAIM_SEPARATOR)[0]);
+        if (sequence !== undefined && sequence >= first && sequence < end) claimed = Math.min(claimed, sequence);
+      }
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    for (let sequence = first; sequence < Math.min(end, claimed); sequence++) {
+      if (exists(`${dir}/${Layout.ARCHIVE}/${sequence}.json`) || exists(`${dir}/${Layout.ERROR}/${sequence}.json`)) {
+        return sequence;
+      }
+    }
+    return claimed === Infinity ? undefined : claimed;
   }
 
   #readTracking(dir: string): TrackingRecord | undefined {
@@ -481,10 +505,16 @@ export class FileStore {
   /**
    * Moves a task file (or stray) to another state directory, created on
    * first use. Throws NotFound when the file is gone (taken by another).
+   * Never replaces a file: when the target name is taken, the file is
+   * quarantined instead (to `error/` under a free name, with a note saying
+   * which file held the name), so that neither is lost. Returns where it is.
    */
-  move(listener: ListenerRef, dir: StateDir, file: string, to: StateDir, toFile = file): string {
+  async move(listener: ListenerRef, dir: StateDir, file: string, to: StateDir, toFile = file): Promise<string> {
     const from = `${listener.dir}/${dir}/${file}`;
     const target = `${listener.dir}/${to}/${toFile}`;
+    // Two names of one task never exist while numbers are not reused, so the check cannot race with the
+    // creation of the target name by another process, except where something is already wrong.
+    if (exists(target)) return await this.#collided(listener, dir, file, to, toFile);
     try {
       Deno.renameSync(from, target);
     } catch (error) {
@@ -495,6 +525,13 @@ export class FileStore {
     return target;
   }
 
+  /** Quarantines a file that could not be moved to `to/toFile` without replacing what is there. */
+  async #collided(listener: ListenerRef, dir: StateDir, file: string, to: StateDir, toFile: string): Promise<string> {
+    const reason = `${to}/${toFile} already held this task's number when ${dir}/${file} was to be moved there; ` +
+      `both files are kept (one of the two tasks was given a number in use: compare them)`;
+    return await this.quarantine(listener, dir, file, reason, toFile);
+  }
+
   /** Deletes a task file (archive policy "delete"). Throws NotFound when it is gone. */
   remove(listener: ListenerRef, dir: TaskDir, file: string): void {
     Deno.removeSync(join(listener.dir, dir, file));
@@ -503,12 +540,15 @@ export class FileStore {
   /**
    * Claims an inbox task for `owner`: renames `inbox/<N>.json` to
    * `inflight/<N>.json~<owner>`. Only one of any number of workers racing
-   * for a task gets it; the others get `undefined`.
+   * for a task gets it; the others get `undefined`, and so does a claim
+   * whose name is taken (nothing is replaced).
    */
   claim(listener: ListenerRef, task: string, owner: string): Claim | undefined {
     const file = `${task}${Layout.CLAIM_SEPARATOR}${owner}`;
+    const target = `${listener.dir}/${Layout.INFLIGHT}/${file}`;
+    if (exists(target)) return undefined; // a claim of mine already holds the number: skip, replace nothing
     try {
-      Deno.renameSync(`${listener.dir}/${Layout.INBOX}/${task}`, `${listener.dir}/${Layout.INFLIGHT}/${file}`);
+      Deno.renameSync(`${listener.dir}/${Layout.INBOX}/${task}`, target);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -516,11 +556,17 @@ export class FileStore {
     return { file, sequence: sequenceOf(task)!, task, owner };
   }
 
-  /** Takes over another worker's claim; `undefined` when someone else was first. */
+  /**
+   * Takes over another worker's claim; `undefined` when someone else was
+   * first, or when `owner` already has a claim of that number (nothing is
+   * replaced).
+   */
   takeOver(listener: ListenerRef, claim: Claim, owner: string): Claim | undefined {
     const file = `${claim.task}${Layout.CLAIM_SEPARATOR}${owner}`;
+    const target = join(listener.dir, Layout.INFLIGHT, file);
+    if (exists(target)) return undefined; // names ending in ~<owner> are only created by that owner
     try {
-      Deno.renameSync(join(listener.dir, Layout.INFLIGHT, claim.file), join(listener.dir, Layout.INFLIGHT, file));
+      Deno.renameSync(join(listener.dir, Layout.INFLIGHT, claim.file), target);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -569,7 +615,7 @@ export class FileStore {
       exists(join(listener.dir, Layout.ERROR, candidate + Layout.REASON_SUFFIX));
     let target = name;
     for (let n = 1; taken(target); n++) target = `${name}.${n}`;
-    const path = this.move(listener, dir, file, Layout.ERROR, target);
+    const path = await this.move(listener, dir, file, Layout.ERROR, target);
     await writeFileSynced(path + Layout.REASON_SUFFIX, reason + "\n", this.#durable);
     return path;
   }

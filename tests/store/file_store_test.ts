@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { deepEqual, equal, rejects } from "node:assert/strict";
+import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { encodeTask, formatDelivery, Layout } from "../../mod.ts";
-import { FileStore } from "../../src/store/file_store.ts";
+import { FileStore, type StateDir, type TaskDir } from "../../src/store/file_store.ts";
 import { namesIn, sequencesIn, tempRoot } from "../_helpers.ts";
 
 const build = (tag: string) => (sequence: number) =>
@@ -33,4 +33,83 @@ Deno.test("FileStore.deliver() serves waiting calls together; a failed slice fai
   deepEqual((await store.deliver(listener, [build("e1")], now)).map((d) => d.sequence), [3]);
   equal(JSON.parse(Deno.readTextFileSync(join(listener.dir, Layout.TRACKING))).sequence, 3);
   deepEqual(namesIn(join(listener.dir, Layout.TMP)), []);
+});
+
+/** A listener with the given task files, as `{ "inbox/1.json": "text" }`. */
+async function plant(root: string, files: Record<string, string>) {
+  const store = new FileStore(root, { durable: false });
+  const listener = store.register("worker", "jobs");
+  for (const [name, text] of Object.entries(files)) {
+    await Deno.mkdir(join(listener.dir, name, ".."), { recursive: true });
+    await Deno.writeTextFile(join(listener.dir, name), text);
+  }
+  return { store, listener };
+}
+
+/** Every file of a listener's state directories with its text (tmp/ and locks left out). */
+async function tree(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const state of [Layout.INBOX, Layout.INFLIGHT, Layout.ARCHIVE, Layout.ERROR]) {
+    for (const name of namesIn(join(dir, state))) {
+      out[`${state}/${name}`] = await Deno.readTextFile(join(dir, state, name));
+    }
+  }
+  return out;
+}
+
+Deno.test("FileStore.move() never replaces a task file: the moved one goes to error/ under a free name, with a note", async (t) => {
+  const cases: { name: string; files: Record<string, string>; from: [TaskDir, string]; to: StateDir; want: string }[] =
+    [
+      {
+        name: "to archive/",
+        files: { "inbox/1.json": "A", "archive/1.json": "B" },
+        from: [Layout.INBOX, "1.json"],
+        to: Layout.ARCHIVE,
+        want: "archive/1.json",
+      },
+      {
+        name: "to error/",
+        files: { "inbox/1.json": "A", "error/1.json": "B" },
+        from: [Layout.INBOX, "1.json"],
+        to: Layout.ERROR,
+        want: "error/1.json",
+      },
+      {
+        name: "back to inbox/",
+        files: { "inflight/1.json~w": "A", "inbox/1.json": "B" },
+        from: [Layout.INFLIGHT, "1.json~w"],
+        to: Layout.INBOX,
+        want: "inbox/1.json",
+      },
+    ];
+  for (const { name, files, from, to, want } of cases) {
+    await t.step(name, async () => {
+      await using root = await tempRoot();
+      const { store, listener } = await plant(root.path, files);
+      const path = await store.move(listener, from[0], from[1], to, "1.json");
+      const found = await tree(listener.dir);
+      const note = found["error/1.json.1.reason.txt"] ?? found["error/1.json.reason.txt"];
+      delete found["error/1.json.1.reason.txt"];
+      delete found["error/1.json.reason.txt"];
+      const quarantined = to === Layout.ERROR ? "error/1.json.1" : "error/1.json";
+      deepEqual(found, { [want]: "B", [quarantined]: "A" }, "both files kept, neither replaced");
+      equal(path, join(listener.dir, quarantined));
+      match(note, new RegExp(`${want.replace(".", "\\.")} already held`));
+    });
+  }
+});
+
+Deno.test("FileStore.claim() and takeOver() skip a task whose claim name is taken, replacing nothing", async () => {
+  await using root = await tempRoot();
+  const files = {
+    "inbox/1.json": "A",
+    "inflight/1.json~me": "B",
+    "inflight/2.json~other": "C",
+    "inflight/2.json~me": "D",
+  };
+  const { store, listener } = await plant(root.path, files);
+  equal(store.claim(listener, "1.json", "me"), undefined);
+  const claim = { file: "2.json~other", sequence: 2, task: "2.json", owner: "other" };
+  equal(store.takeOver(listener, claim, "me"), undefined);
+  deepEqual(await tree(listener.dir), files);
 });
