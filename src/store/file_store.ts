@@ -16,6 +16,16 @@ import {
   writeFileSynced,
 } from "./_fs.ts";
 
+/** The entry at `path` (a link is not followed), or `undefined` when there is none. */
+function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
 /** An inbox directory larger than this (roughly 30,000 to 50,000 entries) is listed as a stream. */
 const LARGE_DIRECTORY_BYTES = 1024 * 1024;
 
@@ -513,8 +523,9 @@ export class FileStore {
     const from = `${listener.dir}/${dir}/${file}`;
     const target = `${listener.dir}/${to}/${toFile}`;
     // Two names of one task never exist while numbers are not reused, so the check cannot race with the
-    // creation of the target name by another process, except where something is already wrong.
-    if (exists(target)) return await this.#collided(listener, dir, file, to, toFile);
+    // creation of the target name by another process, except where something is already wrong. A directory
+    // in the way is left to the rename, which fails (EISDIR) without replacing it.
+    if (lstatOrUndefined(target)?.isDirectory === false) return await this.#collided(listener, dir, file, to, toFile);
     try {
       Deno.renameSync(from, target);
     } catch (error) {
