@@ -421,10 +421,30 @@ export class FileStore {
     }
   }
 
+  /**
+   * Replaces `tracking.json`, never lowering it. A dispatcher that takes no
+   * lock (PHP) may have gone on since it was read: it writes its task file,
+   * then its `tracking.json`. So the file is read again just before, and the
+   * inbox probed past the higher number; after the rename the inbox is
+   * probed once more, in case it wrote in between (then written again).
+   */
   async #writeTracking(dir: string, tracking: TrackingRecord): Promise<void> {
-    const staged = this.#tmpPath(dir, "tracking");
-    await writeFileSynced(staged, encodeTracking(tracking), false);
-    Deno.renameSync(staged, join(dir, Layout.TRACKING));
+    let sequence = tracking.sequence;
+    const next = () => `${dir}/${Layout.INBOX}/${sequence + 1}.json`;
+    for (let round = 0; round < 3; round++) {
+      const current = this.#readTracking(dir); // undefined while PHP rewrites it in place: the probe covers that
+      sequence = Math.max(sequence, current?.sequence ?? 0);
+      while (exists(next())) sequence++;
+      const staged = this.#tmpPath(dir, "tracking");
+      try {
+        await writeFileSynced(staged, encodeTracking({ ...tracking, sequence, count: sequence }), false);
+        Deno.renameSync(staged, join(dir, Layout.TRACKING));
+      } catch (error) {
+        removeIfExists(staged);
+        throw error;
+      }
+      if (!exists(next())) return;
+    }
   }
 
   /** The highest sequence number of any file in any state directory of a listener, or 0. */
