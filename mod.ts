@@ -75,10 +75,12 @@ export { prune } from "./src/store/prune.ts";
 export type { ListenerPrune, PruneOptions, PruneReport } from "./src/store/prune.ts";
 export {
   CorruptFileError,
+  DeliveryError,
   ExecHandlerError,
   HandlerLoadError,
   InvalidNameError,
   ListenerNotFoundError,
   PayloadError,
+  SequenceLimitError,
   UnsafePathError,
 } from "./src/errors.ts";

@@ -17,6 +17,7 @@ import {
   listenerPath,
   PayloadError,
   runOnce,
+  SequenceLimitError,
   Task,
 } from "../mod.ts";
 import { namesIn, sequencesIn, tempRoot } from "./_helpers.ts";
@@ -245,5 +246,32 @@ Deno.test("dispatch() calls made at once are served together, each with its own 
     const tracking = JSON.parse(Deno.readTextFileSync(join(dirs[name], Layout.TRACKING)));
     equal(tracking.sequence, got.length, `${name}: tracking.json`);
     deepEqual(namesIn(join(dirs[name], Layout.TMP)), [], `${name}: nothing left in tmp/`);
+  }
+});
+
+Deno.test("dispatch() refuses a sequence number past 15 digits, naming the listener and the number, writing nothing", async (t) => {
+  for (const last of [999_999_999_999_999, Number.MAX_SAFE_INTEGER]) {
+    await t.step(`tracking.json at ${last}`, async () => {
+      await using root = await tempRoot();
+      const dirs = await registered(root.path);
+      const tracking = JSON.stringify({ sequence: last, count: last, first: "2030-01-01", last: "2030-01-01" });
+      await Deno.writeTextFile(join(dirs.search, Layout.TRACKING), tracking);
+      await rejects(new Dispatcher(root.path).dispatch("product/created", { id: 1 }), SequenceLimitError);
+      try {
+        await new Dispatcher(root.path).dispatch("product/created", { id: 1 });
+      } catch (thrown) {
+        ok(thrown instanceof SequenceLimitError, String(thrown));
+        deepEqual([thrown.listener, thrown.eventType, thrown.path, thrown.sequence], [
+          "search",
+          "product",
+          dirs.search,
+          last + 1,
+        ]);
+        match(thrown.message, new RegExp(`product/search.*${last + 1}.*1 to 15 digits`));
+      }
+      deepEqual(namesIn(join(dirs.search, Layout.INBOX)), [], "nothing written");
+      equal(await Deno.readTextFile(join(dirs.search, Layout.TRACKING)), tracking, "tracking.json untouched");
+      deepEqual(namesIn(join(dirs.search, Layout.TMP)), []);
+    });
   }
 });

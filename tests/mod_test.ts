@@ -5,6 +5,7 @@ import * as mod from "../mod.ts";
 Deno.test("mod.ts exports exactly the public API", () => {
   deepEqual(Object.keys(mod).sort(), [
     "CorruptFileError",
+    "DeliveryError",
     "Dispatcher",
     "ExecHandlerError",
     "Handler",
@@ -13,6 +14,7 @@ Deno.test("mod.ts exports exactly the public API", () => {
     "Layout",
     "ListenerNotFoundError",
     "PayloadError",
+    "SequenceLimitError",
     "Task",
     "UnsafePathError",
     "backoff",

@@ -3,6 +3,7 @@ import {
   InvalidNameError,
   ListenerNotFoundError,
   PayloadError,
+  SequenceLimitError,
   toError,
   UnsafePathError,
 } from "../errors.ts";
@@ -71,6 +72,10 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     const error = toError(thrown);
     if (error instanceof ListenerNotFoundError) {
       io.stderr(`hurah ${command}: ${error.message}; run 'hurah status' to list the listeners\n`);
+      return 1;
+    }
+    if (error instanceof SequenceLimitError) {
+      io.stderr(`hurah ${command}: ${error.message}\n`);
       return 1;
     }
     if (isUsage(error)) {

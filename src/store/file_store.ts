@@ -1,5 +1,5 @@
 import { join, resolve } from "node:path";
-import { UnsafePathError } from "../errors.ts";
+import { SequenceLimitError, UnsafePathError } from "../errors.ts";
 import { Layout } from "../protocol/layout.ts";
 import { LISTENER_SUFFIX, listenerPath } from "../protocol/names.ts";
 import { decodeTracking, encodeTracking, sequenceOf, type TrackingRecord } from "../protocol/task_file.ts";
@@ -34,6 +34,9 @@ const LARGE_DIRECTORY_BYTES = 1024 * 1024;
  * for the next hold, so that other dispatchers take their turn.
  */
 export const SLICE_LIMIT = 512;
+
+/** The highest sequence number a task name (`<N>.json`, 1 to 15 digits) holds. */
+export const MAX_SEQUENCE = 999_999_999_999_999;
 
 /** Makes a task file's text for its sequence number. */
 export type Build = (sequence: number) => string;
@@ -331,6 +334,15 @@ export class FileStore {
       numbering: while (delivered.length < builds.length) {
         const first = last + 1;
         const count = builds.length - delivered.length;
+        if (first + count - 1 > MAX_SEQUENCE) {
+          // Past it a task name would not be read back as a task (and past 2^53 numbers stop counting).
+          throw new SequenceLimitError(
+            listener.name,
+            listener.eventType,
+            listener.dir,
+            Math.max(first, MAX_SEQUENCE + 1),
+          );
+        }
         if (!trusted) {
           const used = this.#firstUsed(listener.dir, first, count);
           if (used !== undefined) {

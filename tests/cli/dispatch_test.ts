@@ -104,3 +104,12 @@ Deno.test("hurah dispatch --batch refuses the whole batch for one bad line, nami
     match(result.stderr, /--batch takes its events from -; found arguments product/);
   });
 });
+
+Deno.test("hurah dispatch exits 1 with one line when a listener's sequence numbers are used up", async () => {
+  await using root = await registeredRoot();
+  const tracking = join(root.path, "product", "created", "mailer_listener", Layout.TRACKING);
+  await Deno.writeTextFile(tracking, '{"sequence":999999999999999,"count":999999999999999,"first":"","last":""}');
+  const result = await runCli(["dispatch", "product/created", "{}", "--root", root.path]);
+  equal(result.code, 1);
+  match(result.stderr, /^hurah dispatch: .*product\/created\/mailer.*1000000000000000[^\n]*\n$/);
+});
