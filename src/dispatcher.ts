@@ -1,8 +1,8 @@
-import { InvalidNameError, PayloadError } from "./errors.ts";
+import { DeliveryError, InvalidNameError, PayloadError } from "./errors.ts";
 import { parseEventType } from "./protocol/names.ts";
 import { encodePayload } from "./protocol/php_json.ts";
 import { encodeTask, formatDelivery } from "./protocol/task_file.ts";
-import { type Build, FileStore, type ListenerRef } from "./store/file_store.ts";
+import { type Build, type Delivered, FileStore, type ListenerRef, PartialDeliveryError } from "./store/file_store.ts";
 
 /** One event of {@linkcode Dispatcher.dispatchMany}. */
 export interface DispatchEvent {
@@ -107,6 +107,13 @@ export class Dispatcher {
    * is written then.
    * @throws {UnsafePathError} When the root is missing, or a link or a file
    * stands where a directory should be; nothing is written then.
+   * @throws {SequenceLimitError} When a listener has used every sequence
+   * number (15 digits); nothing is written to it.
+   * @throws {DeliveryError} When an error (a full disk, an I/O error, a
+   * `SequenceLimitError`) stops the dispatch after it reached some
+   * listeners: `deliveries[0]` lists those, each delivery whole, `cause` is
+   * the error. Failing before the first delivery, the error itself is
+   * thrown.
    *
    * @example Dispatching to listeners
    * ```ts ignore
@@ -132,7 +139,9 @@ export class Dispatcher {
    *
    * Every event is checked before anything is written: one invalid event
    * type or payload and nothing is delivered. An I/O error part-way leaves
-   * the deliveries made before it in place, each one whole.
+   * the deliveries made before it in place, each one whole, and throws a
+   * `DeliveryError` that lists them (per event, as the result would), so
+   * that a retry can leave them out.
    *
    * @param events The events, each `{ eventType, payload }`; an omitted
    * `payload` is `null`.
@@ -144,6 +153,12 @@ export class Dispatcher {
    * message starts with `events[<index>]:`.
    * @throws {UnsafePathError} When the root is missing, or a link or a file
    * stands where a directory should be; nothing is written then.
+   * @throws {SequenceLimitError} When a listener has used every sequence
+   * number (15 digits), before anything was delivered.
+   * @throws {DeliveryError} When an error stops the batch after some tasks
+   * were delivered: `deliveries[i]` are those of `events[i]` (possibly
+   * fewer than its listeners, or none), `cause` is the error. Failing before
+   * the first delivery, the error itself is thrown.
    *
    * @example Dispatching a batch
    * ```ts ignore
@@ -210,11 +225,24 @@ export class Dispatcher {
         queue.tasks.push({ event: index, slot, build });
       }
     }
+    let delivered = 0;
     for (const { listener, tasks } of queues.values()) {
-      const written = await this.#store.deliver(listener, tasks.map((task) => task.build), this.#deliveryTime());
-      for (const [k, { sequence, path }] of written.entries()) {
-        const { event, slot } = tasks[k];
-        results[event][slot] = { listener: listener.name, listenerEventType: listener.eventType, sequence, path };
+      const record = (written: readonly Delivered[]) => {
+        for (const [k, { sequence, path }] of written.entries()) {
+          const { event, slot } = tasks[k];
+          results[event][slot] = { listener: listener.name, listenerEventType: listener.eventType, sequence, path };
+        }
+        delivered += written.length;
+      };
+      try {
+        record(await this.#store.deliver(listener, tasks.map((task) => task.build), this.#deliveryTime()));
+      } catch (error) {
+        const partial = error instanceof PartialDeliveryError;
+        if (partial) record(error.delivered);
+        const cause = partial ? error.cause : error;
+        // Nothing written yet: the error as it is (a caller has nothing to account for).
+        if (delivered === 0) throw cause;
+        throw new DeliveryError(results.map((each) => each.filter(Boolean)), cause as Error);
       }
     }
     return results;

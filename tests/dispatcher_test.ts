@@ -11,6 +11,7 @@ import { join } from "node:path";
 import {
   decodeTask,
   type Delivery,
+  DeliveryError,
   Dispatcher,
   InvalidNameError,
   Layout,
@@ -21,6 +22,7 @@ import {
   Task,
 } from "../mod.ts";
 import { namesIn, sequencesIn, tempRoot } from "./_helpers.ts";
+import { fill, smallTmpfs } from "./_tmpfs.ts";
 
 /** Listeners at every level of `product/created`, two at the root. */
 const LISTENERS = [
@@ -256,9 +258,9 @@ Deno.test("dispatch() refuses a sequence number past 15 digits, naming the liste
       const dirs = await registered(root.path);
       const tracking = JSON.stringify({ sequence: last, count: last, first: "2030-01-01", last: "2030-01-01" });
       await Deno.writeTextFile(join(dirs.search, Layout.TRACKING), tracking);
-      await rejects(new Dispatcher(root.path).dispatch("product/created", { id: 1 }), SequenceLimitError);
+      await rejects(new Dispatcher(root.path).dispatch("product", { id: 1 }), SequenceLimitError);
       try {
-        await new Dispatcher(root.path).dispatch("product/created", { id: 1 });
+        await new Dispatcher(root.path).dispatch("product", { id: 1 });
       } catch (thrown) {
         ok(thrown instanceof SequenceLimitError, String(thrown));
         deepEqual([thrown.listener, thrown.eventType, thrown.path, thrown.sequence], [
@@ -272,6 +274,41 @@ Deno.test("dispatch() refuses a sequence number past 15 digits, naming the liste
       deepEqual(namesIn(join(dirs.search, Layout.INBOX)), [], "nothing written");
       equal(await Deno.readTextFile(join(dirs.search, Layout.TRACKING)), tracking, "tracking.json untouched");
       deepEqual(namesIn(join(dirs.search, Layout.TMP)), []);
+      deepEqual(namesIn(join(dirs.audit, Layout.INBOX)), [], "no other listener reached either");
     });
   }
+});
+
+Deno.test("dispatch() that fails part-way throws DeliveryError with the deliveries made before, removing its staging files", async () => {
+  await using root = await tempRoot();
+  // The root's listener lives on a full tmpfs; product/created's does not. The deepest level is served first.
+  const audit = join(root.path, "audit_listener");
+  const disk = await smallTmpfs("256k", audit);
+  if ("skipped" in disk) {
+    console.log(`skipped: ${disk.skipped}`);
+    return;
+  }
+  await using _disk = disk;
+  for (const [name, eventType] of [["mailer", "product/created"], ["audit", ""]]) {
+    await runOnce(root.path, { name, eventType, handler: () => Task.SUCCESS });
+  }
+  await fill(audit);
+  await rejects(new Dispatcher(root.path).dispatch("product/created", { id: 1 }), DeliveryError);
+  try {
+    await new Dispatcher(root.path).dispatch("product/created", { id: 2 });
+  } catch (thrown) {
+    ok(thrown instanceof DeliveryError, String(thrown));
+    const mailer = join(root.path, listenerPath("mailer", "product/created"));
+    deepEqual(thrown.deliveries, [[{
+      listener: "mailer",
+      listenerEventType: "product/created",
+      sequence: 2,
+      path: join(mailer, Layout.INBOX, "2.json"),
+    }]]);
+    equal(thrown.delivered, 1);
+    ok(thrown.cause instanceof Error && /No space left/.test(thrown.cause.message), String(thrown.cause));
+    deepEqual(sequencesIn(join(mailer, Layout.INBOX)), [1, 2]);
+  }
+  deepEqual(namesIn(join(audit, Layout.INBOX)), []);
+  deepEqual(namesIn(join(audit, Layout.TMP)), [], "no staging file left");
 });

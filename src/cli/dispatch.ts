@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
-import { Dispatcher, type DispatchEvent } from "../dispatcher.ts";
-import { InvalidNameError, PayloadError } from "../errors.ts";
+import { type Delivery, Dispatcher, type DispatchEvent } from "../dispatcher.ts";
+import { DeliveryError, InvalidNameError, PayloadError } from "../errors.ts";
 import { parseEventType } from "../protocol/names.ts";
 import { encodePayload } from "../protocol/php_json.ts";
 import { type CliIo, UsageError } from "./_io.ts";
@@ -33,8 +33,10 @@ Options:
                  array per event)
   -h, --help     show this help
 
-Exit codes: 0 delivered (or no listener: said on stderr), 1 unexpected
-error, 2 usage error or invalid input (nothing written).
+Exit codes: 0 delivered (or no listener: said on stderr), 1 an error
+(a full disk, a listener whose sequence numbers are used up...): what was
+delivered before it is printed as usual, the error on stderr; 2 usage error
+or invalid input (nothing written).
 `;
 
 /** `hurah dispatch`: returns the exit code. */
@@ -68,15 +70,29 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
   const payload = await readPayload(payloadArg, io);
   const root = resolveRoot(undefined, values.root, io);
   const dispatcher = new Dispatcher(root, { durable: !values["no-fsync"] });
-  const deliveries = await dispatcher.dispatch(eventType, payload);
-  if (values.json) io.stdout(JSON.stringify(deliveries) + "\n");
-  else for (const d of deliveries) io.stdout(`${d.listener} ${d.sequence} ${d.path}\n`);
+  let deliveries: Delivery[];
+  try {
+    deliveries = await dispatcher.dispatch(eventType, payload);
+  } catch (error) {
+    if (!(error instanceof DeliveryError)) throw error;
+    // Reached some listeners: say which, so that a retry can leave them out.
+    printDeliveries(error.deliveries[0], values.json, io);
+    io.stderr(`hurah dispatch: ${error.message}\n`);
+    return 1;
+  }
+  printDeliveries(deliveries, values.json, io);
   if (deliveries.length === 0) {
     io.stderr(
       `hurah dispatch: no listener for ${JSON.stringify(eventType)} under ${dispatcher.root}; nothing delivered\n`,
     );
   }
   return 0;
+}
+
+/** Prints deliveries as `<listener> <sequence> <path>` lines, or as one JSON array. */
+function printDeliveries(deliveries: readonly Delivery[], json: boolean, io: CliIo): void {
+  if (json) io.stdout(JSON.stringify(deliveries) + "\n");
+  else for (const d of deliveries) io.stdout(`${d.listener} ${d.sequence} ${d.path}\n`);
 }
 
 /**
@@ -99,8 +115,17 @@ async function dispatchBatch(
   let deliveries = 0;
   let unreached = 0;
   let separator = "[";
-  for (let start = 0; start < events.length; start += EVENTS_PER_CALL) {
-    const results = await dispatcher.dispatchMany(events.slice(start, start + EVENTS_PER_CALL));
+  let failure: DeliveryError | undefined;
+  for (let start = 0; start < events.length && failure === undefined; start += EVENTS_PER_CALL) {
+    let results: Delivery[][];
+    try {
+      results = await dispatcher.dispatchMany(events.slice(start, start + EVENTS_PER_CALL));
+    } catch (error) {
+      if (!(error instanceof DeliveryError)) throw error;
+      // The events up to the last one delivered anywhere; the rest were not written.
+      failure = error;
+      results = error.deliveries.slice(0, error.deliveries.findLastIndex((each) => each.length > 0) + 1);
+    }
     for (const each of results) {
       deliveries += each.length;
       if (each.length === 0) unreached++;
@@ -112,7 +137,11 @@ async function dispatchBatch(
       }
     }
   }
-  if (options.json) io.stdout(events.length === 0 ? "[]\n" : "]\n");
+  if (options.json) io.stdout(separator === "[" ? "[]\n" : "]\n");
+  if (failure !== undefined) {
+    io.stderr(`hurah dispatch: ${failure.message}\n`);
+    return 1;
+  }
   const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
   io.stderr(
     `hurah dispatch: ${count(events.length, "event", "events")}, ` +

@@ -49,6 +49,31 @@ export interface Delivered {
   path: string;
 }
 
+/**
+ * `deliver()` failed after writing some of its tasks: `delivered` are in the
+ * inbox, each one whole; `cause` is the error met.
+ */
+export class PartialDeliveryError extends Error {
+  /** The tasks written before the error, in order. */
+  readonly delivered: Delivered[];
+
+  constructor(delivered: Delivered[], cause: unknown) {
+    super(`failed after ${delivered.length} tasks: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = "PartialDeliveryError";
+    this.delivered = delivered;
+  }
+}
+
+/** The tasks an error of `deliver()` says were written before it. */
+function deliveredBefore(error: unknown): Delivered[] {
+  return error instanceof PartialDeliveryError ? error.delivered : [];
+}
+
+/** The error a `deliver()` error stands for. */
+function causeOf(error: unknown): unknown {
+  return error instanceof PartialDeliveryError ? error.cause : error;
+}
+
 /** A `deliver()` call waiting for its slice. */
 interface Waiting {
   builds: readonly Build[];
@@ -258,7 +283,9 @@ export class FileStore {
    * {@linkcode SLICE_LIMIT} tasks under one hold of the dispatch lock (see
    * `#deliverLocked`); a call with more tasks is served slice after slice,
    * in order. When a slice fails, every call in it gets the error; the tasks
-   * linked before the failure stay in the inbox.
+   * linked before the failure stay in the inbox, and the error is then a
+   * {@linkcode PartialDeliveryError} saying which of the call's tasks they
+   * are (its `cause` is the error met).
    */
   async deliver(listener: ListenerRef, builds: readonly Build[], now: string): Promise<Delivered[]> {
     try {
@@ -271,7 +298,12 @@ export class FileStore {
     if (builds.length > SLICE_LIMIT) {
       const delivered: Delivered[] = [];
       for (let start = 0; start < builds.length; start += SLICE_LIMIT) {
-        delivered.push(...await this.deliver(listener, builds.slice(start, start + SLICE_LIMIT), now));
+        try {
+          delivered.push(...await this.deliver(listener, builds.slice(start, start + SLICE_LIMIT), now));
+        } catch (error) {
+          if (delivered.length === 0) throw error;
+          throw new PartialDeliveryError([...delivered, ...deliveredBefore(error)], causeOf(error));
+        }
       }
       return delivered;
     }
@@ -304,7 +336,13 @@ export class FileStore {
           let from = 0;
           for (const request of slice) request.resolve(delivered.slice(from, from += request.builds.length));
         } catch (error) {
-          for (const request of slice) request.reject(error); // no effect on those already resolved
+          // Each call learns which of its own tasks were written before the error.
+          const written = deliveredBefore(error);
+          let from = 0;
+          for (const request of slice) {
+            const mine = written.slice(from, from += request.builds.length);
+            request.reject(mine.length > 0 ? new PartialDeliveryError(mine, causeOf(error)) : causeOf(error));
+          }
         }
       }
     } finally {
@@ -388,6 +426,11 @@ export class FileStore {
       if (this.#durable && delivered.length > 0) await syncDir(inbox);
       this.#written.set(listener.dir, last);
       return delivered;
+    } catch (error) {
+      if (delivered.length === 0) throw error;
+      // Reported as delivered: flush what was linked, if the disk still lets us.
+      if (this.#durable) await syncDir(inbox).catch(() => {});
+      throw new PartialDeliveryError(delivered, error);
     } finally {
       for (const path of staged) removeIfExists(path);
       lock.close();
@@ -533,9 +576,9 @@ export class FileStore {
    */
   async rewriteTask(listener: ListenerRef, dir: TaskDir, file: string, text: string): Promise<void> {
     const staged = this.#tmpPath(listener.dir, "rewrite");
-    await writeFileSynced(staged, text, this.#durable);
     const target = join(listener.dir, dir, file);
     try {
+      await writeFileSynced(staged, text, this.#durable);
       if (dir === Layout.INFLIGHT) Deno.lstatSync(target);
       Deno.renameSync(staged, target);
     } catch (error) {

@@ -4,10 +4,11 @@
  *
  * @module
  */
-import { deepEqual, equal, match } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { decodeTask, Layout } from "../../mod.ts";
 import { namesIn, runCli, sequencesIn, tempRoot } from "../_helpers.ts";
+import { smallTmpfs } from "../_tmpfs.ts";
 
 async function registeredRoot() {
   const root = await tempRoot();
@@ -112,4 +113,34 @@ Deno.test("hurah dispatch exits 1 with one line when a listener's sequence numbe
   const result = await runCli(["dispatch", "product/created", "{}", "--root", root.path]);
   equal(result.code, 1);
   match(result.stderr, /^hurah dispatch: .*product\/created\/mailer.*1000000000000000[^\n]*\n$/);
+});
+
+Deno.test("hurah dispatch --batch on a full disk prints what it delivered before the error, and the error on stderr", async (t) => {
+  const disk = await smallTmpfs("3m");
+  if ("skipped" in disk) {
+    console.log(`skipped: ${disk.skipped}`);
+    return;
+  }
+  await using _disk = disk;
+  const registered = await runCli(["run", "mailer", "product/created", "--exec", "true", disk.path]);
+  equal(registered.code, 0, registered.stderr);
+  const batch = Array.from(
+    { length: 1_000 },
+    (_, i) => JSON.stringify({ event_type: "product/created", payload: { i } }),
+  );
+  const result = await runCli(["dispatch", "--batch", "-", "--root", disk.path, "--no-fsync"], {
+    stdin: batch.join("\n"),
+  });
+  const dir = join(disk.path, "product", "created", "mailer_listener");
+  const delivered = sequencesIn(join(dir, Layout.INBOX));
+  await t.step(
+    "the disk filled part-way",
+    () => ok(delivered.length > 0 && delivered.length < 1_000, `${delivered.length}`),
+  );
+  equal(result.code, 1);
+  const lines = result.stdout.split("\n").filter(Boolean);
+  deepEqual(lines.map((line) => Number(line.split(" ")[1])), delivered, "every delivery reported, and only those");
+  match(result.stderr, /No space left on device/);
+  match(result.stderr, new RegExp(`after ${delivered.length} deliveries`));
+  deepEqual(namesIn(join(dir, Layout.TMP)), [], "no staging file left");
 });

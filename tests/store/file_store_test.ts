@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { encodeTask, formatDelivery, Layout } from "../../mod.ts";
 import { FileStore, type StateDir, type TaskDir } from "../../src/store/file_store.ts";
 import { namesIn, sequencesIn, tempRoot } from "../_helpers.ts";
+import { fill, smallTmpfs } from "../_tmpfs.ts";
 
 const build = (tag: string) => (sequence: number) =>
   encodeTask({ payload: tag, sequence, count: sequence, delivery: formatDelivery(new Date()) });
@@ -112,4 +113,20 @@ Deno.test("FileStore.claim() and takeOver() skip a task whose claim name is take
   const claim = { file: "2.json~other", sequence: 2, task: "2.json", owner: "other" };
   equal(store.takeOver(listener, claim, "me"), undefined);
   deepEqual(await tree(listener.dir), files);
+});
+
+Deno.test("FileStore.rewriteTask() on a full disk throws and leaves no staging file", async () => {
+  await using root = await tempRoot();
+  const dir = join(root.path, "jobs", "worker_listener");
+  const disk = await smallTmpfs("256k", dir);
+  if ("skipped" in disk) {
+    console.log(`skipped: ${disk.skipped}`);
+    return;
+  }
+  await using _disk = disk;
+  const { store, listener } = await plant(root.path, { "inbox/1.json": "A" });
+  await fill(dir);
+  await rejects(store.rewriteTask(listener, Layout.INBOX, "1.json", "B".repeat(10_000)), /No space left/);
+  equal(await Deno.readTextFile(join(dir, Layout.INBOX, "1.json")), "A");
+  deepEqual(namesIn(join(dir, Layout.TMP)), [], "no staging file left");
 });
