@@ -7,7 +7,7 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { decodeTask, Layout } from "../../mod.ts";
-import { namesIn, runCli, sequencesIn, tempRoot } from "../_helpers.ts";
+import { namesIn, runCli, sequencesIn, spawnCli, tempRoot, waitUntil } from "../_helpers.ts";
 import { smallTmpfs } from "../_tmpfs.ts";
 
 async function registeredRoot() {
@@ -143,4 +143,42 @@ Deno.test("hurah dispatch --batch on a full disk prints what it delivered before
   match(result.stderr, /No space left on device/);
   match(result.stderr, new RegExp(`after ${delivered.length} deliveries`));
   deepEqual(namesIn(join(dir, Layout.TMP)), [], "no staging file left");
+});
+
+Deno.test("hurah dispatch never gives the number of a task in flight, when tracking.json is behind", async () => {
+  await using root = await tempRoot();
+  const registered = await runCli(["run", "l", "ev", "--exec", "exit 0", root.path]);
+  equal(registered.code, 0, registered.stderr);
+  equal((await runCli(["dispatch", "ev", '{"who":"A"}', "--root", root.path])).code, 0);
+  const dir = join(root.path, "ev", "l_listener");
+  // A parallel worker claims task 1 (inflight/1.json~<worker>) and holds it for 2 s.
+  const worker = spawnCli([
+    "run",
+    "l",
+    "ev",
+    "--concurrency",
+    "2",
+    "--no-fsync",
+    "--exec",
+    "sleep 2; exit 0",
+    root.path,
+  ]);
+  try {
+    await waitUntil(
+      "task 1 in flight",
+      () => namesIn(join(dir, Layout.INFLIGHT)).some((name) => name.startsWith("1.json~")),
+    );
+    // tracking.json behind the files, as after a restore or a power loss.
+    await Deno.writeTextFile(join(dir, Layout.TRACKING), '{"sequence":0,"count":0,"first":"","last":""}');
+    const result = await runCli(["dispatch", "ev", '{"who":"B"}', "--root", root.path]);
+    equal(result.code, 0, result.stderr);
+    match(result.stdout, /^l 2 /);
+  } finally {
+    await worker.status;
+    await worker.stdout.cancel();
+    await worker.stderr.cancel();
+  }
+  const who = (state: string) =>
+    namesIn(join(dir, state)).map((name) => JSON.parse(Deno.readTextFileSync(join(dir, state, name))).payload.who);
+  deepEqual([...who(Layout.ARCHIVE), ...who(Layout.INBOX)].sort(), ["A", "B"], "both tasks kept");
 });
