@@ -352,11 +352,11 @@ export class FileStore {
 
   /**
    * Writes tasks into a listener's inbox under one hold of its dispatch lock
-   * (waited for without blocking the event loop). Each file is staged in
-   * `tmp/`; `tracking.json` is then replaced once, with the last number of
-   * the run; then each file is hard-linked to `inbox/<N>.json` (which fails
-   * rather than overwrite), so a reader never sees a partial file and two
-   * dispatchers never share a number. When durable, each file is flushed
+   * (waited for without blocking the event loop). `tracking.json` is
+   * replaced once, with the last number of the run (never lowered); each
+   * file is then staged in `tmp/` and hard-linked to `inbox/<N>.json` (which
+   * fails rather than overwrite), so a reader never sees a partial file and
+   * two dispatchers never share a number. When durable, each file is flushed
    * before its link and the inbox once after the last.
    */
   async #deliverLocked(listener: ListenerRef, builds: readonly Build[], now: string): Promise<Delivered[]> {
@@ -390,15 +390,23 @@ export class FileStore {
             continue numbering;
           }
         }
-        for (let k = 0; k < count; k++) staged[k] ??= this.#tmpPath(listener.dir, "task");
-        const done = delivered.length;
-        await writeFilesSynced(staged.slice(0, count), (k) => builds[done + k](first + k), this.#durable);
-        await this.#writeTracking(listener.dir, {
+        // Reserve the numbers in tracking.json before staging (which may wait for a flush), so that a
+        // dispatcher that takes no lock (PHP) numbers past them from now on.
+        const written = await this.#writeTracking(listener.dir, {
           sequence: first + count - 1,
           count: first + count - 1,
           first: tracking?.first ?? now,
           last: now,
         });
+        if (written > first + count - 1) {
+          // Such a dispatcher has gone past these numbers meanwhile: take the next ones.
+          last = written;
+          trusted = false;
+          continue numbering;
+        }
+        for (let k = 0; k < count; k++) staged[k] ??= this.#tmpPath(listener.dir, "task");
+        const done = delivered.length;
+        await writeFilesSynced(staged.slice(0, count), (k) => builds[done + k](first + k), this.#durable);
         for (let k = 0; k < count; k++) {
           const path = `${inbox}/${first + k}.json`;
           try {
@@ -482,8 +490,9 @@ export class FileStore {
    * then its `tracking.json`. So the file is read again just before, and the
    * inbox probed past the higher number; after the rename the inbox is
    * probed once more, in case it wrote in between (then written again).
+   * Returns the number written: `tracking.sequence`, or higher.
    */
-  async #writeTracking(dir: string, tracking: TrackingRecord): Promise<void> {
+  async #writeTracking(dir: string, tracking: TrackingRecord): Promise<number> {
     let sequence = tracking.sequence;
     const next = () => `${dir}/${Layout.INBOX}/${sequence + 1}.json`;
     for (let round = 0; round < 3; round++) {
@@ -498,8 +507,9 @@ export class FileStore {
         removeIfExists(staged);
         throw error;
       }
-      if (!exists(next())) return;
+      if (!exists(next())) break;
     }
+    return sequence;
   }
 
   /** The highest sequence number of any file in any state directory of a listener, or 0. */

@@ -12,7 +12,8 @@
  * `product_id` of the payloads found in the inbox. PHP alone loses nothing
  * (one PHP process is sequential; it loses events only to another
  * dispatcher that does not lock, such as a second PHP process); beside hurah
- * it must lose no more than a couple more than alone (before the fix: dozens).
+ * it must lose at most one more per hurah dispatch than alone (before the
+ * fix: 3 to 10 per dispatch).
  *
  * @module
  */
@@ -89,8 +90,10 @@ Deno.test({
       `beside ${HURAH_DISPATCHES} hurah dispatches ${beside.lost} at ${beside.rate.toFixed(0)}/s ` +
       `(${beside.hurahFound} of hurah's ${HURAH_DISPATCHES} events found)`;
     console.log(summary);
-    // A hurah dispatch races with PHP only inside the few microseconds between its last look at tracking.json
-    // and its rename; before the fix each one cost PHP every event dispatched during its hold of the lock.
-    ok(beside.lost <= alone.lost + 2, summary);
+    // A hurah dispatch can still race with PHP inside the microseconds between its last look at tracking.json
+    // and its rename (longer when the scheduler preempts it there, on a loaded machine: measured 0 to 2 events
+    // for 5 dispatches at a load of 12 on 2 cores). Before the fix each dispatch cost PHP every event PHP
+    // dispatched while hurah held the lock: 14 for 5 dispatches on a quiet machine, 19 to 46 on a loaded one.
+    ok(beside.lost <= alone.lost + HURAH_DISPATCHES, summary);
   },
 });
