@@ -76,12 +76,14 @@ export { prune } from "./src/store/prune.ts";
 export type { ListenerPrune, PruneOptions, PruneReport } from "./src/store/prune.ts";
 export {
   CorruptFileError,
+  DeliveryError,
   ExecHandlerError,
   HandlerLoadError,
   InvalidNameError,
   ListenerNotFoundError,
   LockTimeoutError,
   PayloadError,
+  SequenceLimitError,
   TaskMoveError,
   UnsafePathError,
 } from "./src/errors.ts";

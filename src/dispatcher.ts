@@ -1,8 +1,8 @@
-import { InvalidNameError, PayloadError } from "./errors.ts";
+import { DeliveryError, InvalidNameError, PayloadError } from "./errors.ts";
 import { parseEventType } from "./protocol/names.ts";
 import { encodePayload, encodePhpJson } from "./protocol/php_json.ts";
 import { DEFAULT_MAX_TASK_SIZE, formatDelivery } from "./protocol/task_file.ts";
-import { type Build, FileStore, type ListenerRef } from "./store/file_store.ts";
+import { type Build, type Delivered, FileStore, type ListenerRef, PartialDeliveryError } from "./store/file_store.ts";
 import type { LockWait } from "./store/_fs.ts";
 
 /** The default of `DispatcherOptions.lockTimeoutMs`. */
@@ -198,6 +198,13 @@ export class Dispatcher {
    * @throws {LockTimeoutError} When a listener's dispatch lock is still held
    * after `lockTimeoutMs`; the listeners reached before it keep their tasks.
    * @throws The reason of `signal`, when it aborts a wait for a dispatch lock.
+   * @throws {SequenceLimitError} When a listener has used every sequence
+   * number (15 digits); nothing is written to it.
+   * @throws {DeliveryError} When an error (a full disk, an I/O error, a
+   * `SequenceLimitError`) stops the dispatch after it reached some
+   * listeners: `deliveries[0]` lists those, each delivery whole, `cause` is
+   * the error. Failing before the first delivery, the error itself is
+   * thrown.
    *
    * @example Dispatching to listeners
    * ```ts ignore
@@ -223,7 +230,9 @@ export class Dispatcher {
    *
    * Every event is checked before anything is written: one invalid event
    * type or payload and nothing is delivered. An I/O error part-way leaves
-   * the deliveries made before it in place, each one whole.
+   * the deliveries made before it in place, each one whole, and throws a
+   * `DeliveryError` that lists them (per event, as the result would), so
+   * that a retry can leave them out.
    *
    * @param events The events, each `{ eventType, payload }`; an omitted
    * `payload` is `null`.
@@ -239,6 +248,12 @@ export class Dispatcher {
    * @throws {LockTimeoutError} When a listener's dispatch lock is still held
    * after `lockTimeoutMs`; the listeners reached before it keep their tasks.
    * @throws The reason of `signal`, when it aborts a wait for a dispatch lock.
+   * @throws {SequenceLimitError} When a listener has used every sequence
+   * number (15 digits), before anything was delivered.
+   * @throws {DeliveryError} When an error stops the batch after some tasks
+   * were delivered: `deliveries[i]` are those of `events[i]` (possibly
+   * fewer than its listeners, or none), `cause` is the error. Failing before
+   * the first delivery, the error itself is thrown.
    *
    * @example Dispatching a batch
    * ```ts ignore
@@ -305,11 +320,24 @@ export class Dispatcher {
         queue.tasks.push({ event: index, slot, build });
       }
     }
+    let delivered = 0;
     for (const { listener, tasks } of queues.values()) {
-      const written = await this.#store.deliver(listener, tasks.map((task) => task.build), this.#deliveryTime());
-      for (const [k, { sequence, path }] of written.entries()) {
-        const { event, slot } = tasks[k];
-        results[event][slot] = { listener: listener.name, listenerEventType: listener.eventType, sequence, path };
+      const record = (written: readonly Delivered[]) => {
+        for (const [k, { sequence, path }] of written.entries()) {
+          const { event, slot } = tasks[k];
+          results[event][slot] = { listener: listener.name, listenerEventType: listener.eventType, sequence, path };
+        }
+        delivered += written.length;
+      };
+      try {
+        record(await this.#store.deliver(listener, tasks.map((task) => task.build), this.#deliveryTime()));
+      } catch (error) {
+        const partial = error instanceof PartialDeliveryError;
+        if (partial) record(error.delivered);
+        const cause = partial ? error.cause : error;
+        // Nothing written yet: the error as it is (a caller has nothing to account for).
+        if (delivered === 0) throw cause;
+        throw new DeliveryError(results.map((each) => each.filter(Boolean)), cause as Error);
       }
     }
     return results;

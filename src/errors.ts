@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Delivery } from "./dispatcher.ts";
 
 /**
  * An event type or handler name does not follow hurah's naming rules.
@@ -332,6 +333,98 @@ export class LockTimeoutError extends Error {
     this.path = path;
     this.waitedMs = waitedMs;
     this.holderPid = holderPid;
+  }
+}
+
+/**
+ * A listener has used every sequence number a task name can hold (1 to 15
+ * digits, up to 999,999,999,999,999): the next dispatch to it is refused
+ * before anything is written.
+ *
+ * @example Catching a listener whose numbers are used up
+ * ```ts ignore
+ * import { Dispatcher, SequenceLimitError } from "jsr:@hurah/events";
+ * try {
+ *   await new Dispatcher("/var/lib/hurah").dispatch("product/created", {});
+ * } catch (error) {
+ *   if (error instanceof SequenceLimitError) console.error(error.listener, error.sequence);
+ * }
+ * ```
+ */
+export class SequenceLimitError extends Error {
+  /** The listener's handler name. */
+  readonly listener: string;
+  /** The event type the listener listens to (`""` for the root). */
+  readonly eventType: string;
+  /** The listener's directory. */
+  readonly path: string;
+  /** The number the next task would have had. */
+  readonly sequence: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param listener The listener's handler name.
+   * @param eventType The event type it listens to.
+   * @param path The listener's directory.
+   * @param sequence The number the next task would have had.
+   */
+  constructor(listener: string, eventType: string, path: string, sequence: number) {
+    const id = eventType === "" ? listener : `${eventType}/${listener}`;
+    super(
+      `Listener ${id} (${path}) has no sequence number left: the next task would be number ${sequence}, ` +
+        `but a task name holds 1 to 15 digits (at most 999999999999999); nothing was written. ` +
+        `Register a new listener, or lower tracking.json once no task file above it is left`,
+    );
+    this.name = "SequenceLimitError";
+    this.listener = listener;
+    this.eventType = eventType;
+    this.path = path;
+    this.sequence = sequence;
+  }
+}
+
+/**
+ * A dispatch failed part-way (a full disk, an I/O error): some listeners'
+ * tasks were written before the error, each one whole, and stay delivered.
+ * `deliveries` says which, so that a retry does not deliver them twice;
+ * `cause` is the error met.
+ *
+ * @example Reporting what a failed batch delivered
+ * ```ts ignore
+ * import { DeliveryError, Dispatcher } from "jsr:@hurah/events";
+ * try {
+ *   await new Dispatcher("/var/lib/hurah").dispatchMany(events);
+ * } catch (error) {
+ *   if (error instanceof DeliveryError) console.error(`${error.delivered} delivered before`, error.cause);
+ * }
+ * ```
+ */
+export class DeliveryError extends Error {
+  /**
+   * For each event, in the order given, the deliveries made before the
+   * error (possibly fewer than the event's listeners, or none).
+   */
+  readonly deliveries: Delivery[][];
+  /** How many task files were delivered in all. */
+  readonly delivered: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param deliveries Per event, the deliveries made before the error.
+   * @param cause The error met.
+   */
+  constructor(deliveries: Delivery[][], cause: Error) {
+    const delivered = deliveries.reduce((sum, each) => sum + each.length, 0);
+    super(
+      `Dispatch failed after ${delivered} ${delivered === 1 ? "delivery" : "deliveries"} ` +
+        `(those stay delivered; the rest were not written): ${cause.message}`,
+      { cause },
+    );
+    this.name = "DeliveryError";
+    this.deliveries = deliveries;
+    this.delivered = delivered;
   }
 }
 

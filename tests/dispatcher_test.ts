@@ -11,15 +11,18 @@ import { join } from "node:path";
 import {
   decodeTask,
   type Delivery,
+  DeliveryError,
   Dispatcher,
   InvalidNameError,
   Layout,
   listenerPath,
   PayloadError,
   runOnce,
+  SequenceLimitError,
   Task,
 } from "../mod.ts";
 import { namesIn, sequencesIn, tempRoot } from "./_helpers.ts";
+import { fill, smallTmpfs } from "./_tmpfs.ts";
 
 /** Listeners at every level of `product/created`, two at the root. */
 const LISTENERS = [
@@ -168,7 +171,8 @@ Deno.test("dispatchMany() numbers past files that tracking.json does not know of
     for (const [state, sequences] of Object.entries(planted)) {
       await Deno.mkdir(join(dir, state), { recursive: true });
       for (const n of sequences) {
-        const path = join(dir, state, `${n}.json`);
+        const claim = state === Layout.INFLIGHT ? `${Layout.CLAIM_SEPARATOR}host-1-w1` : "";
+        const path = join(dir, state, `${n}.json${claim}`);
         await Deno.writeTextFile(path, `{"payload":"planted ${state} ${n}","sequence":${n},"count":${n}}`);
         texts.set(path, await Deno.readTextFile(path));
       }
@@ -187,6 +191,12 @@ Deno.test("dispatchMany() numbers past files that tracking.json does not know of
       name: "handled files ahead of tracking.json",
       planted: { [Layout.ARCHIVE]: [4], [Layout.ERROR]: [] },
       want: [5, 6, 7, 8],
+    },
+    // A parallel worker holds task 3 (inflight/3.json~<worker>): 3 must not be given again.
+    {
+      name: "claimed files ahead of tracking.json",
+      planted: { [Layout.INFLIGHT]: [3] },
+      want: [4, 5, 6, 7],
     },
   ];
   for (const { name, planted, want } of cases) {
@@ -260,4 +270,66 @@ Deno.test("dispatch() writes task files up to maxTaskSize and refuses the next b
   }
   ok(length > 3000, `only ${length} characters of payload fit in 4096 bytes`);
   await rejects(dispatcher.dispatch("product", "x".repeat(length + 1)), PayloadError);
+});
+
+Deno.test("dispatch() refuses a sequence number past 15 digits, naming the listener and the number, writing nothing", async (t) => {
+  for (const last of [999_999_999_999_999, Number.MAX_SAFE_INTEGER]) {
+    await t.step(`tracking.json at ${last}`, async () => {
+      await using root = await tempRoot();
+      const dirs = await registered(root.path);
+      const tracking = JSON.stringify({ sequence: last, count: last, first: "2030-01-01", last: "2030-01-01" });
+      await Deno.writeTextFile(join(dirs.search, Layout.TRACKING), tracking);
+      await rejects(new Dispatcher(root.path).dispatch("product", { id: 1 }), SequenceLimitError);
+      try {
+        await new Dispatcher(root.path).dispatch("product", { id: 1 });
+      } catch (thrown) {
+        ok(thrown instanceof SequenceLimitError, String(thrown));
+        deepEqual([thrown.listener, thrown.eventType, thrown.path, thrown.sequence], [
+          "search",
+          "product",
+          dirs.search,
+          last + 1,
+        ]);
+        match(thrown.message, new RegExp(`product/search.*${last + 1}.*1 to 15 digits`));
+      }
+      deepEqual(namesIn(join(dirs.search, Layout.INBOX)), [], "nothing written");
+      equal(await Deno.readTextFile(join(dirs.search, Layout.TRACKING)), tracking, "tracking.json untouched");
+      deepEqual(namesIn(join(dirs.search, Layout.TMP)), []);
+      deepEqual(namesIn(join(dirs.audit, Layout.INBOX)), [], "no other listener reached either");
+    });
+  }
+});
+
+Deno.test("dispatch() that fails part-way throws DeliveryError with the deliveries made before, removing its staging files", async () => {
+  await using root = await tempRoot();
+  // The root's listener lives on a full tmpfs; product/created's does not. The deepest level is served first.
+  const audit = join(root.path, "audit_listener");
+  const disk = await smallTmpfs("256k", audit);
+  if ("skipped" in disk) {
+    console.log(`skipped: ${disk.skipped}`);
+    return;
+  }
+  await using _disk = disk;
+  for (const [name, eventType] of [["mailer", "product/created"], ["audit", ""]]) {
+    await runOnce(root.path, { name, eventType, handler: () => Task.SUCCESS });
+  }
+  await fill(audit);
+  await rejects(new Dispatcher(root.path).dispatch("product/created", { id: 1 }), DeliveryError);
+  try {
+    await new Dispatcher(root.path).dispatch("product/created", { id: 2 });
+  } catch (thrown) {
+    ok(thrown instanceof DeliveryError, String(thrown));
+    const mailer = join(root.path, listenerPath("mailer", "product/created"));
+    deepEqual(thrown.deliveries, [[{
+      listener: "mailer",
+      listenerEventType: "product/created",
+      sequence: 2,
+      path: join(mailer, Layout.INBOX, "2.json"),
+    }]]);
+    equal(thrown.delivered, 1);
+    ok(thrown.cause instanceof Error && /No space left/.test(thrown.cause.message), String(thrown.cause));
+    deepEqual(sequencesIn(join(mailer, Layout.INBOX)), [1, 2]);
+  }
+  deepEqual(namesIn(join(audit, Layout.INBOX)), []);
+  deepEqual(namesIn(join(audit, Layout.TMP)), [], "no staging file left");
 });

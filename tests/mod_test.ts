@@ -5,6 +5,7 @@ import * as mod from "../mod.ts";
 Deno.test("mod.ts exports exactly the public API", () => {
   deepEqual(Object.keys(mod).sort(), [
     "CorruptFileError",
+    "DeliveryError",
     "Dispatcher",
     "ExecHandlerError",
     "Handler",
@@ -14,6 +15,7 @@ Deno.test("mod.ts exports exactly the public API", () => {
     "ListenerNotFoundError",
     "LockTimeoutError",
     "PayloadError",
+    "SequenceLimitError",
     "Task",
     "TaskMoveError",
     "UnsafePathError",

@@ -1,12 +1,12 @@
 import { parseArgs } from "node:util";
-import { checkTaskSize, Dispatcher, type DispatcherOptions, type DispatchEvent } from "../dispatcher.ts";
+import { checkTaskSize, type Delivery, Dispatcher, type DispatcherOptions, type DispatchEvent } from "../dispatcher.ts";
 import { duration } from "./_handlers.ts";
 import { lockWaitFormatter } from "./_log.ts";
-import { InvalidNameError, PayloadError } from "../errors.ts";
+import { DeliveryError, InvalidNameError, PayloadError } from "../errors.ts";
 import { parseEventType } from "../protocol/names.ts";
 import { encodePayload, encodePhpJson } from "../protocol/php_json.ts";
 import { DEFAULT_MAX_TASK_SIZE } from "../protocol/task_file.ts";
-import { type CliIo, UsageError } from "./_io.ts";
+import { type CliIo, InterruptError, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
 import { taskSizeOption } from "./_size.ts";
 
@@ -45,10 +45,12 @@ Options:
                  array per event)
   -h, --help     show this help
 
-Exit codes: 0 delivered (or no listener: said on stderr), 1 unexpected
-error or a dispatch lock still held after --lock-timeout, 2 usage error or
-invalid input (nothing written), 130/143 interrupted by SIGINT/SIGTERM while
-waiting for a lock (nothing written to that listener).
+Exit codes: 0 delivered (or no listener: said on stderr), 1 an error (a
+full disk, a listener whose sequence numbers are used up, a dispatch lock
+still held after --lock-timeout...): what was delivered before it is printed
+as usual, the error on stderr; 2 usage error or invalid input (nothing
+written); 130/143 interrupted by SIGINT/SIGTERM while waiting for a lock
+(nothing written to that listener).
 `;
 
 /** `hurah dispatch`: returns the exit code. */
@@ -84,9 +86,17 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
   const payload = await readPayload(payloadArg, io);
   const root = resolveRoot(undefined, values.root, io);
   const dispatcher = new Dispatcher(root, { ...dispatcherOptions(values, io), ...taskSizeOption(values) });
-  const deliveries = await dispatcher.dispatch(eventType, payload);
-  if (values.json) io.stdout(JSON.stringify(deliveries) + "\n");
-  else for (const d of deliveries) io.stdout(`${d.listener} ${d.sequence} ${d.path}\n`);
+  let deliveries: Delivery[];
+  try {
+    deliveries = await dispatcher.dispatch(eventType, payload);
+  } catch (error) {
+    if (!(error instanceof DeliveryError)) throw error;
+    // Reached some listeners: say which, so that a retry can leave them out.
+    printDeliveries(error.deliveries[0], values.json, io);
+    io.stderr(`hurah dispatch: ${error.message}\n`);
+    return failedExitCode(error);
+  }
+  printDeliveries(deliveries, values.json, io);
   if (deliveries.length === 0) {
     io.stderr(
       `hurah dispatch: no listener for ${JSON.stringify(eventType)} under ${dispatcher.root}; nothing delivered\n`,
@@ -104,6 +114,12 @@ function dispatcherOptions(values: { "no-fsync": boolean; "lock-timeout": string
     signal: io.signal,
     onLockWait: (wait) => io.stderr(lockLine(wait)),
   };
+}
+
+/** Prints deliveries as `<listener> <sequence> <path>` lines, or as one JSON array. */
+function printDeliveries(deliveries: readonly Delivery[], json: boolean, io: CliIo): void {
+  if (json) io.stdout(JSON.stringify(deliveries) + "\n");
+  else for (const d of deliveries) io.stdout(`${d.listener} ${d.sequence} ${d.path}\n`);
 }
 
 /**
@@ -128,8 +144,17 @@ async function dispatchBatch(
   let deliveries = 0;
   let unreached = 0;
   let separator = "[";
-  for (let start = 0; start < events.length; start += EVENTS_PER_CALL) {
-    const results = await dispatcher.dispatchMany(events.slice(start, start + EVENTS_PER_CALL));
+  let failure: DeliveryError | undefined;
+  for (let start = 0; start < events.length && failure === undefined; start += EVENTS_PER_CALL) {
+    let results: Delivery[][];
+    try {
+      results = await dispatcher.dispatchMany(events.slice(start, start + EVENTS_PER_CALL));
+    } catch (error) {
+      if (!(error instanceof DeliveryError)) throw error;
+      // The events up to the last one delivered anywhere; the rest were not written.
+      failure = error;
+      results = error.deliveries.slice(0, error.deliveries.findLastIndex((each) => each.length > 0) + 1);
+    }
     for (const each of results) {
       deliveries += each.length;
       if (each.length === 0) unreached++;
@@ -141,7 +166,11 @@ async function dispatchBatch(
       }
     }
   }
-  if (options.json) io.stdout(events.length === 0 ? "[]\n" : "]\n");
+  if (options.json) io.stdout(separator === "[" ? "[]\n" : "]\n");
+  if (failure !== undefined) {
+    io.stderr(`hurah dispatch: ${failure.message}\n`);
+    return failedExitCode(failure);
+  }
   const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
   io.stderr(
     `hurah dispatch: ${count(events.length, "event", "events")}, ` +
@@ -214,4 +243,9 @@ async function readPayload(arg: string | undefined, io: CliIo): Promise<unknown>
   } catch (error) {
     throw new UsageError(`${source} is not valid JSON (${(error as Error).message}); quote strings as '"text"'`);
   }
+}
+
+/** The exit code of a dispatch that failed part-way: 130 or 143 when a signal ended it, else 1. */
+function failedExitCode(error: DeliveryError): number {
+  return error.cause instanceof InterruptError ? error.cause.exitCode : 1;
 }

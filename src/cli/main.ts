@@ -4,6 +4,7 @@ import {
   ListenerNotFoundError,
   LockTimeoutError,
   PayloadError,
+  SequenceLimitError,
   TaskMoveError,
   toError,
   UnsafePathError,
@@ -89,7 +90,7 @@ export function reportError(command: string, error: Error, io: CliIo): number {
   if (error instanceof OutputClosedError) return OUTPUT_CLOSED;
   const waitCode = waitExitCode(error, command, io);
   if (waitCode !== undefined) return waitCode;
-  if (error instanceof TaskMoveError) {
+  if (error instanceof SequenceLimitError || error instanceof TaskMoveError) {
     io.stderr(`hurah ${command}: ${error.message}${debug}\n`); // one line: the message says what happens next
     return 1;
   }

@@ -1,5 +1,5 @@
 import { join, resolve } from "node:path";
-import { UnsafePathError } from "../errors.ts";
+import { SequenceLimitError, UnsafePathError } from "../errors.ts";
 import { Layout } from "../protocol/layout.ts";
 import { LISTENER_SUFFIX, listenerPath } from "../protocol/names.ts";
 import { decodeTracking, encodeTracking, sequenceOf, type TrackingRecord } from "../protocol/task_file.ts";
@@ -19,6 +19,16 @@ import {
   writeFileSynced,
 } from "./_fs.ts";
 
+/** The entry at `path` (a link is not followed), or `undefined` when there is none. */
+function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
 /** An inbox directory larger than this (roughly 30,000 to 50,000 entries) is listed as a stream. */
 const LARGE_DIRECTORY_BYTES = 1024 * 1024;
 
@@ -27,6 +37,9 @@ const LARGE_DIRECTORY_BYTES = 1024 * 1024;
  * for the next hold, so that other dispatchers take their turn.
  */
 export const SLICE_LIMIT = 512;
+
+/** The highest sequence number a task name (`<N>.json`, 1 to 15 digits) holds. */
+export const MAX_SEQUENCE = 999_999_999_999_999;
 
 /** Makes a task file's text for its sequence number. */
 export type Build = (sequence: number) => string;
@@ -37,6 +50,31 @@ export interface Delivered {
   sequence: number;
   /** The path of `inbox/<N>.json`. */
   path: string;
+}
+
+/**
+ * `deliver()` failed after writing some of its tasks: `delivered` are in the
+ * inbox, each one whole; `cause` is the error met.
+ */
+export class PartialDeliveryError extends Error {
+  /** The tasks written before the error, in order. */
+  readonly delivered: Delivered[];
+
+  constructor(delivered: Delivered[], cause: unknown) {
+    super(`failed after ${delivered.length} tasks: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = "PartialDeliveryError";
+    this.delivered = delivered;
+  }
+}
+
+/** The tasks an error of `deliver()` says were written before it. */
+function deliveredBefore(error: unknown): Delivered[] {
+  return error instanceof PartialDeliveryError ? error.delivered : [];
+}
+
+/** The error a `deliver()` error stands for. */
+function causeOf(error: unknown): unknown {
+  return error instanceof PartialDeliveryError ? error.cause : error;
 }
 
 /** A `deliver()` call waiting for its slice. */
@@ -268,7 +306,9 @@ export class FileStore {
    * {@linkcode SLICE_LIMIT} tasks under one hold of the dispatch lock (see
    * `#deliverLocked`); a call with more tasks is served slice after slice,
    * in order. When a slice fails, every call in it gets the error; the tasks
-   * linked before the failure stay in the inbox.
+   * linked before the failure stay in the inbox, and the error is then a
+   * {@linkcode PartialDeliveryError} saying which of the call's tasks they
+   * are (its `cause` is the error met).
    */
   async deliver(listener: ListenerRef, builds: readonly Build[], now: string): Promise<Delivered[]> {
     try {
@@ -281,7 +321,12 @@ export class FileStore {
     if (builds.length > SLICE_LIMIT) {
       const delivered: Delivered[] = [];
       for (let start = 0; start < builds.length; start += SLICE_LIMIT) {
-        delivered.push(...await this.deliver(listener, builds.slice(start, start + SLICE_LIMIT), now));
+        try {
+          delivered.push(...await this.deliver(listener, builds.slice(start, start + SLICE_LIMIT), now));
+        } catch (error) {
+          if (delivered.length === 0) throw error;
+          throw new PartialDeliveryError([...delivered, ...deliveredBefore(error)], causeOf(error));
+        }
       }
       return delivered;
     }
@@ -314,7 +359,13 @@ export class FileStore {
           let from = 0;
           for (const request of slice) request.resolve(delivered.slice(from, from += request.builds.length));
         } catch (error) {
-          for (const request of slice) request.reject(error); // no effect on those already resolved
+          // Each call learns which of its own tasks were written before the error.
+          const written = deliveredBefore(error);
+          let from = 0;
+          for (const request of slice) {
+            const mine = written.slice(from, from += request.builds.length);
+            request.reject(mine.length > 0 ? new PartialDeliveryError(mine, causeOf(error)) : causeOf(error));
+          }
         }
       }
     } finally {
@@ -324,11 +375,11 @@ export class FileStore {
 
   /**
    * Writes tasks into a listener's inbox under one hold of its dispatch lock
-   * (waited for without blocking the event loop). Each file is staged in
-   * `tmp/`; `tracking.json` is then replaced once, with the last number of
-   * the run; then each file is hard-linked to `inbox/<N>.json` (which fails
-   * rather than overwrite), so a reader never sees a partial file and two
-   * dispatchers never share a number. When durable, each file is flushed
+   * (waited for without blocking the event loop). `tracking.json` is
+   * replaced once, with the last number of the run (never lowered); each
+   * file is then staged in `tmp/` and hard-linked to `inbox/<N>.json` (which
+   * fails rather than overwrite), so a reader never sees a partial file and
+   * two dispatchers never share a number. When durable, each file is flushed
    * before its link and the inbox once after the last.
    */
   async #deliverLocked(listener: ListenerRef, builds: readonly Build[], now: string): Promise<Delivered[]> {
@@ -347,25 +398,41 @@ export class FileStore {
       numbering: while (delivered.length < builds.length) {
         const first = last + 1;
         const count = builds.length - delivered.length;
+        if (first + count - 1 > MAX_SEQUENCE) {
+          // Past it a task name would not be read back as a task (and past 2^53 numbers stop counting).
+          throw new SequenceLimitError(
+            listener.name,
+            listener.eventType,
+            listener.dir,
+            Math.max(first, MAX_SEQUENCE + 1),
+          );
+        }
         if (!trusted) {
-          for (let sequence = first; sequence < first + count; sequence++) {
-            if (this.#usedOutsideInbox(listener.dir, `${sequence}.json`)) {
-              // tracking.json is behind tasks already handled: a number reused
-              // here would later overwrite archive/<N>.json or error/<N>.json.
-              last = Math.max(sequence, await this.maxSequence(listener.dir));
-              continue numbering;
-            }
+          const used = this.#firstUsed(listener.dir, first, count);
+          if (used !== undefined) {
+            // tracking.json is behind tasks pending, in flight or handled: a
+            // number reused here would make two tasks of one number.
+            last = Math.max(used, await this.maxSequence(listener.dir));
+            continue numbering;
           }
         }
-        for (let k = 0; k < count; k++) staged[k] ??= this.#tmpPath(listener.dir, "task");
-        const done = delivered.length;
-        await writeFilesSynced(staged.slice(0, count), (k) => builds[done + k](first + k), this.#durable);
-        await this.#writeTracking(listener.dir, {
+        // Reserve the numbers in tracking.json before staging (which may wait for a flush), so that a
+        // dispatcher that takes no lock (PHP) numbers past them from now on.
+        const written = await this.#writeTracking(listener.dir, {
           sequence: first + count - 1,
           count: first + count - 1,
           first: tracking?.first ?? now,
           last: now,
         });
+        if (written > first + count - 1) {
+          // Such a dispatcher has gone past these numbers meanwhile: take the next ones.
+          last = written;
+          trusted = false;
+          continue numbering;
+        }
+        for (let k = 0; k < count; k++) staged[k] ??= this.#tmpPath(listener.dir, "task");
+        const done = delivered.length;
+        await writeFilesSynced(staged.slice(0, count), (k) => builds[done + k](first + k), this.#durable);
         for (let k = 0; k < count; k++) {
           const path = `${inbox}/${first + k}.json`;
           try {
@@ -393,14 +460,44 @@ export class FileStore {
       if (this.#durable && delivered.length > 0) await syncDir(inbox);
       this.#written.set(listener.dir, last);
       return delivered;
+    } catch (error) {
+      if (delivered.length === 0) throw error;
+      // Reported as delivered: flush what was linked, if the disk still lets us.
+      if (this.#durable) await syncDir(inbox).catch(() => {});
+      throw new PartialDeliveryError(delivered, error);
     } finally {
       for (const path of staged) removeIfExists(path);
       lock.close();
     }
   }
 
-  #usedOutsideInbox(dir: string, file: string): boolean {
-    return exists(join(dir, Layout.ARCHIVE, file)) || exists(join(dir, Layout.ERROR, file));
+  /**
+   * The first of `count` numbers from `first` that a task file holds, in the
+   * inbox, in flight or handled. Checked in this order, the inbox first and
+   * `inflight/` listed once after it, so that a task moving from one to the
+   * next between the checks is seen in one of them; a task put back into the
+   * inbox meanwhile is caught by the link, which refuses an existing name.
+   */
+  #firstUsed(dir: string, first: number, count: number): number | undefined {
+    const end = first + count;
+    for (let sequence = first; sequence < end; sequence++) {
+      if (exists(`${dir}/${Layout.INBOX}/${sequence}.json`)) return sequence;
+    }
+    let claimed = Infinity;
+    try {
+      for (const entry of Deno.readDirSync(`${dir}/${Layout.INFLIGHT}`)) {
+        const sequence = sequenceOf(entry.name.split(Layout.CLAIM_SEPARATOR)[0]);
+        if (sequence !== undefined && sequence >= first && sequence < end) claimed = Math.min(claimed, sequence);
+      }
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    for (let sequence = first; sequence < Math.min(end, claimed); sequence++) {
+      if (exists(`${dir}/${Layout.ARCHIVE}/${sequence}.json`) || exists(`${dir}/${Layout.ERROR}/${sequence}.json`)) {
+        return sequence;
+      }
+    }
+    return claimed === Infinity ? undefined : claimed;
   }
 
   #readTracking(dir: string): TrackingRecord | undefined {
@@ -413,10 +510,32 @@ export class FileStore {
     }
   }
 
-  async #writeTracking(dir: string, tracking: TrackingRecord): Promise<void> {
-    const staged = this.#tmpPath(dir, "tracking");
-    await writeFileSynced(staged, encodeTracking(tracking), false);
-    Deno.renameSync(staged, join(dir, Layout.TRACKING));
+  /**
+   * Replaces `tracking.json`, never lowering it. A dispatcher that takes no
+   * lock (PHP) may have gone on since it was read: it writes its task file,
+   * then its `tracking.json`. So the file is read again just before, and the
+   * inbox probed past the higher number; after the rename the inbox is
+   * probed once more, in case it wrote in between (then written again).
+   * Returns the number written: `tracking.sequence`, or higher.
+   */
+  async #writeTracking(dir: string, tracking: TrackingRecord): Promise<number> {
+    let sequence = tracking.sequence;
+    const next = () => `${dir}/${Layout.INBOX}/${sequence + 1}.json`;
+    for (let round = 0; round < 3; round++) {
+      const current = this.#readTracking(dir); // undefined while PHP rewrites it in place: the probe covers that
+      sequence = Math.max(sequence, current?.sequence ?? 0);
+      while (exists(next())) sequence++;
+      const staged = this.#tmpPath(dir, "tracking");
+      try {
+        await writeFileSynced(staged, encodeTracking({ ...tracking, sequence, count: sequence }), false);
+        Deno.renameSync(staged, join(dir, Layout.TRACKING));
+      } catch (error) {
+        removeIfExists(staged);
+        throw error;
+      }
+      if (!exists(next())) break;
+    }
+    return sequence;
   }
 
   /** The highest sequence number of any file in any state directory of a listener, or 0. */
@@ -499,9 +618,9 @@ export class FileStore {
    */
   async rewriteTask(listener: ListenerRef, dir: TaskDir, file: string, text: string): Promise<void> {
     const staged = this.#tmpPath(listener.dir, "rewrite");
-    await writeFileSynced(staged, text, this.#durable);
     const target = join(listener.dir, dir, file);
     try {
+      await writeFileSynced(staged, text, this.#durable);
       if (dir === Layout.INFLIGHT) Deno.lstatSync(target);
       Deno.renameSync(staged, target);
     } catch (error) {
@@ -513,10 +632,17 @@ export class FileStore {
   /**
    * Moves a task file (or stray) to another state directory, created on
    * first use. Throws NotFound when the file is gone (taken by another).
+   * Never replaces a file: when the target name is taken, the file is
+   * quarantined instead (to `error/` under a free name, with a note saying
+   * which file held the name), so that neither is lost. Returns where it is.
    */
-  move(listener: ListenerRef, dir: TaskDir, file: string, to: StateDir, toFile = file): string {
+  async move(listener: ListenerRef, dir: StateDir, file: string, to: StateDir, toFile = file): Promise<string> {
     const from = `${listener.dir}/${dir}/${file}`;
     const target = `${listener.dir}/${to}/${toFile}`;
+    // Two names of one task never exist while numbers are not reused, so the check cannot race with the
+    // creation of the target name by another process, except where something is already wrong. A directory
+    // in the way is left to the rename, which fails (EISDIR) without replacing it.
+    if (lstatOrUndefined(target)?.isDirectory === false) return await this.#collided(listener, dir, file, to, toFile);
     try {
       Deno.renameSync(from, target);
     } catch (error) {
@@ -527,6 +653,13 @@ export class FileStore {
     return target;
   }
 
+  /** Quarantines a file that could not be moved to `to/toFile` without replacing what is there. */
+  async #collided(listener: ListenerRef, dir: StateDir, file: string, to: StateDir, toFile: string): Promise<string> {
+    const reason = `${to}/${toFile} already held this task's number when ${dir}/${file} was to be moved there; ` +
+      `both files are kept (one of the two tasks was given a number in use: compare them)`;
+    return await this.quarantine(listener, dir, file, reason, toFile);
+  }
+
   /** Deletes a task file (archive policy "delete"). Throws NotFound when it is gone. */
   remove(listener: ListenerRef, dir: TaskDir, file: string): void {
     Deno.removeSync(join(listener.dir, dir, file));
@@ -535,12 +668,15 @@ export class FileStore {
   /**
    * Claims an inbox task for `owner`: renames `inbox/<N>.json` to
    * `inflight/<N>.json~<owner>`. Only one of any number of workers racing
-   * for a task gets it; the others get `undefined`.
+   * for a task gets it; the others get `undefined`, and so does a claim
+   * whose name is taken (nothing is replaced).
    */
   claim(listener: ListenerRef, task: string, owner: string): Claim | undefined {
     const file = `${task}${Layout.CLAIM_SEPARATOR}${owner}`;
+    const target = `${listener.dir}/${Layout.INFLIGHT}/${file}`;
+    if (exists(target)) return undefined; // a claim of mine already holds the number: skip, replace nothing
     try {
-      Deno.renameSync(`${listener.dir}/${Layout.INBOX}/${task}`, `${listener.dir}/${Layout.INFLIGHT}/${file}`);
+      Deno.renameSync(`${listener.dir}/${Layout.INBOX}/${task}`, target);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -548,11 +684,17 @@ export class FileStore {
     return { file, sequence: sequenceOf(task)!, task, owner };
   }
 
-  /** Takes over another worker's claim; `undefined` when someone else was first. */
+  /**
+   * Takes over another worker's claim; `undefined` when someone else was
+   * first, or when `owner` already has a claim of that number (nothing is
+   * replaced).
+   */
   takeOver(listener: ListenerRef, claim: Claim, owner: string): Claim | undefined {
     const file = `${claim.task}${Layout.CLAIM_SEPARATOR}${owner}`;
+    const target = join(listener.dir, Layout.INFLIGHT, file);
+    if (exists(target)) return undefined; // names ending in ~<owner> are only created by that owner
     try {
-      Deno.renameSync(join(listener.dir, Layout.INFLIGHT, claim.file), join(listener.dir, Layout.INFLIGHT, file));
+      Deno.renameSync(join(listener.dir, Layout.INFLIGHT, claim.file), target);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -593,7 +735,7 @@ export class FileStore {
    * Moves a stray or unreadable entry to `error/` (as `name`, or a free
    * variant of it) with a note beside it saying why.
    */
-  async quarantine(listener: ListenerRef, dir: TaskDir, file: string, reason: string, name = file): Promise<string> {
+  async quarantine(listener: ListenerRef, dir: StateDir, file: string, reason: string, name = file): Promise<string> {
     this.ensureStateDir(listener, Layout.ERROR);
     // Neither the file's nor its note's name may be taken: a link there would be written through.
     const taken = (candidate: string) =>
@@ -601,7 +743,7 @@ export class FileStore {
       exists(join(listener.dir, Layout.ERROR, candidate + Layout.REASON_SUFFIX));
     let target = name;
     for (let n = 1; taken(target); n++) target = `${name}.${n}`;
-    const path = this.move(listener, dir, file, Layout.ERROR, target);
+    const path = await this.move(listener, dir, file, Layout.ERROR, target);
     await writeFileSynced(path + Layout.REASON_SUFFIX, reason + "\n", this.#durable);
     return path;
   }

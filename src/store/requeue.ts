@@ -63,7 +63,11 @@ export interface RequeueReport {
    * files whose number is taken.
    */
   refused: RequeueRefusal[];
-  /** With `all`: quarantined files (not readable as tasks) left in `error/`. */
+  /**
+   * With `all`: quarantined files (not readable as tasks) left in `error/`.
+   * Also (not an error) tasks that were in `error/` when looked for and
+   * that another process put back meanwhile.
+   */
   skipped: RequeueRefusal[];
 }
 
@@ -72,11 +76,17 @@ export interface RequeueReport {
  * handled again. Each keeps its history: a `REQUEUED` failure record is
  * appended (saying who and when, without `fate`, so that a runner does not
  * send it straight back to `error/`), and `retry_count`, `lost_count` and
- * `not_before` are removed. The file is rewritten in `error/` first (staged in `tmp/`, then
- * renamed over it), then hard-linked to `inbox/<N>.json` and unlinked from
- * `error/`, so an inbox task is never overwritten: a task whose number is
- * taken in `inbox/` or `inflight/` is refused. Files that cannot be read as
- * tasks (quarantined) are never put back.
+ * `not_before` are removed. Each task is first taken by a rename to a name of this call's
+ * own, `error/<N>.json~requeue-<pid>.<id>` (so that of two requeues of one
+ * task only one puts it back; the other reports it in `skipped`, requeued
+ * by someone else meanwhile), rewritten there (staged in `tmp/`, then
+ * renamed over it), then hard-linked to `inbox/<N>.json` (which refuses to
+ * replace a file) and its own name unlinked. No name that a runner may
+ * have replaced meanwhile is ever unlinked or overwritten, so a runner that
+ * handles the task at once and sends it back to `error/` loses nothing. A
+ * task whose number is taken in `inbox/` or `inflight/` is refused and left
+ * in `error/`. Files that cannot be read as tasks (quarantined) are never
+ * put back.
  *
  * Requires `--allow-read` and `--allow-write` on the event root, and
  * `--allow-sys=hostname` for the default `by`.
@@ -112,6 +122,7 @@ export async function requeue(root: string, options: RequeueOptions): Promise<Re
     store: new FileStore(root, { durable }),
     worker: processId(),
     by: options.by ?? processId(),
+    token: `${Deno.pid}.${crypto.randomUUID().slice(0, 8)}`,
     durable,
     now: options.now ?? (() => new Date()),
   };
@@ -146,6 +157,8 @@ interface Context {
   /** This process, as `host:pid`. */
   worker: string;
   by: string;
+  /** Names this process's own files, as the `requeue-<token>` of `error/<N>.json~requeue-<token>`. */
+  token: string;
   durable: boolean;
   now: () => Date;
 }
@@ -165,12 +178,29 @@ async function requeueOne(context: Context, sequence: number, report: RequeueRep
     (asked ? report.refused : report.skipped).push(refusal);
     return;
   }
-  const { task } = read;
-  const taken = await numberTaken(context.store, ref, file);
-  if (taken !== undefined) {
-    refuse(`${taken} already exists; left in error/`);
+  const takenBefore = await numberTaken(context.store, ref, file);
+  if (takenBefore !== undefined) {
+    refuse(`${takenBefore} already exists; left in error/`);
     return;
   }
+  // Take the task under a name of this process's own, so that only one requeue puts it back, and no
+  // other process acts on a name this one then renames or unlinks.
+  const own = `${file}${Layout.CLAIM_SEPARATOR}requeue-${context.token}`;
+  const ownPath = join(ref.dir, Layout.ERROR, own);
+  try {
+    await Deno.rename(path, ownPath);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    report.skipped.push({ file, sequence, reason: `error/${file} was requeued by someone else meanwhile` });
+    return;
+  }
+  const taken = await readFailedTask(ownPath, sequence);
+  if (taken === undefined || "problem" in taken) {
+    // Replaced between the two reads: leave it as found.
+    refuse(`error/${file} changed while it was being put back; ${await putBack(context, ownPath, file)}`);
+    return;
+  }
+  const { task } = taken;
   const time = context.now().toISOString();
   const updated: TaskRecord = { ...task };
   delete updated.retry_count;
@@ -189,22 +219,52 @@ async function requeueOne(context: Context, sequence: number, report: RequeueRep
   const staged = context.store.stagingPath(ref, "requeue");
   try {
     await writeFileSynced(staged, encodeTask(requeued), context.durable);
-    await Deno.rename(staged, path);
+    await Deno.rename(staged, ownPath);
   } finally {
     await Deno.remove(staged).catch((error) => {
       if (!isNotFound(error)) throw error;
     });
   }
-  await ensureStateDir(ref.dir, Layout.INBOX);
-  try {
-    await Deno.link(path, join(ref.dir, Layout.INBOX, file)); // never replaces a task, as rename would
-  } catch (error) {
-    if (!isAlreadyExists(error)) throw error;
-    refuse(`inbox/${file} appeared meanwhile; left in error/ (with its REQUEUED record)`);
+  const takenNow = await numberTaken(context.store, ref, file);
+  if (takenNow !== undefined) {
+    refuse(`${takenNow} appeared meanwhile; ${await putBack(context, ownPath, file)} (with its REQUEUED record)`);
     return;
   }
-  await Deno.remove(path);
+  await ensureStateDir(ref.dir, Layout.INBOX);
+  try {
+    await Deno.link(ownPath, join(ref.dir, Layout.INBOX, file)); // never replaces a task, as rename would
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+    refuse(`inbox/${file} appeared meanwhile; ${await putBack(context, ownPath, file)} (with its REQUEUED record)`);
+    return;
+  }
+  await Deno.remove(ownPath); // this process's own name: nobody else renames onto it
   report.requeued.push(sequence);
+}
+
+/**
+ * Puts a task taken as `error/<N>.json~requeue-<token>` back as
+ * `error/<N>.json`, or, should that name be taken, under a free variant of
+ * it with a note (it is never lost, nor does it replace a file). Says where.
+ */
+async function putBack(context: Context, ownPath: string, file: string): Promise<string> {
+  const errorDir = join(context.ref.dir, Layout.ERROR);
+  try {
+    await Deno.link(ownPath, join(errorDir, file));
+    await Deno.remove(ownPath);
+    return `left in error/`;
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+  }
+  const own = ownPath.slice(errorDir.length + 1);
+  const moved = await context.store.quarantine(
+    context.ref,
+    Layout.ERROR,
+    own,
+    `error/${file} already existed when this task was put back there by hurah requeue`,
+    file,
+  );
+  return `left in error/ as ${moved.slice(errorDir.length + 1)}, as error/${file} is taken`;
 }
 
 /** A file of `error/`: its task, what makes it unreadable as one, or `undefined` when it is not there. */

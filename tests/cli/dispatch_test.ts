@@ -4,10 +4,11 @@
  *
  * @module
  */
-import { deepEqual, equal, match } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { decodeTask, Layout } from "../../mod.ts";
-import { namesIn, runCli, sequencesIn, tempRoot } from "../_helpers.ts";
+import { namesIn, runCli, sequencesIn, spawnCli, tempRoot, waitUntil } from "../_helpers.ts";
+import { smallTmpfs } from "../_tmpfs.ts";
 
 async function registeredRoot() {
   const root = await tempRoot();
@@ -103,4 +104,81 @@ Deno.test("hurah dispatch --batch refuses the whole batch for one bad line, nami
     equal(result.code, 2);
     match(result.stderr, /--batch takes its events from -; found arguments product/);
   });
+});
+
+Deno.test("hurah dispatch exits 1 with one line when a listener's sequence numbers are used up", async () => {
+  await using root = await registeredRoot();
+  const tracking = join(root.path, "product", "created", "mailer_listener", Layout.TRACKING);
+  await Deno.writeTextFile(tracking, '{"sequence":999999999999999,"count":999999999999999,"first":"","last":""}');
+  const result = await runCli(["dispatch", "product/created", "{}", "--root", root.path]);
+  equal(result.code, 1);
+  match(result.stderr, /^hurah dispatch: .*product\/created\/mailer.*1000000000000000[^\n]*\n$/);
+});
+
+Deno.test("hurah dispatch --batch on a full disk prints what it delivered before the error, and the error on stderr", async (t) => {
+  const disk = await smallTmpfs("3m");
+  if ("skipped" in disk) {
+    console.log(`skipped: ${disk.skipped}`);
+    return;
+  }
+  await using _disk = disk;
+  const registered = await runCli(["run", "mailer", "product/created", "--exec", "true", disk.path]);
+  equal(registered.code, 0, registered.stderr);
+  const batch = Array.from(
+    { length: 1_000 },
+    (_, i) => JSON.stringify({ event_type: "product/created", payload: { i } }),
+  );
+  const result = await runCli(["dispatch", "--batch", "-", "--root", disk.path, "--no-fsync"], {
+    stdin: batch.join("\n"),
+  });
+  const dir = join(disk.path, "product", "created", "mailer_listener");
+  const delivered = sequencesIn(join(dir, Layout.INBOX));
+  await t.step(
+    "the disk filled part-way",
+    () => ok(delivered.length > 0 && delivered.length < 1_000, `${delivered.length}`),
+  );
+  equal(result.code, 1);
+  const lines = result.stdout.split("\n").filter(Boolean);
+  deepEqual(lines.map((line) => Number(line.split(" ")[1])), delivered, "every delivery reported, and only those");
+  match(result.stderr, /No space left on device/);
+  match(result.stderr, new RegExp(`after ${delivered.length} deliveries`));
+  deepEqual(namesIn(join(dir, Layout.TMP)), [], "no staging file left");
+});
+
+Deno.test("hurah dispatch never gives the number of a task in flight, when tracking.json is behind", async () => {
+  await using root = await tempRoot();
+  const registered = await runCli(["run", "l", "ev", "--exec", "exit 0", root.path]);
+  equal(registered.code, 0, registered.stderr);
+  equal((await runCli(["dispatch", "ev", '{"who":"A"}', "--root", root.path])).code, 0);
+  const dir = join(root.path, "ev", "l_listener");
+  // A parallel worker claims task 1 (inflight/1.json~<worker>) and holds it for 2 s.
+  const worker = spawnCli([
+    "run",
+    "l",
+    "ev",
+    "--concurrency",
+    "2",
+    "--no-fsync",
+    "--exec",
+    "sleep 2; exit 0",
+    root.path,
+  ]);
+  try {
+    await waitUntil(
+      "task 1 in flight",
+      () => namesIn(join(dir, Layout.INFLIGHT)).some((name) => name.startsWith("1.json~")),
+    );
+    // tracking.json behind the files, as after a restore or a power loss.
+    await Deno.writeTextFile(join(dir, Layout.TRACKING), '{"sequence":0,"count":0,"first":"","last":""}');
+    const result = await runCli(["dispatch", "ev", '{"who":"B"}', "--root", root.path]);
+    equal(result.code, 0, result.stderr);
+    match(result.stdout, /^l 2 /);
+  } finally {
+    await worker.status;
+    await worker.stdout.cancel();
+    await worker.stderr.cancel();
+  }
+  const who = (state: string) =>
+    namesIn(join(dir, state)).map((name) => JSON.parse(Deno.readTextFileSync(join(dir, state, name))).payload.who);
+  deepEqual([...who(Layout.ARCHIVE), ...who(Layout.INBOX)].sort(), ["A", "B"], "both tasks kept");
 });

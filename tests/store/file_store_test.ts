@@ -4,11 +4,12 @@
  *
  * @module
  */
-import { deepEqual, equal, rejects } from "node:assert/strict";
+import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { encodeTask, formatDelivery, Layout } from "../../mod.ts";
-import { FileStore } from "../../src/store/file_store.ts";
+import { FileStore, type StateDir, type TaskDir } from "../../src/store/file_store.ts";
 import { namesIn, sequencesIn, tempRoot } from "../_helpers.ts";
+import { fill, smallTmpfs } from "../_tmpfs.ts";
 
 const build = (tag: string) => (sequence: number) =>
   encodeTask({ payload: tag, sequence, count: sequence, delivery: formatDelivery(new Date()) });
@@ -28,9 +29,105 @@ Deno.test("FileStore.deliver() serves waiting calls together; a failed slice fai
   const fourth = store.deliver(listener, [build("d1")], now);
   deepEqual((await first).map((d) => d.sequence), [1, 2]);
   for (const call of [second, third, fourth]) await rejects(call, /no text for this task/);
-  // Nothing of the failed slice was linked, and the number it would have used is used next.
+  // Nothing of the failed slice was linked. Its numbers (3 to 5) were reserved in tracking.json before its
+  // files were staged, so the next delivery comes after them: a gap, never a duplicate.
   deepEqual(sequencesIn(join(listener.dir, Layout.INBOX)), [1, 2]);
-  deepEqual((await store.deliver(listener, [build("e1")], now)).map((d) => d.sequence), [3]);
-  equal(JSON.parse(Deno.readTextFileSync(join(listener.dir, Layout.TRACKING))).sequence, 3);
+  deepEqual((await store.deliver(listener, [build("e1")], now)).map((d) => d.sequence), [6]);
+  equal(JSON.parse(Deno.readTextFileSync(join(listener.dir, Layout.TRACKING))).sequence, 6);
   deepEqual(namesIn(join(listener.dir, Layout.TMP)), []);
+});
+
+/** A listener with the given task files, as `{ "inbox/1.json": "text" }`. */
+async function plant(root: string, files: Record<string, string>) {
+  const store = new FileStore(root, { durable: false });
+  const listener = store.register("worker", "jobs");
+  for (const [name, text] of Object.entries(files)) {
+    await Deno.mkdir(join(listener.dir, name, ".."), { recursive: true });
+    await Deno.writeTextFile(join(listener.dir, name), text);
+  }
+  return { store, listener };
+}
+
+/** Every file of a listener's state directories with its text (tmp/ and locks left out). */
+async function tree(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const state of [Layout.INBOX, Layout.INFLIGHT, Layout.ARCHIVE, Layout.ERROR]) {
+    for (const name of namesIn(join(dir, state))) {
+      out[`${state}/${name}`] = await Deno.readTextFile(join(dir, state, name));
+    }
+  }
+  return out;
+}
+
+Deno.test("FileStore.move() never replaces a task file: the moved one goes to error/ under a free name, with a note", async (t) => {
+  const cases: { name: string; files: Record<string, string>; from: [TaskDir, string]; to: StateDir; want: string }[] =
+    [
+      {
+        name: "to archive/",
+        files: { "inbox/1.json": "A", "archive/1.json": "B" },
+        from: [Layout.INBOX, "1.json"],
+        to: Layout.ARCHIVE,
+        want: "archive/1.json",
+      },
+      {
+        name: "to error/",
+        files: { "inbox/1.json": "A", "error/1.json": "B" },
+        from: [Layout.INBOX, "1.json"],
+        to: Layout.ERROR,
+        want: "error/1.json",
+      },
+      {
+        name: "back to inbox/",
+        files: { "inflight/1.json~w": "A", "inbox/1.json": "B" },
+        from: [Layout.INFLIGHT, "1.json~w"],
+        to: Layout.INBOX,
+        want: "inbox/1.json",
+      },
+    ];
+  for (const { name, files, from, to, want } of cases) {
+    await t.step(name, async () => {
+      await using root = await tempRoot();
+      const { store, listener } = await plant(root.path, files);
+      const path = await store.move(listener, from[0], from[1], to, "1.json");
+      const found = await tree(listener.dir);
+      const note = found["error/1.json.1.reason.txt"] ?? found["error/1.json.reason.txt"];
+      delete found["error/1.json.1.reason.txt"];
+      delete found["error/1.json.reason.txt"];
+      const quarantined = to === Layout.ERROR ? "error/1.json.1" : "error/1.json";
+      deepEqual(found, { [want]: "B", [quarantined]: "A" }, "both files kept, neither replaced");
+      equal(path, join(listener.dir, quarantined));
+      match(note, new RegExp(`${want.replace(".", "\\.")} already held`));
+    });
+  }
+});
+
+Deno.test("FileStore.claim() and takeOver() skip a task whose claim name is taken, replacing nothing", async () => {
+  await using root = await tempRoot();
+  const files = {
+    "inbox/1.json": "A",
+    "inflight/1.json~me": "B",
+    "inflight/2.json~other": "C",
+    "inflight/2.json~me": "D",
+  };
+  const { store, listener } = await plant(root.path, files);
+  equal(store.claim(listener, "1.json", "me"), undefined);
+  const claim = { file: "2.json~other", sequence: 2, task: "2.json", owner: "other" };
+  equal(store.takeOver(listener, claim, "me"), undefined);
+  deepEqual(await tree(listener.dir), files);
+});
+
+Deno.test("FileStore.rewriteTask() on a full disk throws and leaves no staging file", async () => {
+  await using root = await tempRoot();
+  const dir = join(root.path, "jobs", "worker_listener");
+  const disk = await smallTmpfs("256k", dir);
+  if ("skipped" in disk) {
+    console.log(`skipped: ${disk.skipped}`);
+    return;
+  }
+  await using _disk = disk;
+  const { store, listener } = await plant(root.path, { "inbox/1.json": "A" });
+  await fill(dir);
+  await rejects(store.rewriteTask(listener, Layout.INBOX, "1.json", "B".repeat(10_000)), /No space left/);
+  equal(await Deno.readTextFile(join(dir, Layout.INBOX, "1.json")), "A");
+  deepEqual(namesIn(join(dir, Layout.TMP)), [], "no staging file left");
 });
