@@ -412,13 +412,13 @@ export class FileStore {
           if (used !== undefined) {
             // tracking.json is behind tasks pending, in flight or handled: a
             // number reused here would make two tasks of one number.
-            last = Math.max(used, await this.maxSequence(listener.dir));
+            last = await this.#pastUsed(listener.dir, used);
             continue numbering;
           }
         }
         // Reserve the numbers in tracking.json before staging (which may wait for a flush), so that a
         // dispatcher that takes no lock (PHP) numbers past them from now on.
-        const written = await this.#writeTracking(listener.dir, {
+        const written = this.#writeTracking(listener.dir, {
           sequence: first + count - 1,
           count: first + count - 1,
           first: tracking?.first ?? now,
@@ -442,7 +442,7 @@ export class FileStore {
             // tracking.json was behind the files (restored, or written by a
             // dispatcher that takes no lock): number the rest past every
             // number in use.
-            last = Math.max(first + k, await this.maxSequence(listener.dir));
+            last = await this.#pastUsed(listener.dir, first + k);
             trusted = false;
             staged.splice(0, k); // the rest are written again with their new numbers
             continue numbering;
@@ -511,31 +511,54 @@ export class FileStore {
   }
 
   /**
-   * Replaces `tracking.json`, never lowering it. A dispatcher that takes no
-   * lock (PHP) may have gone on since it was read: it writes its task file,
-   * then its `tracking.json`. So the file is read again just before, and the
-   * inbox probed past the higher number; after the rename the inbox is
-   * probed once more, in case it wrote in between (then written again).
-   * Returns the number written: `tracking.sequence`, or higher.
+   * Replaces `tracking.json`, never lowering it, and returns the number
+   * written: `tracking.sequence`, or higher. A dispatcher that takes no lock
+   * (PHP) may go on meanwhile: it reads `tracking.json`, writes its task
+   * file, then writes `tracking.json` in place. So the file is read again
+   * and the inbox probed past the higher number; the staging file is
+   * written; both are looked at once more right before the rename (the
+   * window in which such a dispatcher can still be overtaken is that last
+   * look, a few microseconds); and after the rename the inbox is probed
+   * again, in case it wrote in between (then written anew).
    */
-  async #writeTracking(dir: string, tracking: TrackingRecord): Promise<number> {
+  #writeTracking(dir: string, tracking: TrackingRecord): number {
     let sequence = tracking.sequence;
     const next = () => `${dir}/${Layout.INBOX}/${sequence + 1}.json`;
-    for (let round = 0; round < 3; round++) {
+    const look = () => {
       const current = this.#readTracking(dir); // undefined while PHP rewrites it in place: the probe covers that
       sequence = Math.max(sequence, current?.sequence ?? 0);
       while (exists(next())) sequence++;
-      const staged = this.#tmpPath(dir, "tracking");
-      try {
-        await writeFileSynced(staged, encodeTracking({ ...tracking, sequence, count: sequence }), false);
+    };
+    const staged = this.#tmpPath(dir, "tracking");
+    try {
+      for (let round = 1;; round++) {
+        look();
+        const written = sequence;
+        Deno.writeTextFileSync(staged, encodeTracking({ ...tracking, sequence, count: sequence }));
+        if (round < 4) {
+          look();
+          if (sequence !== written) continue; // it went on while the file was written: write the higher number
+        }
         Deno.renameSync(staged, join(dir, Layout.TRACKING));
-      } catch (error) {
-        removeIfExists(staged);
-        throw error;
+        if (round >= 4 || !exists(next())) return written;
       }
-      if (!exists(next())) break;
+    } finally {
+      removeIfExists(staged); // left only by a failed write or rename
     }
-    return sequence;
+  }
+
+  /**
+   * The highest number in use, at least `used`: the highest of any state
+   * directory, then past every inbox file after it. A dispatcher that takes
+   * no lock (PHP) may go on while the directories are listed (milliseconds
+   * in a large listener); without the cheap steps past what it wrote
+   * meanwhile, the next look finds its next file, again and again, for as
+   * long as it keeps dispatching.
+   */
+  async #pastUsed(dir: string, used: number): Promise<number> {
+    let last = Math.max(used, await this.maxSequence(dir));
+    while (exists(`${dir}/${Layout.INBOX}/${last + 1}.json`)) last++;
+    return last;
   }
 
   /** The highest sequence number of any file in any state directory of a listener, or 0. */
