@@ -771,10 +771,24 @@ export class FileStore {
     return path;
   }
 
-  /** Removes staging files in `tmp/` older than `maxAgeMs` (left by killed processes). */
-  sweepTmp(listener: ListenerRef, maxAgeMs: number, now: number): number {
-    let removed = 0;
+  /**
+   * Removes staging files in `tmp/` older than `maxAgeMs` (left by killed
+   * processes). Their age is judged by the file system's clock, the
+   * modification time of a file written there just now, never by this
+   * process's clock: one running hours ahead would remove other processes'
+   * fresh staging files (a dispatcher's task staged a moment before its link).
+   */
+  sweepTmp(listener: ListenerRef, maxAgeMs: number): number {
     const dir = join(listener.dir, Layout.TMP);
+    const probe = this.#tmpPath(listener.dir, "clock");
+    let now: number;
+    try {
+      Deno.writeTextFileSync(probe, "");
+      now = Deno.lstatSync(probe).mtime?.getTime() ?? NaN;
+    } finally {
+      removeIfExists(probe);
+    }
+    let removed = 0;
     for (const entry of Deno.readDirSync(dir)) {
       const path = join(dir, entry.name);
       try {

@@ -345,7 +345,7 @@ async function runLocked(
   if (concurrency === 1) {
     const lock = await store.lockRunner(listener, false, lockWait(options));
     try {
-      await store.sweepTmp(listener, TMP_MAX_AGE_MS, settings.now().getTime());
+      store.sweepTmp(listener, TMP_MAX_AGE_MS);
       const pass = new Pass(store, listener, handler, settings);
       await recoverClaims(pass.runner, report);
       return await pass.run(report);
@@ -356,7 +356,7 @@ async function runLocked(
   const pass = new ParallelPass(store, listener, handler, settings, parallelSettings(options, concurrency));
   const lock = await store.lockRunner(listener, true, lockWait(options));
   try {
-    await store.sweepTmp(listener, TMP_MAX_AGE_MS, settings.now().getTime());
+    store.sweepTmp(listener, TMP_MAX_AGE_MS);
     await pass.open();
     try {
       return await pass.run(report); // it takes back dead workers' claims first

@@ -400,7 +400,7 @@ class ListenerWorker {
     }
     if (now - this.#housekeptAt >= HOUSEKEEPING_MS) {
       this.#housekeptAt = now;
-      await this.store.sweepTmp(this.listener, TMP_MAX_AGE_MS, now);
+      this.store.sweepTmp(this.listener, TMP_MAX_AGE_MS);
       if (this.settings.keepArchiveMs !== undefined) {
         await prune(this.store.root, {
           olderThanMs: this.settings.keepArchiveMs,
