@@ -28,6 +28,7 @@ import { fileURLToPath } from "node:url";
 import { decodeTask, Dispatcher, type FailureRecord, Layout, listenerPath, runOnce, Task } from "../../mod.ts";
 import { CLI, killQuietly, namesIn, sequencesIn, tempRoot, waitUntil } from "../_helpers.ts";
 import { withTimeout } from "./_dispatch_loop.ts";
+import { readMarks } from "./_marks.ts";
 
 const HANDLERS = join(dirname(fileURLToPath(import.meta.url)), "handlers");
 const BUSY = join(HANDLERS, "busy_loop.ts");
@@ -144,27 +145,6 @@ async function stopCleanly(worker: Proc): Promise<void> {
   const { status, stderr } = await withTimeout(worker.done, DEADLINE_MS, `worker ${worker.pid}`);
   equal(status.code, 0, stderr);
   ok(!stderr.includes("LOST"), stderr);
-}
-
-interface Mark {
-  kind: "start" | "end";
-  sequence: number;
-  pid: number;
-}
-
-function readMarks(log: string): Mark[] {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(log);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
-  return text.split("\n").filter((line) => line !== "").map((line) => {
-    const match = /^(start|end) ([0-9]+) ([0-9]+)$/.exec(line);
-    ok(match, `bad log line ${JSON.stringify(line)}`);
-    return { kind: match[1] as Mark["kind"], sequence: Number(match[2]), pid: Number(match[3]) };
-  });
 }
 
 function dirsOf(root: string) {

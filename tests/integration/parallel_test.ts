@@ -31,6 +31,7 @@ import { fileURLToPath } from "node:url";
 import { decodeTask, Dispatcher, type FailureRecord, Layout, listenerPath, runOnce, Task } from "../../mod.ts";
 import { killQuietly, namesIn, sequencesIn, spawnCli, tempRoot, waitUntil } from "../_helpers.ts";
 import { spawnDispatchLoop, withTimeout } from "./_dispatch_loop.ts";
+import { type Mark, readMarks } from "./_marks.ts";
 
 const HANDLER = join(dirname(fileURLToPath(import.meta.url)), "handlers", "marker_log.ts");
 const NAME = "worker";
@@ -86,28 +87,6 @@ function spawnHurah(args: string[], env: Record<string, string>): Proc {
 /** 1..n. */
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, k) => k + 1);
-}
-
-/** One line of the handler's log. */
-interface Mark {
-  kind: "start" | "end";
-  sequence: number;
-  pid: number;
-}
-
-function readMarks(log: string): Mark[] {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(log);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
-  return text.split("\n").filter((line) => line !== "").map((line) => {
-    const match = /^(start|end) ([0-9]+) ([0-9]+)$/.exec(line);
-    ok(match, `bad log line ${JSON.stringify(line)}`);
-    return { kind: match[1] as Mark["kind"], sequence: Number(match[2]), pid: Number(match[3]) };
-  });
 }
 
 /** The listener's state directories under `root`. */

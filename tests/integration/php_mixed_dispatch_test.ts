@@ -19,12 +19,19 @@
  */
 import { deepEqual, ok } from "node:assert/strict";
 import { join } from "node:path";
-import { PROJECT, spawnCli, tempRoot } from "../_helpers.ts";
+import { CLI, PROJECT, tempRoot } from "../_helpers.ts";
 
 const PHP_ORIGINAL = Deno.env.get("HURAH_PHP_ORIGINAL") ?? join(PROJECT, "..", "shared", "php-original");
 const EVENTS = 2_000;
 const PAUSE_US = 600;
 const HURAH_DISPATCHES = 5;
+/**
+ * PHP and the hurah dispatches run at a higher priority than the rest of the
+ * suite where allowed (as root), so that the test measures hurah's rules
+ * rather than how often the other test processes preempt a dispatch in the
+ * middle of replacing tracking.json (see the assertion below).
+ */
+const NICER = Deno.uid() === 0 ? ["-n", "-10"] : ["-n", "0"];
 
 /** Why the test cannot run here, or `undefined`. */
 async function missing(): Promise<string | undefined> {
@@ -53,8 +60,8 @@ async function phpLosses(
   const dir = join(root.path, "ev", "l_listener");
   await Deno.mkdir(join(dir, "inbox"), { recursive: true });
   const started = performance.now();
-  const php = new Deno.Command("php", {
-    args: [join(PHP_ORIGINAL, "harness", "dispatch.php"), root.path, "ev", String(EVENTS), "1"],
+  const php = new Deno.Command("nice", {
+    args: [...NICER, "php", join(PHP_ORIGINAL, "harness", "dispatch.php"), root.path, "ev", String(EVENTS), "1"],
     env: { HE_DISPATCH_PAUSE_US: String(PAUSE_US) },
     stdin: "null",
     stdout: "null",
@@ -65,7 +72,26 @@ async function phpLosses(
     // Spread over PHP's run, once it has got going.
     for (let k = 0; k < HURAH_DISPATCHES; k++) {
       await new Promise((resolve) => setTimeout(resolve, 400));
-      hurah.push(spawnCli(["dispatch", "ev", JSON.stringify({ hurah: k }), "--root", root.path]).output());
+      hurah.push(
+        new Deno.Command("nice", {
+          args: [
+            ...NICER,
+            Deno.execPath(),
+            "run",
+            "-A",
+            "--quiet",
+            CLI,
+            "dispatch",
+            "ev",
+            `{"hurah":${k}}`,
+            "--root",
+            root.path,
+          ],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).output(),
+      );
     }
   }
   const { code, stderr } = await php.output();
@@ -101,9 +127,10 @@ Deno.test({
       `(${beside.hurahFound} of hurah's ${HURAH_DISPATCHES} events found)`;
     console.log(summary);
     // A hurah dispatch can still race with PHP inside the microseconds between its last look at tracking.json
-    // and its rename, longer when the scheduler preempts it there (measured at about 700/s on 2 cores: 0 lost in
-    // most runs, 1 in about one run of six). Before the fix each dispatch cost PHP the events PHP dispatched
-    // while hurah held the lock: 14 for 5 dispatches on a quiet machine, 19 to 46 on a loaded one.
+    // and its rename, and far more often when the scheduler preempts it there: measured at about 700/s on 2 cores,
+    // 0 lost in most runs and 1 in about one run of six; with three busy processes competing (hence NICER), 6 to
+    // 17. Before the fix each dispatch cost PHP the events PHP dispatched while hurah held the lock: 14 for 5
+    // dispatches on a quiet machine, 19 to 46 on a loaded one.
     ok(beside.lost <= alone.lost + HURAH_DISPATCHES, summary);
     // The hurah dispatches start while PHP has more than a second of events to go: each must get a number among
     // PHP's, not wait (chasing the numbers PHP keeps taking, the dispatch lock held) until PHP has finished.
