@@ -13,7 +13,7 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { decodeTask, Dispatcher, type FailureRecord, Layout, listenerPath, runOnce, Task } from "../../mod.ts";
-import { CLI, namesIn, sequencesIn, tempRoot, waitUntil } from "../_helpers.ts";
+import { namesIn, PROJECT, sequencesIn, tempRoot, waitUntil } from "../_helpers.ts";
 
 const NAME = "mover";
 const EVENT_TYPE = "job/done";
@@ -43,8 +43,24 @@ async function openUp(path: string): Promise<void> {
   }
 }
 
-/** The command line that runs `hurah <args>` as nobody. */
-function asNobody(home: string, deno: string, args: string[]): Deno.Command {
+/**
+ * Copies what `cli.ts` needs into `to`, for a user who may not read the
+ * project's own folder (a clone in a private directory).
+ */
+async function copySources(to: string): Promise<string> {
+  const copy = async (from: string, into: string) => {
+    const info = await Deno.stat(from);
+    if (!info.isDirectory) return await Deno.copyFile(from, into);
+    await Deno.mkdir(into, { recursive: true });
+    for await (const entry of Deno.readDir(from)) await copy(join(from, entry.name), join(into, entry.name));
+  };
+  await Deno.mkdir(to, { recursive: true });
+  for (const name of ["cli.ts", "deno.json", "src"]) await copy(join(PROJECT, name), join(to, name));
+  return join(to, "cli.ts");
+}
+
+/** The command line that runs `hurah <args>` as nobody, from the copy `cli`. */
+function asNobody(home: string, deno: string, cli: string, args: string[]): Deno.Command {
   return new Deno.Command(SETPRIV!, {
     args: [
       "--reuid=nobody",
@@ -58,9 +74,10 @@ function asNobody(home: string, deno: string, args: string[]): Deno.Command {
       "run",
       "-A",
       "--quiet",
-      CLI,
+      cli,
       ...args,
     ],
+    cwd: home, // where the exec handlers run: the test's own directory may be closed to nobody
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -95,6 +112,7 @@ Deno.test({
     } catch {
       await Deno.copyFile(Deno.execPath(), deno);
     }
+    const cli = await copySources(join(home, "hurah"));
     const log = join(home, "runs.log");
     const exec = `echo "$HURAH_SEQUENCE" >> ${log}; exit 0`;
     const runs = () => {
@@ -108,7 +126,7 @@ Deno.test({
 
     // hurah run: exit 1, one line, the decision recorded in the task file.
     for (let pass = 1; pass <= 2; pass++) {
-      const run = await output(asNobody(home, deno, ["run", NAME, EVENT_TYPE, "--exec", exec, events]));
+      const run = await output(asNobody(home, deno, cli, ["run", NAME, EVENT_TYPE, "--exec", exec, events]));
       equal(run.code, 1, run.stderr);
       const lines = run.stderr.split("\n").filter((line) => line.startsWith("hurah run:"));
       equal(lines.length, 1, run.stderr);
@@ -122,7 +140,7 @@ Deno.test({
     deepEqual([record.result, record.fate], ["SUCCESS", "archive"]);
 
     // hurah watch: the listener pauses on faults (with backoff) instead of running the task again.
-    const watcher = asNobody(home, deno, [
+    const watcher = asNobody(home, deno, cli, [
       "watch",
       NAME,
       EVENT_TYPE,
@@ -152,7 +170,7 @@ Deno.test({
     // Writable again: the next pass only completes the move, then goes on.
     await Deno.chmod(archive, 0o777);
     await dispatcher.dispatch(EVENT_TYPE, { n: 2 });
-    const last = await output(asNobody(home, deno, ["run", NAME, EVENT_TYPE, "--exec", exec, events]));
+    const last = await output(asNobody(home, deno, cli, ["run", NAME, EVENT_TYPE, "--exec", exec, events]));
     equal(last.code, 0, last.stderr);
     deepEqual(runs(), ["1", "2"], "task 1 not run again, task 2 once");
     deepEqual(sequencesIn(archive), [1, 2]);
