@@ -7,6 +7,7 @@ import {
   exists,
   isAlreadyExists,
   isNotFound,
+  isTaken,
   lockFile,
   type LockFileOptions,
   readRegularFile,
@@ -395,6 +396,7 @@ export class FileStore {
       let last = tracking?.sequence ?? await this.maxSequence(listener.dir);
       // tracking.json as this store last wrote it was checked then; anything else may be behind the files.
       let trusted = tracking !== undefined && this.#written.get(listener.dir) === tracking.sequence;
+      let justRead = tracking?.sequence;
       numbering: while (delivered.length < builds.length) {
         const first = last + 1;
         const count = builds.length - delivered.length;
@@ -423,7 +425,8 @@ export class FileStore {
           count: first + count - 1,
           first: tracking?.first ?? now,
           last: now,
-        });
+        }, justRead);
+        justRead = undefined; // read a moment ago only the first time round
         if (written > first + count - 1) {
           // Such a dispatcher has gone past these numbers meanwhile: take the next ones.
           last = written;
@@ -481,7 +484,7 @@ export class FileStore {
   #firstUsed(dir: string, first: number, count: number): number | undefined {
     const end = first + count;
     for (let sequence = first; sequence < end; sequence++) {
-      if (exists(`${dir}/${Layout.INBOX}/${sequence}.json`)) return sequence;
+      if (isTaken(`${dir}/${Layout.INBOX}/${sequence}.json`)) return sequence;
     }
     let claimed = Infinity;
     try {
@@ -493,7 +496,7 @@ export class FileStore {
       if (!isNotFound(error)) throw error;
     }
     for (let sequence = first; sequence < Math.min(end, claimed); sequence++) {
-      if (exists(`${dir}/${Layout.ARCHIVE}/${sequence}.json`) || exists(`${dir}/${Layout.ERROR}/${sequence}.json`)) {
+      if (isTaken(`${dir}/${Layout.ARCHIVE}/${sequence}.json`) || isTaken(`${dir}/${Layout.ERROR}/${sequence}.json`)) {
         return sequence;
       }
     }
@@ -515,35 +518,30 @@ export class FileStore {
    * written: `tracking.sequence`, or higher. A dispatcher that takes no lock
    * (PHP) may go on meanwhile: it reads `tracking.json`, writes its task
    * file, then writes `tracking.json` in place. So the file is read again
-   * and the inbox probed past the higher number; the staging file is
-   * written; both are looked at once more right before the rename (the
-   * window in which such a dispatcher can still be overtaken is that last
-   * look, a few microseconds); and after the rename the inbox is probed
-   * again, in case it wrote in between (then written anew).
+   * (unless the caller read it a moment ago: `justRead`) and the inbox
+   * probed past the higher number, the staging file written and renamed
+   * over it; then the inbox is probed again, in case it wrote in between
+   * (then written anew, up to 3 times).
    */
-  #writeTracking(dir: string, tracking: TrackingRecord): number {
+  #writeTracking(dir: string, tracking: TrackingRecord, justRead?: number): number {
     let sequence = tracking.sequence;
     const next = () => `${dir}/${Layout.INBOX}/${sequence + 1}.json`;
-    const look = () => {
-      const current = this.#readTracking(dir); // undefined while PHP rewrites it in place: the probe covers that
-      sequence = Math.max(sequence, current?.sequence ?? 0);
-      while (exists(next())) sequence++;
-    };
     const staged = this.#tmpPath(dir, "tracking");
+    let renamed = false;
     try {
       for (let round = 1;; round++) {
-        look();
-        const written = sequence;
+        // undefined while PHP rewrites it in place: the probe covers that
+        const current = round === 1 && justRead !== undefined ? justRead : this.#readTracking(dir)?.sequence;
+        sequence = Math.max(sequence, current ?? 0);
+        while (isTaken(next())) sequence++;
         Deno.writeTextFileSync(staged, encodeTracking({ ...tracking, sequence, count: sequence }));
-        if (round < 4) {
-          look();
-          if (sequence !== written) continue; // it went on while the file was written: write the higher number
-        }
         Deno.renameSync(staged, join(dir, Layout.TRACKING));
-        if (round >= 4 || !exists(next())) return written;
+        renamed = true;
+        if (round >= 3 || !isTaken(next())) return sequence;
+        renamed = false;
       }
     } finally {
-      removeIfExists(staged); // left only by a failed write or rename
+      if (!renamed) removeIfExists(staged); // left by a failed write or rename
     }
   }
 
@@ -557,7 +555,7 @@ export class FileStore {
    */
   async #pastUsed(dir: string, used: number): Promise<number> {
     let last = Math.max(used, await this.maxSequence(dir));
-    while (exists(`${dir}/${Layout.INBOX}/${last + 1}.json`)) last++;
+    while (isTaken(`${dir}/${Layout.INBOX}/${last + 1}.json`)) last++;
     return last;
   }
 
@@ -665,7 +663,9 @@ export class FileStore {
     // Two names of one task never exist while numbers are not reused, so the check cannot race with the
     // creation of the target name by another process, except where something is already wrong. A directory
     // in the way is left to the rename, which fails (EISDIR) without replacing it.
-    if (lstatOrUndefined(target)?.isDirectory === false) return await this.#collided(listener, dir, file, to, toFile);
+    if (isTaken(target) && lstatOrUndefined(target)?.isDirectory === false) {
+      return await this.#collided(listener, dir, file, to, toFile);
+    }
     try {
       Deno.renameSync(from, target);
     } catch (error) {
@@ -697,7 +697,7 @@ export class FileStore {
   claim(listener: ListenerRef, task: string, owner: string): Claim | undefined {
     const file = `${task}${Layout.CLAIM_SEPARATOR}${owner}`;
     const target = `${listener.dir}/${Layout.INFLIGHT}/${file}`;
-    if (exists(target)) return undefined; // a claim of mine already holds the number: skip, replace nothing
+    if (isTaken(target)) return undefined; // a claim of mine already holds the number: skip, replace nothing
     try {
       Deno.renameSync(`${listener.dir}/${Layout.INBOX}/${task}`, target);
     } catch (error) {
@@ -715,7 +715,7 @@ export class FileStore {
   takeOver(listener: ListenerRef, claim: Claim, owner: string): Claim | undefined {
     const file = `${claim.task}${Layout.CLAIM_SEPARATOR}${owner}`;
     const target = join(listener.dir, Layout.INFLIGHT, file);
-    if (exists(target)) return undefined; // names ending in ~<owner> are only created by that owner
+    if (isTaken(target)) return undefined; // names ending in ~<owner> are only created by that owner
     try {
       Deno.renameSync(join(listener.dir, Layout.INFLIGHT, claim.file), target);
     } catch (error) {
