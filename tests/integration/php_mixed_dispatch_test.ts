@@ -7,7 +7,7 @@
  *
  * The PHP original (`../shared/php-original`, or `$HURAH_PHP_ORIGINAL`)
  * dispatches 2,000 events at about 700 events/s (`harness/dispatch.php`
- * with `HE_DISPATCH_PAUSE_US=600`), once alone (the baseline) and once
+ * with `HE_DISPATCH_PAUSE_US=1100`), once alone (the baseline) and once
  * beside 5 `hurah dispatch` processes; PHP's events are counted by the
  * `product_id` of the payloads found in the inbox. PHP alone loses nothing
  * (one PHP process is sequential; it loses events only to another
@@ -20,12 +20,17 @@
 import { deepEqual, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { CLI, PROJECT, tempRoot } from "../_helpers.ts";
+import { smallTmpfs } from "../_tmpfs.ts";
 
 const PHP_ORIGINAL = Deno.env.get("HURAH_PHP_ORIGINAL") ?? join(PROJECT, "..", "shared", "php-original");
 const EVENTS = 2_000;
-const PAUSE_US = 600;
+const PAUSE_US = 1_100;
 const HURAH_DISPATCHES = 5;
 /**
+ * The root is on a tmpfs (mounted as root): on ext4 replacing tracking.json by rename flushes its
+ * data first (hundreds of microseconds, milliseconds under writeback), which
+ * widens the moment in which PHP can run ahead of a hurah dispatch (see
+ * docs/protocol.md section 10: measured 16 lost once on the working disk).
  * PHP and the hurah dispatches run at a higher priority than the rest of the
  * suite where allowed (as root), so that the test measures hurah's rules
  * rather than how often the other test processes preempt a dispatch in the
@@ -56,7 +61,8 @@ if (skip) console.log(`skipped: ${skip}`);
 async function phpLosses(
   withHurah: boolean,
 ): Promise<{ lost: number; rate: number; hurahFound: number; hurahAfterPhp: number[] }> {
-  await using root = await tempRoot();
+  const tmpfs = await smallTmpfs("64m"); // as root; elsewhere the working disk
+  await using root = "skipped" in tmpfs ? await tempRoot() : tmpfs;
   const dir = join(root.path, "ev", "l_listener");
   await Deno.mkdir(join(dir, "inbox"), { recursive: true });
   const started = performance.now();
@@ -71,7 +77,7 @@ async function phpLosses(
   if (withHurah) {
     // Spread over PHP's run, once it has got going.
     for (let k = 0; k < HURAH_DISPATCHES; k++) {
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await new Promise((resolve) => setTimeout(resolve, 250));
       hurah.push(
         new Deno.Command("nice", {
           args: [
