@@ -274,6 +274,17 @@ async function run(
       }),
     );
   }
+  // Parallel workers take their leases (each starts its renewal thread, tens of milliseconds) before the watcher
+  // is ready, so that the first task is not kept waiting for that.
+  const opened: ParallelPass[] = [];
+  try {
+    for (const { work } of workers) {
+      if (work instanceof ParallelPass) opened.push(await work.open().then(() => work));
+    }
+  } catch (error) {
+    for (const work of opened) await work.close();
+    throw error;
+  }
   const byInbox = new Map(workers.map((worker) => [join(worker.listener.dir, Layout.INBOX), worker]));
   const watching = watchInboxes([...byInbox.keys()], stop, (paths) => {
     for (const path of paths) byInbox.get(dirname(path))?.wakeup.notify();
@@ -329,18 +340,18 @@ class ListenerWorker {
   async loop(stop: AbortSignal): Promise<void> {
     const work = this.work;
     if (!(work instanceof ParallelPass)) return await this.#loop(stop, work);
-    // Parallel workers share the run lock for as long as they run: ordered runners wait.
-    const lock = await this.#lock(stop, true);
-    if (lock === undefined) return;
+    // Opened (its lease taken) before the loops start. Parallel workers share the run lock for as long as they
+    // run: ordered runners wait.
     try {
-      await work.open();
+      const lock = await this.#lock(stop, true);
+      if (lock === undefined) return;
       try {
         await this.#loop(stop, work);
       } finally {
-        await work.close();
+        lock.close();
       }
     } finally {
-      lock.close();
+      await work.close();
     }
   }
 
