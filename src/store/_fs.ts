@@ -379,16 +379,3 @@ function deviceNumbers(dev: number): { major: number; minor: number } {
     minor: Number((d & 0xffn) | ((d >> 12n) & 0xffffff00n)),
   };
 }
-
-/** Takes a flock on `path` if it is free; `undefined` when another holds it. */
-export function tryLockFile(path: string, shared = false, known?: Set<string>): Deno.FsFile | undefined {
-  const file = openLockFile(path, known);
-  try {
-    if (file.tryLockSync(!shared)) return file;
-  } catch (error) {
-    file.close();
-    throw error;
-  }
-  file.close();
-  return undefined;
-}

@@ -15,7 +15,6 @@ import {
   type RegularFileRead,
   removeIfExists,
   syncDir,
-  tryLockFile,
   writeFilesSynced,
   writeFileSynced,
 } from "./_fs.ts";
@@ -574,19 +573,12 @@ export class FileStore {
 
   /**
    * Takes the listener's run lock, waiting for another runner to finish, as
-   * `wait` says (see `lockFile()`: by default without a bound).
+   * `wait` says (see `lockFile()`: by default without a bound). Ordered
+   * runners take it exclusively, parallel workers shared, so the two kinds
+   * never work one listener at the same time.
    */
   async lockRunner(listener: ListenerRef, shared = false, wait: LockWaitOptions = {}): Promise<Deno.FsFile> {
     return await lockFile(join(listener.dir, Layout.RUN_LOCK), { ...wait, shared, known: this.#lockFiles });
-  }
-
-  /**
-   * Takes the listener's run lock if it is free; `undefined` while another
-   * runner holds it. Ordered runners take it exclusively, parallel workers
-   * shared, so the two kinds never work one listener at the same time.
-   */
-  tryLockRunner(listener: ListenerRef, shared = false): Deno.FsFile | undefined {
-    return tryLockFile(join(listener.dir, Layout.RUN_LOCK), shared, this.#lockFiles);
   }
 
   /**
