@@ -41,6 +41,49 @@ export const SLICE_LIMIT = 512;
 /** The highest sequence number a task name (`<N>.json`, 1 to 15 digits) holds. */
 export const MAX_SEQUENCE = 999_999_999_999_999;
 
+/**
+ * How far past `tracking.json` a dispatch numbers its tasks while a
+ * dispatcher that takes no lock (PHP) is at work on the listener: PHP reads
+ * `tracking.json`, writes its task, then writes `tracking.json` in place, so
+ * a PHP write begun before hurah replaced the file, or a hurah dispatch
+ * preempted between reading and replacing it, can carry a lower number over
+ * hurah's. With the margin, hurah's number stays ahead of every number PHP
+ * takes meanwhile (1,000 events: over a second at 700 events/s), and PHP
+ * never goes back to numbers it used. The numbers skipped are PHP's to take.
+ */
+export const LOCK_FREE_MARGIN = 1_000;
+
+/**
+ * A `tracking.json` that another dispatcher wrote (it holds a number past
+ * the one hurah recorded in `dispatch.lock`) within this many milliseconds
+ * means that dispatcher is at work.
+ */
+const LOCK_FREE_ACTIVE_MS = 10_000;
+
+/**
+ * When a dispatch beside a dispatcher that takes no lock looks at
+ * `tracking.json` again (after these pauses, in milliseconds): longer than
+ * PHP takes from reading it to writing it back.
+ */
+const KEEP_AHEAD_PAUSES_MS = [1, 2];
+
+/** The record hurah keeps in `dispatch.lock`: the last number it wrote to `tracking.json`, padded. */
+const LOCK_RECORD_BYTES = 16;
+
+/** The number recorded in a dispatch lock file (`undefined` if none: new, or written by an older hurah). */
+function readLockRecord(lock: Deno.FsFile): number | undefined {
+  const buffer = new Uint8Array(LOCK_RECORD_BYTES);
+  const read = lock.readSync(buffer) ?? 0;
+  const text = new TextDecoder().decode(buffer.subarray(0, read)).trim();
+  return /^[0-9]{1,15}$/.test(text) ? Number(text) : undefined;
+}
+
+/** Records in the dispatch lock file (held) the last number written to `tracking.json`. */
+function writeLockRecord(lock: Deno.FsFile, sequence: number): void {
+  lock.seekSync(0, Deno.SeekMode.Start);
+  lock.writeSync(new TextEncoder().encode(String(sequence).padEnd(LOCK_RECORD_BYTES)));
+}
+
 /** Makes a task file's text for its sequence number. */
 export type Build = (sequence: number) => string;
 
@@ -396,6 +439,8 @@ export class FileStore {
       // tracking.json as this store last wrote it was checked then; anything else may be behind the files.
       let trusted = tracking !== undefined && this.#written.get(listener.dir) === tracking.sequence;
       let justRead = tracking?.sequence;
+      const lockFree = !trusted && tracking !== undefined && this.#lockFreeAtWork(listener.dir, tracking, lock);
+      if (lockFree) last += LOCK_FREE_MARGIN - 1;
       numbering: while (delivered.length < builds.length) {
         const first = last + 1;
         const count = builds.length - delivered.length;
@@ -425,6 +470,7 @@ export class FileStore {
           first: tracking?.first ?? now,
           last: now,
         }, justRead);
+        writeLockRecord(lock, written); // tracking.json as hurah last wrote it, for the next dispatcher
         justRead = undefined; // read a moment ago only the first time round
         if (written > first + count - 1) {
           // Such a dispatcher has gone past these numbers meanwhile: take the next ones.
@@ -460,6 +506,10 @@ export class FileStore {
       // use (link refuses them; a store that did not write tracking.json last checks archive/ and error/)
       // and skips past them.
       if (this.#durable && delivered.length > 0) await syncDir(inbox);
+      if (lockFree) {
+        last = await this.#keepAhead(listener.dir, last, tracking?.first ?? now, now);
+        writeLockRecord(lock, last);
+      }
       this.#written.set(listener.dir, last);
       return delivered;
     } catch (error) {
@@ -471,6 +521,39 @@ export class FileStore {
       for (const path of staged) removeIfExists(path);
       lock.close();
     }
+  }
+
+  /**
+   * Whether a dispatcher that takes no lock (PHP) is at work on a listener:
+   * `tracking.json` holds a number past the last one a hurah dispatcher
+   * recorded in `dispatch.lock`, written within the last 10 seconds. (A
+   * `tracking.json` behind the record was restored or edited; one with no
+   * record beside it, as in a tree only PHP wrote, counts as quiet.)
+   */
+  #lockFreeAtWork(dir: string, tracking: TrackingRecord, lock: Deno.FsFile): boolean {
+    const recorded = readLockRecord(lock);
+    if (recorded === undefined || tracking.sequence <= recorded) return false;
+    const modified = lstatOrUndefined(join(dir, Layout.TRACKING))?.mtime?.getTime();
+    return modified !== undefined && Date.now() - modified < LOCK_FREE_ACTIVE_MS;
+  }
+
+  /**
+   * After a dispatch beside a dispatcher that takes no lock (PHP): a PHP
+   * write of `tracking.json` begun before hurah replaced it lands after, and
+   * carries a lower number on, which PHP would follow up to hurah's tasks
+   * and overwrite them. Looks again and, if so, writes `last` back (never
+   * lowering; up to 3 times). Returns the number `tracking.json` holds.
+   */
+  async #keepAhead(dir: string, last: number, first: string, now: string): Promise<number> {
+    let current: number | undefined;
+    for (const pauseMs of KEEP_AHEAD_PAUSES_MS) {
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      current = this.#readTracking(dir)?.sequence;
+      if (current === undefined || current < last) {
+        current = this.#writeTracking(dir, { sequence: last, count: last, first, last: now });
+      }
+    }
+    return current!;
   }
 
   /**

@@ -7,7 +7,7 @@
 import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { encodeTask, formatDelivery, Layout } from "../../mod.ts";
-import { FileStore, type StateDir, type TaskDir } from "../../src/store/file_store.ts";
+import { FileStore, LOCK_FREE_MARGIN, type StateDir, type TaskDir } from "../../src/store/file_store.ts";
 import { namesIn, sequencesIn, tempRoot } from "../_helpers.ts";
 import { fill, smallTmpfs } from "../_tmpfs.ts";
 
@@ -130,4 +130,39 @@ Deno.test("FileStore.rewriteTask() on a full disk throws and leaves no staging f
   await rejects(store.rewriteTask(listener, Layout.INBOX, "1.json", "B".repeat(10_000)), /No space left/);
   equal(await Deno.readTextFile(join(dir, Layout.INBOX, "1.json")), "A");
   deepEqual(namesIn(join(dir, Layout.TMP)), [], "no staging file left");
+});
+
+Deno.test("FileStore.deliver() numbers past a lock-free dispatcher at work (PHP) by a margin, and only then", async () => {
+  await using root = await tempRoot();
+  const now = formatDelivery(new Date());
+  const tracking = (dir: string) => join(dir, Layout.TRACKING);
+  /** What PHP does: read tracking.json, write the next task, write tracking.json in place. */
+  const phpDispatch = (dir: string, times: number) => {
+    for (let k = 0; k < times; k++) {
+      const record = JSON.parse(Deno.readTextFileSync(tracking(dir)));
+      const sequence = record.sequence + 1;
+      Deno.writeTextFileSync(join(dir, Layout.INBOX, `${sequence}.json`), build("php")(sequence));
+      Deno.writeTextFileSync(tracking(dir), JSON.stringify({ ...record, sequence, count: sequence }));
+    }
+  };
+  // A fresh store each time, as each `hurah dispatch` process is.
+  const deliver = async () =>
+    (await new FileStore(root.path, { durable: false }).deliver(listener, [build("hurah")], now))[0].sequence;
+  const listener = new FileStore(root.path).register("worker", "jobs");
+  equal(await deliver(), 1);
+  equal(await deliver(), 2); // tracking.json as hurah recorded it: no margin
+  phpDispatch(listener.dir, 3); // PHP at work: 3 to 5
+  equal(await deliver(), 5 + LOCK_FREE_MARGIN);
+  equal(JSON.parse(Deno.readTextFileSync(tracking(listener.dir))).sequence, 5 + LOCK_FREE_MARGIN);
+  phpDispatch(listener.dir, 1); // PHP goes on after hurah's number
+  equal(await deliver(), 6 + 2 * LOCK_FREE_MARGIN);
+  // PHP wrote tracking.json a minute ago: not at work any more.
+  phpDispatch(listener.dir, 1);
+  const minuteAgo = new Date(Date.now() - 60_000);
+  Deno.utimeSync(tracking(listener.dir), minuteAgo, minuteAgo);
+  equal(await deliver(), 8 + 2 * LOCK_FREE_MARGIN);
+  // tracking.json restored to an older number (behind hurah's record): no margin, and past every number in use.
+  const record = JSON.parse(Deno.readTextFileSync(tracking(listener.dir)));
+  Deno.writeTextFileSync(tracking(listener.dir), JSON.stringify({ ...record, sequence: 3, count: 3 }));
+  equal(await deliver(), 9 + 2 * LOCK_FREE_MARGIN);
 });
