@@ -101,7 +101,8 @@ export class CorruptFileError extends Error {
  * Something under the event root is not what hurah will touch: a symbolic
  * link where a directory is expected, or a file where a directory should be.
  * hurah never follows links inside the root, so nothing is created, read or
- * moved outside it.
+ * moved outside it. Also thrown when the event root itself is missing or not
+ * a directory (`atRoot`).
  *
  * @example Catching an unsafe path
  * ```ts ignore
@@ -116,17 +117,25 @@ export class CorruptFileError extends Error {
 export class UnsafePathError extends Error {
   /** The offending path. */
   readonly path: string;
+  /**
+   * Whether the path is the event root itself (missing, or not a
+   * directory): a wrong root was given, rather than something found
+   * inside a root.
+   */
+  readonly atRoot: boolean;
 
   /**
    * Creates the error.
    *
    * @param path The offending path.
    * @param reason What was found there.
+   * @param options `atRoot` when the path is the event root itself (default `false`).
    */
-  constructor(path: string, reason: string) {
+  constructor(path: string, reason: string, options: { atRoot?: boolean } = {}) {
     super(`Refusing ${path}: ${reason}`);
     this.name = "UnsafePathError";
     this.path = path;
+    this.atRoot = options.atRoot ?? false;
   }
 }
 

@@ -1,20 +1,11 @@
-import {
-  HandlerLoadError,
-  InvalidNameError,
-  ListenerNotFoundError,
-  LockTimeoutError,
-  PayloadError,
-  SequenceLimitError,
-  TaskMoveError,
-  toError,
-  UnsafePathError,
-} from "../errors.ts";
+import { toError } from "../errors.ts";
+import { reportError } from "./_errors.ts";
 import { DISPATCH_HELP, dispatchCommand } from "./dispatch.ts";
 import { INSPECT_HELP, inspectCommand } from "./inspect.ts";
 import { PRUNE_HELP, pruneCommand } from "./prune.ts";
 import { REQUEUE_HELP, requeueCommand } from "./requeue.ts";
 import { STATUS_HELP, statusCommand } from "./status.ts";
-import { type CliIo, InterruptError, OutputClosedError, UsageError } from "./_io.ts";
+import type { CliIo } from "./_io.ts";
 import { RUN_HELP, runCommand } from "./run.ts";
 import { WATCH_HELP, watchCommand } from "./watch.ts";
 import { SYSTEMD_HELP, systemdCommand } from "./systemd.ts";
@@ -73,85 +64,4 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   } catch (thrown) {
     return reportError(command, toError(thrown), io);
   }
-}
-
-/** Exit code 141: what a shell reports for a command killed by SIGPIPE. */
-const OUTPUT_CLOSED = 141;
-
-/**
- * Prints a command's error on stderr and returns the exit code: 2 for bad
- * input (one line, then where to find help), 1 for the environment (a file
- * system error, a full disk, a missing listener: one line; the stack too
- * with HURAH_DEBUG=1), 141 and nothing for a closed standard output, and for
- * anything else, a bug, the stack.
- */
-export function reportError(command: string, error: Error, io: CliIo): number {
-  const debug = io.env("HURAH_DEBUG") === "1" && error.stack ? `\n${error.stack}` : "";
-  if (error instanceof OutputClosedError) return OUTPUT_CLOSED;
-  const waitCode = waitExitCode(error, command, io);
-  if (waitCode !== undefined) return waitCode;
-  if (error instanceof SequenceLimitError || error instanceof TaskMoveError) {
-    io.stderr(`hurah ${command}: ${error.message}${debug}\n`); // one line: the message says what happens next
-    return 1;
-  }
-  if (error instanceof ListenerNotFoundError) {
-    io.stderr(`hurah ${command}: ${error.message}; run 'hurah status' to list the listeners${debug}\n`);
-    return 1;
-  }
-  if (isUsage(error)) {
-    io.stderr(`hurah ${command}: ${error.message}\nRun 'hurah ${command} --help' for usage.${debug}\n`);
-    return 2;
-  }
-  if (isEnvironment(error)) {
-    io.stderr(`hurah ${command}: ${oneLine(error.message)}${debug}\n`);
-    return 1;
-  }
-  io.stderr(`hurah ${command}: ${error.stack ?? error.message}\n`);
-  return 1;
-}
-
-/**
- * An error of the system around hurah, not of hurah: Deno's file-system and
- * I/O errors (NotFound, PermissionDenied, AlreadyExists, NotADirectory,
- * ...), and errors carrying an operating system code (ENOSPC, EIO, EROFS,
- * EMFILE: Deno throws a plain Error with "(os error N)" for some of them).
- */
-function isEnvironment(error: Error): boolean {
-  if (Object.values(Deno.errors).some((kind) => error instanceof kind)) return true;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return true;
-  return /\(os error \d+\)/.test(error.message);
-}
-
-function oneLine(message: string): string {
-  return message.replace(/\s*\n\s*/g, "; ");
-}
-
-/**
- * The exit code of a wait that ended without its lock, after one line on
- * stderr: 128 + the signal's number when a signal ended it (the command
- * stopped before writing anything under that lock), 1 when a lock stayed
- * held (a command that means "busy", as `run --no-wait`, answers before
- * this). `undefined` for other errors.
- */
-function waitExitCode(error: Error, command: string, io: CliIo): number | undefined {
-  if (error instanceof InterruptError) {
-    io.stderr(`hurah ${command}: ${error.message}; stopped\n`);
-    return error.exitCode;
-  }
-  if (error instanceof LockTimeoutError) {
-    const holder = error.holderPid === undefined ? "the holder" : `pid ${error.holderPid}`;
-    io.stderr(
-      `hurah ${command}: ${error.message}; nothing was written under it. ` +
-        `If ${holder} is stopped or frozen, resume it (kill -CONT) or end it, then try again\n`,
-    );
-    return 1;
-  }
-  return undefined;
-}
-
-function isUsage(error: Error): boolean {
-  return error instanceof UsageError || error instanceof InvalidNameError || error instanceof PayloadError ||
-    error instanceof HandlerLoadError || error instanceof UnsafePathError ||
-    (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
 }

@@ -227,11 +227,12 @@ export class FileStore {
         throw new UnsafePathError(
           this.root,
           "the event root does not exist; create it, or run a handler once (`hurah run`) to register it",
+          { atRoot: true },
         );
       }
       throw error;
     }
-    if (!info.isDirectory) throw new UnsafePathError(this.root, "the event root is not a directory");
+    if (!info.isDirectory) throw new UnsafePathError(this.root, "the event root is not a directory", { atRoot: true });
   }
 
   /**

@@ -111,3 +111,22 @@ Deno.test("main() ends quietly when standard output is closed (inspect | head)",
   equal(stderr, "", "something on stderr");
   equal(code, 141, "exit code 141 (128 + SIGPIPE), as a command killed by SIGPIPE");
 });
+
+Deno.test("main() reports a symbolic link in the root as one line, exit 1, with no usage hint", async (t) => {
+  await using root = await tempRoot();
+  const events = join(root.path, "events");
+  const outside = join(root.path, "outside");
+  await Deno.mkdir(events);
+  await Deno.mkdir(outside);
+  await Deno.symlink(outside, join(events, "product"));
+  const handler = join(root.path, "handler.ts");
+  await Deno.writeTextFile(handler, "export default () => 0;\n");
+  for (const args of [["dispatch", "product", "{}"], ["run", "worker", "product", handler]]) {
+    await t.step(args[0], async () => {
+      const result = await runCli([...args, "--root", events]);
+      assertOneLine(result, args[0], 1, /symbolic link/);
+      ok(!result.stderr.includes("--help"), result.stderr);
+    });
+  }
+  equal((await Array.fromAsync(Deno.readDir(outside))).length, 0, "nothing written through the link");
+});
