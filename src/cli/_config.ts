@@ -1,6 +1,6 @@
 import { dirname, resolve } from "node:path";
 import { UsageError } from "./_io.ts";
-import { parseDuration } from "./_duration.ts";
+import { parseDuration } from "./_options.ts";
 
 /** One handler of a config file, or of the command line. */
 export interface HandlerSpec {

@@ -3,12 +3,10 @@ import { execHandler } from "../worker/exec_handler.ts";
 import type { HandlerLike } from "../worker/handler.ts";
 import { loadHandler } from "../worker/load_handler.ts";
 import type { WatchListener } from "../worker/watch.ts";
-import type { ArchivePolicy } from "../worker/run_once.ts";
 import { type HandlerSpec, readConfig } from "./_config.ts";
-import { parseDuration } from "./_duration.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
-import { countOption } from "./_args.ts";
+import { concurrencyOption, countOption, duration } from "./_options.ts";
 
 /** The options `run`, `watch` and `systemd` share, for `parseArgs`. */
 export const HANDLER_OPTIONS = {
@@ -25,6 +23,14 @@ export const HANDLER_OPTIONS = {
   "max-task-size": { type: "string" },
   "no-fsync": { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** The options of `hurah watch`, which `hurah systemd` passes on. */
+export const WATCH_OPTIONS = {
+  ...HANDLER_OPTIONS,
+  grace: { type: "string", default: "10s" },
+  "rescan-interval": { type: "string", default: "10s" },
+  "log-format": { type: "string", default: "text" },
 } as const;
 
 /** The handler-related option values. */
@@ -50,8 +56,7 @@ export async function handlerSpecs(
   const timeoutMs = values.timeout === undefined ? 0 : duration(values.timeout, "--timeout");
   const maxAttempts = countOption(values["max-attempts"], "--max-attempts");
   const maxLost = countOption(values["max-lost"], "--max-lost");
-  const concurrency = countOption(values.concurrency, "--concurrency") ?? 1;
-  if (concurrency < 1) throw new UsageError(`--concurrency must be at least 1, found ${concurrency}`);
+  const concurrency = concurrencyOption(values.concurrency);
   if (values.config !== undefined) {
     for (const option of ["exec", "max-attempts", "max-lost", "timeout", "concurrency"] as const) {
       if (values[option] !== undefined) {
@@ -124,41 +129,4 @@ async function load(spec: HandlerSpec): Promise<HandlerLike> {
     maxAttempts: () => maxAttempts,
     ...(handler.retryDelay ? { retryDelay: (attempt: number) => handler.retryDelay!(attempt) } : {}),
   };
-}
-
-/** Parses a duration option. */
-export function duration(text: string, what: string): number {
-  try {
-    return parseDuration(text, what);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-/** `--archive keep|delete|DURATION`: what SUCCESS does with a task. */
-export function archivePolicy(value: string | undefined): ArchivePolicy {
-  if (value === undefined || value === "keep" || value === "delete") return value ?? "keep";
-  try {
-    return { keepMs: parseDuration(value, "--archive") };
-  } catch {
-    throw new UsageError(`--archive must be keep, delete or a retention like 7d, found ${JSON.stringify(value)}`);
-  }
-}
-
-/** The parallel-mode options `--host-id` and `--lease`, for the library. */
-export function parallelOptions(values: { "host-id"?: string; lease?: string }): { hostId?: string; leaseMs?: number } {
-  const options: { hostId?: string; leaseMs?: number } = {};
-  if (values["host-id"] !== undefined) {
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(values["host-id"])) {
-      throw new UsageError(
-        `--host-id must be 1 to 64 letters, digits, '.', '_' or '-', found ${JSON.stringify(values["host-id"])}`,
-      );
-    }
-    options.hostId = values["host-id"];
-  }
-  if (values.lease !== undefined) {
-    options.leaseMs = duration(values.lease, "--lease");
-    if (options.leaseMs <= 0) throw new UsageError("--lease must be longer than 0");
-  }
-  return options;
 }

@@ -1,6 +1,5 @@
 import { parseArgs } from "node:util";
 import { checkTaskSize, type Delivery, Dispatcher, type DispatcherOptions, type DispatchEvent } from "../dispatcher.ts";
-import { duration } from "./_handlers.ts";
 import { lockWaitFormatter } from "./_log.ts";
 import { DeliveryError, InvalidNameError, PayloadError } from "../errors.ts";
 import { parseEventType } from "../protocol/names.ts";
@@ -8,7 +7,7 @@ import { encodePayload, encodePhpJson } from "../protocol/php_json.ts";
 import { DEFAULT_MAX_TASK_SIZE } from "../protocol/task_file.ts";
 import { type CliIo, InterruptError, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
-import { taskSizeOption } from "./_size.ts";
+import { duration, taskSizeOption } from "./_options.ts";
 
 /** Help text of `hurah dispatch`. */
 export const DISPATCH_HELP = `Usage: hurah dispatch <event_type> [payload] [options]

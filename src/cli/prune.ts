@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { prune } from "../store/prune.ts";
-import { duration } from "./_handlers.ts";
+import { duration } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
 

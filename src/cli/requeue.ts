@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { requeue } from "../store/requeue.ts";
-import { sequenceArgument } from "./_args.ts";
+import { sequenceArgument } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
 

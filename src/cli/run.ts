@@ -2,10 +2,10 @@ import { parseArgs } from "node:util";
 import { type RunEvent, runOnce } from "../worker/run_once.ts";
 import { Progress } from "./_progress.ts";
 import { LockTimeoutError } from "../errors.ts";
-import { archivePolicy, duration, HANDLER_OPTIONS, handlerSpecs, loadSpecs, parallelOptions } from "./_handlers.ts";
-import { type CliIo, UsageError } from "./_io.ts";
-import { eventFormatter, lockWaitFormatter, type LogFormat } from "./_log.ts";
-import { taskSizeOption } from "./_size.ts";
+import { HANDLER_OPTIONS, handlerSpecs, loadSpecs } from "./_handlers.ts";
+import type { CliIo } from "./_io.ts";
+import { eventFormatter, lockWaitFormatter } from "./_log.ts";
+import { archivePolicy, logFormat, parallelOptions, taskSizeOption, waitOption } from "./_options.ts";
 
 /** Help text of `hurah run`. */
 export const RUN_HELP = `Usage: hurah run <handler_name> <event_type> <handler> [event_root] [options]
@@ -158,16 +158,3 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
 
 /** The exit code of a run that found another runner busy: EX_TEMPFAIL, as `flock -n` is used from cron. */
 const BUSY_EXIT_CODE = 75;
-
-/** The run lock timeout of `--wait DURATION` / `--no-wait`: unbounded by default. */
-function waitOption(wait: string | undefined, noWait: boolean): number {
-  if (noWait && wait !== undefined) throw new UsageError("--wait and --no-wait exclude each other; give one");
-  if (noWait) return 0;
-  return wait === undefined ? Infinity : duration(wait, "--wait");
-}
-
-/** Checks `--log-format`. */
-export function logFormat(value: string | undefined): LogFormat {
-  if (value === "text" || value === "json" || value === undefined) return value ?? "text";
-  throw new UsageError(`--log-format must be text or json, found ${JSON.stringify(value)}`);
-}

@@ -2,10 +2,9 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
-import { duration, handlerSpecs } from "./_handlers.ts";
+import { handlerSpecs, WATCH_OPTIONS } from "./_handlers.ts";
 import { type CliIo, UsageError } from "./_io.ts";
-import { logFormat } from "./run.ts";
-import { WATCH_OPTIONS } from "./watch.ts";
+import { duration, logFormat } from "./_options.ts";
 
 /** Help text of `hurah systemd`. */
 export const SYSTEMD_HELP = `Usage: hurah systemd <watch arguments> [--service-user USER]

@@ -1,18 +1,9 @@
 import { parseArgs } from "node:util";
 import { watch } from "../worker/watch.ts";
-import { archivePolicy, duration, HANDLER_OPTIONS, handlerSpecs, loadSpecs, parallelOptions } from "./_handlers.ts";
+import { handlerSpecs, loadSpecs, WATCH_OPTIONS } from "./_handlers.ts";
 import type { CliIo } from "./_io.ts";
 import { eventFormatter, lockWaitFormatter } from "./_log.ts";
-import { logFormat } from "./run.ts";
-import { taskSizeOption } from "./_size.ts";
-
-/** The options of `hurah watch` (shared with `hurah systemd`). */
-export const WATCH_OPTIONS = {
-  ...HANDLER_OPTIONS,
-  grace: { type: "string", default: "10s" },
-  "rescan-interval": { type: "string", default: "10s" },
-  "log-format": { type: "string", default: "text" },
-} as const;
+import { archivePolicy, duration, logFormat, parallelOptions, taskSizeOption } from "./_options.ts";
 
 /** Help text of `hurah watch`. */
 export const WATCH_HELP = `Usage: hurah watch <handler_name> <event_type> <handler> [event_root] [options]

@@ -1,6 +1,6 @@
 import { equal, throws } from "node:assert/strict";
 import { UsageError } from "../../src/cli/_io.ts";
-import { parseSize } from "../../src/cli/_size.ts";
+import { parseSize } from "../../src/cli/_options.ts";
 
 Deno.test("parseSize() reads bytes and binary units", async (t) => {
   const cases: [string, number][] = [
