@@ -11,16 +11,86 @@ import { WATCH_HELP, watchCommand } from "./watch.ts";
 import { SYSTEMD_HELP, systemdCommand } from "./systemd.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
-const COMMANDS: Record<string, { run: (args: string[], io: CliIo) => Promise<number>; help: string }> = {
-  dispatch: { run: dispatchCommand, help: DISPATCH_HELP },
-  run: { run: runCommand, help: RUN_HELP },
-  watch: { run: watchCommand, help: WATCH_HELP },
-  systemd: { run: systemdCommand, help: SYSTEMD_HELP },
-  status: { run: statusCommand, help: STATUS_HELP },
-  inspect: { run: inspectCommand, help: INSPECT_HELP },
-  requeue: { run: requeueCommand, help: REQUEUE_HELP },
-  prune: { run: pruneCommand, help: PRUNE_HELP },
-};
+/** One command of `hurah`: its name, how it runs, its help, and its lines in the main help. */
+interface Command {
+  /** The word after `hurah`. */
+  readonly name: string;
+  /** Runs the command with the arguments after its name; returns the exit code. */
+  readonly run: (args: string[], io: CliIo) => Promise<number>;
+  /** Its `--help` text. */
+  readonly help: string;
+  /** Its lines in `hurah --help`: the arguments, and what the command does with them. */
+  readonly synopses: readonly (readonly [args: string, summary: string])[];
+}
+
+/** The commands, in the order `hurah --help` lists them. */
+const COMMANDS: readonly Command[] = [
+  {
+    name: "dispatch",
+    run: dispatchCommand,
+    help: DISPATCH_HELP,
+    synopses: [
+      ["<event_type> [payload]", "deliver an event"],
+      ["--batch FILE", "deliver many events, one JSON object a line"],
+    ],
+  },
+  {
+    name: "run",
+    run: runCommand,
+    help: RUN_HELP,
+    synopses: [["<handler_name> <event_type> <handler> [root]", "handle a listener's inbox once"]],
+  },
+  {
+    name: "watch",
+    run: watchCommand,
+    help: WATCH_HELP,
+    synopses: [["<handler_name> <event_type> <handler> [root]", "handle tasks as they arrive (long-running)"]],
+  },
+  {
+    name: "systemd",
+    run: systemdCommand,
+    help: SYSTEMD_HELP,
+    synopses: [["<watch arguments>", "print a systemd unit for that watch"]],
+  },
+  {
+    name: "status",
+    run: statusCommand,
+    help: STATUS_HELP,
+    synopses: [["[listener...]", "pending, in flight, errors, state per listener"]],
+  },
+  {
+    name: "inspect",
+    run: inspectCommand,
+    help: INSPECT_HELP,
+    synopses: [["<listener> <sequence>", "show a task: where it is, fields, history"]],
+  },
+  {
+    name: "requeue",
+    run: requeueCommand,
+    help: REQUEUE_HELP,
+    synopses: [["<listener> <sequence>...|--all", "put tasks from error/ back into the inbox"]],
+  },
+  {
+    name: "prune",
+    run: pruneCommand,
+    help: PRUNE_HELP,
+    synopses: [["--older-than DURATION [--archive] [--error]", "remove old files from archive/ or error/"]],
+  },
+];
+
+/** The command named `name`, if there is one. */
+function commandNamed(name: string | undefined): Command | undefined {
+  return COMMANDS.find((command) => command.name === name);
+}
+
+/** The `Commands:` lines of the main help: each command's synopses, their summaries aligned. */
+function commandLines(): string {
+  const lines = COMMANDS.flatMap((command) =>
+    command.synopses.map(([args, summary]) => [`${command.name} ${args}`, summary])
+  );
+  const width = Math.max(...lines.map(([usage]) => usage.length)) + 4;
+  return lines.map(([usage, summary]) => `  ${usage.padEnd(width)}${summary}\n`).join("");
+}
 
 /** Help text of `hurah`. */
 export const MAIN_HELP = `hurah ${denoJson.version}: file-based event and task delegation
@@ -28,16 +98,7 @@ export const MAIN_HELP = `hurah ${denoJson.version}: file-based event and task d
 Usage: hurah <command> [arguments] [options]
 
 Commands:
-  dispatch <event_type> [payload]                       deliver an event
-  dispatch --batch FILE                                 deliver many events, one JSON object a line
-  run <handler_name> <event_type> <handler> [root]      handle a listener's inbox once
-  watch <handler_name> <event_type> <handler> [root]    handle tasks as they arrive (long-running)
-  systemd <watch arguments>                             print a systemd unit for that watch
-  status [listener...]                                  pending, in flight, errors, state per listener
-  inspect <listener> <sequence>                         show a task: where it is, fields, history
-  requeue <listener> <sequence>...|--all                put tasks from error/ back into the inbox
-  prune --older-than DURATION [--archive] [--error]     remove old files from archive/ or error/
-
+${commandLines()}
 Run 'hurah <command> --help' for a command's arguments and options.
 The event root comes from the argument, --root, or $HURAH_ROOT.
 `;
@@ -46,15 +107,14 @@ The event root comes from the argument, --root, or $HURAH_ROOT.
 export async function main(args: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = args;
   if (command === undefined || command === "-h" || command === "--help" || command === "help") {
-    if (command === "help" && rest[0] && COMMANDS[rest[0]]) io.stdout(COMMANDS[rest[0]].help);
-    else io.stdout(MAIN_HELP);
+    io.stdout((command === "help" ? commandNamed(rest[0])?.help : undefined) ?? MAIN_HELP);
     return command === undefined ? 2 : 0;
   }
   if (command === "--version" || command === "-V") {
     io.stdout(`hurah ${denoJson.version}\n`);
     return 0;
   }
-  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  const entry = commandNamed(command);
   if (entry === undefined) {
     io.stderr(`hurah: unknown command ${JSON.stringify(command)}; run 'hurah --help' for the list\n`);
     return 2;
