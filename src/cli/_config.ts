@@ -1,18 +1,22 @@
 import { dirname, resolve } from "node:path";
+import { HANDLER_FORMS, type HandlerFormKey } from "../worker/handler_forms/registry.ts";
 import { UsageError } from "./_io.ts";
 import { parseDuration } from "./_options.ts";
 
+/**
+ * The handler of a spec: one field per handler form, exactly one of them set
+ * (`module`: a module specifier, paths already resolved against the config
+ * file's directory; `exec`: a shell command).
+ */
+export type HandlerFormValues = { [Key in HandlerFormKey]?: string };
+
 /** One handler of a config file, or of the command line. */
-export interface HandlerSpec {
+export interface HandlerSpec extends HandlerFormValues {
   /** The handler name. */
   name: string;
   /** The event type. */
   eventType: string;
-  /** A module specifier (paths already resolved against the config file's directory). */
-  module?: string;
-  /** A shell command. */
-  exec?: string;
-  /** Where the shell command runs: the config file's directory, or the current one. */
+  /** Where the handler runs, when its form keeps one: a config file's directory (exec), else the current one. */
   cwd?: string;
   /** Overrides the handler's `maxAttempts()`; the retries of an exec handler. */
   maxAttempts?: number;
@@ -32,7 +36,18 @@ export interface ConfigFile {
   handlers: HandlerSpec[];
 }
 
-const HANDLER_KEYS = ["name", "eventType", "module", "exec", "maxAttempts", "maxLost", "timeout", "concurrency"];
+const HANDLER_KEYS = [
+  "name",
+  "eventType",
+  ...HANDLER_FORMS.map((form) => form.key),
+  "maxAttempts",
+  "maxLost",
+  "timeout",
+  "concurrency",
+];
+
+/** The forms for "needs exactly one of": `'module' (a module path or URL) and 'exec' (a shell command)`. */
+const FORM_CHOICES = listed(HANDLER_FORMS.map((form) => `'${form.key}' (${form.what})`));
 
 /**
  * Reads a config file: a JSON file `{ "root"?, "handlers": [...] }`, or a
@@ -77,11 +92,11 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
     }
     if (typeof entry.name !== "string") fail(`${where}.name must be a string`);
     if (typeof entry.eventType !== "string") fail(`${where}.eventType must be a string ('' for the root)`);
-    if ((entry.module === undefined) === (entry.exec === undefined)) {
-      fail(`${where} needs exactly one of 'module' (a module path or URL) and 'exec' (a shell command)`);
-    }
-    if (entry.module !== undefined && typeof entry.module !== "string") fail(`${where}.module must be a string`);
-    if (entry.exec !== undefined && typeof entry.exec !== "string") fail(`${where}.exec must be a string`);
+    const forms = HANDLER_FORMS.filter((form) => entry[form.key] !== undefined);
+    if (forms.length !== 1) fail(`${where} needs exactly one of ${FORM_CHOICES}`);
+    const form = forms[0];
+    if (typeof entry[form.key] !== "string") fail(`${where}.${form.key} must be a string`);
+    const handler = form.fromConfig(entry[form.key] as string, base);
     if (
       entry.maxAttempts !== undefined && !(Number.isSafeInteger(entry.maxAttempts) && Number(entry.maxAttempts) >= 0)
     ) {
@@ -106,8 +121,8 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
     return {
       name: entry.name as string,
       eventType: entry.eventType as string,
-      ...(entry.module !== undefined ? { module: resolveModule(entry.module as string, base) } : {}),
-      ...(entry.exec !== undefined ? { exec: entry.exec as string, cwd: base } : {}),
+      [form.key]: handler.value,
+      ...(handler.cwd !== undefined ? { cwd: handler.cwd } : {}),
       ...(entry.maxAttempts !== undefined ? { maxAttempts: entry.maxAttempts as number } : {}),
       ...(entry.maxLost !== undefined ? { maxLost: entry.maxLost as number } : {}),
       timeoutMs,
@@ -117,10 +132,11 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
   return { ...(typeof data.root === "string" ? { root: resolve(base, data.root) } : {}), handlers };
 }
 
-function resolveModule(specifier: string, base: string): string {
-  return /^[A-Za-z][A-Za-z0-9+.-]*:/.test(specifier) ? specifier : resolve(base, specifier);
-}
-
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function listed(items: string[]): string {
+  return items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items.at(-1)}` : items.join("");
 }

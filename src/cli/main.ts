@@ -1,5 +1,6 @@
 import { toError } from "../errors.ts";
 import { reportError } from "./_errors.ts";
+import { mainUsage } from "./_handlers.ts";
 import { DISPATCH_HELP, dispatchCommand } from "./dispatch.ts";
 import { INSPECT_HELP, inspectCommand } from "./inspect.ts";
 import { PRUNE_HELP, pruneCommand } from "./prune.ts";
@@ -38,13 +39,13 @@ const COMMANDS: readonly Command[] = [
     name: "run",
     run: runCommand,
     help: RUN_HELP,
-    synopses: [["<handler_name> <event_type> <handler> [root]", "handle a listener's inbox once"]],
+    synopses: [[mainUsage(), "handle a listener's inbox once"]],
   },
   {
     name: "watch",
     run: watchCommand,
     help: WATCH_HELP,
-    synopses: [["<handler_name> <event_type> <handler> [root]", "handle tasks as they arrive (long-running)"]],
+    synopses: [[mainUsage(), "handle tasks as they arrive (long-running)"]],
   },
   {
     name: "systemd",

@@ -2,15 +2,13 @@ import { parseArgs } from "node:util";
 import { type RunEvent, runOnce } from "../worker/run_once.ts";
 import { Progress } from "./_progress.ts";
 import { LockTimeoutError } from "../errors.ts";
-import { HANDLER_OPTIONS, handlerSpecs, loadSpecs } from "./_handlers.ts";
+import { argumentHelp, flagHelp, HANDLER_OPTIONS, handlerSpecs, loadSpecs, usageLines } from "./_handlers.ts";
 import type { CliIo } from "./_io.ts";
 import { eventFormatter, lockWaitFormatter } from "./_log.ts";
 import { archivePolicy, logFormat, parallelOptions, taskSizeOption, waitOption } from "./_options.ts";
 
 /** Help text of `hurah run`. */
-export const RUN_HELP = `Usage: hurah run <handler_name> <event_type> <handler> [event_root] [options]
-       hurah run <handler_name> <event_type> --exec <command> [event_root] [options]
-       hurah run --config <file> [event_root] [options]
+export const RUN_HELP = `${usageLines("run")}
 
 Registers the listener <handler_name> on <event_type> and handles every task
 in its inbox once, in sequence order (PHP's worker:runner). A second runner of
@@ -22,16 +20,11 @@ Arguments:
   handler_name   the listener's name; its directory is <name>_listener
   event_type     the event type it listens to, as product or product/created;
                  '' for the root type
-  handler        a module path or URL whose default export is a Handler
-                 subclass, a handler object or a function
-  event_root     the event root (default: --root, then $HURAH_ROOT)
+${argumentHelp(17)}  event_root     the event root (default: --root, then $HURAH_ROOT)
 
 Options:
   --root DIR            the event root
-  --exec COMMAND        run a shell command per task instead of a module: the
-                        task JSON on stdin, HURAH_* variables, exit status 0-3
-                        is the Task code
-  --config FILE         handle every listener of a config file, one after another
+${flagHelp(24, true)}  --config FILE         handle every listener of a config file, one after another
   --max-attempts N      retries allowed (an exec handler's maxAttempts())
   --max-lost N          lost attempts (a parallel worker died) a task may
                         have before it goes to error/ (default 3)

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
-import { handlerSpecs, WATCH_OPTIONS } from "./_handlers.ts";
+import { handlerArgs, handlerSpecs, WATCH_OPTIONS } from "./_handlers.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { duration, logFormat } from "./_options.ts";
 
@@ -50,7 +50,7 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   const watchArgs: string[] = values.config !== undefined ? ["--config", resolve(values.config)] : [
     specs[0].name,
     specs[0].eventType,
-    ...(values.exec !== undefined ? ["--exec", values.exec] : [moduleArg(specs[0].module!)]),
+    ...handlerArgs(specs[0]),
   ];
   watchArgs.push("--root", absoluteRoot, "--grace", values.grace, "--rescan-interval", values["rescan-interval"]);
   if (values["max-attempts"] !== undefined) watchArgs.push("--max-attempts", values["max-attempts"]);
@@ -73,10 +73,6 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
     standalone: Deno.build.standalone,
   }));
   return 0;
-}
-
-function moduleArg(specifier: string): string {
-  return /^[A-Za-z][A-Za-z0-9+.-]*:/.test(specifier) ? specifier : resolve(specifier);
 }
 
 /** How to start this hurah: the binary itself, or deno running cli.ts. */

@@ -1,14 +1,12 @@
 import { parseArgs } from "node:util";
 import { watch } from "../worker/watch.ts";
-import { handlerSpecs, loadSpecs, WATCH_OPTIONS } from "./_handlers.ts";
+import { flagHelp, handlerSpecs, loadSpecs, usageLines, WATCH_OPTIONS } from "./_handlers.ts";
 import type { CliIo } from "./_io.ts";
 import { eventFormatter, lockWaitFormatter } from "./_log.ts";
 import { archivePolicy, duration, logFormat, parallelOptions, taskSizeOption } from "./_options.ts";
 
 /** Help text of `hurah watch`. */
-export const WATCH_HELP = `Usage: hurah watch <handler_name> <event_type> <handler> [event_root] [options]
-       hurah watch <handler_name> <event_type> --exec <command> [event_root] [options]
-       hurah watch --config <file> [event_root] [options]
+export const WATCH_HELP = `${usageLines("watch")}
 
 Like 'hurah run', but long-running: registers the listener(s), handles the
 backlog, then handles each new task as it arrives (Deno.watchFs), until
@@ -28,8 +26,7 @@ A second signal exits at once.
 
 Options:
   --root DIR                 the event root (default: $HURAH_ROOT)
-  --exec COMMAND             run a shell command per task instead of a module
-  --config FILE              watch every listener of a config file (JSON, or
+${flagHelp(29, false)}  --config FILE              watch every listener of a config file (JSON, or
                              deno.json with a "hurah" key; see the README)
   --max-attempts N           retries allowed (an exec handler's maxAttempts())
   --max-lost N               lost attempts a task may have before error/
