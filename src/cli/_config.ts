@@ -1,5 +1,6 @@
 import { dirname, resolve } from "node:path";
 import { HANDLER_FORMS, type HandlerFormKey } from "../worker/handler_forms/registry.ts";
+import { formChoices } from "./_handler_help.ts";
 import { UsageError } from "./_io.ts";
 import { parseDuration } from "./_options.ts";
 
@@ -46,9 +47,6 @@ const HANDLER_KEYS = [
   "concurrency",
 ];
 
-/** The forms for "needs exactly one of": `'module' (a module path or URL) and 'exec' (a shell command)`. */
-const FORM_CHOICES = listed(HANDLER_FORMS.map((form) => `'${form.key}' (${form.what})`));
-
 /**
  * Reads a config file: a JSON file `{ "root"?, "handlers": [...] }`, or a
  * `deno.json` whose `hurah` key holds that object.
@@ -93,7 +91,7 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
     if (typeof entry.name !== "string") fail(`${where}.name must be a string`);
     if (typeof entry.eventType !== "string") fail(`${where}.eventType must be a string ('' for the root)`);
     const forms = HANDLER_FORMS.filter((form) => entry[form.key] !== undefined);
-    if (forms.length !== 1) fail(`${where} needs exactly one of ${FORM_CHOICES}`);
+    if (forms.length !== 1) fail(`${where} needs exactly one of ${formChoices()}`);
     const form = forms[0];
     if (typeof entry[form.key] !== "string") fail(`${where}.${form.key} must be a string`);
     const handler = form.fromConfig(entry[form.key] as string, base);
@@ -134,9 +132,4 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
-/** `a`, `a and b`, `a, b and c`. */
-function listed(items: string[]): string {
-  return items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items.at(-1)}` : items.join("");
 }

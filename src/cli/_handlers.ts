@@ -5,7 +5,6 @@ import {
   FLAG_FORMS,
   HANDLER_FORMS,
   type HandlerForm,
-  type HandlerFormFlag,
   type HandlerFormKey,
 } from "../worker/handler_forms/registry.ts";
 import type { WatchListener } from "../worker/watch.ts";
@@ -13,6 +12,7 @@ import { type HandlerSpec, readConfig } from "./_config.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
 import { concurrencyOption, countOption, duration } from "./_options.ts";
+import { handlerUsage, listed } from "./_handler_help.ts";
 
 /** The flag of each handler form named by one (`--exec`), for `parseArgs`. */
 const FORM_OPTIONS: Readonly<Record<string, { readonly type: "string" }>> = Object.fromEntries(
@@ -161,57 +161,4 @@ export function handlerArgs(spec: HandlerSpec): string[] {
   const form = formOf(spec);
   const value = form.absolute(spec[form.key]!);
   return "flag" in form.cli ? [`--${form.cli.flag}`, value] : [value];
-}
-
-/** One form's arguments: `<handler_name> <event_type> <handler> [event_root]`, `... --exec <command> ...`. */
-function handlerUsage(form: HandlerForm, root = "event_root"): string {
-  const handler = "flag" in form.cli ? `--${form.cli.flag} <${form.cli.value}>` : `<${form.cli.argument}>`;
-  return `<handler_name> <event_type> ${handler} [${root}]`;
-}
-
-/** The `Usage:` lines of `hurah run` and `hurah watch`: one per handler form, then `--config`. */
-export function usageLines(command: string): string {
-  const forms = [...HANDLER_FORMS.map((form) => handlerUsage(form)), "--config <file> [event_root]"];
-  return forms.map((args, k) => `${k === 0 ? "Usage:" : "      "} hurah ${command} ${args} [options]`).join("\n");
-}
-
-/** The arguments of the main help's `run` and `watch` lines: `<handler_name> <event_type> <handler> [root]`. */
-export function mainUsage(): string {
-  return handlerUsage(ARGUMENT_FORM, "root");
-}
-
-/** The help line of the handler argument (`handler ...`), the text from `column` on. */
-export function argumentHelp(column: number): string {
-  return helpEntry(ARGUMENT_FORM.cli.argument, ARGUMENT_FORM.cli.help, column);
-}
-
-/** The help lines of the handler flags (`--exec COMMAND ...`), the text from `column` on; `details` adds more. */
-export function flagHelp(column: number, details: boolean): string {
-  return FLAG_FORMS.map(({ cli }: { cli: HandlerFormFlag }) =>
-    helpEntry(
-      `--${cli.flag} ${cli.value.toUpperCase()}`,
-      details ? `${cli.summary}: ${cli.details}` : cli.summary,
-      column,
-    )
-  ).join("");
-}
-
-/** Help text width: an 80-column terminal. */
-const WIDTH = 80;
-
-/** `  <term>` then `text` from `column` on, wrapped at {@linkcode WIDTH} and indented to `column`. */
-function helpEntry(term: string, text: string, column: number): string {
-  const lines = [`  ${term}`.padEnd(column)];
-  for (const word of text.split(" ")) {
-    const last = lines.length - 1;
-    if (lines[last].length > column && lines[last].length + 1 + word.length > WIDTH) lines.push(" ".repeat(column));
-    const line = lines[lines.length - 1];
-    lines[lines.length - 1] = line.length > column ? `${line} ${word}` : line + word;
-  }
-  return lines.map((line) => line + "\n").join("");
-}
-
-/** `a`, `a and b`, `a, b and c`. */
-function listed(items: string[]): string {
-  return items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items.at(-1)}` : items.join("");
 }

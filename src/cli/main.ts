@@ -1,6 +1,6 @@
 import { toError } from "../errors.ts";
 import { reportError } from "./_errors.ts";
-import { mainUsage } from "./_handlers.ts";
+import { mainUsage } from "./_handler_help.ts";
 import { DISPATCH_HELP, dispatchCommand } from "./dispatch.ts";
 import { INSPECT_HELP, inspectCommand } from "./inspect.ts";
 import { PRUNE_HELP, pruneCommand } from "./prune.ts";

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { watch } from "../worker/watch.ts";
-import { flagHelp, handlerSpecs, loadSpecs, usageLines, WATCH_OPTIONS } from "./_handlers.ts";
+import { handlerSpecs, loadSpecs, WATCH_OPTIONS } from "./_handlers.ts";
+import { flagHelp, usageLines } from "./_handler_help.ts";
 import type { CliIo } from "./_io.ts";
 import { eventFormatter, lockWaitFormatter } from "./_log.ts";
 import { archivePolicy, duration, logFormat, parallelOptions, taskSizeOption } from "./_options.ts";
