@@ -155,6 +155,19 @@ function assertUsageError(result: CliResult, command: string, ...expected: (stri
   ok(rest.length <= 1, `more than a message and a hint on stderr:\n${result.stderr}`);
 }
 
+/**
+ * Asserts exit code 1 and one line on stderr holding every `expected`, with no usage hint: what the CLI
+ * says of a symbolic link or a file found inside the root (the root's state is wrong, not the command line).
+ */
+function assertRefused(result: CliResult, command: string, ...expected: (string | RegExp)[]): void {
+  equal(result.code, 1, `exit code ${result.code}, stderr: ${result.stderr}`);
+  equal(result.stdout, "");
+  const [message, ...rest] = result.stderr.trimEnd().split("\n");
+  ok(message.startsWith(`hurah ${command}: `), message);
+  for (const part of expected) ok(matches(message, part), `${JSON.stringify(message)} lacks ${part}`);
+  equal(rest.length, 0, `more than one line on stderr:\n${result.stderr}`);
+}
+
 // ---------------------------------------------------------------- names
 
 function badEventType(label: string, eventType: string, reason: RegExp, viaCli = true): BadInputCase {
@@ -565,7 +578,7 @@ const LINK_AND_ROOT_CASES: BadInputCase[] = [
         await refuses(dispatcher(box.root).dispatch("product/created", {}), UnsafePathError, link, reason);
         const evil = { name: "evil", eventType: "product", handler: () => Task.SUCCESS };
         await refuses(runOnce(box.root, evil), UnsafePathError, link, /symbolic link/);
-        assertUsageError(await runCli(["dispatch", "product", "{}", "--root", box.root]), "dispatch", link, reason);
+        assertRefused(await runCli(["dispatch", "product", "{}", "--root", box.root]), "dispatch", link, reason);
       });
     },
   },
@@ -579,7 +592,7 @@ const LINK_AND_ROOT_CASES: BadInputCase[] = [
         await refuses(dispatcher(box.root).dispatch("shop/order", {}), UnsafePathError, link, reason);
         const clerk = { name: "clerk", eventType: "shop/order", handler: () => Task.SUCCESS };
         await refuses(runOnce(box.root, clerk), UnsafePathError, link, /symbolic link/);
-        assertUsageError(await runCli(["dispatch", "shop", "{}", "--root", box.root]), "dispatch", link, reason);
+        assertRefused(await runCli(["dispatch", "shop", "{}", "--root", box.root]), "dispatch", link, reason);
       });
     },
   },
@@ -634,7 +647,7 @@ const LINK_AND_ROOT_CASES: BadInputCase[] = [
       await leavesRootAlone(box, async () => {
         const reason = /tracking\.json.*is a symbolic link/;
         await refuses(dispatcher(box.root).dispatch("product", {}), UnsafePathError, "tracking.json", reason);
-        assertUsageError(
+        assertRefused(
           await runCli(["dispatch", "product", "{}", "--root", box.root]),
           "dispatch",
           "tracking.json",
