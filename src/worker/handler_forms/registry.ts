@@ -22,8 +22,12 @@ export type HandlerFormKey = typeof HANDLER_FORMS[number]["key"];
 /** The form named on the command line by the `<handler>` argument; the others are named by their flags. */
 export const ARGUMENT_FORM = MODULE_FORM;
 
+/** A form named on the command line by a flag. */
+type FlagForm = HandlerForm<HandlerFormKey> & { readonly cli: HandlerFormFlag };
+
+function isFlagForm<F extends HandlerForm<HandlerFormKey>>(form: F): form is F & FlagForm {
+  return "flag" in form.cli;
+}
+
 /** The forms named on the command line by a flag (`--exec`). */
-export const FLAG_FORMS: readonly (HandlerForm<HandlerFormKey> & { readonly cli: HandlerFormFlag })[] = HANDLER_FORMS
-  .filter(
-    (form): form is typeof form & { readonly cli: HandlerFormFlag } => "flag" in form.cli,
-  );
+export const FLAG_FORMS: readonly FlagForm[] = HANDLER_FORMS.filter(isFlagForm);
