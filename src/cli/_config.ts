@@ -1,6 +1,9 @@
 import { dirname, resolve } from "node:path";
 import { UsageError } from "./_io.ts";
 import { parseDuration } from "./_duration.ts";
+import { InvalidNameError } from "../errors.ts";
+import { listenerId } from "../protocol/listener_id.ts";
+import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 
 /** One handler of a config file, or of the command line. */
 export interface HandlerSpec {
@@ -67,6 +70,7 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
   }
   if (data.root !== undefined && typeof data.root !== "string") fail("'root' must be a string");
   if (!Array.isArray(data.handlers) || data.handlers.length === 0) fail("'handlers' must be a non-empty array");
+  const seen = new Map<string, string>();
   const handlers = (data.handlers as unknown[]).map((entry, index): HandlerSpec => {
     const where = `handlers[${index}]`;
     if (!isObject(entry)) return fail(`${where} must be an object`);
@@ -77,6 +81,12 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
     }
     if (typeof entry.name !== "string") fail(`${where}.name must be a string`);
     if (typeof entry.eventType !== "string") fail(`${where}.eventType must be a string ('' for the root)`);
+    const id = checkedListenerId(entry.name as string, entry.eventType as string, where, fail);
+    const first = seen.get(id);
+    if (first !== undefined) {
+      fail(`${where} is listener ${JSON.stringify(id)} again (as ${first}); a listener may be listed once`);
+    }
+    seen.set(id, where);
     if ((entry.module === undefined) === (entry.exec === undefined)) {
       fail(`${where} needs exactly one of 'module' (a module path or URL) and 'exec' (a shell command)`);
     }
@@ -115,6 +125,21 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
     };
   });
   return { ...(typeof data.root === "string" ? { root: resolve(base, data.root) } : {}), handlers };
+}
+
+/** The listener id of a handler entry, its name and event type checked (`where` names the entry in errors). */
+function checkedListenerId(name: string, eventType: string, where: string, fail: (reason: string) => never): string {
+  const check = (key: string, run: () => unknown) => {
+    try {
+      run();
+    } catch (error) {
+      if (!(error instanceof InvalidNameError)) throw error;
+      fail(`${where}.${key}: ${error.message}`);
+    }
+  };
+  check("name", () => checkHandlerName(name));
+  check("eventType", () => parseEventType(eventType));
+  return listenerId(name, eventType);
 }
 
 function resolveModule(specifier: string, base: string): string {
