@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Delivery } from "./dispatcher.ts";
+import type { Delivery } from "./protocol/delivery.ts";
 
 /**
  * An event type or handler name does not follow hurah's naming rules.
