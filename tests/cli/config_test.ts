@@ -326,7 +326,7 @@ Deno.test("parseConfig() resolves relative paths against the config file's direc
   ]);
 });
 
-Deno.test("hurah run --config with two listeners of one name on different event types: both work, told apart", async (t) => {
+Deno.test("run and watch --config with two listeners of one name on different event types: both work, told apart", async (t) => {
   await using root = await tempRoot();
   const layout = await dirs(root.path);
   const config = join(layout.conf, "hurah.json");
@@ -373,11 +373,44 @@ Deno.test("hurah run --config with two listeners of one name on different event 
       { listener: "b/mailer", archived: 1 },
     ]);
   });
+  await t.step("hurah watch: JSON logs", async () => {
+    const child = spawnCli(["watch", "--config", config, "--log-format", "json", "--grace", "1s"]);
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    let exited = false;
+    try {
+      // Both listeners are registered already; the watcher finds the tasks in its backlog pass or as they arrive.
+      for (const type of ["a", "b"]) await dispatcher.dispatch(type, { type });
+      await waitUntil(
+        `both tasks handled; stderr: ${stderr.text}`,
+        () => stderr.text.split("\n").filter((line) => line.includes('"type":"task"')).length === 2,
+      );
+      child.kill("SIGTERM");
+      const status = await child.status;
+      exited = true;
+      await Promise.all([stdout.done, stderr.done]);
+      equal(status.code, 0, stderr.text);
+      const logs = stderr.text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+      deepEqual(
+        logs.map(({ type, listener, sequence, result }) => ({ type, listener, sequence, result }))
+          .sort((x, y) => x.listener < y.listener ? -1 : 1),
+        [
+          { type: "task", listener: "a/mailer", sequence: 3, result: "SUCCESS" },
+          { type: "task", listener: "b/mailer", sequence: 3, result: "SUCCESS" },
+        ],
+      );
+    } finally {
+      if (!exited) {
+        await stopChild(child);
+        await Promise.all([stdout.done, stderr.done]);
+      }
+    }
+  });
   for (const type of ["a", "b"]) {
     deepEqual(
       await entries(join(layout.events, listenerPath("mailer", type), Layout.ARCHIVE)),
-      ["1.json", "2.json"],
-      `${type}/mailer archived both of its tasks`,
+      ["1.json", "2.json", "3.json"],
+      `${type}/mailer archived each of its tasks`,
     );
   }
 });
