@@ -53,7 +53,7 @@ export { decodeTask, encodeTask, formatDelivery, sequenceOf } from "./src/protoc
 export type { FailureRecord, TaskRecord } from "./src/protocol/task_file.ts";
 export { Layout } from "./src/protocol/layout.ts";
 export { listenerId, parseListenerId } from "./src/protocol/listener_id.ts";
-export type { ListenerName } from "./src/protocol/listener_id.ts";
+export type { Listener, ListenerName } from "./src/protocol/listener_id.ts";
 export type {
   InFlightTask,
   LeaseState,

@@ -4,6 +4,7 @@ import { encodePayload, encodePhpJson } from "./protocol/php_json.ts";
 import { DEFAULT_MAX_TASK_SIZE, formatDelivery } from "./protocol/task_file.ts";
 import { type Build, type Delivered, FileStore, type ListenerRef, PartialDeliveryError } from "./store/file_store.ts";
 import type { LockWait } from "./store/_fs.ts";
+import type { Delivery } from "./protocol/delivery.ts";
 
 /** The default of `DispatcherOptions.lockTimeoutMs`. */
 const DISPATCH_LOCK_TIMEOUT_MS = 30_000;
@@ -109,17 +110,7 @@ export interface DispatcherOptions {
   now?: () => Date;
 }
 
-/** One task file written by {@linkcode Dispatcher.dispatch}. */
-export interface Delivery {
-  /** The listener's handler name. */
-  listener: string;
-  /** The event type the listener listens to (`""` for the root). */
-  listenerEventType: string;
-  /** The task's sequence number in that listener. */
-  sequence: number;
-  /** The absolute path of the task file in the listener's inbox. */
-  path: string;
-}
+export type { Delivery };
 
 /**
  * Writes events into the event root: one task file into the inbox of every

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Delivery } from "./dispatcher.ts";
+import type { Delivery } from "./protocol/delivery.ts";
 
 /**
  * An event type or handler name does not follow hurah's naming rules.
@@ -234,7 +234,7 @@ export class ExecHandlerError extends Error {
  * ```
  */
 export class TaskMoveError extends Error {
-  /** The listener's handler name. */
+  /** The listener id, as `user/signup/mailer` (`<name>` for the root type). */
   readonly listener: string;
   /** The task's sequence number. */
   readonly sequence: number;
@@ -246,7 +246,7 @@ export class TaskMoveError extends Error {
   /**
    * Creates the error.
    *
-   * @param listener The listener's handler name.
+   * @param listener The listener id.
    * @param sequence The task's sequence number.
    * @param result What the handler's attempt was.
    * @param to Where the task was to go.

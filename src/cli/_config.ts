@@ -3,6 +3,9 @@ import { HANDLER_FORMS, type HandlerFormKey } from "../worker/handler_forms/regi
 import { formChoices } from "./_handler_help.ts";
 import { UsageError } from "./_io.ts";
 import { parseDuration } from "./_options.ts";
+import { InvalidNameError } from "../errors.ts";
+import { listenerId } from "../protocol/listener_id.ts";
+import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 
 /**
  * The handler of a spec: one field per handler form, exactly one of them set
@@ -80,6 +83,7 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
   }
   if (data.root !== undefined && typeof data.root !== "string") fail("'root' must be a string");
   if (!Array.isArray(data.handlers) || data.handlers.length === 0) fail("'handlers' must be a non-empty array");
+  const seen = new Map<string, string>();
   const handlers = (data.handlers as unknown[]).map((entry, index): HandlerSpec => {
     const where = `handlers[${index}]`;
     if (!isObject(entry)) return fail(`${where} must be an object`);
@@ -90,6 +94,12 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
     }
     if (typeof entry.name !== "string") fail(`${where}.name must be a string`);
     if (typeof entry.eventType !== "string") fail(`${where}.eventType must be a string ('' for the root)`);
+    const id = checkedListenerId(entry.name as string, entry.eventType as string, where, fail);
+    const first = seen.get(id);
+    if (first !== undefined) {
+      fail(`${where} is listener ${JSON.stringify(id)} again (as ${first}); a listener may be listed once`);
+    }
+    seen.set(id, where);
     const forms = HANDLER_FORMS.filter((form) => entry[form.key] !== undefined);
     if (forms.length !== 1) fail(`${where} needs exactly one of ${formChoices()}`);
     const form = forms[0];
@@ -128,6 +138,21 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
     };
   });
   return { ...(typeof data.root === "string" ? { root: resolve(base, data.root) } : {}), handlers };
+}
+
+/** The listener id of a handler entry, its name and event type checked (`where` names the entry in errors). */
+function checkedListenerId(name: string, eventType: string, where: string, fail: (reason: string) => never): string {
+  const check = (key: string, run: () => unknown) => {
+    try {
+      run();
+    } catch (error) {
+      if (!(error instanceof InvalidNameError)) throw error;
+      fail(`${where}.${key}: ${error.message}`);
+    }
+  };
+  check("name", () => checkHandlerName(name));
+  check("eventType", () => parseEventType(eventType));
+  return listenerId(name, eventType);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

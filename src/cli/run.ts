@@ -7,6 +7,7 @@ import { argumentHelp, flagHelp, usageLines } from "./_handler_help.ts";
 import type { CliIo } from "./_io.ts";
 import { eventFormatter, lockWaitFormatter } from "./_log.ts";
 import { archivePolicy, logFormat, parallelOptions, taskSizeOption, waitOption } from "./_options.ts";
+import { listenerId } from "../protocol/listener_id.ts";
 
 /** Help text of `hurah run`. */
 export const RUN_HELP = `${usageLines("run")}
@@ -56,7 +57,9 @@ the pass stops. A thrown error (an exec handler's status outside 0-3) and a
 timeout count as RETRY when maxAttempts() is above 0, else -> error/; any
 other return value -> error/. The reason is recorded in the task file, with
 the last lines the handler logged (an exec handler's stderr, which is also
-printed, line by line, as "<name> #<sequence> | <line>").
+printed, line by line, as "<listener> #<sequence> | <line>"). Log lines and
+summaries name a listener <event_type>/<handler_name> (<handler_name> for
+the root type).
 
 A task whose handler ran but that cannot be moved on (archive/ not
 writable...) is not run again: its fate is recorded, the pass stops with
@@ -114,6 +117,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   };
   for (const listener of listeners) {
     if (io.signal.aborted) break;
+    const id = listenerId(listener.name, listener.eventType);
     let report;
     try {
       report = await runOnce(root, {
@@ -130,16 +134,16 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     } catch (error) {
       if (!(error instanceof LockTimeoutError)) throw error;
       busy = true;
-      io.stderr(`hurah run: ${listener.name}: another runner is busy (${error.message}); exit 75, try again later\n`);
+      io.stderr(`hurah run: ${id}: another runner is busy (${error.message}); exit 75, try again later\n`);
       continue;
     }
     progress?.finish();
     failed ||= report.failedAt !== undefined;
     if (values.json) {
-      io.stdout(JSON.stringify({ listener: listener.name, ...report }) + "\n");
+      io.stdout(JSON.stringify({ listener: id, ...report }) + "\n");
     } else {
       io.stdout(
-        `${listener.name}: ${report.handled} handled, ${report.archived} archived, ${report.errored} to error, ` +
+        `${id}: ${report.handled} handled, ${report.archived} archived, ${report.errored} to error, ` +
           `${report.retried} to retry, ${report.quarantined} quarantined` +
           (report.failedAt !== undefined ? `; stopped at task ${report.failedAt} (FAILURE)` : "") +
           (report.waitingFor !== undefined ? `; waiting for ${report.waitingFor} to be complete` : "") +

@@ -1,13 +1,22 @@
 import { InvalidNameError } from "../errors.ts";
 import { checkHandlerName, parseEventType } from "./names.ts";
 
-/** A listener, as its handler name and the event type it listens to. */
-export interface ListenerName {
+/**
+ * A listener: its handler name, the event type it listens to, and its id,
+ * which names it in logs, reports and commands. Two listeners may share a
+ * name on different event types; their ids differ.
+ */
+export interface Listener {
   /** The handler name: its directory is `<name>_listener`. */
   name: string;
   /** The event type it listens to; `""` for the root type. */
   eventType: string;
+  /** The listener id: `<event_type>/<name>`, or `<name>` for the root type (see `listenerId()`). */
+  id: string;
 }
+
+/** @deprecated Use {@linkcode Listener}, which this is. */
+export type ListenerName = Listener;
 
 const FORM = "expected <event_type>/<handler_name>, as product/created/image_scaler, " +
   "or <handler_name> for a listener of the root type";
@@ -34,11 +43,35 @@ export function listenerId(name: string, eventType: string): string {
 }
 
 /**
+ * Checks a handler name and an event type and returns the listener they make,
+ * with its id: the one place where both are checked on their way in (the
+ * command line, a config file, `runOnce()`, `watch()`).
+ *
+ * @param name The handler name.
+ * @param eventType The event type it listens to; `""` for the root type.
+ * @returns The listener.
+ * @throws {InvalidNameError} When the name or the event type breaks a naming rule.
+ *
+ * @example Two listeners of one name
+ * ```ts
+ * import { checkListener } from "./listener_id.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * deepEqual(checkListener("mailer", "user/signup"), { name: "mailer", eventType: "user/signup", id: "user/signup/mailer" });
+ * deepEqual(checkListener("mailer", "").id, "mailer");
+ * ```
+ */
+export function checkListener(name: string, eventType: string): Listener {
+  parseEventType(eventType);
+  checkHandlerName(name);
+  return { name, eventType, id: listenerId(name, eventType) };
+}
+
+/**
  * Splits a listener id (`product/created/image_scaler`, or `audit` for the
  * root type) into its handler name and event type, checking both.
  *
  * @param id The listener id.
- * @returns The handler name and the event type.
+ * @returns The listener: its handler name, event type and id.
  * @throws {InvalidNameError} When the id is empty, starts or ends with `/`,
  * or its event type or handler name breaks a naming rule.
  *
@@ -46,11 +79,15 @@ export function listenerId(name: string, eventType: string): string {
  * ```ts
  * import { parseListenerId } from "../../mod.ts";
  * import { deepEqual } from "node:assert/strict";
- * deepEqual(parseListenerId("product/created/image_scaler"), { name: "image_scaler", eventType: "product/created" });
- * deepEqual(parseListenerId("audit"), { name: "audit", eventType: "" });
+ * deepEqual(parseListenerId("product/created/image_scaler"), {
+ *   name: "image_scaler",
+ *   eventType: "product/created",
+ *   id: "product/created/image_scaler",
+ * });
+ * deepEqual(parseListenerId("audit"), { name: "audit", eventType: "", id: "audit" });
  * ```
  */
-export function parseListenerId(id: string): ListenerName {
+export function parseListenerId(id: string): Listener {
   if (typeof id !== "string" || id === "" || id.startsWith("/") || id.endsWith("/")) {
     throw new InvalidNameError("handler name", String(id), FORM);
   }
@@ -59,5 +96,5 @@ export function parseListenerId(id: string): ListenerName {
   const eventType = at < 0 ? "" : id.slice(0, at);
   parseEventType(eventType);
   checkHandlerName(name);
-  return { name, eventType };
+  return { name, eventType, id };
 }

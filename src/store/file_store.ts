@@ -2,6 +2,7 @@ import { join, resolve } from "node:path";
 import { SequenceLimitError, UnsafePathError } from "../errors.ts";
 import { Layout } from "../protocol/layout.ts";
 import { LISTENER_SUFFIX, listenerPath } from "../protocol/names.ts";
+import { type Listener, listenerId } from "../protocol/listener_id.ts";
 import { decodeTracking, encodeTracking, sequenceOf, type TrackingRecord } from "../protocol/task_file.ts";
 import {
   exists,
@@ -131,12 +132,8 @@ interface Waiting {
 /** What {@linkcode FileStore.readTask} found. */
 export type { RegularFileRead as TaskRead } from "./_fs.ts";
 
-/** A listener directory found under the root. */
-export interface ListenerRef {
-  /** The handler name (the directory name without `_listener`). */
-  name: string;
-  /** The event type it listens to (`""` for the root). */
-  eventType: string;
+/** A listener directory found under the root: the listener (its name is the directory name without `_listener`). */
+export interface ListenerRef extends Listener {
   /** Absolute path of its directory. */
   dir: string;
 }
@@ -256,7 +253,8 @@ export class FileStore {
         const path = join(dir, entry.name);
         if (entry.isSymlink) throw new UnsafePathError(path, "listener directory is a symbolic link");
         if (!entry.isDirectory) continue;
-        found.push({ name: entry.name.slice(0, -LISTENER_SUFFIX.length), eventType: levelType, dir: path });
+        const name = entry.name.slice(0, -LISTENER_SUFFIX.length);
+        found.push({ name, eventType: levelType, id: listenerId(name, levelType), dir: path });
       }
       found.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
       levels.push(found);
@@ -280,8 +278,8 @@ export class FileStore {
    * Creates a listener's directories (the root too) if needed and returns
    * it. Refuses links anywhere on the way.
    */
-  register(name: string, eventType: string): ListenerRef {
-    const relative = listenerPath(name, eventType).split("/");
+  register(listener: Listener): ListenerRef {
+    const relative = listenerPath(listener.name, listener.eventType).split("/");
     try {
       Deno.mkdirSync(this.root, { recursive: true });
     } catch (error) {
@@ -294,9 +292,9 @@ export class FileStore {
       dir = join(dir, part);
       this.#ensureDir(dir);
     }
-    const listener = { name, eventType, dir };
-    this.#checkListener(listener);
-    return listener;
+    const ref = { name: listener.name, eventType: listener.eventType, id: listener.id, dir };
+    this.#checkListener(ref);
+    return ref;
   }
 
   #ensureDir(path: string): void {

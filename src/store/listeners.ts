@@ -27,9 +27,9 @@ function isTypeSegment(name: string): boolean {
  *
  * @example Listing the listeners of a root
  * ```ts ignore
- * import { listenerId, listListeners } from "jsr:@hurah/events";
+ * import { listListeners } from "jsr:@hurah/events";
  * for (const listener of await listListeners("/var/lib/hurah")) {
- *   console.log(listenerId(listener.name, listener.eventType), listener.dir);
+ *   console.log(listener.id, listener.dir);
  * }
  * ```
  */
@@ -43,7 +43,8 @@ export async function listListeners(root: string): Promise<ListenerRef[]> {
       if (!entry.isDirectory) continue; // files, and links, which are never followed
       if (entry.name.endsWith(LISTENER_SUFFIX) && entry.name.length > LISTENER_SUFFIX.length) {
         const name = entry.name.slice(0, -LISTENER_SUFFIX.length);
-        found.push({ name, eventType: segments.join("/"), dir: join(dir, entry.name) });
+        const eventType = segments.join("/");
+        found.push({ name, eventType, id: listenerId(name, eventType), dir: join(dir, entry.name) });
       } else if (segments.length < MAX_SEGMENTS && isTypeSegment(entry.name)) {
         subdirs.push(entry.name);
       }
@@ -51,8 +52,7 @@ export async function listListeners(root: string): Promise<ListenerRef[]> {
     for (const name of subdirs) await walk(join(dir, name), [...segments, name]);
   };
   await walk(store.root, []);
-  const ids = new Map(found.map((listener) => [listener, listenerId(listener.name, listener.eventType)]));
-  return found.sort((a, b) => compare(ids.get(a)!, ids.get(b)!));
+  return found.sort((a, b) => compare(a.id, b.id));
 }
 
 function compare(a: string, b: string): number {
@@ -68,7 +68,7 @@ function compare(a: string, b: string): number {
  *
  * @param root The event root.
  * @param id The listener id.
- * @returns The listener: handler name, event type and directory.
+ * @returns The listener: handler name, event type, id and directory.
  * @throws {InvalidNameError} When the id is not a valid listener id.
  * @throws {ListenerNotFoundError} When its directory does not exist.
  * @throws {UnsafePathError} When a symbolic link stands on the way.
@@ -81,7 +81,8 @@ function compare(a: string, b: string): number {
  * ```
  */
 export async function findListener(root: string, id: string): Promise<ListenerRef> {
-  const { name, eventType } = parseListenerId(id);
+  const listener = parseListenerId(id);
+  const { name, eventType } = listener;
   const store = new FileStore(root);
   await store.checkRoot();
   let dir = store.root;
@@ -94,5 +95,5 @@ export async function findListener(root: string, id: string): Promise<ListenerRe
     if (info.isSymlink) throw new UnsafePathError(dir, "is a symbolic link; hurah does not follow links in the root");
     if (!info.isDirectory) throw new ListenerNotFoundError(id, expected, `a file at ${dir}`);
   }
-  return { name, eventType, dir };
+  return { ...listener, dir };
 }

@@ -143,7 +143,7 @@ export class ParallelPass {
       for (let first = true;; first = false) {
         await reapIfDue();
         const { sequences, strays } = await this.store.listInbox(this.listener);
-        if (first) this.settings.onEvent({ type: "backlog", listener: this.listener.name, pending: sequences.length });
+        if (first) this.settings.onEvent({ type: "backlog", listener: this.listener.id, pending: sequences.length });
         for (const stray of strays) {
           const spot = { dir: Layout.INBOX, file: stray.name, task: stray.name };
           await this.runner.quarantine(report, spot, strayReason(stray));

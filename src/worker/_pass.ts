@@ -39,7 +39,7 @@ export class Pass {
     const seen = new Set<number>();
     for (let first = true;; first = false) {
       const { sequences, strays } = await store.listInbox(listener);
-      if (first) settings.onEvent({ type: "backlog", listener: listener.name, pending: sequences.length });
+      if (first) settings.onEvent({ type: "backlog", listener: listener.id, pending: sequences.length });
       for (const stray of strays) {
         await this.runner.quarantine(
           report,

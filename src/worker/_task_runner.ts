@@ -160,7 +160,7 @@ export class TaskRunner {
       report.lost++;
       this.settings.onEvent({
         type: "lost",
-        listener: this.listener.name,
+        listener: this.listener.id,
         sequence: spot.sequence,
         message: "another worker took this task over (this worker's lease had lapsed); this result is discarded",
       });
@@ -200,7 +200,7 @@ export class TaskRunner {
         report.waitingFor = spot.task;
         this.settings.onEvent({
           type: "waiting",
-          listener: this.listener.name,
+          listener: this.listener.id,
           file: spot.task,
           reason: error.message,
         });
@@ -254,7 +254,7 @@ export class TaskRunner {
       signal: taskAbort.signal,
       log: (message) => {
         const line = String(message);
-        this.settings.onEvent({ type: "output", listener: this.listener.name, sequence, line });
+        this.settings.onEvent({ type: "output", listener: this.listener.id, sequence, line });
         output.push(line);
         if (output.length > OUTPUT_TAIL_LINES) output.shift();
       },
@@ -268,7 +268,7 @@ export class TaskRunner {
       await this.#release(spot);
       this.settings.onEvent({
         type: "task",
-        listener: this.listener.name,
+        listener: this.listener.id,
         sequence,
         result: "ABORTED",
         fate: "stop",
@@ -377,7 +377,7 @@ export class TaskRunner {
     await this.#settle(report, spot, task, settlement);
     this.settings.onEvent({
       type: "task",
-      listener: this.listener.name,
+      listener: this.listener.id,
       sequence: spot.sequence,
       result: settlement.result,
       fate: settlement.kind,
@@ -437,7 +437,7 @@ export class TaskRunner {
         : settlement.kind === "error"
         ? Layout.ERROR
         : Layout.INBOX;
-      throw new TaskMoveError(this.listener.name, spot.sequence, settlement.result, to, cause);
+      throw new TaskMoveError(this.listener.id, spot.sequence, settlement.result, to, cause);
     }
     this.#unsettled.delete(spot.task);
   }
@@ -517,7 +517,7 @@ export class TaskRunner {
     }
     this.settings.onEvent({
       type: "task",
-      listener: this.listener.name,
+      listener: this.listener.id,
       sequence: spot.sequence,
       result: "LOST",
       fate: fate.fate,
@@ -570,7 +570,7 @@ export class TaskRunner {
   #emit(sequence: number, result: string, fate: Fate, durationMs: number, retryInMs?: number, why?: string): void {
     this.settings.onEvent({
       type: "task",
-      listener: this.listener.name,
+      listener: this.listener.id,
       sequence,
       result,
       fate: fate.fate,
@@ -600,6 +600,6 @@ export class TaskRunner {
       throw error;
     }
     report.quarantined++;
-    this.settings.onEvent({ type: "quarantine", listener: this.listener.name, file: spot.task, reason });
+    this.settings.onEvent({ type: "quarantine", listener: this.listener.id, file: spot.task, reason });
   }
 }

@@ -1,10 +1,9 @@
 import type { Fate } from "../protocol/fate.ts";
 import { DEFAULT_MAX_TASK_SIZE } from "../protocol/task_file.ts";
-import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { FileStore, type ListenerRef, type LockWaitOptions } from "../store/file_store.ts";
 import type { LockWait } from "../store/_fs.ts";
 import { prune } from "../store/prune.ts";
-import { listenerId } from "../protocol/listener_id.ts";
+import { checkListener } from "../protocol/listener_id.ts";
 import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
 import { emptyReport, Pass, type PassSettings, recoverClaims } from "./_pass.ts";
 import { hostId, workerId } from "./_worker_id.ts";
@@ -15,7 +14,7 @@ export type RunEvent =
   | {
     /** A handler ran for a task (or a task's earlier fate was completed). */
     type: "task";
-    /** The handler name. */
+    /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
     listener: string;
     /** The task's sequence number. */
     sequence: number;
@@ -33,7 +32,7 @@ export type RunEvent =
   | {
     /** A handler wrote a line: `TaskContext.log()`, or a line of an exec handler's standard error. */
     type: "output";
-    /** The handler name. */
+    /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
     listener: string;
     /** The task's sequence number. */
     sequence: number;
@@ -43,7 +42,7 @@ export type RunEvent =
   | {
     /** A file that is not a task was moved to `error/`. */
     type: "quarantine";
-    /** The handler name. */
+    /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
     listener: string;
     /** The file's name in the inbox. */
     file: string;
@@ -53,7 +52,7 @@ export type RunEvent =
   | {
     /** The pass stopped at a file that looks half-written; it is tried again later. */
     type: "waiting";
-    /** The handler name. */
+    /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
     listener: string;
     /** The file's name in the inbox. */
     file: string;
@@ -63,7 +62,7 @@ export type RunEvent =
   | {
     /** A parallel worker's task was taken over by another worker (its lease had lapsed); its result is discarded. */
     type: "lost";
-    /** The handler name. */
+    /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
     listener: string;
     /** The task's sequence number. */
     sequence: number;
@@ -73,7 +72,7 @@ export type RunEvent =
   | {
     /** How many tasks a pass found waiting when it started (for progress displays). */
     type: "backlog";
-    /** The handler name. */
+    /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
     listener: string;
     /** Task files in the inbox. */
     pending: number;
@@ -81,7 +80,7 @@ export type RunEvent =
   | {
     /** A watched listener paused after FAILURE, or resumed. */
     type: "paused";
-    /** The handler name. */
+    /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
     listener: string;
     /** The task that returned FAILURE. */
     sequence: number;
@@ -96,7 +95,7 @@ export type RunEvent =
      * on. (`runOnce()` throws such an error instead.)
      */
     type: "fault";
-    /** The handler name. */
+    /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
     listener: string;
     /** The error, with its stack. */
     message: string;
@@ -106,7 +105,7 @@ export type RunEvent =
   | {
     /** A watcher re-listed an inbox because file events may have been lost. */
     type: "rescan";
-    /** The handler name. */
+    /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
     listener: string;
     /** Why: `overflow` (the file watcher dropped events), or `watcher error: <message>` (it is restarted). */
     reason: string;
@@ -305,11 +304,10 @@ export const TMP_MAX_AGE_MS = 60 * 60 * 1000;
  * ```
  */
 export async function runOnce(root: string, options: RunOptions): Promise<RunReport> {
-  checkHandlerName(options.name);
-  parseEventType(options.eventType);
+  const checked = checkListener(options.name, options.eventType);
   const handler = toHandler(options.handler);
   const store = new FileStore(root, { durable: options.durable ?? true });
-  const listener = await store.register(options.name, options.eventType);
+  const listener = await store.register(checked);
   const settings = passSettings(options);
   const concurrency = checkConcurrency(options.concurrency ?? 1);
   const keepMs = archiveKeepMs(options.archive);
@@ -317,7 +315,7 @@ export async function runOnce(root: string, options: RunOptions): Promise<RunRep
   if (keepMs !== undefined && report.archived > 0) {
     await prune(store.root, {
       olderThanMs: keepMs,
-      listeners: [listenerId(listener.name, listener.eventType)],
+      listeners: [listener.id],
       now: settings.now,
     });
   }

@@ -2,7 +2,6 @@ import { dirname, join } from "node:path";
 import { toError } from "../errors.ts";
 import { backoff } from "../protocol/backoff.ts";
 import { Layout } from "../protocol/layout.ts";
-import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { FileStore, type ListenerRef } from "../store/file_store.ts";
 import type { LockWait } from "../store/_fs.ts";
 import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
@@ -18,7 +17,7 @@ import {
   TMP_MAX_AGE_MS,
 } from "./run_once.ts";
 import { prune } from "../store/prune.ts";
-import { listenerId } from "../protocol/listener_id.ts";
+import { checkListener, type Listener } from "../protocol/listener_id.ts";
 import { ParallelPass } from "./_parallel.ts";
 import { emptyReport, Pass, type PassSettings, recoverClaims } from "./_pass.ts";
 import { Wakeup } from "./_wakeup.ts";
@@ -141,7 +140,7 @@ export interface WatchOptions {
   maxLost?: number;
 }
 
-/** What a watcher did, per listener (by handler name). */
+/** What a watcher did, per listener, by listener id (`<event_type>/<name>`, or `<name>` for the root type). */
 export type WatchReport = Record<string, RunReport>;
 
 /** A running watcher. `await using` it, or call `close()`. */
@@ -182,7 +181,10 @@ const HOUSEKEEPING_MS = 60 * 60 * 1000;
  *
  * @param root The event root; created if missing.
  * @param options The listeners and how to work them.
- * @returns The running watcher.
+ * @returns The running watcher; its report names each listener by its id.
+ * @throws {InvalidNameError} When a listener's name or event type is invalid.
+ * @throws {RangeError} When a listener is listed twice (same name and event
+ * type), or a setting is out of range.
  *
  * @example Watching a listener until a signal
  * ```ts ignore
@@ -197,9 +199,8 @@ const HOUSEKEEPING_MS = 60 * 60 * 1000;
  * ```
  */
 export function watch(root: string, options: WatchOptions): Watcher {
+  const listeners = checkListeners(options.listeners);
   for (const listener of options.listeners) {
-    checkHandlerName(listener.name);
-    parseEventType(listener.eventType);
     checkConcurrency(listener.concurrency ?? 1);
     checkMaxLost(listener.maxLost ?? options.maxLost ?? 3);
   }
@@ -216,7 +217,7 @@ export function watch(root: string, options: WatchOptions): Watcher {
     failReady = reject;
   });
   ready.catch(() => {}); // observed through `ready` or `done`; not an unhandled rejection meanwhile
-  const done = run(root, options, stop, markReady).finally(() => {
+  const done = run(root, options, listeners, stop, markReady).finally(() => {
     options.signal?.removeEventListener("abort", onOuterAbort);
   });
   // A failure before `ready` rejects it too, or whoever awaits it (as `hurah watch`) would wait forever.
@@ -228,9 +229,27 @@ export function watch(root: string, options: WatchOptions): Watcher {
   return { ready, done, close, [Symbol.asyncDispose]: async () => void await close() };
 }
 
+/** Checks each listener's name and event type, and that none is listed twice; in the order given. */
+function checkListeners(specs: readonly WatchListener[]): Listener[] {
+  const seen = new Map<string, number>();
+  return specs.map((spec, index) => {
+    const listener = checkListener(spec.name, spec.eventType);
+    const first = seen.get(listener.id);
+    if (first !== undefined) {
+      throw new RangeError(
+        `listeners[${index}] is listener ${JSON.stringify(listener.id)} again (as listeners[${first}]); ` +
+          "a listener may be watched once",
+      );
+    }
+    seen.set(listener.id, index);
+    return listener;
+  });
+}
+
 async function run(
   root: string,
   options: WatchOptions,
+  listeners: readonly Listener[],
   controller: AbortController,
   markReady: () => void,
 ): Promise<WatchReport> {
@@ -239,8 +258,8 @@ async function run(
   const onEvent = options.onEvent ?? (() => {});
   const now = options.now ?? (() => new Date());
   const workers: ListenerWorker[] = [];
-  for (const spec of options.listeners) {
-    const listener = await store.register(spec.name, spec.eventType);
+  for (const [index, spec] of options.listeners.entries()) {
+    const listener = await store.register(listeners[index]);
     const settings: PassSettings = {
       signal: stop,
       graceMs: options.graceMs ?? 10_000,
@@ -290,7 +309,7 @@ async function run(
     for (const path of paths) byInbox.get(dirname(path))?.wakeup.notify();
   }, (reason) => {
     for (const worker of workers) {
-      onEvent({ type: "rescan", listener: worker.listener.name, reason });
+      onEvent({ type: "rescan", listener: worker.listener.id, reason });
       worker.wakeup.notify();
     }
   });
@@ -308,7 +327,7 @@ async function run(
   } finally {
     await watching.close();
   }
-  return Object.fromEntries(workers.map((worker) => [worker.listener.name, worker.report]));
+  return Object.fromEntries(workers.map((worker) => [worker.listener.id, worker.report]));
 }
 
 interface LoopSettings {
@@ -370,7 +389,7 @@ class ListenerWorker {
         const retryInMs = this.settings.failureDelay(++faults);
         this.settings.onEvent({
           type: "fault",
-          listener: this.listener.name,
+          listener: this.listener.id,
           message: error.stack ?? `${error.name}: ${error.message}`,
           retryInMs,
         });
@@ -383,7 +402,7 @@ class ListenerWorker {
         const retryInMs = this.settings.failureDelay(++failures);
         this.settings.onEvent({
           type: "paused",
-          listener: this.listener.name,
+          listener: this.listener.id,
           sequence: this.report.failedAt,
           retryInMs,
         });
@@ -415,7 +434,7 @@ class ListenerWorker {
       if (this.settings.keepArchiveMs !== undefined) {
         await prune(this.store.root, {
           olderThanMs: this.settings.keepArchiveMs,
-          listeners: [listenerId(this.listener.name, this.listener.eventType)],
+          listeners: [this.listener.id],
           now: this.settings.now,
         });
       }

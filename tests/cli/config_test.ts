@@ -90,8 +90,8 @@ Deno.test("hurah run --config runs a module and an exec handler in one process",
       equal(
         register.stdout,
         [
-          "mailer: 0 handled, 0 archived, 0 to error, 0 to retry, 0 quarantined",
-          "audit: 0 handled, 0 archived, 0 to error, 0 to retry, 0 quarantined",
+          "user/signup/mailer: 0 handled, 0 archived, 0 to error, 0 to retry, 0 quarantined",
+          "user/audit: 0 handled, 0 archived, 0 to error, 0 to retry, 0 quarantined",
           "",
         ].join("\n"),
       );
@@ -101,7 +101,7 @@ Deno.test("hurah run --config runs a module and an exec handler in one process",
 
       const run = await runCli(["run", "--config", config], { cwd: layout.elsewhere });
       equal(run.code, 0, run.stderr);
-      match(run.stdout, /^mailer: 1 handled, 1 archived.*\naudit: 1 handled, 1 archived/);
+      match(run.stdout, /^user\/signup\/mailer: 1 handled, 1 archived.*\nuser\/audit: 1 handled, 1 archived/);
       await assertBothHandled(layout);
     });
   }
@@ -222,6 +222,21 @@ Deno.test("hurah run --config refuses a bad config with exit 2 and one line, tou
       expected: /'handlers' must be a non-empty array$/,
     },
     { what: "text that is not JSON", text: "{ handlers: [] }", expected: /is not valid JSON/ },
+    {
+      what: "the same listener twice (same name, same event type)",
+      text: JSON.stringify({ handlers: [good, { name: "other", eventType: "user", exec: "exit 0" }, good] }),
+      expected: /handlers\[2\] is listener "user\/mailer" again \(as handlers\[0\]\); a listener may be listed once$/,
+    },
+    {
+      what: "an invalid handler name",
+      text: JSON.stringify({ handlers: [{ ...good, name: "mail/er" }] }),
+      expected: /handlers\[0\]\.name: Invalid handler name "mail\/er": /,
+    },
+    {
+      what: "an invalid event type",
+      text: JSON.stringify({ handlers: [{ ...good, eventType: "user//signup" }] }),
+      expected: /handlers\[0\]\.eventType: Invalid event type "user\/\/signup": empty segment 2$/,
+    },
   ];
   for (const [index, { what, text, expected }] of cases.entries()) {
     await t.step(what, async () => {
@@ -309,4 +324,93 @@ Deno.test("parseConfig() resolves relative paths against the config file's direc
     ["b", "https://example.com/b.ts", undefined, undefined, undefined, 0],
     ["c", undefined, "php handle.php", 3, 0, 90_000],
   ]);
+});
+
+Deno.test("run and watch --config with two listeners of one name on different event types: both work, told apart", async (t) => {
+  await using root = await tempRoot();
+  const layout = await dirs(root.path);
+  const config = join(layout.conf, "hurah.json");
+  await Deno.writeTextFile(
+    config,
+    JSON.stringify({
+      root: "../events",
+      handlers: [
+        { name: "mailer", eventType: "a", exec: "exit 0" },
+        { name: "mailer", eventType: "b", exec: "exit 0" },
+      ],
+    }),
+  );
+  const register = await runCli(["run", "--config", config]);
+  equal(register.code, 0, register.stderr);
+  const dispatcher = new Dispatcher(layout.events, { durable: false });
+  await t.step("text logs and reports", async () => {
+    for (const type of ["a", "b"]) await dispatcher.dispatch(type, { type });
+    const run = await runCli(["run", "--config", config]);
+    equal(run.code, 0, run.stderr);
+    const logs = run.stderr.split("\n").filter((line) => line !== "");
+    deepEqual(logs.map((line) => line.replace(/\(.* ms\)$/, "(ms)")), [
+      "a/mailer #1 SUCCESS -> archive (ms)",
+      "b/mailer #1 SUCCESS -> archive (ms)",
+    ]);
+    deepEqual(run.stdout.split("\n"), [
+      "a/mailer: 1 handled, 1 archived, 0 to error, 0 to retry, 0 quarantined",
+      "b/mailer: 1 handled, 1 archived, 0 to error, 0 to retry, 0 quarantined",
+      "",
+    ]);
+  });
+  await t.step("JSON logs and reports", async () => {
+    for (const type of ["a", "b"]) await dispatcher.dispatch(type, { type });
+    const run = await runCli(["run", "--config", config, "--log-format", "json", "--json"]);
+    equal(run.code, 0, run.stderr);
+    const logs = run.stderr.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+    deepEqual(logs.map(({ type, listener, sequence, result }) => ({ type, listener, sequence, result })), [
+      { type: "task", listener: "a/mailer", sequence: 2, result: "SUCCESS" },
+      { type: "task", listener: "b/mailer", sequence: 2, result: "SUCCESS" },
+    ]);
+    const reports = run.stdout.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+    deepEqual(reports.map(({ listener, archived }) => ({ listener, archived })), [
+      { listener: "a/mailer", archived: 1 },
+      { listener: "b/mailer", archived: 1 },
+    ]);
+  });
+  await t.step("hurah watch: JSON logs", async () => {
+    const child = spawnCli(["watch", "--config", config, "--log-format", "json", "--grace", "1s"]);
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    let exited = false;
+    try {
+      // Both listeners are registered already; the watcher finds the tasks in its backlog pass or as they arrive.
+      for (const type of ["a", "b"]) await dispatcher.dispatch(type, { type });
+      await waitUntil(
+        `both tasks handled; stderr: ${stderr.text}`,
+        () => stderr.text.split("\n").filter((line) => line.includes('"type":"task"')).length === 2,
+      );
+      child.kill("SIGTERM");
+      const status = await child.status;
+      exited = true;
+      await Promise.all([stdout.done, stderr.done]);
+      equal(status.code, 0, stderr.text);
+      const logs = stderr.text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+      deepEqual(
+        logs.map(({ type, listener, sequence, result }) => ({ type, listener, sequence, result }))
+          .sort((x, y) => x.listener < y.listener ? -1 : 1),
+        [
+          { type: "task", listener: "a/mailer", sequence: 3, result: "SUCCESS" },
+          { type: "task", listener: "b/mailer", sequence: 3, result: "SUCCESS" },
+        ],
+      );
+    } finally {
+      if (!exited) {
+        await stopChild(child);
+        await Promise.all([stdout.done, stderr.done]);
+      }
+    }
+  });
+  for (const type of ["a", "b"]) {
+    deepEqual(
+      await entries(join(layout.events, listenerPath("mailer", type), Layout.ARCHIVE)),
+      ["1.json", "2.json", "3.json"],
+      `${type}/mailer archived each of its tasks`,
+    );
+  }
 });

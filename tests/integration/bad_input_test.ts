@@ -15,6 +15,7 @@ import {
   UnsafePathError,
 } from "../../mod.ts";
 import { FileStore } from "../../src/store/file_store.ts";
+import { checkListener } from "../../src/protocol/listener_id.ts";
 import { passSettings } from "../../src/worker/run_once.ts";
 import { TaskRunner } from "../../src/worker/_task_runner.ts";
 import { emptyReport } from "../../src/worker/_pass.ts";
@@ -273,7 +274,7 @@ async function assertNowhere(dir: string, needle: string): Promise<void> {
  */
 async function keeperRunner(box: Sandbox, events: RunEvent[] = []): Promise<TaskRunner> {
   const store = new FileStore(box.root, { durable: false });
-  const listener = await store.register(KEEPER, "");
+  const listener = await store.register(checkListener(KEEPER, ""));
   const settings = passSettings({ incompleteGraceMs: 0, durable: false, onEvent: (event) => events.push(event) });
   return new TaskRunner(store, listener, { handleTask: () => Task.SUCCESS }, settings);
 }

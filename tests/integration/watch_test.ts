@@ -169,7 +169,7 @@ Deno.test("hurah watch handles 500 tasks that another process dispatches", async
 
     const handled = linesOf(log);
     const stderrLines = watcher.stderr().split("\n").filter((line) => line !== "");
-    for (const [k, { name }] of listeners.entries()) {
+    for (const [k, { name, eventType }] of listeners.entries()) {
       // Exactly once each, in sequence order.
       deepEqual(
         handled.filter((line) => line.startsWith(`${name} `)).map((line) => Number(line.split(" ")[1])),
@@ -178,8 +178,8 @@ Deno.test("hurah watch handles 500 tasks that another process dispatches", async
       );
       deepEqual(sequencesIn(dirs[k].archive, SKIP_OTHERS), range(total), `${name}: archive/`);
       deepEqual(sequencesIn(dirs[k].inbox, SKIP_OTHERS), [], `${name}: inbox/`);
-      // One text line per task: "<name> #<sequence> SUCCESS -> archive (<ms> ms)".
-      const lines = stderrLines.filter((line) => line.startsWith(`${name} `));
+      // One text line per task: "<event_type>/<name> #<sequence> SUCCESS -> archive (<ms> ms)".
+      const lines = stderrLines.filter((line) => line.startsWith(`${eventType}/${name} `));
       deepEqual(
         lines.map((line) => Number(/^\S+ #(\d+) SUCCESS -> archive \(\d+\.\d ms\)$/.exec(line)?.[1])),
         range(total),
@@ -188,7 +188,9 @@ Deno.test("hurah watch handles 500 tasks that another process dispatches", async
     }
     equal(handled.length, 2 * total);
     // Nothing else in the log but the start and stop lines.
-    const others = stderrLines.filter((line) => !listeners.some(({ name }) => line.startsWith(`${name} `)));
+    const others = stderrLines.filter((line) =>
+      !listeners.some(({ name, eventType }) => line.startsWith(`${eventType}/${name} `))
+    );
     deepEqual(others.map((line) => line.replace(/:.*/, "")), [
       "hurah watch",
       "hurah watch",
@@ -231,7 +233,7 @@ Deno.test("hurah watch handles 500 tasks that another process dispatches", async
     for (const [k, line] of lines.entries()) {
       const event = JSON.parse(line);
       equal(event.type, "task");
-      equal(event.listener, "mailer");
+      equal(event.listener, "shop/order/mailer");
       equal(event.sequence, k + 1);
       equal(event.result, "SUCCESS");
       equal(event.fate, "archive");
@@ -365,7 +367,7 @@ Deno.test("hurah watch on SIGTERM", async (t) => {
     deepEqual(sequencesIn(dirs.archive, SKIP_OTHERS), [1], "archived once");
     deepEqual(sequencesIn(dirs.inbox, SKIP_OTHERS), [2, 3, 4, 5]);
     for (const n of [2, 3, 4, 5]) deepEqual(Deno.readFileSync(join(dirs.inbox, `${n}.json`)), bytes.get(n));
-    ok(/slow #1 SUCCESS -> archive/.test(watcher.stderr()), watcher.stderr());
+    ok(/job\/slow #1 SUCCESS -> archive/.test(watcher.stderr()), watcher.stderr());
     ok(watcher.stderr().includes("hurah watch: stopping; a running task gets up to 5s"), watcher.stderr());
     ok(watcher.stderr().endsWith("hurah watch: stopped\n"), watcher.stderr());
   });
@@ -383,7 +385,7 @@ Deno.test("hurah watch on SIGTERM", async (t) => {
     deepEqual(Deno.readFileSync(join(dirs.inbox, "1.json")), bytes.get(1), "inbox/1.json untouched");
     deepEqual(sequencesIn(dirs.archive, SKIP_OTHERS), []);
     deepEqual(sequencesIn(dirs.error, SKIP_OTHERS), []);
-    ok(/slow #1 ABORTED -> stop .*grace period; it stays in the inbox/.test(watcher.stderr()), watcher.stderr());
+    ok(/job\/slow #1 ABORTED -> stop .*grace period; it stays in the inbox/.test(watcher.stderr()), watcher.stderr());
   });
 
   await t.step("a second SIGTERM exits at once with code 130", async () => {
@@ -454,10 +456,10 @@ Deno.test("hurah watch retries a RETRY task after retryDelay(), woken by not_bef
   equal(archived.retry_count, 1);
 
   // The text log: RETRY with its delay, then SUCCESS.
-  const taskLines = watcher.stderr().split("\n").filter((line) => line.startsWith("retrier #1 "));
+  const taskLines = watcher.stderr().split("\n").filter((line) => line.startsWith("job/retrier #1 "));
   equal(taskLines.length, 2, watcher.stderr());
-  ok(/^retrier #1 RETRY -> retry in 300 ms /.test(taskLines[0]), taskLines[0]);
-  ok(/^retrier #1 SUCCESS -> archive /.test(taskLines[1]), taskLines[1]);
+  ok(/^job\/retrier #1 RETRY -> retry in 300 ms /.test(taskLines[0]), taskLines[0]);
+  ok(/^job\/retrier #1 SUCCESS -> archive /.test(taskLines[1]), taskLines[1]);
 });
 
 Deno.test("watch() pauses a listener after FAILURE, then tries the same task again", async () => {
@@ -496,8 +498,8 @@ Deno.test("watch() pauses a listener after FAILURE, then tries the same task aga
   deepEqual(
     events.filter((event) => event.type === "paused"),
     [
-      { type: "paused", listener: "strict", sequence: 1, retryInMs: 150 },
-      { type: "paused", listener: "strict", sequence: 1, retryInMs: 150 },
+      { type: "paused", listener: "job/strict", sequence: 1, retryInMs: 150 },
+      { type: "paused", listener: "job/strict", sequence: 1, retryInMs: 150 },
     ],
   );
   deepEqual(
@@ -634,7 +636,7 @@ Deno.test("watch() handles the tasks whose file events overflowed, on the watche
   deepEqual(sequencesIn(blocker.inbox, SKIP_OTHERS), []);
   const rescans = events.filter((event) => event.type === "rescan");
   ok(
-    rescans.some((event) => event.listener === "victim" && event.reason === "overflow"),
+    rescans.some((event) => event.listener === "quiet/victim" && event.reason === "overflow"),
     `a rescan of victim for overflow; got ${JSON.stringify(rescans)}`,
   );
 });

@@ -1,6 +1,6 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { InvalidNameError } from "../../src/errors.ts";
-import { listenerId, parseListenerId } from "../../src/protocol/listener_id.ts";
+import { checkListener, listenerId, parseListenerId } from "../../src/protocol/listener_id.ts";
 
 const IDS: [string, { name: string; eventType: string }][] = [
   ["product/created/image_scaler", { name: "image_scaler", eventType: "product/created" }],
@@ -11,7 +11,8 @@ const IDS: [string, { name: string; eventType: string }][] = [
 
 Deno.test("parseListenerId() splits off the last segment as the handler name", () => {
   for (const [id, expected] of IDS) {
-    deepEqual(parseListenerId(id), expected, id);
+    deepEqual(parseListenerId(id), { ...expected, id }, id);
+    deepEqual(checkListener(expected.name, expected.eventType), { ...expected, id }, "checkListener() makes the same");
     equal(listenerId(expected.name, expected.eventType), id, "listenerId() is its inverse");
   }
 });
@@ -30,6 +31,22 @@ Deno.test("parseListenerId() rejects what is not a listener id", () => {
     throws(() => parseListenerId(id), (error: unknown) => {
       ok(error instanceof InvalidNameError, `${id}: ${error}`);
       ok(message.test(error.message), `${id}: ${error.message}`);
+      return true;
+    });
+  }
+});
+
+Deno.test("checkListener() refuses a bad handler name or event type", () => {
+  const cases: [string, string, RegExp][] = [
+    ["mail/er", "user", /Invalid handler name "mail\/er"/],
+    ["", "user", /Invalid handler name "": must not be empty/],
+    ["mailer", "user//signup", /Invalid event type "user\/\/signup": empty segment 2/],
+    ["mailer", "/user", /must not start with '\/'/],
+  ];
+  for (const [name, eventType, message] of cases) {
+    throws(() => checkListener(name, eventType), (error: unknown) => {
+      ok(error instanceof InvalidNameError, `${name} ${eventType}: ${error}`);
+      ok(message.test(error.message), error.message);
       return true;
     });
   }

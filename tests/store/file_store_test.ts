@@ -8,6 +8,7 @@ import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { encodeTask, formatDelivery, Layout } from "../../mod.ts";
 import { FileStore, LOCK_FREE_MARGIN, type StateDir, type TaskDir } from "../../src/store/file_store.ts";
+import { checkListener } from "../../src/protocol/listener_id.ts";
 import { namesIn, sequencesIn, tempRoot } from "../_helpers.ts";
 import { fill, smallTmpfs } from "../_tmpfs.ts";
 
@@ -17,7 +18,7 @@ const build = (tag: string) => (sequence: number) =>
 Deno.test("FileStore.deliver() serves waiting calls together; a failed slice fails each call in it, and no other", async () => {
   await using root = await tempRoot();
   const store = new FileStore(root.path, { durable: false });
-  const listener = store.register("worker", "");
+  const listener = store.register(checkListener("worker", ""));
   const now = formatDelivery(new Date());
   const broken = () => {
     throw new Error("no text for this task");
@@ -40,7 +41,7 @@ Deno.test("FileStore.deliver() serves waiting calls together; a failed slice fai
 /** A listener with the given task files, as `{ "inbox/1.json": "text" }`. */
 async function plant(root: string, files: Record<string, string>) {
   const store = new FileStore(root, { durable: false });
-  const listener = store.register("worker", "jobs");
+  const listener = store.register(checkListener("worker", "jobs"));
   for (const [name, text] of Object.entries(files)) {
     await Deno.mkdir(join(listener.dir, name, ".."), { recursive: true });
     await Deno.writeTextFile(join(listener.dir, name), text);
@@ -148,7 +149,7 @@ Deno.test("FileStore.deliver() numbers past a lock-free dispatcher at work (PHP)
   // A fresh store each time, as each `hurah dispatch` process is.
   const deliver = async () =>
     (await new FileStore(root.path, { durable: false }).deliver(listener, [build("hurah")], now))[0].sequence;
-  const listener = new FileStore(root.path).register("worker", "jobs");
+  const listener = new FileStore(root.path).register(checkListener("worker", "jobs"));
   equal(await deliver(), 1);
   equal(await deliver(), 2); // tracking.json as hurah recorded it: no margin
   phpDispatch(listener.dir, 3); // PHP at work: 3 to 5

@@ -15,7 +15,7 @@ import { namesIn, tempRoot, waitUntil } from "../_helpers.ts";
 
 Deno.test("leaseLapse() judges a lease that another worker removes at the same time, without failing", async () => {
   await using root = await tempRoot();
-  const listener: ListenerRef = { name: "worker", eventType: "", dir: root.path };
+  const listener: ListenerRef = { name: "worker", eventType: "", id: "worker", dir: root.path };
   await Deno.mkdir(join(root.path, Layout.WORKERS));
   const path = join(root.path, Layout.WORKERS, "dead-1-abcdef.json");
   const record = {
@@ -41,7 +41,7 @@ Deno.test("leaseLapse() judges a lease that another worker removes at the same t
 
 Deno.test("leaseLapse() trusts a held lock of the same host, however old the lease file's mtime", async () => {
   await using root = await tempRoot();
-  const listener: ListenerRef = { name: "worker", eventType: "", dir: root.path };
+  const listener: ListenerRef = { name: "worker", eventType: "", id: "worker", dir: root.path };
   await Deno.mkdir(join(root.path, Layout.WORKERS));
   const path = join(root.path, Layout.WORKERS, "here-1-abcdef.json");
   const record = { worker: "here-1-abcdef", host: "here", pid: 1, started: new Date().toISOString(), lease_ms: 1_000 };
@@ -66,7 +66,7 @@ Deno.test("leaseLapse() trusts a held lock of the same host, however old the lea
 Deno.test("Lease renews its file from its own thread by writing it, and creates it anew when removed", async () => {
   await using root = await tempRoot();
   const store = new FileStore(root.path);
-  const listener: ListenerRef = { name: "worker", eventType: "", dir: root.path };
+  const listener: ListenerRef = { name: "worker", eventType: "", id: "worker", dir: root.path };
   await Deno.mkdir(join(root.path, Layout.TMP));
   const record = { worker: "here-1-abcdef", host: "here", pid: Deno.pid, started: "", lease_ms: 60_000 };
   const lease = await Lease.acquire(store, listener, record, { renewIntervalMs: 20 });
@@ -112,7 +112,7 @@ Deno.test("removeLease() leaves a lease file that was renewed or replaced after 
   for (const change of ["renewed", "replaced", "unchanged"] as const) {
     await t.step(change, async () => {
       await using root = await tempRoot();
-      const listener: ListenerRef = { name: "worker", eventType: "", dir: root.path };
+      const listener: ListenerRef = { name: "worker", eventType: "", id: "worker", dir: root.path };
       await Deno.mkdir(join(root.path, Layout.WORKERS));
       await Deno.mkdir(join(root.path, Layout.TMP));
       const path = join(root.path, Layout.WORKERS, `${record.worker}.json`);

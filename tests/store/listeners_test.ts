@@ -51,6 +51,7 @@ Deno.test("findListener() resolves an id to its directory without following link
   deepEqual(scaler, {
     name: "image_scaler",
     eventType: "product/created",
+    id: "product/created/image_scaler",
     dir: join(root.path, "product/created/image_scaler_listener"),
   });
   equal((await findListener(root.path, "audit")).dir, join(root.path, "audit_listener"));

@@ -213,9 +213,9 @@ Deno.test("execHandler() passes stderr to the log line by line and records its t
         onEvent: (event) => events.push(event),
       });
       deepEqual(events.filter((event) => event.type === "output"), [
-        { type: "output", listener: NAME, sequence: 1, line: "first line" },
-        { type: "output", listener: NAME, sequence: 1, line: "second line" },
-        { type: "output", listener: NAME, sequence: 1, line: "no newline" },
+        { type: "output", listener: `${EVENT_TYPE}/${NAME}`, sequence: 1, line: "first line" },
+        { type: "output", listener: `${EVENT_TYPE}/${NAME}`, sequence: 1, line: "second line" },
+        { type: "output", listener: `${EVENT_TYPE}/${NAME}`, sequence: 1, line: "no newline" },
       ]);
       const task = await readTask(s[where]);
       if (code === 0) return equal(task.failures, undefined);
@@ -247,7 +247,7 @@ Deno.test("hurah run --exec: a missing script's stderr is logged with the task n
   const dir = join(root.path, listenerPath(NAME, EVENT_TYPE));
   const result = await runCli(["run", NAME, EVENT_TYPE, "--exec", "sh ./missing.sh", root.path], { cwd: root.path });
   equal(result.code, 0, result.stderr);
-  match(result.stderr, /^shell #1 \| .*missing\.sh.*$/m);
+  match(result.stderr, /^product\/created\/shell #1 \| .*missing\.sh.*$/m);
   const failure = (await readTask(join(dir, Layout.ERROR, "1.json"))).failures?.at(-1);
   match(failure?.output ?? "", /missing\.sh/);
 });

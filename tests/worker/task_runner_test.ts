@@ -21,6 +21,7 @@ import {
   type TaskRecord,
 } from "../../mod.ts";
 import { FileStore } from "../../src/store/file_store.ts";
+import { checkListener } from "../../src/protocol/listener_id.ts";
 import { Pass } from "../../src/worker/_pass.ts";
 import { emptyReport, TaskRunner } from "../../src/worker/_task_runner.ts";
 import { passSettings } from "../../src/worker/run_once.ts";
@@ -212,7 +213,7 @@ Deno.test("TaskContext.log() emits output events and its tail goes into every fa
       });
       const output = events.filter((event) => event.type === "output");
       equal(output.length, 50);
-      deepEqual(output[0], { type: "output", listener: NAME, sequence: 1, line: "line 1" });
+      deepEqual(output[0], { type: "output", listener: `${EVENT_TYPE}/${NAME}`, sequence: 1, line: "line 1" });
       const task = readTask(dirs[where], 1);
       const records = failuresOf(task);
       if (result === Task.SUCCESS) return equal(records.length, 0);
@@ -250,7 +251,7 @@ Deno.test("a task whose move fails after its handler ran is not run again; the n
         await using root = await tempRoot();
         const dirs = await setUp(root.path);
         const store = new StuckStore(root.path, rewrites);
-        const listener = store.register(NAME, EVENT_TYPE);
+        const listener = store.register(checkListener(NAME, EVENT_TYPE));
         let calls = 0;
         const pass = new Pass(store, listener, {
           handleTask: () => {
@@ -307,7 +308,7 @@ Deno.test("a kept settlement is dropped when someone else changed the task file 
   await using root = await tempRoot();
   const dirs = await setUp(root.path);
   const store = new StuckStore(root.path, true);
-  const listener = store.register(NAME, EVENT_TYPE);
+  const listener = store.register(checkListener(NAME, EVENT_TYPE));
   let calls = 0;
   const pass = new Pass(store, listener, {
     handleTask: () => {
@@ -337,7 +338,7 @@ Deno.test("a kept settlement is dropped when someone else changed the task file 
 Deno.test("TaskRunner.handle() quarantines a corrupt file it has waited for longer than the grace period, whatever its mtime says", async () => {
   await using root = await tempRoot();
   const store = new FileStore(root.path, { durable: false });
-  const listener = store.register("keeper", "");
+  const listener = store.register(checkListener("keeper", ""));
   const graceMs = 300;
   const runner = new TaskRunner(
     store,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { deepEqual, ok } from "node:assert/strict";
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { join } from "node:path";
 import {
   decodeTask,
@@ -49,7 +49,7 @@ Deno.test("watch() pauses a listener whose pass fails on the file system, and go
       await Deno.mkdir(join(trap, "in-the-way"), { recursive: true });
 
       const events: RunEvent[] = [];
-      const faults = () => events.filter((event) => event.type === "fault" && event.listener === "broken");
+      const faults = () => events.filter((event) => event.type === "fault" && event.listener === "a/broken");
       await using watcher = watch(root.path, {
         listeners: [
           { name: "broken", eventType: "a", handler: handlerOf("broken"), concurrency },
@@ -76,10 +76,67 @@ Deno.test("watch() pauses a listener whose pass fails on the file system, and go
       deepEqual(handled.filter((h) => h.startsWith("healthy")).sort(), ["healthy#1", "healthy#2"]);
       // The task whose archiving failed did not run again: its SUCCESS was recorded, and only the move was retried.
       deepEqual(handled.filter((h) => h.startsWith("broken")).sort(), ["broken#1", "broken#2"], handled.join(" "));
-      ok(/TaskMoveError: task 1 of listener broken was handled \(SUCCESS\)/.test(fault.message), fault.message);
+      ok(/TaskMoveError: task 1 of listener a\/broken was handled \(SUCCESS\)/.test(fault.message), fault.message);
       const task = decodeTask(Deno.readTextFileSync(join(broken, Layout.ARCHIVE, "1.json")), 1);
       const records = (task.failures ?? []) as FailureRecord[];
       deepEqual(records.map((f) => [f.result, f.fate]), [["SUCCESS", "archive"]], JSON.stringify(task));
     });
   }
+});
+
+Deno.test("watch() works two listeners of one name on different event types, and tells them apart", async () => {
+  await using root = await tempRoot();
+  const handled: string[] = [];
+  const events: RunEvent[] = [];
+  const mailer = (eventType: string) => ({
+    name: "mailer",
+    eventType,
+    handler: (context: TaskContext) => {
+      handled.push(`${eventType}#${context.sequence}`);
+      return Task.SUCCESS;
+    },
+  });
+  const watcher = watch(root.path, {
+    listeners: [mailer("a"), mailer("b")],
+    rescanIntervalMs: 100,
+    durable: false,
+    onEvent: (event) => events.push(event),
+  });
+  try {
+    await watcher.ready;
+    const dispatcher = new Dispatcher(root.path, { durable: false });
+    for (const type of ["a", "b", "b"]) await dispatcher.dispatch(type, { type });
+    const archive = (type: string) => join(root.path, listenerPath("mailer", type), Layout.ARCHIVE);
+    await waitUntil(
+      "3 archived tasks",
+      () => sequencesIn(archive("a")).length + sequencesIn(archive("b")).length === 3,
+    );
+  } finally {
+    await watcher.close();
+  }
+  const report = await watcher.done;
+  deepEqual(handled.sort(), ["a#1", "b#1", "b#2"]);
+  deepEqual(Object.keys(report).sort(), ["a/mailer", "b/mailer"]);
+  deepEqual([report["a/mailer"].archived, report["b/mailer"].archived], [1, 2]);
+  deepEqual(
+    events.filter((event) => event.type === "task").map((event) => `${event.listener}#${event.sequence}`).sort(),
+    ["a/mailer#1", "b/mailer#1", "b/mailer#2"],
+  );
+});
+
+Deno.test("watch() refuses the same listener twice, before registering anything", async () => {
+  await using root = await tempRoot();
+  const listener = { name: "mailer", eventType: "a", handler: () => Task.SUCCESS };
+  throws(
+    () => watch(root.path, { listeners: [listener, { ...listener, concurrency: 2 }] }),
+    (error: unknown) => {
+      ok(error instanceof RangeError, String(error));
+      equal(
+        error.message,
+        'listeners[1] is listener "a/mailer" again (as listeners[0]); a listener may be watched once',
+      );
+      return true;
+    },
+  );
+  deepEqual([...Deno.readDirSync(root.path)], [], "nothing registered");
 });
