@@ -20,10 +20,13 @@ import {
   checkTargets,
   drainScaling,
   keptBlocks,
+  LABELS,
   ratioToFloor,
   renderReport,
   renderTable,
   type ResultTable,
+  syscallLabel,
+  tableTitle,
 } from "../../scripts/_bench_report.ts";
 import { interleave, mountOf } from "../../scripts/_bench_harness.ts";
 
@@ -222,4 +225,18 @@ Deno.test("renderReport() keeps the text of keep blocks", () => {
   equal(keptBlocks(edited).get("dispatch"), "The lock is the limit.\n");
   const second = renderReport(results([]), edited);
   ok(second.includes("<!-- keep:dispatch -->\nThe lock is the limit.\n<!-- /keep:dispatch -->"));
+});
+
+Deno.test("tableTitle(), LABELS and syscallLabel() give the titles and labels of the stored full run", () => {
+  const stored: BenchResults = JSON.parse(
+    Deno.readTextFileSync(new URL("../../docs/benchmarks.json", import.meta.url)),
+  );
+  for (const t of stored.tables) {
+    equal(tableTitle(t.workload, t.params), t.title);
+    for (const s of t.series) equal(LABELS[t.workload][s.id.split("@")[0]], s.label, `${t.id} ${s.id}`);
+  }
+  for (const count of stored.syscalls) {
+    const [workload, contender, durable] = count.id.split("/");
+    equal(syscallLabel(workload as "dispatch" | "drain", contender, durable === "on"), count.label);
+  }
 });
