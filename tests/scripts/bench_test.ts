@@ -1,6 +1,7 @@
 /**
  * The benchmark's arithmetic and text (scripts/_bench_stats.ts,
- * scripts/_bench_report.ts): no timing is asserted anywhere.
+ * scripts/_bench_report.ts): no timing is asserted anywhere. It also
+ * type-checks every bench script, which `deno task check` leaves to it.
  */
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import {
@@ -29,6 +30,20 @@ import {
   tableTitle,
 } from "../../scripts/_bench_report.ts";
 import { interleave, mountOf } from "../../scripts/_bench_harness.ts";
+
+Deno.test("the bench scripts (scripts/bench.ts, scripts/_bench_*.ts) type-check", async () => {
+  const dir = new URL("../../scripts/", import.meta.url);
+  const scripts = [...Deno.readDirSync(dir)].map((entry) => entry.name)
+    .filter((name) => name === "bench.ts" || (name.startsWith("_bench_") && name.endsWith(".ts"))).sort();
+  ok(scripts.length >= 6, `found ${scripts}`);
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["check", "--quiet", ...scripts],
+    cwd: dir,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  equal(code, 0, new TextDecoder().decode(stderr));
+});
 
 Deno.test("median() takes the middle value, or the mean of the middle two", () => {
   const cases: [number[], number][] = [
