@@ -134,6 +134,19 @@ export interface BenchResults {
   notes: string[];
 }
 
+/** What a workload's tables measure: the unit, which way is better, and the series the ratios are taken to. */
+export type TableKind = Pick<ResultTable, "unit" | "higherIsBetter" | "floor">;
+
+/** Each workload's kind of table. */
+export const TABLE_KINDS: Record<WorkloadName, TableKind> = {
+  dispatch: { unit: "deliveries/s", higherIsBetter: true, floor: "floor" },
+  drain: { unit: "tasks/s", higherIsBetter: true, floor: "floor" },
+  latency: { unit: "ms", higherIsBetter: false, floor: "floor" },
+  burst: { unit: "ms", higherIsBetter: false, floor: "alone" },
+  memory: { unit: "MiB", higherIsBetter: false },
+  peer: { unit: "messages/s", higherIsBetter: true, floor: "kv-e2e" },
+};
+
 /** The file system's name in titles. */
 export function fsLabel(fs: string): string {
   return fs === "shm" ? "/dev/shm" : fs === "disk" ? "working disk (/tmp)" : fs;

@@ -31,27 +31,28 @@ const { now } = floors;
 type Op = (params: Params) => Promise<Run>;
 type Run = () => Promise<WorkerResult>;
 
-/** A command's parameters, as sent by the parent. */
-export interface Params {
-  op: string;
-  contender: string;
-  root: string;
-  eventType: string;
+/** A command's parameters, as sent by the parent, over these defaults. */
+const DEFAULTS = {
+  op: "",
+  contender: "hurah",
+  root: "",
+  eventType: "bench",
   /** Listener directories (`<root>/<event type>/<name>_listener`). */
-  dirs: string[];
+  dirs: [] as string[],
   /** The handler name of the first listener (for runOnce and watch). */
-  name: string;
-  events: number;
-  durable: boolean;
-  writer: string;
-  concurrency: number;
-  intervalMs: number;
-  timeoutMs: number;
+  name: "l00",
+  events: 0,
+  durable: false,
+  writer: "w0",
+  concurrency: 4,
+  intervalMs: 5,
+  timeoutMs: 120_000,
   /** Deno KV: the database file. */
-  path: string;
-  /** Deno KV end to end: messages per `atomic()` commit. @default {1: one `enqueue()` each} */
-  batch?: number;
-}
+  path: "",
+  /** Deno KV end to end: messages per `atomic()` commit (1: one `enqueue()` each). */
+  batch: 1,
+};
+type Params = typeof DEFAULTS;
 
 const success = () => Task.SUCCESS;
 
@@ -332,7 +333,7 @@ const OPS: Record<string, Op> = {
     const kv = await Deno.openKv(p.path);
     const tally = new Tally(p.events);
     const listening = kv.listenQueue(() => void tally.hit());
-    const batch = Math.max(1, p.batch ?? 1);
+    const batch = Math.max(1, p.batch);
     const enqueue = async () => {
       for (let i = 0; i < p.events; i += batch) {
         if (batch === 1) {
@@ -370,22 +371,6 @@ const OPS: Record<string, Op> = {
       return { start, end: tally.last, count: tally.handled };
     };
   },
-};
-
-const DEFAULTS: Params = {
-  op: "",
-  contender: "hurah",
-  root: "",
-  eventType: "bench",
-  dirs: [],
-  name: "l00",
-  events: 0,
-  durable: false,
-  writer: "w0",
-  concurrency: 4,
-  intervalMs: 5,
-  timeoutMs: 120_000,
-  path: "",
 };
 
 async function setUp(line: string): Promise<Run> {

@@ -56,6 +56,7 @@ import {
   type Series,
   type SyscallCount,
   syscallLabel,
+  TABLE_KINDS,
   tableTitle,
   type WorkloadName,
   WORKLOADS,
@@ -65,49 +66,36 @@ import { parseStraceSummary, perSecond } from "./_bench_stats.ts";
 const PROJECT = dirname(dirname(fileURLToPath(import.meta.url)));
 const EVENT_TYPE = "bench";
 
-/** Sizes and counts of a run. */
-interface Plan {
+/** Sizes and counts of a full run. */
+const FULL = {
   /** Measured rounds per configuration. */
-  runs: number;
-  fileSystems: Fs[];
+  runs: 5,
+  fileSystems: ["shm", "disk"] as Fs[],
   dispatch: {
     /** Deliveries per trial (all listeners and processes together), by `<fs>/<durable>`. */
-    deliveries: Record<string, number>;
-    listeners: number[];
-    processes: number[];
-  };
-  drain: {
-    backlogs: number[];
-    /** Largest backlog drained with durable on (hurah's SUCCESS path issues the same calls either way). */
-    durableMaxBacklog: number;
-    /** Largest backlog drained on the working disk. */
-    diskMaxBacklog: number;
-    /** Rounds for backlogs of 100k and more. */
-    largeRuns: number;
-  };
-  latency: { events: number; intervalMs: number; runs: number; fileSystems: Fs[] };
-  burst: { events: number; runs: number; fileSystems: Fs[] };
-  memory: { backlogs: number[]; runs: number };
-  /** Messages per trial, by file system. */
-  peer: { messages: Record<string, number>; runs: number; fileSystems: Fs[] };
-  syscalls: boolean;
-}
-
-const FULL: Plan = {
-  runs: 5,
-  fileSystems: ["shm", "disk"],
-  dispatch: {
-    deliveries: { "shm/off": 4000, "shm/on": 1500, "disk/off": 2000, "disk/on": 600 },
+    deliveries: { "shm/off": 4000, "shm/on": 1500, "disk/off": 2000, "disk/on": 600 } as Record<string, number>,
     listeners: [1, 10],
     processes: [1, 4],
   },
+  /**
+   * Backlogs drained; the largest with durable on (hurah's SUCCESS path issues the same calls either way), the
+   * largest on the working disk, and the rounds for backlogs of 100k and more.
+   */
   drain: { backlogs: [1000, 10_000, 100_000], durableMaxBacklog: 10_000, diskMaxBacklog: 100_000, largeRuns: 3 },
-  latency: { events: 300, intervalMs: 5, runs: 5, fileSystems: ["shm", "disk"] },
-  burst: { events: 1000, runs: 5, fileSystems: ["shm", "disk"] },
+  latency: { events: 300, intervalMs: 5, runs: 5, fileSystems: ["shm", "disk"] as Fs[] },
+  burst: { events: 1000, runs: 5, fileSystems: ["shm", "disk"] as Fs[] },
   memory: { backlogs: [10_000, 100_000], runs: 3 },
-  peer: { messages: { shm: 2000, disk: 1000 }, runs: 5, fileSystems: ["shm", "disk"] },
+  /** Messages per trial, by file system. */
+  peer: {
+    messages: { shm: 2000, disk: 1000 } as Record<string, number>,
+    runs: 5,
+    fileSystems: ["shm", "disk"] as Fs[],
+  },
   syscalls: true,
 };
+
+/** Sizes and counts of a run. */
+type Plan = typeof FULL;
 
 const QUICK: Plan = {
   runs: 2,
@@ -139,7 +127,7 @@ interface Context {
 }
 
 const DURABILITY = [false, true];
-const onOff = (durable: boolean) => durable ? "on" : "off";
+const onOff = (durable: unknown) => durable ? "on" : "off";
 
 function log(text: string): void {
   console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}`);
@@ -148,6 +136,9 @@ function log(text: string): void {
 function expectCount(what: string, found: number, expected: number): void {
   if (found !== expected) throw new Error(`${what}: expected ${expected}, found ${found}`);
 }
+
+/** The named figures of a worker's result, as numbers. */
+const numbers = (r: WorkerResult, ...keys: string[]) => Object.fromEntries(keys.map((key) => [key, Number(r[key])]));
 
 /** Every combination of the axes' values, the first axis outermost. */
 function matrix<A extends Record<string, readonly unknown[]>>(axes: A): { [K in keyof A]: A[K][number] }[] {
@@ -159,143 +150,124 @@ function matrix<A extends Record<string, readonly unknown[]>>(axes: A): { [K in 
 }
 
 /** What one trial measured: the table's value, and figures kept beside it (`p99`, `dispatchMs`, ...). */
-interface Sample {
-  value: number;
-  extra?: Record<string, number>;
-}
+type Sample = number | { value: number; extra: Record<string, number> };
 
 /** Runs every contender `runs` times, interleaved (after a warm-up round if asked), and labels the series. */
 async function measure(
   workload: WorkloadName,
   contenders: readonly string[],
   options: { runs: number; warmup: boolean },
-  trial: (contender: string, round: Round) => Promise<number | Sample>,
+  trial: (contender: string, round: Round) => Promise<Sample>,
 ): Promise<Series[]> {
-  const samples = await interleave(contenders, options, async (contender, round) => {
-    const sample = await trial(contender, round);
-    return typeof sample === "number" ? { value: sample } : sample;
-  });
+  const samples = await interleave(contenders, options, trial);
   return [...samples].map(([id, runs]) => {
-    const series: Series = { id, label: LABELS[workload][id], values: runs.map((run) => run.value) };
-    if (runs[0]?.extra) {
-      series.extra = Object.fromEntries(Object.keys(runs[0].extra).map((key) => [key, runs.map((r) => r.extra![key])]));
-    }
-    return series;
+    const values = runs.map((run) => typeof run === "number" ? run : run.value);
+    const first = runs[0];
+    if (typeof first !== "object") return { id, label: LABELS[workload][id], values };
+    const extra = Object.fromEntries(
+      Object.keys(first.extra).map((key) => [key, runs.map((r) => (r as typeof first).extra[key])]),
+    );
+    return { id, label: LABELS[workload][id], values, extra };
   });
 }
 
-/** Adds a table to the results and prints it. */
-function publish(context: Context, table: Omit<ResultTable, "title">): void {
-  const { workload, id, params, ...rest } = table;
-  const titled: ResultTable = { workload, id, title: tableTitle(workload, params), params, ...rest };
-  context.tables.push(titled);
-  console.log(renderTable(titled));
+/** Adds a table to the results, with the title, unit and floor the report gives its workload, and prints it. */
+function publish(
+  context: Context,
+  workload: WorkloadName,
+  id: string,
+  params: ResultTable["params"],
+  series: Series[],
+) {
+  const table = { workload, id, title: tableTitle(workload, params), params, ...TABLE_KINDS[workload], series };
+  context.tables.push(table);
+  console.log(renderTable(table));
 }
 
-/** A configuration of a workload: one cell of its matrix, one table. */
-type Cell = { fs: Fs; durable: boolean };
+/** A configuration of a workload, one cell of its matrix: its keys are the table's params. */
+type Cell = { fs: Fs; durable?: boolean } & ResultTable["params"];
+
+/** What a trial gets: the contender, the configuration, the round, the workers and a fresh event root. */
+interface Trial<C extends Cell> {
+  contender: string;
+  cell: C;
+  round: Round;
+  workers: BenchWorker[];
+  context: Context;
+  root: string;
+  /** The root's listener directories. */
+  dirs: string[];
+}
 
 /** A workload as a matrix of configurations and the trial that measures one contender in one of them. */
 interface Workload<C extends Cell> {
-  name: WorkloadName;
-  unit: string;
-  higherIsBetter: boolean;
-  floor: string;
-  /** The configurations, in the order of the report. */
   cells(plan: Plan): C[];
+  id(cell: C): string;
   /** The axes whose equal values share worker processes: the first cell of each group gets a warm-up round. */
   group: (keyof C)[];
   workers(cell: C): string[];
   contenders(cell: C): string[];
   runs(cell: C, plan: Plan): number;
-  /** The table's id and configuration (the report writes its title from them). */
-  table(cell: C): Pick<ResultTable, "id" | "params">;
-  trial(contender: string, cell: C, round: Round, workers: BenchWorker[], context: Context): Promise<number | Sample>;
+  /** Listener directories made on each trial's fresh root (removed after it, and the disks flushed); none: no root. */
+  listeners?: (cell: C) => number;
+  trial(t: Trial<C>): Promise<Sample>;
 }
 
 /** Measures every cell of a workload's matrix and publishes one table per cell. */
-async function runMatrix<C extends Cell>(context: Context, w: Workload<C>): Promise<void> {
+async function runMatrix<C extends Cell>(context: Context, workload: WorkloadName, w: Workload<C>): Promise<void> {
   const groups = Map.groupBy(w.cells(context.plan), (cell) => JSON.stringify(w.group.map((axis) => cell[axis])));
   for (const cells of groups.values()) {
     await withWorkers(w.workers(cells[0]), context.flags, async (workers) => {
       for (const [index, cell] of cells.entries()) {
         const options = { runs: w.runs(cell, context.plan), warmup: index === 0 };
-        const series = await measure(
-          w.name,
-          w.contenders(cell),
-          options,
-          (contender, round) => w.trial(contender, cell, round, workers, context),
-        );
-        const { name: workload, unit, higherIsBetter, floor } = w;
-        publish(context, { workload, ...w.table(cell), unit, higherIsBetter, floor, series });
+        const series = await measure(workload, w.contenders(cell), options, async (contender, round) => {
+          if (w.listeners === undefined) {
+            return await w.trial({ contender, cell, round, workers, context, root: "", dirs: [] });
+          }
+          const root = context.scratch.fresh(cell.fs);
+          try {
+            const { dirs } = makeListeners(root, EVENT_TYPE, w.listeners(cell));
+            return await w.trial({ contender, cell, round, workers, context, root, dirs });
+          } finally {
+            await Deno.remove(root, { recursive: true }).catch(() => {});
+            await syncDisks();
+          }
+        });
+        publish(context, workload, w.id(cell), cell, series);
       }
     });
   }
 }
 
-/** Runs `body` on a fresh event root with `listeners` listener directories, then removes it and flushes the disks. */
-async function withRoot<T>(
-  context: Context,
-  fs: Fs,
-  listeners: number,
-  body: (root: string, dirs: string[]) => Promise<T>,
-): Promise<T> {
-  const root = context.scratch.fresh(fs);
-  try {
-    return await body(root, makeListeners(root, EVENT_TYPE, listeners).dirs);
-  } finally {
-    await Deno.remove(root, { recursive: true }).catch(() => {});
-    await syncDisks();
-  }
-}
-
-const numbers = (r: WorkerResult, ...keys: string[]) => Object.fromEntries(keys.map((key) => [key, Number(r[key])]));
-
-// ---------------------------------------------------------------- dispatch
-
 /** Deliveries per second, 1 and 10 listeners, from one process and from four started together. */
-const dispatch: Workload<Cell & { processes: number; listeners: number; events: number }> = {
-  name: "dispatch",
-  unit: "deliveries/s",
-  higherIsBetter: true,
-  floor: "floor",
-  cells: (plan) =>
-    matrix({
-      fs: plan.fileSystems,
-      durable: DURABILITY,
-      processes: plan.dispatch.processes,
-      listeners: plan.dispatch.listeners,
-    }).map((cell) => {
-      const deliveries = plan.dispatch.deliveries[`${cell.fs}/${onOff(cell.durable)}`];
-      return { ...cell, events: Math.max(1, Math.round(deliveries / cell.listeners / cell.processes)) };
-    }),
+const dispatch: Workload<{ fs: Fs; durable: boolean; listeners: number; processes: number; deliveries: number }> = {
+  cells: ({ fileSystems, dispatch: { deliveries, processes, listeners } }) =>
+    matrix({ fs: fileSystems, durable: DURABILITY, processes, listeners }).map(
+      ({ fs, durable, listeners, processes }) => {
+        const events = Math.max(1, Math.round(deliveries[`${fs}/${onOff(durable)}`] / listeners / processes));
+        return { fs, durable, listeners, processes, deliveries: events * listeners * processes };
+      },
+    ),
+  id: ({ fs, durable, listeners, processes }) => `dispatch/${fs}/${onOff(durable)}/l${listeners}/p${processes}`,
   group: ["fs", "durable", "processes"],
   workers: ({ processes }) => Array.from({ length: processes }, (_, k) => `dispatch-${k}`),
   // The async protocol floor is only counted, in the syscall table: it is slow.
   contenders: () => ["hurah", "hurah-concurrent", "hurah-batch", "floor", "floor-async", "protocol"],
   runs: (_, plan) => plan.runs,
-  table: ({ fs, durable, listeners, processes, events }) => ({
-    id: `dispatch/${fs}/${onOff(durable)}/l${listeners}/p${processes}`,
-    params: { fs, durable, listeners, processes, deliveries: events * listeners * processes },
-  }),
-  trial: (contender, { fs, durable, listeners, events }, round, workers, context) =>
-    withRoot(context, fs, listeners, async (root, dirs) => {
-      const perProcess = round.warmup ? Math.max(1, Math.ceil(events / 4)) : events;
-      const results = await runAll(workers.map((worker, k) => [
-        worker,
-        { op: "dispatch", contender, root, dirs, events: perProcess, durable, writer: `w${k}` },
-      ]));
-      const count = results.reduce((sum, r) => sum + Number(r.count), 0);
-      const expected = perProcess * workers.length * listeners;
-      expectCount(`dispatch ${contender}: deliveries`, count, expected);
-      const files = dirs.reduce((sum, dir) => sum + countEntries(join(dir, "inbox")), 0);
-      expectCount(`dispatch ${contender}: files in the inboxes`, files, expected);
-      const start = Math.min(...results.map((r) => Number(r.start)));
-      return perSecond(count, Math.max(...results.map((r) => Number(r.end))) - start);
-    }),
+  listeners: ({ listeners }) => listeners,
+  trial: async ({ contender, cell: { durable, deliveries, listeners, processes }, round, workers, root, dirs }) => {
+    const events = deliveries / listeners / processes;
+    const perProcess = round.warmup ? Math.max(1, Math.ceil(events / 4)) : events;
+    const command = { op: "dispatch", contender, root, dirs, events: perProcess, durable };
+    const results = await runAll(workers.map((worker, k) => [worker, { ...command, writer: `w${k}` }]));
+    const count = results.reduce((sum, r) => sum + Number(r.count), 0);
+    expectCount(`dispatch ${contender}: deliveries`, count, perProcess * processes * listeners);
+    const files = dirs.reduce((sum, dir) => sum + countEntries(join(dir, "inbox")), 0);
+    expectCount(`dispatch ${contender}: files in the inboxes`, files, perProcess * processes * listeners);
+    const start = Math.min(...results.map((r) => Number(r.start)));
+    return perSecond(count, Math.max(...results.map((r) => Number(r.end))) - start);
+  },
 };
-
-// ---------------------------------------------------------------- drain
 
 /** A listener with `size` tasks, reused by every drain trial (put back by renaming archive/ to inbox/). */
 interface Backlog {
@@ -307,18 +279,10 @@ interface Backlog {
 /** Writes a backlog of `size` tasks in hurah's exact format (encodeTask), and tracking.json. */
 function writeBacklog(root: string, size: number): Backlog {
   const [dir] = makeListeners(root, EVENT_TYPE, 1).dirs;
-  const delivery = formatDelivery(new Date());
-  const eventId = crypto.randomUUID();
+  const [delivery, eventId] = [formatDelivery(new Date()), crypto.randomUUID()];
   for (let sequence = 1; sequence <= size; sequence++) {
-    const text = encodeTask({
-      payload: { product_id: sequence },
-      sequence,
-      count: sequence,
-      delivery,
-      event_type: EVENT_TYPE,
-      event_id: eventId,
-      task_id: crypto.randomUUID(),
-    });
+    const task = { payload: { product_id: sequence }, sequence, count: sequence, delivery, event_type: EVENT_TYPE };
+    const text = encodeTask({ ...task, event_id: eventId, task_id: crypto.randomUUID() });
     Deno.writeTextFileSync(join(dir, "inbox", `${sequence}.json`), text);
   }
   const tracking = { sequence: size, count: size, first: delivery, last: delivery };
@@ -328,41 +292,34 @@ function writeBacklog(root: string, size: number): Backlog {
 
 /** The backlog of `size` tasks on `fs`, written on first use, and put back as it was: archive/ becomes inbox/. */
 async function backlog(context: Context, fs: Fs, size: number): Promise<Backlog> {
-  const key = `${fs}/${size}`;
-  let b = context.backlogs.get(key);
+  let b = context.backlogs.get(`${fs}/${size}`);
   if (b === undefined) {
     const started = performance.now();
     b = writeBacklog(context.scratch.fresh(fs, `backlog-${size}`), size);
     log(`wrote a backlog of ${size} tasks on ${fs} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    context.backlogs.set(key, b);
+    context.backlogs.set(`${fs}/${size}`, b);
   }
   const [inbox, archive] = [join(b.dir, "inbox"), join(b.dir, "archive")];
-  const pending = countEntries(inbox);
+  const [pending, archived] = [countEntries(inbox), countEntries(archive)];
   if (pending !== b.size) { // hurah leaves SUCCESS tasks unchanged: the archive is the backlog again
-    const archived = countEntries(archive);
     if (pending !== 0 || archived !== b.size) {
       throw new Error(`backlog ${b.dir}: ${pending} tasks in inbox/ and ${archived} in archive/, expected ${b.size}`);
     }
-    const swap = join(b.dir, "inbox.swap");
-    Deno.renameSync(inbox, swap);
+    Deno.renameSync(inbox, join(b.dir, "inbox.swap"));
     Deno.renameSync(archive, inbox);
-    Deno.renameSync(swap, archive);
+    Deno.renameSync(join(b.dir, "inbox.swap"), archive);
   }
   await syncDisks();
   return b;
 }
 
 /** Tasks per second draining backlogs of growing size with a no-op handler. */
-const drain: Workload<Cell & { backlog: number }> = {
-  name: "drain",
-  unit: "tasks/s",
-  higherIsBetter: true,
-  floor: "floor",
-  cells: (plan) =>
-    matrix({ fs: plan.fileSystems, durable: DURABILITY, backlog: plan.drain.backlogs }).filter((cell) =>
-      cell.backlog <= (cell.durable ? plan.drain.durableMaxBacklog : Infinity) &&
-      (cell.fs !== "disk" || cell.backlog <= plan.drain.diskMaxBacklog)
+const drain: Workload<{ fs: Fs; durable: boolean; backlog: number }> = {
+  cells: ({ fileSystems, drain: { backlogs, durableMaxBacklog, diskMaxBacklog } }) =>
+    matrix({ fs: fileSystems, durable: DURABILITY, backlog: backlogs }).filter(({ fs, durable, backlog }) =>
+      backlog <= (durable ? durableMaxBacklog : Infinity) && (fs !== "disk" || backlog <= diskMaxBacklog)
     ),
+  id: ({ fs, durable, backlog }) => `drain/${fs}/${onOff(durable)}/${backlog}`,
   group: ["fs", "durable"],
   workers: () => ["drain"],
   // The sequential async floor takes 5–10 s per 100k trial and says nothing new there.
@@ -371,114 +328,110 @@ const drain: Workload<Cell & { backlog: number }> = {
       (durable || id !== "floor-fsync") && (backlog < 100_000 || id !== "floor-async")
     ),
   runs: ({ backlog }, plan) => backlog >= 100_000 ? plan.drain.largeRuns : plan.runs,
-  table: ({ fs, durable, backlog }) => ({
-    id: `drain/${fs}/${onOff(durable)}/${backlog}`,
-    params: { fs, durable, backlog },
-  }),
-  trial: async (contender, { fs, durable, backlog: size }, _round, [worker], context) => {
-    const b = await backlog(context, fs, size);
-    const r = await worker.run({ op: "drain", contender, root: b.root, dirs: [b.dir], durable, concurrency: 4 });
+  trial: async ({ contender, cell: { fs, durable, backlog: size }, workers: [worker], context }) => {
+    const { root, dir } = await backlog(context, fs, size);
+    const r = await worker.run({ op: "drain", contender, root, dirs: [dir], durable, concurrency: 4 });
     expectCount(`drain ${contender}: tasks`, Number(r.count), size);
     return perSecond(Number(r.count), Number(r.end) - Number(r.start));
   },
 };
 
-// ---------------------------------------------------------------- latency
-
 /** The time from just before `dispatch()` to the handler's entry, one event every few ms. */
-const latency: Workload<Cell & { events: number; intervalMs: number }> = {
-  name: "latency",
-  unit: "ms",
-  higherIsBetter: false,
-  floor: "floor",
+const latency: Workload<{ fs: Fs; durable: boolean; events: number; intervalMs: number }> = {
   cells: ({ latency: { fileSystems, events, intervalMs } }) =>
     matrix({ fs: fileSystems, durable: DURABILITY }).map((cell) => ({ ...cell, events, intervalMs })),
+  id: ({ fs, durable }) => `latency/${fs}/${onOff(durable)}`,
   group: [],
   workers: () => ["watcher", "dispatcher"],
   contenders: () => Object.keys(LABELS.latency),
   runs: (_, plan) => plan.latency.runs,
-  table: ({ fs, durable, events, intervalMs }) => ({
-    id: `latency/${fs}/${onOff(durable)}`,
-    params: { fs, durable, events, intervalMs },
-  }),
-  trial: (contender, { fs, durable, events, intervalMs }, round, [watcher, dispatcher], context) =>
-    withRoot(context, fs, 1, async (root, dirs) => {
-      const count = round.warmup ? 20 : events;
-      const kind = contender === "floor" ? "floor" : "hurah";
-      const concurrency = contender === "hurah-parallel" ? 4 : 1;
-      const [w] = await runAll([
-        [watcher, {
-          op: "watch",
-          contender: kind,
-          root,
-          dirs,
-          events: count,
-          durable,
-          concurrency,
-          timeoutMs: count * intervalMs + 60_000,
-        }],
-        [dispatcher, { op: "paced", contender: kind, root, dirs, events: count, intervalMs, durable }],
-      ]);
-      expectCount(`latency ${contender}: handled`, Number(w.count), count);
-      return { value: Number(w.p50), extra: numbers(w, "p90", "p99", "max", "mean") };
-    }),
+  listeners: () => 1,
+  trial: async (
+    { contender, cell: { durable, events, intervalMs }, round, workers: [watcher, dispatcher], root, dirs },
+  ) => {
+    const count = round.warmup ? 20 : events;
+    const [kind, concurrency] = [contender === "floor" ? "floor" : "hurah", contender === "hurah-parallel" ? 4 : 1];
+    const common = { contender: kind, root, dirs, events: count, durable };
+    const [w] = await runAll([
+      [watcher, { ...common, op: "watch", concurrency, timeoutMs: count * intervalMs + 60_000 }],
+      [dispatcher, { ...common, op: "paced", intervalMs }],
+    ]);
+    expectCount(`latency ${contender}: handled`, Number(w.count), count);
+    return { value: Number(w.p50), extra: numbers(w, "p90", "p99", "max", "mean") };
+  },
 };
 
-// ---------------------------------------------------------------- burst
-
 /** 1,000 events dispatched at once while a watcher runs: the time until all are handled. */
-const burst: Workload<Cell & { events: number }> = {
-  name: "burst",
-  unit: "ms",
-  higherIsBetter: false,
-  floor: "alone",
+const burst: Workload<{ fs: Fs; durable: boolean; events: number }> = {
   cells: ({ burst: { fileSystems, events } }) =>
     matrix({ fs: fileSystems, durable: DURABILITY }).map((cell) => ({ ...cell, events })),
+  id: ({ fs, durable }) => `burst/${fs}/${onOff(durable)}`,
   group: [],
   workers: () => ["watcher", "dispatcher"],
   contenders: () => Object.keys(LABELS.burst),
   runs: (_, plan) => plan.burst.runs,
-  table: ({ fs, durable, events }) => ({ id: `burst/${fs}/${onOff(durable)}`, params: { fs, durable, events } }),
-  trial: (contender, { fs, durable, events }, round, [watcher, dispatcher], context) =>
-    withRoot(context, fs, 1, async (root, dirs) => {
-      const count = round.warmup ? 100 : events;
-      const dispatch = { op: "dispatch", contender: "hurah", root, dirs, events: count, durable };
-      if (contender === "alone") {
-        const d = await dispatcher.run(dispatch);
-        const time = Number(d.end) - Number(d.start);
-        return { value: time, extra: { dispatchMs: time } };
-      }
-      const concurrency = contender === "watch" ? 1 : 4;
-      const [w, d] = await runAll([
-        [watcher, { op: "watch", root, dirs, events: count, durable, concurrency }],
-        [dispatcher, dispatch],
-      ]);
-      expectCount(`burst ${contender}: handled`, Number(w.count), count);
-      return { value: Number(w.last) - Number(d.start), extra: { dispatchMs: Number(d.end) - Number(d.start) } };
-    }),
+  listeners: () => 1,
+  trial: async ({ contender, cell: { durable, events }, round, workers: [watcher, dispatcher], root, dirs }) => {
+    const count = round.warmup ? 100 : events;
+    const dispatch = { op: "dispatch", contender: "hurah", root, dirs, events: count, durable };
+    if (contender === "alone") {
+      const d = await dispatcher.run(dispatch);
+      return { value: Number(d.end) - Number(d.start), extra: { dispatchMs: Number(d.end) - Number(d.start) } };
+    }
+    const concurrency = contender === "watch" ? 1 : 4;
+    const [w, d] = await runAll([[watcher, { ...dispatch, op: "watch", concurrency }], [dispatcher, dispatch]]);
+    expectCount(`burst ${contender}: handled`, Number(w.count), count);
+    return { value: Number(w.last) - Number(d.start), extra: { dispatchMs: Number(d.end) - Number(d.start) } };
+  },
 };
 
-// ---------------------------------------------------------------- memory
+/** A Deno KV queue next to hurah: enqueue and end-to-end throughput for the same number of messages. */
+const peer: Workload<{ fs: Fs; messages: number }> = {
+  cells: ({ peer: { fileSystems, messages } }) => fileSystems.map((fs) => ({ fs, messages: messages[fs] })),
+  id: ({ fs }) => `peer/${fs}`,
+  group: [],
+  workers: () => ["watcher", "producer"],
+  contenders: () => Object.keys(LABELS.peer),
+  runs: (_, plan) => plan.peer.runs,
+  listeners: () => 1,
+  trial: async ({ contender, cell: { messages }, round, workers: [watcher, producer], root, dirs }) => {
+    const events = round.warmup ? 100 : messages;
+    const [durable, path] = [contender.endsWith("-durable"), join(root, "kv.sqlite")];
+    const alone: Record<string, Record<string, unknown>> = {
+      "kv-enqueue": { op: "kv-enqueue", path, events },
+      "kv-e2e": { op: "kv-e2e", path, events, batch: 1 },
+      "kv-e2e-batch": { op: "kv-e2e", path, events, batch: DISPATCH_BATCH },
+      "hurah-dispatch": { op: "dispatch", contender: "hurah", root, dirs, events, durable },
+      "hurah-dispatch-durable": { op: "dispatch", contender: "hurah", root, dirs, events, durable },
+      "hurah-e2e-in-process": { op: "in-process", root, events, durable },
+    };
+    let r: Record<string, number>;
+    if (alone[contender]) {
+      r = numbers(await producer.run(alone[contender]), "start", "end", "count");
+    } else {
+      const sender = contender.startsWith("hurah-e2e-batch") ? "hurah-batch" : "hurah";
+      const [w, d] = await runAll([
+        [watcher, { op: "watch", root, dirs, events, durable, concurrency: 1 }],
+        [producer, { op: "dispatch", contender: sender, root, dirs, events, durable }],
+      ]);
+      r = { start: Number(d.start), end: Number(w.last), count: Number(w.count) };
+    }
+    expectCount(`peer ${contender}: messages`, r.count, events);
+    return perSecond(r.count, r.end - r.start);
+  },
+};
 
 /** Peak RSS above idle of a fresh process draining a backlog: one table, a series per process kind and backlog. */
 async function memoryWorkload(context: Context): Promise<void> {
-  const { plan } = context;
+  const kinds = Object.keys(LABELS.memory);
   const all: Series[] = [];
-  for (const size of plan.memory.backlogs) {
-    const kinds = Object.keys(LABELS.memory);
-    const series = await measure("memory", kinds, { runs: plan.memory.runs, warmup: false }, async (kind) => {
-      const b = await backlog(context, "shm", size);
+  for (const size of context.plan.memory.backlogs) {
+    const series = await measure("memory", kinds, { runs: context.plan.memory.runs, warmup: false }, async (kind) => {
+      const { root, dir } = await backlog(context, "shm", size);
       const worker = BenchWorker.spawn(`memory-${kind}`, context.flags);
       let r: WorkerResult;
       try {
-        r = await worker.run({
-          op: "memory",
-          contender: kind,
-          root: b.root,
-          dirs: [b.dir],
-          events: size,
-          concurrency: 4,
-        });
+        r = await worker.run({ op: "memory", contender: kind, root, dirs: [dir], events: size, concurrency: 4 });
       } finally {
         await worker.close();
       }
@@ -488,57 +441,10 @@ async function memoryWorkload(context: Context): Promise<void> {
     });
     all.push(...series.map((s) => ({ ...s, id: `${s.id}@${size}` })));
   }
-  const kindOf = (s: Series) => Object.keys(LABELS.memory).indexOf(s.id.split("@")[0]);
+  const kindOf = (s: Series) => kinds.indexOf(s.id.split("@")[0]);
   all.sort((a, b) => kindOf(a) - kindOf(b) || a.extra!.backlog[0] - b.extra!.backlog[0]);
-  const params = { fs: "shm", durable: false };
-  publish(context, { workload: "memory", id: "memory/shm", params, unit: "MiB", higherIsBetter: false, series: all });
+  publish(context, "memory", "memory/shm", { fs: "shm", durable: false }, all);
 }
-
-// ---------------------------------------------------------------- peer
-
-/** A Deno KV queue next to hurah: enqueue and end-to-end throughput for the same number of messages. */
-const peer: Workload<Cell & { messages: number }> = {
-  name: "peer",
-  unit: "messages/s",
-  higherIsBetter: true,
-  floor: "kv-e2e",
-  cells: ({ peer: { fileSystems, messages } }) =>
-    fileSystems.map((fs) => ({ fs, durable: false, messages: messages[fs] })),
-  group: [],
-  workers: () => ["watcher", "producer"],
-  contenders: () => Object.keys(LABELS.peer),
-  runs: (_, plan) => plan.peer.runs,
-  table: ({ fs, messages }) => ({ id: `peer/${fs}`, params: { fs, messages } }),
-  trial: (contender, { fs, messages }, round, [watcher, producer], context) =>
-    withRoot(context, fs, 1, async (root, dirs) => {
-      const events = round.warmup ? 100 : messages;
-      const durable = contender.endsWith("-durable");
-      const path = join(root, "kv.sqlite");
-      let r: Record<string, number>;
-      if (contender === "kv-enqueue") {
-        r = numbers(await producer.run({ op: "kv-enqueue", path, events }), "start", "end", "count");
-      } else if (contender === "kv-e2e" || contender === "kv-e2e-batch") {
-        const batch = contender === "kv-e2e-batch" ? DISPATCH_BATCH : 1;
-        r = numbers(await producer.run({ op: "kv-e2e", path, events, batch }), "start", "end", "count");
-      } else if (contender.startsWith("hurah-dispatch")) {
-        const command = { op: "dispatch", contender: "hurah", root, dirs, events, durable };
-        r = numbers(await producer.run(command), "start", "end", "count");
-      } else if (contender === "hurah-e2e-in-process") {
-        r = numbers(await producer.run({ op: "in-process", root, events, durable }), "start", "end", "count");
-      } else {
-        const sender = contender.startsWith("hurah-e2e-batch") ? "hurah-batch" : "hurah";
-        const [w, d] = await runAll([
-          [watcher, { op: "watch", root, dirs, events, durable, concurrency: 1 }],
-          [producer, { op: "dispatch", contender: sender, root, dirs, events, durable }],
-        ]);
-        r = { start: Number(d.start), end: Number(w.last), count: Number(w.count) };
-      }
-      expectCount(`peer ${contender}: messages`, r.count, events);
-      return perSecond(r.count, r.end - r.start);
-    }),
-};
-
-// ---------------------------------------------------------------- syscalls
 
 /** Runs one worker command under `strace -f -c` and returns its calls by name. */
 async function strace(scratch: Scratch, command: Record<string, unknown>): Promise<Map<string, number>> {
@@ -556,26 +462,22 @@ async function strace(scratch: Scratch, command: Record<string, unknown>): Promi
 
 /** Syscalls per delivery and per drained task, by the difference of two runs of different sizes. */
 async function syscallsWorkload(context: Context): Promise<void> {
-  const { scratch } = context;
   const [small, large] = [200, 1200];
+  const drains = ["hurah", "hurah-parallel", "floor", "floor-async"];
   const cases = [
     ...matrix({ op: ["dispatch"] as const, durable: DURABILITY, contender: Object.keys(LABELS.dispatch) }),
-    ...matrix({
-      op: ["drain"] as const,
-      contender: ["hurah", "hurah-parallel", "floor", "floor-async"],
-      durable: DURABILITY,
-    })
+    ...matrix({ op: ["drain"] as const, contender: drains, durable: DURABILITY })
       .filter(({ contender, durable }) => contender.startsWith("hurah") || !durable),
   ];
   for (const { op, durable, contender } of cases) {
     const counts: Map<string, number>[] = [];
     for (const n of [small, large]) {
-      const root = scratch.fresh("shm");
+      const root = context.scratch.fresh("shm");
       const command = op === "dispatch"
         ? { op, contender, root, dirs: makeListeners(root, EVENT_TYPE, 1).dirs, events: n, durable }
         : { op, contender, root, dirs: [writeBacklog(root, n).dir], durable, concurrency: 4 };
       try {
-        counts.push(await strace(scratch, command));
+        counts.push(await strace(context.scratch, command));
       } finally {
         await Deno.remove(root, { recursive: true });
       }
@@ -587,17 +489,15 @@ async function syscallsWorkload(context: Context): Promise<void> {
       if (perOp >= 0.05) calls[name] = Math.round(perOp * 100) / 100;
       total += perOp;
     }
-    const label = syscallLabel(op, contender, durable);
-    const per = op === "dispatch" ? "delivery" : "task";
-    const count: SyscallCount = {
+    const [label, per] = [syscallLabel(op, contender, durable), op === "dispatch" ? "delivery" : "task"];
+    context.syscalls.push({
       id: `${op}/${contender}/${onOff(durable)}`,
       label,
       per,
       total: Math.round(total * 10) / 10,
       calls,
-    };
-    context.syscalls.push(count);
-    log(`syscalls ${label}: ${count.total} per ${per}`);
+    });
+    log(`syscalls ${label}: ${context.syscalls.at(-1)!.total} per ${per}`);
   }
   console.log("#### System calls per operation (strace -f -c, /dev/shm)\n\n" + renderSyscalls(context.syscalls));
 }
@@ -605,9 +505,9 @@ async function syscallsWorkload(context: Context): Promise<void> {
 // ---------------------------------------------------------------- main
 
 const WORKLOAD_FUNCTIONS: Record<string, (context: Context) => Promise<void>> = {
-  dispatch: (context) => runMatrix(context, dispatch),
+  dispatch: (context) => runMatrix(context, "dispatch", dispatch),
   drain: async (context) => {
-    await runMatrix(context, drain);
+    await runMatrix(context, "drain", drain);
     const { backlogs, durableMaxBacklog } = context.plan.drain;
     if (backlogs.some((size) => size > durableMaxBacklog)) {
       context.notes.push(
@@ -616,10 +516,10 @@ const WORKLOAD_FUNCTIONS: Record<string, (context: Context) => Promise<void>> = 
       );
     }
   },
-  latency: (context) => runMatrix(context, latency),
-  burst: (context) => runMatrix(context, burst),
+  latency: (context) => runMatrix(context, "latency", latency),
+  burst: (context) => runMatrix(context, "burst", burst),
   memory: memoryWorkload,
-  peer: (context) => runMatrix(context, peer),
+  peer: (context) => runMatrix(context, "peer", peer),
   syscalls: syscallsWorkload,
 };
 
