@@ -121,19 +121,19 @@ function trackingText(sequence: number): string {
   return JSON.stringify({ sequence, count: sequence, first: time, last: time });
 }
 
-/** The names a protocol delivery writes: the staged task and tracking files, and where they go. */
-function protocolPaths(dir: string, writer: string, i: number, sequence: number) {
-  return {
-    task: join(dir, "tmp", `task.${writer}.${i}.tmp`),
-    tracking: join(dir, "tmp", `tracking.${writer}.${i}.tmp`),
-    inbox: join(dir, "inbox", `${sequence}.json`),
-  };
+/** The sequence a listener's tracking.json holds, 0 when there is none yet. */
+function readSequenceSync(dir: string): number {
+  try {
+    return JSON.parse(Deno.readTextFileSync(join(dir, "tracking.json"))).sequence;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw error;
+  }
 }
 
-/** The sequence in a tracking.json's text, 0 when there is none. */
-function sequenceOf(read: () => string): number {
+async function readSequence(dir: string): Promise<number> {
   try {
-    return JSON.parse(read()).sequence;
+    return JSON.parse(await Deno.readTextFile(join(dir, "tracking.json"))).sequence;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return 0;
     throw error;
@@ -156,12 +156,13 @@ export function protocolFloorSync({ dirs, events, durable, writer }: DispatchFlo
       for (const [k, dir] of dirs.entries()) {
         locks[k].lockSync(true);
         try {
-          const sequence = sequenceOf(() => Deno.readTextFileSync(join(dir, "tracking.json"))) + 1;
-          const paths = protocolPaths(dir, writer, i, sequence);
-          writeFileSync(paths.task, encoder.encode(taskText(sequence)), durable);
-          writeFileSync(paths.tracking, encoder.encode(trackingText(sequence)), durable);
-          Deno.renameSync(paths.tracking, join(dir, "tracking.json"));
-          Deno.renameSync(paths.task, paths.inbox);
+          const sequence = readSequenceSync(dir) + 1;
+          const staged = join(dir, "tmp", `task.${writer}.${i}.tmp`);
+          const stagedTracking = join(dir, "tmp", `tracking.${writer}.${i}.tmp`);
+          writeFileSync(staged, encoder.encode(taskText(sequence)), durable);
+          writeFileSync(stagedTracking, encoder.encode(trackingText(sequence)), durable);
+          Deno.renameSync(stagedTracking, join(dir, "tracking.json"));
+          Deno.renameSync(staged, join(dir, "inbox", `${sequence}.json`));
           if (durable) {
             syncDirSync(join(dir, "inbox"));
             syncDirSync(dir);
@@ -188,16 +189,13 @@ export async function protocolFloorAsync({ dirs, events, durable, writer }: Disp
       for (const [k, dir] of dirs.entries()) {
         await locks[k].lock(true);
         try {
-          const text = await Deno.readTextFile(join(dir, "tracking.json")).catch((error) => {
-            if (error instanceof Deno.errors.NotFound) return '{"sequence":0}';
-            throw error;
-          });
-          const sequence = sequenceOf(() => text) + 1;
-          const paths = protocolPaths(dir, writer, i, sequence);
-          await writeFile(paths.task, encoder.encode(taskText(sequence)), durable);
-          await writeFile(paths.tracking, encoder.encode(trackingText(sequence)), durable);
-          await Deno.rename(paths.tracking, join(dir, "tracking.json"));
-          await Deno.rename(paths.task, paths.inbox);
+          const sequence = await readSequence(dir) + 1;
+          const staged = join(dir, "tmp", `task.${writer}.${i}.tmp`);
+          const stagedTracking = join(dir, "tmp", `tracking.${writer}.${i}.tmp`);
+          await writeFile(staged, encoder.encode(taskText(sequence)), durable);
+          await writeFile(stagedTracking, encoder.encode(trackingText(sequence)), durable);
+          await Deno.rename(stagedTracking, join(dir, "tracking.json"));
+          await Deno.rename(staged, join(dir, "inbox", `${sequence}.json`));
           if (durable) {
             await syncDir(join(dir, "inbox"));
             await syncDir(dir);
