@@ -182,6 +182,9 @@ const DRAINS: Record<string, (p: Params) => floors.Timing | Promise<floors.Timin
   "floor-async-parallel": (p) => floors.floorDrainAsync({ dir: p.dirs[0], fsync: false, concurrency: p.concurrency }),
 };
 
+/** The drain each process kind of the memory workload runs (`watch` runs hurah's `watch()`). */
+const MEMORY_DRAINS: Record<string, string> = { floor: "floor-stream", run: "hurah", "run-parallel": "hurah-parallel" };
+
 /** p50, p90, p99, max and mean of latencies in milliseconds. */
 function latencyStats(latencies: number[]): WorkerResult {
   if (latencies.length === 0) return {};
@@ -271,18 +274,17 @@ const OPS: Record<string, Op> = {
    * collection) and its peak during the drain. Meant for a fresh process.
    */
   memory: async (p) => {
-    const idle = { ...p, name: "idle", eventType: "warmup", durable: false };
-    const mode = p.contender === "run" ? 1 : p.concurrency;
-    if (p.contender === "floor") {
-      const empty = `${p.root}/warmup/floor_listener`; // loads the floor's code on an empty inbox
-      for (const sub of ["inbox", "archive"]) Deno.mkdirSync(`${empty}/${sub}`, { recursive: true });
-      await floors.floorDrainStreamed({ dir: empty, fsync: false });
-    } else if (p.contender === "watch") {
+    const drain = DRAINS[MEMORY_DRAINS[p.contender]]; // undefined for `watch`
+    const idle = { ...p, name: "idle", eventType: "warmup", durable: false, dirs: [`${p.root}/warmup/floor_listener`] };
+    if (drain === undefined) {
       const warm = watchListener(idle, () => {});
       await warm.ready;
       await warm.close();
-    } else {
-      await drainListener(idle, mode); // the same mode as the measured drain, so that its code is loaded
+    } else { // the same code as the measured drain, loaded on an empty listener
+      if (p.contender === "floor") {
+        for (const sub of ["inbox", "archive"]) Deno.mkdirSync(`${idle.dirs[0]}/${sub}`, { recursive: true });
+      }
+      await drain(idle);
     }
     gc();
     const before = memoryKiB();
@@ -291,15 +293,13 @@ const OPS: Record<string, Op> = {
     return async () => {
       const start = now();
       let count: number;
-      if (p.contender === "floor") {
-        count = (await floors.floorDrainStreamed({ dir: p.dirs[0], fsync: false })).count;
-      } else if (p.contender === "watch") {
+      if (drain === undefined) {
         const tally = new Tally(p.events);
         const watcher = watchListener(drained, () => tally.hit());
         await tally.wait(p.timeoutMs, "memory (watch)", () => watcher.close());
         count = tally.handled;
       } else {
-        count = (await drainListener(drained, mode)).count;
+        count = (await drain(drained)).count;
       }
       const end = now();
       const after = memoryKiB();
