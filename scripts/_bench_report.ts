@@ -187,17 +187,14 @@ function seriesOf(table: ResultTable, id: string): Series | undefined {
   return table.series.find((series) => series.id === id);
 }
 
-/** The median of a series' main value, or of one of its extras. */
-export function medianOf(table: ResultTable, id: string, extra?: string): number {
-  const series = seriesOf(table, id);
-  if (series === undefined) return NaN;
-  return median(extra === undefined ? series.values : series.extra?.[extra] ?? []);
+/** The median of a series' main value (NaN when the table has no such series). */
+export function medianOf(table: ResultTable, id: string): number {
+  return median(seriesOf(table, id)?.values ?? []);
 }
 
 /** A series' median divided by the floor's median (NaN without a floor). */
-export function ratioToFloor(table: ResultTable, id: string, extra?: string): number {
-  if (table.floor === undefined) return NaN;
-  return medianOf(table, id, extra) / medianOf(table, table.floor, extra);
+export function ratioToFloor(table: ResultTable, id: string): number {
+  return table.floor === undefined ? NaN : medianOf(table, id) / medianOf(table, table.floor);
 }
 
 /** A column of a result table: its header and its cell for one series. */
@@ -434,12 +431,8 @@ export function renderSyscalls(counts: readonly SyscallCount[]): string {
       .map(([name, n]) => `${name} ${formatNumber(n)}`).join(", ");
     return [count.label, count.per, formatNumber(count.total), main];
   });
-  return markdownTable(["contender", "per", "syscalls", "main calls (≥ 0.5 per operation)"], rows, [
-    "left",
-    "left",
-    "right",
-    "left",
-  ]) + "\n";
+  const headers = ["contender", "per", "syscalls", "main calls (≥ 0.5 per operation)"];
+  return markdownTable(headers, rows, ["left", "left", "right", "left"]) + "\n";
 }
 
 /** Every table of one workload, in order. */
