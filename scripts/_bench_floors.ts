@@ -13,18 +13,16 @@
  *
  * Each comes with the synchronous calls (the cost of the system calls
  * themselves) and, where it tells something, with Deno's asynchronous ones,
- * which hand every call to a thread pool.
+ * which hand every call to a thread pool. The two variants of a floor are
+ * written out twice on purpose: a shared body would add an `await` (a
+ * microtask) to every synchronous call.
  *
  * @module
  */
 import { join } from "node:path";
 
 /** When a timed loop started and ended (epoch milliseconds, sub-millisecond precision), and what it did. */
-export interface Timing {
-  start: number;
-  end: number;
-  count: number;
-}
+export type Timing = { start: number; end: number; count: number };
 
 /** Epoch milliseconds with sub-millisecond precision, comparable between processes. */
 export function now(): number {
@@ -33,18 +31,10 @@ export function now(): number {
 
 const encoder = new TextEncoder();
 
-function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
-  for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  for (let written = 0; written < bytes.length;) written += await file.write(bytes.subarray(written));
-}
-
 function writeFileSync(path: string, bytes: Uint8Array, fsync: boolean): void {
   const file = Deno.openSync(path, { write: true, create: true, truncate: true });
   try {
-    writeAllSync(file, bytes);
+    for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
     if (fsync) file.syncSync();
   } finally {
     file.close();
@@ -54,7 +44,7 @@ function writeFileSync(path: string, bytes: Uint8Array, fsync: boolean): void {
 async function writeFile(path: string, bytes: Uint8Array, fsync: boolean): Promise<void> {
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
   try {
-    await writeAll(file, bytes);
+    for (let written = 0; written < bytes.length;) written += await file.write(bytes.subarray(written));
     if (fsync) await file.sync();
   } finally {
     file.close();
@@ -62,27 +52,16 @@ async function writeFile(path: string, bytes: Uint8Array, fsync: boolean): Promi
 }
 
 function syncDirSync(path: string): void {
-  const dir = Deno.openSync(path, { read: true });
-  try {
-    dir.syncSync();
-  } finally {
-    dir.close();
-  }
+  using dir = Deno.openSync(path, { read: true });
+  dir.syncSync();
 }
 
 async function syncDir(path: string): Promise<void> {
-  const dir = await Deno.open(path, { read: true });
-  try {
-    await dir.sync();
-  } finally {
-    dir.close();
-  }
+  using dir = await Deno.open(path, { read: true });
+  await dir.sync();
 }
 
-/**
- * A task file's text as hurah writes it, with the sequence number spliced
- * in: the floors write files of the same size.
- */
+/** A task file's text as hurah writes it, with the sequence number spliced in: the floors write files of the same size. */
 export function taskText(sequence: number, payload: unknown = { product_id: sequence }): string {
   return JSON.stringify({
     payload,
@@ -108,8 +87,7 @@ export interface DispatchFloorOptions {
 }
 
 /** (a) create + write + rename per delivery, synchronous calls. */
-export function floorDispatchSync(options: DispatchFloorOptions): Timing {
-  const { dirs, events, durable, writer } = options;
+export function floorDispatchSync({ dirs, events, durable, writer }: DispatchFloorOptions): Timing {
   const start = now();
   for (let i = 0; i < events; i++) {
     const bytes = encoder.encode(taskText(i));
@@ -124,8 +102,7 @@ export function floorDispatchSync(options: DispatchFloorOptions): Timing {
 }
 
 /** (a) create + write + rename per delivery, Deno's asynchronous calls. */
-export async function floorDispatchAsync(options: DispatchFloorOptions): Promise<Timing> {
-  const { dirs, events, durable, writer } = options;
+export async function floorDispatchAsync({ dirs, events, durable, writer }: DispatchFloorOptions): Promise<Timing> {
   const start = now();
   for (let i = 0; i < events; i++) {
     const bytes = encoder.encode(taskText(i));
@@ -144,6 +121,7 @@ function trackingText(sequence: number): string {
   return JSON.stringify({ sequence, count: sequence, first: time, last: time });
 }
 
+/** The sequence a listener's tracking.json holds, 0 when there is none yet. */
 function readSequenceSync(dir: string): number {
   try {
     return JSON.parse(Deno.readTextFileSync(join(dir, "tracking.json"))).sequence;
@@ -170,8 +148,7 @@ async function readSequence(dir: string): Promise<number> {
  * place, rename the task into the inbox, unlock. Durable: fsync both files
  * before their renames, then the inbox and the listener directory.
  */
-export function protocolFloorSync(options: DispatchFloorOptions): Timing {
-  const { dirs, events, durable, writer } = options;
+export function protocolFloorSync({ dirs, events, durable, writer }: DispatchFloorOptions): Timing {
   const locks = dirs.map((dir) => Deno.openSync(join(dir, "dispatch.lock"), { read: true, write: true, create: true }));
   try {
     const start = now();
@@ -202,8 +179,7 @@ export function protocolFloorSync(options: DispatchFloorOptions): Timing {
 }
 
 /** The protocol floor with Deno's asynchronous calls (the lock taken with `await lock()`). */
-export async function protocolFloorAsync(options: DispatchFloorOptions): Promise<Timing> {
-  const { dirs, events, durable, writer } = options;
+export async function protocolFloorAsync({ dirs, events, durable, writer }: DispatchFloorOptions): Promise<Timing> {
   const locks = await Promise.all(
     dirs.map((dir) => Deno.open(join(dir, "dispatch.lock"), { read: true, write: true, create: true })),
   );
@@ -242,16 +218,6 @@ function listTasks(inbox: string): string[] {
   return names.sort((a, b) => parseInt(a) - parseInt(b));
 }
 
-/** The task numbers of an inbox in ascending order, read as a stream (Deno's async listing) keeping only numbers. */
-async function streamTasks(inbox: string): Promise<number[]> {
-  const sequences: number[] = [];
-  for await (const entry of Deno.readDir(inbox)) {
-    const sequence = parseInt(entry.name);
-    if (entry.isFile && sequence > 0) sequences.push(sequence);
-  }
-  return sequences.sort((a, b) => a - b);
-}
-
 /** What a drain floor does. */
 export interface DrainFloorOptions {
   /** The listener directory, with the backlog in `inbox/` and an `archive/`. */
@@ -263,42 +229,42 @@ export interface DrainFloorOptions {
 }
 
 /** (b) list once, then read + JSON.parse + rename per task, synchronous calls; (c) with fsyncs. */
-export function floorDrainSync(options: DrainFloorOptions): Timing {
-  const inbox = join(options.dir, "inbox");
-  const archive = join(options.dir, "archive");
+export function floorDrainSync({ dir, fsync }: DrainFloorOptions): Timing {
+  const [inbox, archive] = [join(dir, "inbox"), join(dir, "archive")];
   const start = now();
   const names = listTasks(inbox);
   for (const name of names) {
     const path = join(inbox, name);
-    if (options.fsync) {
-      const file = Deno.openSync(path, { read: true });
-      try {
-        const bytes = new Uint8Array(file.statSync().size);
-        for (let read = 0; read < bytes.length;) read += file.readSync(bytes.subarray(read)) ?? bytes.length;
-        JSON.parse(new TextDecoder().decode(bytes));
-        file.syncSync();
-      } finally {
-        file.close();
-      }
+    if (fsync) {
+      using file = Deno.openSync(path, { read: true });
+      const bytes = new Uint8Array(file.statSync().size);
+      for (let read = 0; read < bytes.length;) read += file.readSync(bytes.subarray(read)) ?? bytes.length;
+      JSON.parse(new TextDecoder().decode(bytes));
+      file.syncSync();
     } else {
       JSON.parse(Deno.readTextFileSync(path));
     }
     Deno.renameSync(path, join(archive, name));
-    if (options.fsync) syncDirSync(archive);
+    if (fsync) syncDirSync(archive);
   }
   return { start, end: now(), count: names.length };
 }
 
 /**
- * (b) with the lean listing: the inbox read as a stream keeping only the
- * numbers (little memory, slower than the synchronous listing), then read +
- * JSON.parse + rename per task with synchronous calls.
+ * (b) with the lean listing: the inbox read as a stream (Deno's async
+ * listing) keeping only the numbers (little memory, slower than the
+ * synchronous listing), then read + JSON.parse + rename per task with
+ * synchronous calls.
  */
-export async function floorDrainStreamed(options: DrainFloorOptions): Promise<Timing> {
-  const inbox = join(options.dir, "inbox");
-  const archive = join(options.dir, "archive");
+export async function floorDrainStreamed({ dir }: DrainFloorOptions): Promise<Timing> {
+  const [inbox, archive] = [join(dir, "inbox"), join(dir, "archive")];
   const start = now();
-  const sequences = await streamTasks(inbox);
+  const sequences: number[] = [];
+  for await (const entry of Deno.readDir(inbox)) {
+    const sequence = parseInt(entry.name);
+    if (entry.isFile && sequence > 0) sequences.push(sequence);
+  }
+  sequences.sort((a, b) => a - b);
   for (const sequence of sequences) {
     const name = `${sequence}.json`;
     JSON.parse(Deno.readTextFileSync(join(inbox, name)));
@@ -312,10 +278,8 @@ export async function floorDrainStreamed(options: DrainFloorOptions): Promise<Ti
  * per task claim it (rename inbox → inflight), read + parse, and rename
  * inflight → archive.
  */
-export function claimFloorSync(options: DrainFloorOptions): Timing {
-  const inbox = join(options.dir, "inbox");
-  const inflight = join(options.dir, "inflight");
-  const archive = join(options.dir, "archive");
+export function claimFloorSync({ dir }: DrainFloorOptions): Timing {
+  const [inbox, inflight, archive] = [join(dir, "inbox"), join(dir, "inflight"), join(dir, "archive")];
   Deno.mkdirSync(inflight, { recursive: true });
   const start = now();
   const names = listTasks(inbox);
@@ -329,9 +293,8 @@ export function claimFloorSync(options: DrainFloorOptions): Timing {
 }
 
 /** (b) with Deno's asynchronous calls, in `concurrency` loops sharing one list. */
-export async function floorDrainAsync(options: DrainFloorOptions): Promise<Timing> {
-  const inbox = join(options.dir, "inbox");
-  const archive = join(options.dir, "archive");
+export async function floorDrainAsync({ dir, concurrency = 1 }: DrainFloorOptions): Promise<Timing> {
+  const [inbox, archive] = [join(dir, "inbox"), join(dir, "archive")];
   const start = now();
   const names = listTasks(inbox);
   let next = 0;
@@ -343,7 +306,7 @@ export async function floorDrainAsync(options: DrainFloorOptions): Promise<Timin
       await Deno.rename(path, join(archive, name));
     }
   };
-  await Promise.all(Array.from({ length: options.concurrency ?? 1 }, loop));
+  await Promise.all(Array.from({ length: concurrency }, loop));
   return { start, end: now(), count: names.length };
 }
 
@@ -355,9 +318,8 @@ export function floorDeliverSync(dir: string, name: string, text: string, durabl
   if (durable) syncDirSync(join(dir, "inbox"));
 }
 
-/** A running floor watcher. */
+/** A running floor watcher: `done` resolves when `expect` tasks were handled, or the watcher was closed. */
 export interface FloorWatcher {
-  /** Resolves when `expect` tasks were handled, or the watcher was closed. */
   done: Promise<void>;
   close(): void;
 }
@@ -368,9 +330,15 @@ export interface FloorWatcher {
  * `onTask` with the parsed record. Watching when this returns.
  */
 export function floorWatch(dir: string, expect: number, onTask: (record: { payload: unknown }) => void): FloorWatcher {
-  const inbox = join(dir, "inbox");
-  const archive = join(dir, "archive");
+  const [inbox, archive] = [join(dir, "inbox"), join(dir, "archive")];
   const watcher = Deno.watchFs(inbox, { recursive: false });
+  const close = () => {
+    try {
+      watcher.close();
+    } catch {
+      // closed already
+    }
+  };
   let handled = 0;
   const drain = () => {
     for (const name of listTasks(inbox)) {
@@ -389,26 +357,13 @@ export function floorWatch(dir: string, expect: number, onTask: (record: { paylo
   };
   const done = (async () => {
     drain();
-    if (handled >= expect) return watcher.close();
+    if (handled >= expect) return close();
     for await (const event of watcher) {
       if (event.kind === "remove" || event.kind === "access") continue;
       drain();
       if (handled >= expect) break;
     }
-    try {
-      watcher.close();
-    } catch {
-      // closed already
-    }
+    close();
   })();
-  return {
-    done,
-    close() {
-      try {
-        watcher.close();
-      } catch {
-        // closed already
-      }
-    },
-  };
+  return { done, close };
 }

@@ -7,14 +7,21 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { roundOrder } from "./_bench_stats.ts";
-import type { WorkerResult } from "./_bench_worker.ts";
 
 /** scripts/_bench_worker.ts */
 export const WORKER = fileURLToPath(new URL("./_bench_worker.ts", import.meta.url));
 
-/** The flags every worker runs with. */
-/** The hurah command's own V8 flag (a small young generation keeps a long drain's memory flat) plus gc(). */
+/**
+ * The flags every worker runs with: the hurah command's own V8 flag (a small
+ * young generation keeps a long drain's memory flat) plus gc().
+ */
 export const WORKER_FLAGS = ["run", "-A", "--quiet", "--unstable-kv", "--v8-flags=--expose-gc,--max-semi-space-size=1"];
+
+/** Events per `dispatchMany()` call of the `hurah-batch` contender, and `dispatch()` calls at once of `hurah-concurrent`. */
+export const DISPATCH_BATCH = 100;
+
+/** A worker command's result: what the parent reads. */
+export type WorkerResult = Record<string, number | boolean | string>;
 
 /**
  * One worker process (scripts/_bench_worker.ts) and its line protocol:
@@ -111,7 +118,8 @@ export class BenchWorker {
   }
 }
 
-async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+/** The non-empty lines of a stream, one at a time. */
+export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   let pending = "";
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     pending += chunk;
@@ -136,6 +144,13 @@ export async function withWorkers<T>(
   } finally {
     await Promise.all(workers.map((worker) => worker.close()));
   }
+}
+
+/** Sets commands up on their workers, starts them all, and waits for every result (in the same order). */
+export async function runAll(jobs: [BenchWorker, Record<string, unknown>][]): Promise<WorkerResult[]> {
+  await Promise.all(jobs.map(([worker, command]) => worker.prepare(command)));
+  await Promise.all(jobs.map(([worker]) => worker.go()));
+  return await Promise.all(jobs.map(([worker]) => worker.result()));
 }
 
 /** What a trial is told about its round. */
@@ -173,9 +188,6 @@ export type Fs = "shm" | "disk";
 
 /** Where each file system's scratch directories go. */
 export const FS_PARENT: Record<Fs, string> = { shm: "/dev/shm", disk: "/tmp" };
-
-/** A human name for a file system. */
-export const FS_NAME: Record<Fs, string> = { shm: "/dev/shm (tmpfs)", disk: "/tmp (working disk)" };
 
 /** A scratch directory per file system, removed at the end. */
 export class Scratch {

@@ -21,50 +21,38 @@
  * @module
  */
 import { Dispatcher, type DispatchEvent, runOnce, Task, type TaskContext, watch } from "../mod.ts";
-import {
-  claimFloorSync,
-  floorDeliverSync,
-  floorDispatchAsync,
-  floorDispatchSync,
-  floorDrainAsync,
-  floorDrainStreamed,
-  floorDrainSync,
-  floorWatch,
-  now,
-  protocolFloorAsync,
-  protocolFloorSync,
-  taskText,
-  type Timing,
-} from "./_bench_floors.ts";
+import * as floors from "./_bench_floors.ts";
+import { DISPATCH_BATCH, readLines, type WorkerResult } from "./_bench_harness.ts";
 import { percentile } from "./_bench_stats.ts";
 
-/** A command's result: what the parent reads. */
-export type WorkerResult = Record<string, number | boolean | string>;
+const { now } = floors;
 
 /** Sets a command up; the returned function runs it. */
-type Op = (params: Params) => Promise<() => Promise<WorkerResult>>;
+type Op = (params: Params) => Promise<Run>;
+type Run = () => Promise<WorkerResult>;
 
-/** A command's parameters, as sent by the parent. */
-export interface Params {
-  op: string;
-  contender: string;
-  root: string;
-  eventType: string;
+/** A command's parameters, as sent by the parent, over these defaults. */
+const DEFAULTS = {
+  op: "",
+  contender: "hurah",
+  root: "",
+  eventType: "bench",
   /** Listener directories (`<root>/<event type>/<name>_listener`). */
-  dirs: string[];
+  dirs: [] as string[],
   /** The handler name of the first listener (for runOnce and watch). */
-  name: string;
-  events: number;
-  durable: boolean;
-  writer: string;
-  concurrency: number;
-  intervalMs: number;
-  timeoutMs: number;
+  name: "l00",
+  events: 0,
+  durable: false,
+  writer: "w0",
+  concurrency: 4,
+  intervalMs: 5,
+  timeoutMs: 120_000,
   /** Deno KV: the database file. */
-  path: string;
-  /** Deno KV end to end: messages per `atomic()` commit. @default {1: one `enqueue()` each} */
-  batch?: number;
-}
+  path: "",
+  /** Deno KV end to end: messages per `atomic()` commit (1: one `enqueue()` each). */
+  batch: 1,
+};
+type Params = typeof DEFAULTS;
 
 const success = () => Task.SUCCESS;
 
@@ -73,317 +61,278 @@ function gc(): void {
 }
 
 /** VmRSS and VmHWM of this process, in KiB. */
-export function memoryKiB(): { rss: number; hwm: number } {
+function memoryKiB(): { rss: number; hwm: number } {
   const status = Deno.readTextFileSync("/proc/self/status");
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
   return { rss: field("VmRSS"), hwm: field("VmHWM") };
 }
 
-/** Resets VmHWM to the current RSS (Linux ≥ 4.0). */
-function resetPeak(): void {
-  Deno.writeTextFileSync("/proc/self/clear_refs", "5");
-}
+/** Counts handled tasks up to `expect`, with the clock at the first and the last. */
+class Tally {
+  handled = 0;
+  first = NaN;
+  last = NaN;
+  readonly done: Promise<void>;
+  #finish!: () => void;
 
-function timing(t: Timing): WorkerResult {
-  return { start: t.start, end: t.end, count: t.count };
-}
-
-/** Rejects after `ms` with a message, so that a stuck trial fails instead of hanging the bench. */
-function deadline(ms: number, what: string): { promise: Promise<never>; cancel(): void } {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const promise = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not done after ${ms} ms`)), ms);
-  });
-  promise.catch(() => {});
-  return { promise, cancel: () => clearTimeout(timer) };
-}
-
-/** Events per `dispatchMany()` call of the `hurah-batch` contender, and `dispatch()` calls at once of `hurah-concurrent`. */
-export const DISPATCH_BATCH = 100;
-
-/** Dispatches `events` events, as fast as one loop can: hurah (one by one or in batches), or one of the floors. */
-const dispatchOp: Op = (p) => {
-  const floor = { dirs: p.dirs, events: p.events, durable: p.durable, writer: p.writer };
-  switch (p.contender) {
-    case "hurah": {
-      const dispatcher = new Dispatcher(p.root, { durable: p.durable });
-      return Promise.resolve(async () => {
-        const start = now();
-        let count = 0;
-        for (let i = 0; i < p.events; i++) {
-          count += (await dispatcher.dispatch(p.eventType, { product_id: i })).length;
-        }
-        return timing({ start, end: now(), count });
-      });
-    }
-    case "hurah-concurrent":
-    case "hurah-batch": {
-      const dispatcher = new Dispatcher(p.root, { durable: p.durable });
-      const send = p.contender === "hurah-batch"
-        ? (events: DispatchEvent[]) => dispatcher.dispatchMany(events)
-        : (events: DispatchEvent[]) => Promise.all(events.map((e) => dispatcher.dispatch(e.eventType, e.payload)));
-      return Promise.resolve(async () => {
-        const start = now();
-        let count = 0;
-        for (let i = 0; i < p.events; i += DISPATCH_BATCH) {
-          const events = Array.from({ length: Math.min(DISPATCH_BATCH, p.events - i) }, (_, k) => ({
-            eventType: p.eventType,
-            payload: { product_id: i + k },
-          }));
-          for (const each of await send(events)) count += each.length;
-        }
-        return timing({ start, end: now(), count });
-      });
-    }
-    case "floor":
-      return Promise.resolve(() => Promise.resolve(timing(floorDispatchSync(floor))));
-    case "floor-async":
-      return Promise.resolve(async () => timing(await floorDispatchAsync(floor)));
-    case "protocol":
-      return Promise.resolve(() => Promise.resolve(timing(protocolFloorSync(floor))));
-    case "protocol-async":
-      return Promise.resolve(async () => timing(await protocolFloorAsync(floor)));
+  constructor(readonly expect: number) {
+    this.done = new Promise((resolve) => this.#finish = resolve);
   }
-  throw new Error(`dispatch: unknown contender ${p.contender}`);
-};
 
-/** Dispatches one event every `intervalMs` (on a fixed schedule), the send time in the payload. */
-const pacedOp: Op = (p) => {
-  const dispatcher = new Dispatcher(p.root, { durable: p.durable });
-  const deliver = p.contender === "hurah"
-    ? async (i: number) => void await dispatcher.dispatch(p.eventType, { i, t: now() })
-    : (i: number) =>
-      Promise.resolve(floorDeliverSync(p.dirs[0], `${i + 1}.json`, taskText(i + 1, { i, t: now() }), p.durable));
-  return Promise.resolve(async () => {
-    const start = now();
-    for (let i = 0; i < p.events; i++) {
-      const wait = start + i * p.intervalMs - now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      await deliver(i);
-    }
-    return timing({ start, end: now(), count: p.events });
-  });
-};
-
-/** Drains a listener's backlog once: `runOnce` (ordered or parallel) or a drain floor. */
-const drainOp: Op = (p) => {
-  gc();
-  const dir = p.dirs[0];
-  let drain: () => Promise<Timing>;
-  switch (p.contender) {
-    case "hurah":
-    case "hurah-parallel":
-      drain = async () => {
-        const start = now();
-        const report = await runOnce(p.root, {
-          name: p.name,
-          eventType: p.eventType,
-          handler: success,
-          durable: p.durable,
-          concurrency: p.contender === "hurah" ? 1 : p.concurrency,
-        });
-        return { start, end: now(), count: report.archived };
-      };
-      break;
-    case "floor":
-      drain = () => Promise.resolve(floorDrainSync({ dir, fsync: false }));
-      break;
-    case "floor-stream":
-      drain = () => floorDrainStreamed({ dir, fsync: false });
-      break;
-    case "floor-claim":
-      drain = () => Promise.resolve(claimFloorSync({ dir, fsync: false }));
-      break;
-    case "floor-fsync":
-      drain = () => Promise.resolve(floorDrainSync({ dir, fsync: true }));
-      break;
-    case "floor-async":
-      drain = () => floorDrainAsync({ dir, fsync: false });
-      break;
-    case "floor-async-parallel":
-      drain = () => floorDrainAsync({ dir, fsync: false, concurrency: p.concurrency });
-      break;
-    default:
-      throw new Error(`drain: unknown contender ${p.contender}`);
-  }
-  return Promise.resolve(async () => timing(await drain()));
-};
-
-/**
- * Watches one listener until `events` tasks were handled: hurah's `watch()`
- * or the watcher floor. The handler takes the clock on entry; where the
- * payload carries its send time `t`, the difference is a trigger latency.
- */
-const watchOp: Op = async (p) => {
-  gc();
-  const latencies: number[] = [];
-  let handled = 0;
-  let first = NaN;
-  let last = NaN;
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => finish = resolve);
-  const onTask = (payload: unknown) => {
+  /** Counts one handled task; returns the clock taken on entry. */
+  hit(): number {
     const at = now();
-    const t = (payload as { t?: number } | null)?.t;
-    if (typeof t === "number") latencies.push(at - t);
-    if (handled === 0) first = at;
-    last = at;
-    if (++handled === p.events) finish();
-  };
-  let close: () => Promise<unknown>;
-  if (p.contender === "floor") {
-    const watcher = floorWatch(p.dirs[0], p.events, (record) => onTask(record.payload));
-    close = async () => {
-      watcher.close();
-      await watcher.done;
-    };
-  } else {
-    const watcher = watch(p.root, {
-      listeners: [{
-        name: p.name,
-        eventType: p.eventType,
-        concurrency: p.concurrency,
-        handler: (context: TaskContext) => {
-          onTask(context.payload);
-          return Task.SUCCESS;
-        },
-      }],
-      durable: p.durable,
-    });
-    await watcher.ready;
-    close = () => watcher.close();
+    if (this.handled === 0) this.first = at;
+    this.last = at;
+    if (++this.handled === this.expect) this.#finish();
+    return at;
   }
-  return async () => {
-    const limit = deadline(p.timeoutMs, `watch (${p.contender}) handled ${handled} of ${p.events}`);
+
+  /** Runs `work`, then waits until all were handled; fails after `ms` so that a stuck trial cannot hang the bench. */
+  async wait(ms: number, what: string, close: () => unknown, work?: () => Promise<void>): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${what} handled ${this.handled} of ${this.expect} after ${ms} ms`)),
+        ms,
+      );
+    });
+    limit.catch(() => {});
     try {
-      await Promise.race([finished, limit.promise]);
+      await work?.();
+      await Promise.race([this.done, limit]);
     } finally {
-      limit.cancel();
+      clearTimeout(timer);
       await close();
     }
-    return {
-      first,
-      last,
-      count: handled,
-      ...latencyStats(latencies),
-    };
+  }
+}
+
+/** hurah's `watch()` on the first listener, calling `onTask` with each payload. */
+function watchListener(p: Params, onTask: (payload: unknown) => void, concurrency?: number) {
+  const handler = (context: TaskContext) => {
+    onTask(context.payload);
+    return Task.SUCCESS;
   };
+  return watch(p.root, {
+    listeners: [{ name: p.name, eventType: p.eventType, concurrency, handler }],
+    durable: p.durable,
+  });
+}
+
+/** hurah's `runOnce` over the first listener with a no-op handler: `concurrency` 1 is ordered mode. */
+async function drainListener(p: Params, concurrency: number): Promise<floors.Timing> {
+  const options = { name: p.name, eventType: p.eventType, handler: success, durable: p.durable, concurrency };
+  const start = now();
+  const report = await runOnce(p.root, options);
+  return { start, end: now(), count: report.archived };
+}
+
+/** Dispatches `count` events in calls of `DISPATCH_BATCH`: `dispatchMany()`, or as many `dispatch()`es at once. */
+async function dispatchBatches(dispatcher: Dispatcher, p: Params, many: boolean): Promise<number> {
+  let count = 0;
+  for (let i = 0; i < p.events; i += DISPATCH_BATCH) {
+    const events: DispatchEvent[] = Array.from({ length: Math.min(DISPATCH_BATCH, p.events - i) }, (_, k) => ({
+      eventType: p.eventType,
+      payload: { product_id: i + k },
+    }));
+    const sent = many
+      ? await dispatcher.dispatchMany(events)
+      : await Promise.all(events.map((e) => dispatcher.dispatch(e.eventType, e.payload)));
+    for (const each of sent) count += each.length;
+  }
+  return count;
+}
+
+/** A timed loop of hurah's `Dispatcher`, set up before the clock starts; `body` returns the deliveries made. */
+function timed(p: Params, body: (dispatcher: Dispatcher) => Promise<number>): () => Promise<floors.Timing> {
+  const dispatcher = new Dispatcher(p.root, { durable: p.durable });
+  return async () => {
+    const start = now();
+    const count = await body(dispatcher);
+    return { start, end: now(), count };
+  };
+}
+
+/** The dispatch contenders: each sets up and returns its timed loop. */
+const DISPATCHES: Record<string, (p: Params) => () => floors.Timing | Promise<floors.Timing>> = {
+  hurah: (p) =>
+    timed(p, async (dispatcher) => {
+      let count = 0;
+      for (let i = 0; i < p.events; i++) count += (await dispatcher.dispatch(p.eventType, { product_id: i })).length;
+      return count;
+    }),
+  "hurah-concurrent": (p) => timed(p, (d) => dispatchBatches(d, p, false)),
+  "hurah-batch": (p) => timed(p, (d) => dispatchBatches(d, p, true)),
+  floor: (p) => () => floors.floorDispatchSync(p),
+  "floor-async": (p) => () => floors.floorDispatchAsync(p),
+  protocol: (p) => () => floors.protocolFloorSync(p),
+  "protocol-async": (p) => () => floors.protocolFloorAsync(p),
 };
+
+/** The drain contenders: `runOnce` (ordered or parallel) or a drain floor. */
+const DRAINS: Record<string, (p: Params) => floors.Timing | Promise<floors.Timing>> = {
+  hurah: (p) => drainListener(p, 1),
+  "hurah-parallel": (p) => drainListener(p, p.concurrency),
+  floor: (p) => floors.floorDrainSync({ dir: p.dirs[0], fsync: false }),
+  "floor-stream": (p) => floors.floorDrainStreamed({ dir: p.dirs[0], fsync: false }),
+  "floor-claim": (p) => floors.claimFloorSync({ dir: p.dirs[0], fsync: false }),
+  "floor-fsync": (p) => floors.floorDrainSync({ dir: p.dirs[0], fsync: true }),
+  "floor-async": (p) => floors.floorDrainAsync({ dir: p.dirs[0], fsync: false }),
+  "floor-async-parallel": (p) => floors.floorDrainAsync({ dir: p.dirs[0], fsync: false, concurrency: p.concurrency }),
+};
+
+/** The drain each process kind of the memory workload runs (`watch` runs hurah's `watch()`). */
+const MEMORY_DRAINS: Record<string, string> = { floor: "floor-stream", run: "hurah", "run-parallel": "hurah-parallel" };
 
 /** p50, p90, p99, max and mean of latencies in milliseconds. */
 function latencyStats(latencies: number[]): WorkerResult {
   if (latencies.length === 0) return {};
+  const [p50, p90, p99] = [50, 90, 99].map((p) => percentile(latencies, p));
   return {
-    p50: percentile(latencies, 50),
-    p90: percentile(latencies, 90),
-    p99: percentile(latencies, 99),
+    p50,
+    p90,
+    p99,
     max: Math.max(...latencies),
     mean: latencies.reduce((sum, x) => sum + x, 0) / latencies.length,
   };
 }
 
-/**
- * Drains a backlog as `hurah run` (ordered or parallel) or `hurah watch`
- * does, or as the drain floor does, and reports the process's RSS just before (idle, after a warm-up on
- * an empty listener and a garbage collection) and its peak during the drain.
- * Meant for a fresh process (`--once`).
- */
-const memoryOp: Op = async (p) => {
-  const idle = { name: "idle", eventType: "warmup", handler: success };
-  if (p.contender === "floor") {
-    const empty = `${p.root}/warmup/floor_listener`; // loads the floor's code on an empty inbox
-    for (const sub of ["inbox", "archive"]) Deno.mkdirSync(`${empty}/${sub}`, { recursive: true });
-    await floorDrainStreamed({ dir: empty, fsync: false });
-  } else if (p.contender === "watch") {
-    const warm = watch(p.root, { listeners: [idle], durable: false });
-    await warm.ready;
-    await warm.close();
-  } else {
-    // The same mode as the measured drain, so that its code is loaded before the idle measurement.
-    await runOnce(p.root, { ...idle, durable: false, concurrency: p.contender === "run" ? 1 : p.concurrency });
-  }
-  gc();
-  const before = memoryKiB();
-  resetPeak();
-  return async () => {
-    const start = now();
-    let count: number;
-    if (p.contender === "floor") {
-      count = (await floorDrainStreamed({ dir: p.dirs[0], fsync: false })).count;
-    } else if (p.contender === "watch") {
-      let handled = 0;
-      let finish!: () => void;
-      const finished = new Promise<void>((resolve) => finish = resolve);
-      const watcher = watch(p.root, {
-        listeners: [{
-          name: p.name,
-          eventType: p.eventType,
-          handler: () => {
-            if (++handled === p.events) finish();
-            return Task.SUCCESS;
-          },
-        }],
-        durable: false,
-      });
-      const limit = deadline(p.timeoutMs, `memory (watch) handled ${handled} of ${p.events}`);
-      try {
-        await Promise.race([finished, limit.promise]);
-      } finally {
-        limit.cancel();
-        await watcher.close();
-      }
-      count = handled;
-    } else {
-      const report = await runOnce(p.root, {
-        name: p.name,
-        eventType: p.eventType,
-        handler: success,
-        durable: false,
-        concurrency: p.contender === "run" ? 1 : p.concurrency,
-      });
-      count = report.archived;
-    }
-    const end = now();
-    const after = memoryKiB();
-    return { start, end, count, idleKiB: before.rss, peakKiB: after.hwm, afterKiB: after.rss };
-  };
-};
+const OPS: Record<string, Op> = {
+  /** Dispatches `events` events, as fast as one loop can: hurah (one by one or in batches), or one of the floors. */
+  dispatch: (p) => {
+    const loop = DISPATCHES[p.contender];
+    if (loop === undefined) throw new Error(`dispatch: unknown contender ${p.contender}`);
+    const run = loop(p);
+    return Promise.resolve(async () => await run());
+  },
 
-/** Deno KV: `events` sequential `enqueue()`s. */
-const kvEnqueueOp: Op = async (p) => {
-  const kv = await Deno.openKv(p.path);
-  return async () => {
-    try {
+  /** Dispatches one event every `intervalMs` (on a fixed schedule), the send time in the payload. */
+  paced: (p) => {
+    const dispatcher = new Dispatcher(p.root, { durable: p.durable });
+    const deliver = p.contender === "hurah"
+      ? async (i: number) => void await dispatcher.dispatch(p.eventType, { i, t: now() })
+      : (i: number) =>
+        Promise.resolve(
+          floors.floorDeliverSync(p.dirs[0], `${i + 1}.json`, floors.taskText(i + 1, { i, t: now() }), p.durable),
+        );
+    return Promise.resolve(async () => {
       const start = now();
-      for (let i = 0; i < p.events; i++) await kv.enqueue({ product_id: i });
-      return timing({ start, end: now(), count: p.events });
-    } finally {
-      kv.close();
-    }
-  };
-};
+      for (let i = 0; i < p.events; i++) {
+        const wait = start + i * p.intervalMs - now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        await deliver(i);
+      }
+      return { start, end: now(), count: p.events };
+    });
+  },
 
-/**
- * Deno KV end to end: `events` sequential `enqueue()`s while `listenQueue()`
- * in the same process handles them (a local KV queue delivers only to the
- * process that enqueued); ends when the last one was handled. With `batch`
- * above 1, that many `enqueue()`s per `atomic()` commit.
- */
-const kvEndToEndOp: Op = async (p) => {
-  const kv = await Deno.openKv(p.path);
-  let handled = 0;
-  let last = NaN;
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => finish = resolve);
-  const listening = kv.listenQueue(() => {
-    last = now();
-    if (++handled === p.events) finish();
-  });
-  return async () => {
-    const start = now();
-    const limit = deadline(p.timeoutMs, `Deno KV handled ${handled} of ${p.events}`);
-    try {
-      const batch = Math.max(1, p.batch ?? 1);
+  /** Drains a listener's backlog once: `runOnce` (ordered or parallel) or a drain floor. */
+  drain: (p) => {
+    gc();
+    const drain = DRAINS[p.contender];
+    if (drain === undefined) throw new Error(`drain: unknown contender ${p.contender}`);
+    return Promise.resolve(async () => await drain(p));
+  },
+
+  /**
+   * Watches one listener until `events` tasks were handled: hurah's `watch()`
+   * or the watcher floor. The handler takes the clock on entry; where the
+   * payload carries its send time `t`, the difference is a trigger latency.
+   */
+  watch: async (p) => {
+    gc();
+    const latencies: number[] = [];
+    const tally = new Tally(p.events);
+    const onTask = (payload: unknown) => {
+      const at = tally.hit();
+      const t = (payload as { t?: number } | null)?.t;
+      if (typeof t === "number") latencies.push(at - t);
+    };
+    let close: () => Promise<unknown>;
+    if (p.contender === "floor") {
+      const watcher = floors.floorWatch(p.dirs[0], p.events, (record) => onTask(record.payload));
+      close = async () => {
+        watcher.close();
+        await watcher.done;
+      };
+    } else {
+      const watcher = watchListener(p, onTask, p.concurrency);
+      await watcher.ready;
+      close = () => watcher.close();
+    }
+    return async () => {
+      await tally.wait(p.timeoutMs, `watch (${p.contender})`, close);
+      return { first: tally.first, last: tally.last, count: tally.handled, ...latencyStats(latencies) };
+    };
+  },
+
+  /**
+   * Drains a backlog as `hurah run` (ordered or parallel) or `hurah watch`
+   * does, or as the drain floor does, and reports the process's RSS just
+   * before (idle, after a warm-up on an empty listener and a garbage
+   * collection) and its peak during the drain. Meant for a fresh process.
+   */
+  memory: async (p) => {
+    const drain = DRAINS[MEMORY_DRAINS[p.contender]]; // undefined for `watch`
+    const idle = { ...p, name: "idle", eventType: "warmup", durable: false, dirs: [`${p.root}/warmup/floor_listener`] };
+    if (drain === undefined) {
+      const warm = watchListener(idle, () => {});
+      await warm.ready;
+      await warm.close();
+    } else { // the same code as the measured drain, loaded on an empty listener
+      if (p.contender === "floor") {
+        for (const sub of ["inbox", "archive"]) Deno.mkdirSync(`${idle.dirs[0]}/${sub}`, { recursive: true });
+      }
+      await drain(idle);
+    }
+    gc();
+    const before = memoryKiB();
+    Deno.writeTextFileSync("/proc/self/clear_refs", "5"); // resets VmHWM to the current RSS (Linux ≥ 4.0)
+    const drained = { ...p, durable: false };
+    return async () => {
+      const start = now();
+      let count: number;
+      if (drain === undefined) {
+        const tally = new Tally(p.events);
+        const watcher = watchListener(drained, () => tally.hit());
+        await tally.wait(p.timeoutMs, "memory (watch)", () => watcher.close());
+        count = tally.handled;
+      } else {
+        count = (await drain(drained)).count;
+      }
+      const end = now();
+      const after = memoryKiB();
+      return { start, end, count, idleKiB: before.rss, peakKiB: after.hwm, afterKiB: after.rss };
+    };
+  },
+
+  /** Deno KV: `events` sequential `enqueue()`s. */
+  "kv-enqueue": async (p) => {
+    const kv = await Deno.openKv(p.path);
+    return async () => {
+      try {
+        const start = now();
+        for (let i = 0; i < p.events; i++) await kv.enqueue({ product_id: i });
+        return { start, end: now(), count: p.events };
+      } finally {
+        kv.close();
+      }
+    };
+  },
+
+  /**
+   * Deno KV end to end: `events` sequential `enqueue()`s while `listenQueue()`
+   * in the same process handles them (a local KV queue delivers only to the
+   * process that enqueued); ends when the last one was handled. With `batch`
+   * above 1, that many `enqueue()`s per `atomic()` commit.
+   */
+  "kv-e2e": async (p) => {
+    const kv = await Deno.openKv(p.path);
+    const tally = new Tally(p.events);
+    const listening = kv.listenQueue(() => void tally.hit());
+    const batch = Math.max(1, p.batch);
+    const enqueue = async () => {
       for (let i = 0; i < p.events; i += batch) {
         if (batch === 1) {
           await kv.enqueue({ product_id: i });
@@ -393,78 +342,36 @@ const kvEndToEndOp: Op = async (p) => {
         for (let k = i; k < Math.min(i + batch, p.events); k++) atomic.enqueue({ product_id: k });
         if (!(await atomic.commit()).ok) throw new Error("Deno KV: an atomic enqueue was not committed");
       }
-      await Promise.race([finished, limit.promise]);
-    } finally {
-      limit.cancel();
+    };
+    const close = async () => {
       kv.close();
       await listening.catch(() => {});
-    }
-    return { start, end: last, count: handled };
-  };
-};
+    };
+    return async () => {
+      const start = now();
+      await tally.wait(p.timeoutMs, "Deno KV", close, enqueue);
+      return { start, end: tally.last, count: tally.handled };
+    };
+  },
 
-/** hurah end to end in one process: `watch()` handles what a `Dispatcher` of the same process sends. */
-const inProcessOp: Op = async (p) => {
-  let handled = 0;
-  let last = NaN;
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => finish = resolve);
-  const watcher = watch(p.root, {
-    listeners: [{
-      name: p.name,
-      eventType: p.eventType,
-      handler: () => {
-        last = now();
-        if (++handled === p.events) finish();
-        return Task.SUCCESS;
-      },
-    }],
-    durable: p.durable,
-  });
-  await watcher.ready;
-  const dispatcher = new Dispatcher(p.root, { durable: p.durable });
-  return async () => {
-    const start = now();
-    const limit = deadline(p.timeoutMs, `in-process watch handled ${handled} of ${p.events}`);
-    try {
+  /** hurah end to end in one process: `watch()` handles what a `Dispatcher` of the same process sends. */
+  "in-process": async (p) => {
+    const tally = new Tally(p.events);
+    const watcher = watchListener(p, () => tally.hit());
+    await watcher.ready;
+    const dispatcher = new Dispatcher(p.root, { durable: p.durable });
+    const send = async () => {
       for (let i = 0; i < p.events; i++) await dispatcher.dispatch(p.eventType, { product_id: i });
-      await Promise.race([finished, limit.promise]);
-    } finally {
-      limit.cancel();
-      await watcher.close();
-    }
-    return { start, end: last, count: handled };
-  };
+    };
+    return async () => {
+      const start = now();
+      await tally.wait(p.timeoutMs, "in-process watch", () => watcher.close(), send);
+      return { start, end: tally.last, count: tally.handled };
+    };
+  },
 };
 
-const OPS: Record<string, Op> = {
-  dispatch: dispatchOp,
-  paced: pacedOp,
-  drain: drainOp,
-  watch: watchOp,
-  memory: memoryOp,
-  "kv-enqueue": kvEnqueueOp,
-  "kv-e2e": kvEndToEndOp,
-  "in-process": inProcessOp,
-};
-
-const DEFAULTS: Params = {
-  op: "",
-  contender: "hurah",
-  root: "",
-  eventType: "bench",
-  dirs: [],
-  name: "l00",
-  events: 0,
-  durable: false,
-  writer: "w0",
-  concurrency: 4,
-  intervalMs: 5,
-  timeoutMs: 120_000,
-  path: "",
-};
-
-async function setUp(line: string): Promise<() => Promise<WorkerResult>> {
+async function setUp(line: string): Promise<Run> {
   const params: Params = { ...DEFAULTS, ...JSON.parse(line) };
   const op = OPS[params.op];
   if (op === undefined) throw new Error(`unknown op ${params.op}`);
@@ -478,32 +385,14 @@ function print(value: unknown): void {
   for (let written = 0; written < bytes.length;) written += Deno.stdout.writeSync(bytes.subarray(written));
 }
 
-/** Lines of stdin, one at a time. */
-async function* lines(): AsyncGenerator<string> {
-  let pending = "";
-  for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-    pending += chunk;
-    const parts = pending.split("\n");
-    pending = parts.pop()!;
-    for (const part of parts) if (part.trim() !== "") yield part;
-  }
-}
-
 async function main(): Promise<void> {
   const once = Deno.args.indexOf("--once");
-  if (once >= 0) {
-    const run = await setUp(Deno.args[once + 1]);
-    print({ result: await run() });
-    return;
-  }
-  const input = lines();
-  for (;;) {
-    const command = await input.next();
-    if (command.done) return;
+  if (once >= 0) return print({ result: await (await setUp(Deno.args[once + 1]))() });
+  const input = readLines(Deno.stdin.readable);
+  for (let command = await input.next(); !command.done; command = await input.next()) {
     const run = await setUp(command.value);
     print({ ready: true });
-    const go = await input.next();
-    if (go.done) return;
+    if ((await input.next()).done) return;
     print({ result: await run() });
   }
 }

@@ -10,8 +10,11 @@
  * Workloads (docs/benchmarks.md explains each): dispatch, drain, trigger
  * latency, burst, memory and a Deno KV queue as a peer, on /dev/shm and on the
  * working disk, durable mode off and on, each contender next to its floor
- * (scripts/_bench_floors.ts). Every trial runs in a worker process
+ * (scripts/_bench_floors.ts). Each workload is a matrix of configurations
+ * (file system × durability × ...) and one trial function; `runMatrix()`
+ * walks the matrix. Every trial runs in a worker process
  * (scripts/_bench_worker.ts); contenders are interleaved round by round.
+ * This file measures; scripts/_bench_report.ts turns the results into text.
  *
  * It prints a Markdown table per configuration, then the targets met or
  * missed. It writes the raw results to `bench-results/<time>.json`; a full
@@ -27,21 +30,24 @@ import { encodeTask, formatDelivery } from "../mod.ts";
 import {
   BenchWorker,
   countEntries,
+  DISPATCH_BATCH,
   type Fs,
   interleave,
   machineInfo,
   makeListeners,
   type Round,
+  runAll,
   Scratch,
   syncDisks,
   withWorkers,
   WORKER,
   WORKER_FLAGS,
+  type WorkerResult,
 } from "./_bench_harness.ts";
 import {
   type BenchResults,
   checkTargets,
-  fsLabel,
+  LABELS,
   renderReport,
   renderSyscalls,
   renderTable,
@@ -49,57 +55,47 @@ import {
   type ResultTable,
   type Series,
   type SyscallCount,
+  syscallLabel,
+  TABLE_KINDS,
+  tableTitle,
+  type WorkloadName,
   WORKLOADS,
 } from "./_bench_report.ts";
 import { parseStraceSummary, perSecond } from "./_bench_stats.ts";
-import { DISPATCH_BATCH, type WorkerResult } from "./_bench_worker.ts";
 
 const PROJECT = dirname(dirname(fileURLToPath(import.meta.url)));
 const EVENT_TYPE = "bench";
 
-/** Sizes and counts of a run. */
-interface Plan {
+/** Sizes and counts of a full run. */
+const FULL = {
   /** Measured rounds per configuration. */
-  runs: number;
-  fileSystems: Fs[];
+  runs: 5,
+  fileSystems: ["shm", "disk"] as Fs[],
   dispatch: {
     /** Deliveries per trial (all listeners and processes together), by `<fs>/<durable>`. */
-    deliveries: Record<string, number>;
-    listeners: number[];
-    processes: number[];
-  };
-  drain: {
-    backlogs: number[];
-    /** Largest backlog drained with durable on (hurah's SUCCESS path issues the same calls either way). */
-    durableMaxBacklog: number;
-    /** Largest backlog drained on the working disk. */
-    diskMaxBacklog: number;
-    /** Rounds for backlogs of 100k and more. */
-    largeRuns: number;
-  };
-  latency: { events: number; intervalMs: number; runs: number; fileSystems: Fs[] };
-  burst: { events: number; runs: number; fileSystems: Fs[] };
-  memory: { backlogs: number[]; runs: number };
-  /** Messages per trial, by file system. */
-  peer: { messages: Record<string, number>; runs: number; fileSystems: Fs[] };
-  syscalls: boolean;
-}
-
-const FULL: Plan = {
-  runs: 5,
-  fileSystems: ["shm", "disk"],
-  dispatch: {
-    deliveries: { "shm/off": 4000, "shm/on": 1500, "disk/off": 2000, "disk/on": 600 },
+    deliveries: { "shm/off": 4000, "shm/on": 1500, "disk/off": 2000, "disk/on": 600 } as Record<string, number>,
     listeners: [1, 10],
     processes: [1, 4],
   },
+  /**
+   * Backlogs drained; the largest with durable on (hurah's SUCCESS path issues the same calls either way), the
+   * largest on the working disk, and the rounds for backlogs of 100k and more.
+   */
   drain: { backlogs: [1000, 10_000, 100_000], durableMaxBacklog: 10_000, diskMaxBacklog: 100_000, largeRuns: 3 },
-  latency: { events: 300, intervalMs: 5, runs: 5, fileSystems: ["shm", "disk"] },
-  burst: { events: 1000, runs: 5, fileSystems: ["shm", "disk"] },
+  latency: { events: 300, intervalMs: 5, runs: 5, fileSystems: ["shm", "disk"] as Fs[] },
+  burst: { events: 1000, runs: 5, fileSystems: ["shm", "disk"] as Fs[] },
   memory: { backlogs: [10_000, 100_000], runs: 3 },
-  peer: { messages: { shm: 2000, disk: 1000 }, runs: 5, fileSystems: ["shm", "disk"] },
+  /** Messages per trial, by file system. */
+  peer: {
+    messages: { shm: 2000, disk: 1000 } as Record<string, number>,
+    runs: 5,
+    fileSystems: ["shm", "disk"] as Fs[],
+  },
   syscalls: true,
 };
+
+/** Sizes and counts of a run. */
+type Plan = typeof FULL;
 
 const QUICK: Plan = {
   runs: 2,
@@ -131,123 +127,147 @@ interface Context {
 }
 
 const DURABILITY = [false, true];
+const onOff = (durable: unknown) => durable ? "on" : "off";
 
 function log(text: string): void {
   console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}`);
-}
-
-/** Adds a table to the results and prints it. */
-function publish(context: Context, table: ResultTable): void {
-  context.tables.push(table);
-  console.log(renderTable(table));
-}
-
-function series(
-  labels: Record<string, string>,
-  samples: Map<string, number[]>,
-  extra?: Map<string, Record<string, number[]>>,
-): Series[] {
-  return [...samples].map(([id, values]) => ({
-    id,
-    label: labels[id],
-    values,
-    ...(extra?.get(id) ? { extra: extra.get(id) } : {}),
-  }));
-}
-
-/** Removes a trial's root and flushes the disks, so the next trial starts clean. */
-async function cleanUp(root: string): Promise<void> {
-  await Deno.remove(root, { recursive: true }).catch(() => {});
-  await syncDisks();
 }
 
 function expectCount(what: string, found: number, expected: number): void {
   if (found !== expected) throw new Error(`${what}: expected ${expected}, found ${found}`);
 }
 
-// ---------------------------------------------------------------- dispatch
+/** The named figures of a worker's result, as numbers. */
+const numbers = (r: WorkerResult, ...keys: string[]) => Object.fromEntries(keys.map((key) => [key, Number(r[key])]));
 
-const DISPATCH_LABELS: Record<string, string> = {
-  hurah: "hurah `Dispatcher.dispatch()`",
-  "hurah-batch": `hurah \`Dispatcher.dispatchMany()\`, ${DISPATCH_BATCH} events a call`,
-  "hurah-concurrent": `hurah \`Dispatcher.dispatch()\`, ${DISPATCH_BATCH} calls at once`,
-  floor: "floor: create + write + rename (sync calls)",
-  "floor-async": "floor, async calls",
-  protocol: "protocol floor: locked PHP-compatible delivery (sync calls)",
-  "protocol-async": "protocol floor, async calls",
-};
+/** Every combination of the axes' values, the first axis outermost. */
+function matrix<A extends Record<string, readonly unknown[]>>(axes: A): { [K in keyof A]: A[K][number] }[] {
+  let cells: Record<string, unknown>[] = [{}];
+  for (const [axis, values] of Object.entries(axes)) {
+    cells = cells.flatMap((cell) => values.map((value) => ({ ...cell, [axis]: value })));
+  }
+  return cells as { [K in keyof A]: A[K][number] }[];
+}
 
-/** The dispatch contenders timed (the async protocol floor is only counted, in the syscall table: it is slow). */
-const DISPATCH_TIMED = ["hurah", "hurah-concurrent", "hurah-batch", "floor", "floor-async", "protocol"];
+/** What one trial measured: the table's value, and figures kept beside it (`p99`, `dispatchMs`, ...). */
+type Sample = number | { value: number; extra: Record<string, number> };
 
-/** Deliveries per second, 1 and 10 listeners, from one process and from four started together. */
-async function dispatchWorkload(context: Context): Promise<void> {
-  const { plan, scratch } = context;
-  for (const fs of plan.fileSystems) {
-    for (const durable of DURABILITY) {
-      for (const processes of plan.dispatch.processes) {
-        const labels = Array.from({ length: processes }, (_, k) => `dispatch-${k}`);
-        await withWorkers(labels, context.flags, async (workers) => {
-          for (const [index, listeners] of plan.dispatch.listeners.entries()) {
-            const deliveries = plan.dispatch.deliveries[`${fs}/${durable ? "on" : "off"}`];
-            const events = Math.max(1, Math.round(deliveries / listeners / processes));
-            const trial = async (contender: string, round: Round) => {
-              const root = scratch.fresh(fs);
-              const { dirs } = makeListeners(root, EVENT_TYPE, listeners);
-              try {
-                const perProcess = round.warmup ? Math.max(1, Math.ceil(events / 4)) : events;
-                await Promise.all(workers.map((worker, k) =>
-                  worker.prepare({
-                    op: "dispatch",
-                    contender,
-                    root,
-                    dirs,
-                    events: perProcess,
-                    durable,
-                    writer: `w${k}`,
-                  })
-                ));
-                await Promise.all(workers.map((worker) => worker.go()));
-                const results = await Promise.all(workers.map((worker) => worker.result()));
-                const count = results.reduce((sum, r) => sum + Number(r.count), 0);
-                const expected = perProcess * processes * listeners;
-                expectCount(`dispatch ${contender}: deliveries`, count, expected);
-                const files = dirs.reduce((sum, dir) => sum + countEntries(join(dir, "inbox")), 0);
-                expectCount(`dispatch ${contender}: files in the inboxes`, files, expected);
-                const start = Math.min(...results.map((r) => Number(r.start)));
-                const end = Math.max(...results.map((r) => Number(r.end)));
-                return perSecond(count, end - start);
-              } finally {
-                await cleanUp(root);
-              }
-            };
-            const samples = await interleave(
-              DISPATCH_TIMED,
-              { runs: plan.runs, warmup: index === 0 },
-              trial,
-            );
-            publish(context, {
-              workload: "dispatch",
-              id: `dispatch/${fs}/${durable ? "on" : "off"}/l${listeners}/p${processes}`,
-              title: `Dispatch · ${fsLabel(fs)} · durable ${durable ? "on" : "off"} · ${listeners} listener${
-                listeners > 1 ? "s" : ""
-              } · ${processes} process${processes > 1 ? "es" : ""} · ${
-                (events * listeners * processes).toLocaleString("en-US")
-              } deliveries`,
-              params: { fs, durable, listeners, processes, deliveries: events * listeners * processes },
-              unit: "deliveries/s",
-              higherIsBetter: true,
-              floor: "floor",
-              series: series(DISPATCH_LABELS, samples),
-            });
+/** Runs every contender `runs` times, interleaved (after a warm-up round if asked), and labels the series. */
+async function measure(
+  workload: WorkloadName,
+  contenders: readonly string[],
+  options: { runs: number; warmup: boolean },
+  trial: (contender: string, round: Round) => Promise<Sample>,
+): Promise<Series[]> {
+  const samples = await interleave(contenders, options, trial);
+  return [...samples].map(([id, runs]) => {
+    const values = runs.map((run) => typeof run === "number" ? run : run.value);
+    const first = runs[0];
+    if (typeof first !== "object") return { id, label: LABELS[workload][id], values };
+    const extra = Object.fromEntries(
+      Object.keys(first.extra).map((key) => [key, runs.map((r) => (r as typeof first).extra[key])]),
+    );
+    return { id, label: LABELS[workload][id], values, extra };
+  });
+}
+
+/** Adds a table to the results, with the title, unit and floor the report gives its workload, and prints it. */
+function publish(
+  context: Context,
+  workload: WorkloadName,
+  id: string,
+  params: ResultTable["params"],
+  series: Series[],
+) {
+  const table = { workload, id, title: tableTitle(workload, params), params, ...TABLE_KINDS[workload], series };
+  context.tables.push(table);
+  console.log(renderTable(table));
+}
+
+/** A configuration of a workload, one cell of its matrix: its keys are the table's params. */
+type Cell = { fs: Fs; durable?: boolean } & ResultTable["params"];
+
+/** What a trial gets: the contender, the configuration, the round, the workers and a fresh event root. */
+interface Trial<C extends Cell> {
+  contender: string;
+  cell: C;
+  round: Round;
+  workers: BenchWorker[];
+  context: Context;
+  root: string;
+  /** The root's listener directories. */
+  dirs: string[];
+}
+
+/** A workload as a matrix of configurations and the trial that measures one contender in one of them. */
+interface Workload<C extends Cell> {
+  cells(plan: Plan): C[];
+  id(cell: C): string;
+  /** The axes whose equal values share worker processes: the first cell of each group gets a warm-up round. */
+  group: (keyof C)[];
+  workers(cell: C): string[];
+  contenders(cell: C): string[];
+  runs(cell: C, plan: Plan): number;
+  /** Listener directories made on each trial's fresh root (removed after it, and the disks flushed); none: no root. */
+  listeners?: (cell: C) => number;
+  trial(t: Trial<C>): Promise<Sample>;
+}
+
+/** Measures every cell of a workload's matrix and publishes one table per cell. */
+async function runMatrix<C extends Cell>(context: Context, workload: WorkloadName, w: Workload<C>): Promise<void> {
+  const groups = Map.groupBy(w.cells(context.plan), (cell) => JSON.stringify(w.group.map((axis) => cell[axis])));
+  for (const cells of groups.values()) {
+    await withWorkers(w.workers(cells[0]), context.flags, async (workers) => {
+      for (const [index, cell] of cells.entries()) {
+        const options = { runs: w.runs(cell, context.plan), warmup: index === 0 };
+        const series = await measure(workload, w.contenders(cell), options, async (contender, round) => {
+          if (w.listeners === undefined) {
+            return await w.trial({ contender, cell, round, workers, context, root: "", dirs: [] });
+          }
+          const root = context.scratch.fresh(cell.fs);
+          try {
+            const { dirs } = makeListeners(root, EVENT_TYPE, w.listeners(cell));
+            return await w.trial({ contender, cell, round, workers, context, root, dirs });
+          } finally {
+            await Deno.remove(root, { recursive: true }).catch(() => {});
+            await syncDisks();
           }
         });
+        publish(context, workload, w.id(cell), cell, series);
       }
-    }
+    });
   }
 }
 
-// ---------------------------------------------------------------- drain
+/** Deliveries per second, 1 and 10 listeners, from one process and from four started together. */
+const dispatch: Workload<{ fs: Fs; durable: boolean; listeners: number; processes: number; deliveries: number }> = {
+  cells: ({ fileSystems, dispatch: { deliveries, processes, listeners } }) =>
+    matrix({ fs: fileSystems, durable: DURABILITY, processes, listeners }).map(
+      ({ fs, durable, listeners, processes }) => {
+        const events = Math.max(1, Math.round(deliveries[`${fs}/${onOff(durable)}`] / listeners / processes));
+        return { fs, durable, listeners, processes, deliveries: events * listeners * processes };
+      },
+    ),
+  id: ({ fs, durable, listeners, processes }) => `dispatch/${fs}/${onOff(durable)}/l${listeners}/p${processes}`,
+  group: ["fs", "durable", "processes"],
+  workers: ({ processes }) => Array.from({ length: processes }, (_, k) => `dispatch-${k}`),
+  // The async protocol floor is only counted, in the syscall table: it is slow.
+  contenders: () => ["hurah", "hurah-concurrent", "hurah-batch", "floor", "floor-async", "protocol"],
+  runs: (_, plan) => plan.runs,
+  listeners: ({ listeners }) => listeners,
+  trial: async ({ contender, cell: { durable, deliveries, listeners, processes }, round, workers, root, dirs }) => {
+    const events = deliveries / listeners / processes;
+    const perProcess = round.warmup ? Math.max(1, Math.ceil(events / 4)) : events;
+    const command = { op: "dispatch", contender, root, dirs, events: perProcess, durable };
+    const results = await runAll(workers.map((worker, k) => [worker, { ...command, writer: `w${k}` }]));
+    const count = results.reduce((sum, r) => sum + Number(r.count), 0);
+    expectCount(`dispatch ${contender}: deliveries`, count, perProcess * processes * listeners);
+    const files = dirs.reduce((sum, dir) => sum + countEntries(join(dir, "inbox")), 0);
+    expectCount(`dispatch ${contender}: files in the inboxes`, files, perProcess * processes * listeners);
+    const start = Math.min(...results.map((r) => Number(r.start)));
+    return perSecond(count, Math.max(...results.map((r) => Number(r.end))) - start);
+  },
+};
 
 /** A listener with `size` tasks, reused by every drain trial (put back by renaming archive/ to inbox/). */
 interface Backlog {
@@ -258,400 +278,173 @@ interface Backlog {
 
 /** Writes a backlog of `size` tasks in hurah's exact format (encodeTask), and tracking.json. */
 function writeBacklog(root: string, size: number): Backlog {
-  const { dirs } = makeListeners(root, EVENT_TYPE, 1);
-  const dir = dirs[0];
-  const delivery = formatDelivery(new Date());
-  const eventId = crypto.randomUUID();
+  const [dir] = makeListeners(root, EVENT_TYPE, 1).dirs;
+  const [delivery, eventId] = [formatDelivery(new Date()), crypto.randomUUID()];
   for (let sequence = 1; sequence <= size; sequence++) {
-    const text = encodeTask({
-      payload: { product_id: sequence },
-      sequence,
-      count: sequence,
-      delivery,
-      event_type: EVENT_TYPE,
-      event_id: eventId,
-      task_id: crypto.randomUUID(),
-    });
+    const task = { payload: { product_id: sequence }, sequence, count: sequence, delivery, event_type: EVENT_TYPE };
+    const text = encodeTask({ ...task, event_id: eventId, task_id: crypto.randomUUID() });
     Deno.writeTextFileSync(join(dir, "inbox", `${sequence}.json`), text);
   }
-  Deno.writeTextFileSync(
-    join(dir, "tracking.json"),
-    JSON.stringify({ sequence: size, count: size, first: delivery, last: delivery }),
-  );
+  const tracking = { sequence: size, count: size, first: delivery, last: delivery };
+  Deno.writeTextFileSync(join(dir, "tracking.json"), JSON.stringify(tracking));
   return { root, dir, size };
 }
 
-/** The backlog of `size` tasks on `fs`, written on first use. */
+/** The backlog of `size` tasks on `fs`, written on first use, and put back as it was: archive/ becomes inbox/. */
 async function backlog(context: Context, fs: Fs, size: number): Promise<Backlog> {
-  const key = `${fs}/${size}`;
-  let found = context.backlogs.get(key);
-  if (found === undefined) {
+  let b = context.backlogs.get(`${fs}/${size}`);
+  if (b === undefined) {
     const started = performance.now();
-    found = writeBacklog(context.scratch.fresh(fs, `backlog-${size}`), size);
-    await syncDisks();
+    b = writeBacklog(context.scratch.fresh(fs, `backlog-${size}`), size);
     log(`wrote a backlog of ${size} tasks on ${fs} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    context.backlogs.set(key, found);
+    context.backlogs.set(`${fs}/${size}`, b);
   }
-  return found;
-}
-
-/** Puts a drained backlog back: archive/ becomes inbox/ (hurah leaves SUCCESS tasks unchanged). */
-async function resetBacklog(b: Backlog): Promise<void> {
-  const inbox = join(b.dir, "inbox");
-  const archive = join(b.dir, "archive");
-  const pending = countEntries(inbox);
-  if (pending !== b.size) {
-    const archived = countEntries(archive);
+  const [inbox, archive] = [join(b.dir, "inbox"), join(b.dir, "archive")];
+  const [pending, archived] = [countEntries(inbox), countEntries(archive)];
+  if (pending !== b.size) { // hurah leaves SUCCESS tasks unchanged: the archive is the backlog again
     if (pending !== 0 || archived !== b.size) {
       throw new Error(`backlog ${b.dir}: ${pending} tasks in inbox/ and ${archived} in archive/, expected ${b.size}`);
     }
-    const swap = join(b.dir, "inbox.swap");
-    Deno.renameSync(inbox, swap);
+    Deno.renameSync(inbox, join(b.dir, "inbox.swap"));
     Deno.renameSync(archive, inbox);
-    Deno.renameSync(swap, archive);
+    Deno.renameSync(join(b.dir, "inbox.swap"), archive);
   }
   await syncDisks();
+  return b;
 }
-
-const DRAIN_LABELS: Record<string, string> = {
-  hurah: "hurah `runOnce` (ordered)",
-  "hurah-parallel": "hurah `runOnce`, `concurrency: 4`",
-  floor: "floor: read + parse + rename (sync calls)",
-  "floor-stream": "floor, inbox listed as a stream (numbers only)",
-  "floor-async": "floor, async calls",
-  "floor-async-parallel": "floor, async calls, 4 loops",
-  "floor-claim": "parallel-mode floor: + claim rename into inflight/ (sync calls)",
-  "floor-fsync": "fsync floor: + fsync file and archive/ (sync calls)",
-};
 
 /** Tasks per second draining backlogs of growing size with a no-op handler. */
-async function drainWorkload(context: Context): Promise<void> {
-  const { plan } = context;
-  for (const fs of plan.fileSystems) {
-    for (const durable of DURABILITY) {
-      await withWorkers(["drain"], context.flags, async ([worker]) => {
-        const sizes = plan.drain.backlogs.filter((size) =>
-          size <= (durable ? plan.drain.durableMaxBacklog : Infinity) &&
-          (fs !== "disk" || size <= plan.drain.diskMaxBacklog)
-        );
-        for (const [index, size] of sizes.entries()) {
-          const b = await backlog(context, fs, size);
-          // The sequential async floor takes 5–10 s per 100k trial and says nothing new there.
-          const contenders = Object.keys(DRAIN_LABELS).filter((id) =>
-            (durable || id !== "floor-fsync") && (size < 100_000 || id !== "floor-async")
-          );
-          const trial = async (contender: string) => {
-            await resetBacklog(b);
-            const r = await worker.run({
-              op: "drain",
-              contender,
-              root: b.root,
-              dirs: [b.dir],
-              durable,
-              concurrency: 4,
-            });
-            expectCount(`drain ${contender}: tasks`, Number(r.count), size);
-            return perSecond(Number(r.count), Number(r.end) - Number(r.start));
-          };
-          const runs = size >= 100_000 ? plan.drain.largeRuns : plan.runs;
-          const samples = await interleave(contenders, { runs, warmup: index === 0 }, trial);
-          publish(context, {
-            workload: "drain",
-            id: `drain/${fs}/${durable ? "on" : "off"}/${size}`,
-            title: `Drain · ${fsLabel(fs)} · durable ${durable ? "on" : "off"} · backlog ${
-              size.toLocaleString("en-US")
-            }`,
-            params: { fs, durable, backlog: size },
-            unit: "tasks/s",
-            higherIsBetter: true,
-            floor: "floor",
-            series: series(DRAIN_LABELS, samples),
-          });
-        }
-      });
-    }
-  }
-  const skipped = plan.drain.backlogs.filter((size) => size > plan.drain.durableMaxBacklog);
-  if (skipped.length) {
-    context.notes.push(
-      `Drain with durable on stops at ${
-        plan.drain.durableMaxBacklog.toLocaleString("en-US")
-      } tasks, to keep the run short: ` +
-        "hurah's SUCCESS path makes the same system calls in both modes (a rename; see the syscall table).",
-    );
-  }
-}
-
-// ---------------------------------------------------------------- latency
-
-const LATENCY_LABELS: Record<string, string> = {
-  hurah: "hurah `watch()`",
-  "hurah-parallel": "hurah `watch()`, `concurrency: 4`",
-  floor: "floor: `Deno.watchFs` + list + read + rename",
+const drain: Workload<{ fs: Fs; durable: boolean; backlog: number }> = {
+  cells: ({ fileSystems, drain: { backlogs, durableMaxBacklog, diskMaxBacklog } }) =>
+    matrix({ fs: fileSystems, durable: DURABILITY, backlog: backlogs }).filter(({ fs, durable, backlog }) =>
+      backlog <= (durable ? durableMaxBacklog : Infinity) && (fs !== "disk" || backlog <= diskMaxBacklog)
+    ),
+  id: ({ fs, durable, backlog }) => `drain/${fs}/${onOff(durable)}/${backlog}`,
+  group: ["fs", "durable"],
+  workers: () => ["drain"],
+  // The sequential async floor takes 5–10 s per 100k trial and says nothing new there.
+  contenders: ({ durable, backlog }) =>
+    Object.keys(LABELS.drain).filter((id) =>
+      (durable || id !== "floor-fsync") && (backlog < 100_000 || id !== "floor-async")
+    ),
+  runs: ({ backlog }, plan) => backlog >= 100_000 ? plan.drain.largeRuns : plan.runs,
+  trial: async ({ contender, cell: { fs, durable, backlog: size }, workers: [worker], context }) => {
+    const { root, dir } = await backlog(context, fs, size);
+    const r = await worker.run({ op: "drain", contender, root, dirs: [dir], durable, concurrency: 4 });
+    expectCount(`drain ${contender}: tasks`, Number(r.count), size);
+    return perSecond(Number(r.count), Number(r.end) - Number(r.start));
+  },
 };
 
 /** The time from just before `dispatch()` to the handler's entry, one event every few ms. */
-async function latencyWorkload(context: Context): Promise<void> {
-  const { plan, scratch } = context;
-  const { events, intervalMs } = plan.latency;
-  await withWorkers(["watcher", "dispatcher"], context.flags, async ([watcher, dispatcher]) => {
-    let warm = true;
-    for (const fs of plan.latency.fileSystems) {
-      for (const durable of DURABILITY) {
-        const extra = new Map<string, Record<string, number[]>>();
-        const trial = async (contender: string, round: Round) => {
-          const root = scratch.fresh(fs);
-          const { dirs } = makeListeners(root, EVENT_TYPE, 1);
-          const count = round.warmup ? 20 : events;
-          try {
-            const kind = contender === "floor" ? "floor" : "hurah";
-            await watcher.prepare({
-              op: "watch",
-              contender: kind,
-              root,
-              dirs,
-              events: count,
-              durable,
-              concurrency: contender === "hurah-parallel" ? 4 : 1,
-              timeoutMs: count * intervalMs + 60_000,
-            });
-            await dispatcher.prepare({ op: "paced", contender: kind, root, dirs, events: count, intervalMs, durable });
-            await watcher.go();
-            await dispatcher.go();
-            const [w] = await Promise.all([watcher.result(), dispatcher.result()]);
-            expectCount(`latency ${contender}: handled`, Number(w.count), count);
-            if (!round.warmup) {
-              const record = extra.get(contender) ?? { p90: [], p99: [], max: [], mean: [] };
-              for (const key of Object.keys(record)) record[key].push(Number(w[key]));
-              extra.set(contender, record);
-            }
-            return Number(w.p50);
-          } finally {
-            await cleanUp(root);
-          }
-        };
-        const samples = await interleave(Object.keys(LATENCY_LABELS), { runs: plan.latency.runs, warmup: warm }, trial);
-        warm = false;
-        publish(context, {
-          workload: "latency",
-          id: `latency/${fs}/${durable ? "on" : "off"}`,
-          title: `Trigger latency · ${fsLabel(fs)} · durable ${
-            durable ? "on" : "off"
-          } · ${events} events, one every ${intervalMs} ms`,
-          params: { fs, durable, events, intervalMs },
-          unit: "ms",
-          higherIsBetter: false,
-          floor: "floor",
-          series: series(LATENCY_LABELS, samples, extra),
-        });
-      }
-    }
-  });
-}
-
-// ---------------------------------------------------------------- burst
-
-const BURST_LABELS: Record<string, string> = {
-  alone: "dispatch alone, no watcher",
-  watch: "dispatch + hurah `watch()`",
-  "watch-parallel": "dispatch + hurah `watch()`, `concurrency: 4`",
+const latency: Workload<{ fs: Fs; durable: boolean; events: number; intervalMs: number }> = {
+  cells: ({ latency: { fileSystems, events, intervalMs } }) =>
+    matrix({ fs: fileSystems, durable: DURABILITY }).map((cell) => ({ ...cell, events, intervalMs })),
+  id: ({ fs, durable }) => `latency/${fs}/${onOff(durable)}`,
+  group: [],
+  workers: () => ["watcher", "dispatcher"],
+  contenders: () => Object.keys(LABELS.latency),
+  runs: (_, plan) => plan.latency.runs,
+  listeners: () => 1,
+  trial: async (
+    { contender, cell: { durable, events, intervalMs }, round, workers: [watcher, dispatcher], root, dirs },
+  ) => {
+    const count = round.warmup ? 20 : events;
+    const [kind, concurrency] = [contender === "floor" ? "floor" : "hurah", contender === "hurah-parallel" ? 4 : 1];
+    const common = { contender: kind, root, dirs, events: count, durable };
+    const [w] = await runAll([
+      [watcher, { ...common, op: "watch", concurrency, timeoutMs: count * intervalMs + 60_000 }],
+      [dispatcher, { ...common, op: "paced", intervalMs }],
+    ]);
+    expectCount(`latency ${contender}: handled`, Number(w.count), count);
+    return { value: Number(w.p50), extra: numbers(w, "p90", "p99", "max", "mean") };
+  },
 };
 
 /** 1,000 events dispatched at once while a watcher runs: the time until all are handled. */
-async function burstWorkload(context: Context): Promise<void> {
-  const { plan, scratch } = context;
-  const { events } = plan.burst;
-  await withWorkers(["watcher", "dispatcher"], context.flags, async ([watcher, dispatcher]) => {
-    let warm = true;
-    for (const fs of plan.burst.fileSystems) {
-      for (const durable of DURABILITY) {
-        const dispatchMs = new Map<string, Record<string, number[]>>();
-        const trial = async (contender: string, round: Round) => {
-          const root = scratch.fresh(fs);
-          const { dirs } = makeListeners(root, EVENT_TYPE, 1);
-          const count = round.warmup ? 100 : events;
-          const dispatch = { op: "dispatch", contender: "hurah", root, dirs, events: count, durable };
-          try {
-            let time: number;
-            let during: number;
-            if (contender === "alone") {
-              const d = await dispatcher.run(dispatch);
-              time = during = Number(d.end) - Number(d.start);
-            } else {
-              await watcher.prepare({
-                op: "watch",
-                root,
-                dirs,
-                events: count,
-                durable,
-                concurrency: contender === "watch" ? 1 : 4,
-              });
-              await dispatcher.prepare(dispatch);
-              await watcher.go();
-              await dispatcher.go();
-              const [w, d] = await Promise.all([watcher.result(), dispatcher.result()]);
-              expectCount(`burst ${contender}: handled`, Number(w.count), count);
-              time = Number(w.last) - Number(d.start);
-              during = Number(d.end) - Number(d.start);
-            }
-            if (!round.warmup) {
-              const record = dispatchMs.get(contender) ?? { dispatchMs: [] };
-              record.dispatchMs.push(during);
-              dispatchMs.set(contender, record);
-            }
-            return time;
-          } finally {
-            await cleanUp(root);
-          }
-        };
-        const samples = await interleave(Object.keys(BURST_LABELS), { runs: plan.burst.runs, warmup: warm }, trial);
-        warm = false;
-        publish(context, {
-          workload: "burst",
-          id: `burst/${fs}/${durable ? "on" : "off"}`,
-          title: `Burst · ${fsLabel(fs)} · durable ${durable ? "on" : "off"} · ${
-            events.toLocaleString("en-US")
-          } events`,
-          params: { fs, durable, events },
-          unit: "ms",
-          higherIsBetter: false,
-          floor: "alone",
-          series: series(BURST_LABELS, samples, dispatchMs),
-        });
-      }
+const burst: Workload<{ fs: Fs; durable: boolean; events: number }> = {
+  cells: ({ burst: { fileSystems, events } }) =>
+    matrix({ fs: fileSystems, durable: DURABILITY }).map((cell) => ({ ...cell, events })),
+  id: ({ fs, durable }) => `burst/${fs}/${onOff(durable)}`,
+  group: [],
+  workers: () => ["watcher", "dispatcher"],
+  contenders: () => Object.keys(LABELS.burst),
+  runs: (_, plan) => plan.burst.runs,
+  listeners: () => 1,
+  trial: async ({ contender, cell: { durable, events }, round, workers: [watcher, dispatcher], root, dirs }) => {
+    const count = round.warmup ? 100 : events;
+    const dispatch = { op: "dispatch", contender: "hurah", root, dirs, events: count, durable };
+    if (contender === "alone") {
+      const d = await dispatcher.run(dispatch);
+      return { value: Number(d.end) - Number(d.start), extra: { dispatchMs: Number(d.end) - Number(d.start) } };
     }
-  });
-}
-
-// ---------------------------------------------------------------- memory
-
-const MEMORY_LABELS: Record<string, string> = {
-  floor: "floor: streamed list + read + parse + rename",
-  run: "`runOnce` (ordered), as `hurah run`",
-  "run-parallel": "`runOnce`, `concurrency: 4`",
-  watch: "`watch()`, as `hurah watch`",
+    const concurrency = contender === "watch" ? 1 : 4;
+    const [w, d] = await runAll([[watcher, { ...dispatch, op: "watch", concurrency }], [dispatcher, dispatch]]);
+    expectCount(`burst ${contender}: handled`, Number(w.count), count);
+    return { value: Number(w.last) - Number(d.start), extra: { dispatchMs: Number(d.end) - Number(d.start) } };
+  },
 };
 
-/** Peak RSS above idle of a fresh process draining a backlog. */
+/** A Deno KV queue next to hurah: enqueue and end-to-end throughput for the same number of messages. */
+const peer: Workload<{ fs: Fs; messages: number }> = {
+  cells: ({ peer: { fileSystems, messages } }) => fileSystems.map((fs) => ({ fs, messages: messages[fs] })),
+  id: ({ fs }) => `peer/${fs}`,
+  group: [],
+  workers: () => ["watcher", "producer"],
+  contenders: () => Object.keys(LABELS.peer),
+  runs: (_, plan) => plan.peer.runs,
+  listeners: () => 1,
+  trial: async ({ contender, cell: { messages }, round, workers: [watcher, producer], root, dirs }) => {
+    const events = round.warmup ? 100 : messages;
+    const [durable, path] = [contender.endsWith("-durable"), join(root, "kv.sqlite")];
+    const alone: Record<string, Record<string, unknown>> = {
+      "kv-enqueue": { op: "kv-enqueue", path, events },
+      "kv-e2e": { op: "kv-e2e", path, events, batch: 1 },
+      "kv-e2e-batch": { op: "kv-e2e", path, events, batch: DISPATCH_BATCH },
+      "hurah-dispatch": { op: "dispatch", contender: "hurah", root, dirs, events, durable },
+      "hurah-dispatch-durable": { op: "dispatch", contender: "hurah", root, dirs, events, durable },
+      "hurah-e2e-in-process": { op: "in-process", root, events, durable },
+    };
+    let r: Record<string, number>;
+    if (alone[contender]) {
+      r = numbers(await producer.run(alone[contender]), "start", "end", "count");
+    } else {
+      const sender = contender.startsWith("hurah-e2e-batch") ? "hurah-batch" : "hurah";
+      const [w, d] = await runAll([
+        [watcher, { op: "watch", root, dirs, events, durable, concurrency: 1 }],
+        [producer, { op: "dispatch", contender: sender, root, dirs, events, durable }],
+      ]);
+      r = { start: Number(d.start), end: Number(w.last), count: Number(w.count) };
+    }
+    expectCount(`peer ${contender}: messages`, r.count, events);
+    return perSecond(r.count, r.end - r.start);
+  },
+};
+
+/** Peak RSS above idle of a fresh process draining a backlog: one table, a series per process kind and backlog. */
 async function memoryWorkload(context: Context): Promise<void> {
-  const { plan } = context;
+  const kinds = Object.keys(LABELS.memory);
   const all: Series[] = [];
-  for (const size of plan.memory.backlogs) {
-    const b = await backlog(context, "shm", size);
-    const extra = new Map<string, Record<string, number[]>>();
-    const trial = async (kind: string) => {
-      await resetBacklog(b);
+  for (const size of context.plan.memory.backlogs) {
+    const series = await measure("memory", kinds, { runs: context.plan.memory.runs, warmup: false }, async (kind) => {
+      const { root, dir } = await backlog(context, "shm", size);
       const worker = BenchWorker.spawn(`memory-${kind}`, context.flags);
       let r: WorkerResult;
       try {
-        r = await worker.run({
-          op: "memory",
-          contender: kind,
-          root: b.root,
-          dirs: [b.dir],
-          events: size,
-          concurrency: 4,
-        });
+        r = await worker.run({ op: "memory", contender: kind, root, dirs: [dir], events: size, concurrency: 4 });
       } finally {
         await worker.close();
       }
       expectCount(`memory ${kind}: tasks`, Number(r.count), size);
-      const record = extra.get(kind) ?? { idleMiB: [], peakMiB: [], backlog: [] };
-      record.idleMiB.push(Number(r.idleKiB) / 1024);
-      record.peakMiB.push(Number(r.peakKiB) / 1024);
-      record.backlog.push(size);
-      extra.set(kind, record);
-      return (Number(r.peakKiB) - Number(r.idleKiB)) / 1024;
-    };
-    const samples = await interleave(Object.keys(MEMORY_LABELS), { runs: plan.memory.runs, warmup: false }, trial);
-    for (const s of series(MEMORY_LABELS, samples, extra)) all.push({ ...s, id: `${s.id}@${size}` });
+      const [idle, peak] = [Number(r.idleKiB) / 1024, Number(r.peakKiB) / 1024];
+      return { value: peak - idle, extra: { idleMiB: idle, peakMiB: peak, backlog: size } };
+    });
+    all.push(...series.map((s) => ({ ...s, id: `${s.id}@${size}` })));
   }
-  const order = Object.keys(MEMORY_LABELS);
-  const kindOf = (s: Series) => order.indexOf(s.id.split("@")[0]);
+  const kindOf = (s: Series) => kinds.indexOf(s.id.split("@")[0]);
   all.sort((a, b) => kindOf(a) - kindOf(b) || a.extra!.backlog[0] - b.extra!.backlog[0]);
-  publish(context, {
-    workload: "memory",
-    id: "memory/shm",
-    title: "Memory · /dev/shm · durable off · RSS of a fresh process draining a backlog",
-    params: { fs: "shm", durable: false },
-    unit: "MiB",
-    higherIsBetter: false,
-    series: all,
-  });
+  publish(context, "memory", "memory/shm", { fs: "shm", durable: false }, all);
 }
-
-// ---------------------------------------------------------------- peer
-
-const PEER_LABELS: Record<string, string> = {
-  "kv-enqueue": "Deno KV `enqueue()`",
-  "kv-e2e": "Deno KV end to end (one process)",
-  "kv-e2e-batch": `Deno KV end to end, ${DISPATCH_BATCH} \`enqueue()\`s per \`atomic()\` commit (one process)`,
-  "hurah-dispatch": "hurah dispatch, durable off",
-  "hurah-e2e": "hurah end to end, durable off (two processes)",
-  "hurah-e2e-in-process": "hurah end to end, durable off (one process)",
-  "hurah-e2e-batch": `hurah end to end, \`dispatchMany()\` of ${DISPATCH_BATCH}, durable off (two processes)`,
-  "hurah-dispatch-durable": "hurah dispatch, durable on",
-  "hurah-e2e-durable": "hurah end to end, durable on (two processes)",
-  "hurah-e2e-batch-durable": `hurah end to end, \`dispatchMany()\` of ${DISPATCH_BATCH}, durable on (two processes)`,
-};
-
-/** A Deno KV queue next to hurah: enqueue and end-to-end throughput for the same number of messages. */
-async function peerWorkload(context: Context): Promise<void> {
-  const { plan, scratch } = context;
-  await withWorkers(["watcher", "producer"], context.flags, async ([watcher, producer]) => {
-    let warm = true;
-    for (const fs of plan.peer.fileSystems) {
-      const messages = plan.peer.messages[fs];
-      const trial = async (contender: string, round: Round) => {
-        const root = scratch.fresh(fs);
-        const { dirs } = makeListeners(root, EVENT_TYPE, 1);
-        const count = round.warmup ? 100 : messages;
-        const durable = contender.endsWith("-durable");
-        const path = join(root, "kv.sqlite");
-        try {
-          let r: { start: number; end: number; count: number };
-          const numbers = (x: WorkerResult) => ({ start: Number(x.start), end: Number(x.end), count: Number(x.count) });
-          if (contender === "kv-enqueue") {
-            r = numbers(await producer.run({ op: "kv-enqueue", path, events: count }));
-          } else if (contender === "kv-e2e" || contender === "kv-e2e-batch") {
-            const batch = contender === "kv-e2e-batch" ? DISPATCH_BATCH : 1;
-            r = numbers(await producer.run({ op: "kv-e2e", path, events: count, batch }));
-          } else if (contender.startsWith("hurah-dispatch")) {
-            r = numbers(await producer.run({ op: "dispatch", contender: "hurah", root, dirs, events: count, durable }));
-          } else if (contender === "hurah-e2e-in-process") {
-            r = numbers(await producer.run({ op: "in-process", root, events: count, durable }));
-          } else {
-            await watcher.prepare({ op: "watch", root, dirs, events: count, durable, concurrency: 1 });
-            const sender = contender.startsWith("hurah-e2e-batch") ? "hurah-batch" : "hurah";
-            await producer.prepare({ op: "dispatch", contender: sender, root, dirs, events: count, durable });
-            await watcher.go();
-            await producer.go();
-            const [w, d] = await Promise.all([watcher.result(), producer.result()]);
-            r = { start: Number(d.start), end: Number(w.last), count: Number(w.count) };
-          }
-          expectCount(`peer ${contender}: messages`, r.count, count);
-          return perSecond(r.count, r.end - r.start);
-        } finally {
-          await cleanUp(root);
-        }
-      };
-      const samples = await interleave(Object.keys(PEER_LABELS), { runs: plan.peer.runs, warmup: warm }, trial);
-      warm = false;
-      publish(context, {
-        workload: "peer",
-        id: `peer/${fs}`,
-        title: `Peer · ${fsLabel(fs)} · ${messages.toLocaleString("en-US")} messages`,
-        params: { fs, messages },
-        unit: "messages/s",
-        higherIsBetter: true,
-        floor: "kv-e2e",
-        series: series(PEER_LABELS, samples),
-      });
-    }
-  });
-}
-
-// ---------------------------------------------------------------- syscalls
 
 /** Runs one worker command under `strace -f -c` and returns its calls by name. */
 async function strace(scratch: Scratch, command: Record<string, unknown>): Promise<Map<string, number>> {
@@ -669,19 +462,22 @@ async function strace(scratch: Scratch, command: Record<string, unknown>): Promi
 
 /** Syscalls per delivery and per drained task, by the difference of two runs of different sizes. */
 async function syscallsWorkload(context: Context): Promise<void> {
-  const { scratch } = context;
   const [small, large] = [200, 1200];
-  const measure = async (
-    id: string,
-    label: string,
-    per: string,
-    command: (n: number) => Promise<{ command: Record<string, unknown>; root: string }>,
-  ) => {
+  const drains = ["hurah", "hurah-parallel", "floor", "floor-async"];
+  const cases = [
+    ...matrix({ op: ["dispatch"] as const, durable: DURABILITY, contender: Object.keys(LABELS.dispatch) }),
+    ...matrix({ op: ["drain"] as const, contender: drains, durable: DURABILITY })
+      .filter(({ contender, durable }) => contender.startsWith("hurah") || !durable),
+  ];
+  for (const { op, durable, contender } of cases) {
     const counts: Map<string, number>[] = [];
     for (const n of [small, large]) {
-      const { command: c, root } = await command(n);
+      const root = context.scratch.fresh("shm");
+      const command = op === "dispatch"
+        ? { op, contender, root, dirs: makeListeners(root, EVENT_TYPE, 1).dirs, events: n, durable }
+        : { op, contender, root, dirs: [writeBacklog(root, n).dir], durable, concurrency: 4 };
       try {
-        counts.push(await strace(scratch, c));
+        counts.push(await strace(context.scratch, command));
       } finally {
         await Deno.remove(root, { recursive: true });
       }
@@ -693,40 +489,15 @@ async function syscallsWorkload(context: Context): Promise<void> {
       if (perOp >= 0.05) calls[name] = Math.round(perOp * 100) / 100;
       total += perOp;
     }
-    const count: SyscallCount = { id, label, per, total: Math.round(total * 10) / 10, calls };
-    context.syscalls.push(count);
-    log(`syscalls ${label}: ${count.total} per ${per}`);
-  };
-  for (const durable of DURABILITY) {
-    for (const contender of Object.keys(DISPATCH_LABELS)) {
-      await measure(
-        `dispatch/${contender}/${durable ? "on" : "off"}`,
-        `${DISPATCH_LABELS[contender]}, durable ${durable ? "on" : "off"}`,
-        "delivery",
-        (n) => {
-          const root = scratch.fresh("shm");
-          const { dirs } = makeListeners(root, EVENT_TYPE, 1);
-          return Promise.resolve({ root, command: { op: "dispatch", contender, root, dirs, events: n, durable } });
-        },
-      );
-    }
-  }
-  for (const contender of ["hurah", "hurah-parallel", "floor", "floor-async"]) {
-    for (const durable of contender.startsWith("hurah") ? DURABILITY : [false]) {
-      await measure(
-        `drain/${contender}/${durable ? "on" : "off"}`,
-        `${DRAIN_LABELS[contender]}${contender.startsWith("hurah") ? `, durable ${durable ? "on" : "off"}` : ""}`,
-        "task",
-        (n) => {
-          const root = scratch.fresh("shm");
-          const b = writeBacklog(root, n);
-          return Promise.resolve({
-            root,
-            command: { op: "drain", contender, root, dirs: [b.dir], durable, concurrency: 4 },
-          });
-        },
-      );
-    }
+    const [label, per] = [syscallLabel(op, contender, durable), op === "dispatch" ? "delivery" : "task"];
+    context.syscalls.push({
+      id: `${op}/${contender}/${onOff(durable)}`,
+      label,
+      per,
+      total: Math.round(total * 10) / 10,
+      calls,
+    });
+    log(`syscalls ${label}: ${context.syscalls.at(-1)!.total} per ${per}`);
   }
   console.log("#### System calls per operation (strace -f -c, /dev/shm)\n\n" + renderSyscalls(context.syscalls));
 }
@@ -734,12 +505,21 @@ async function syscallsWorkload(context: Context): Promise<void> {
 // ---------------------------------------------------------------- main
 
 const WORKLOAD_FUNCTIONS: Record<string, (context: Context) => Promise<void>> = {
-  dispatch: dispatchWorkload,
-  drain: drainWorkload,
-  latency: latencyWorkload,
-  burst: burstWorkload,
+  dispatch: (context) => runMatrix(context, "dispatch", dispatch),
+  drain: async (context) => {
+    await runMatrix(context, "drain", drain);
+    const { backlogs, durableMaxBacklog } = context.plan.drain;
+    if (backlogs.some((size) => size > durableMaxBacklog)) {
+      context.notes.push(
+        `Drain with durable on stops at ${durableMaxBacklog.toLocaleString("en-US")} tasks, to keep the run short: ` +
+          "hurah's SUCCESS path makes the same system calls in both modes (a rename; see the syscall table).",
+      );
+    }
+  },
+  latency: (context) => runMatrix(context, "latency", latency),
+  burst: (context) => runMatrix(context, "burst", burst),
   memory: memoryWorkload,
-  peer: peerWorkload,
+  peer: (context) => runMatrix(context, "peer", peer),
   syscalls: syscallsWorkload,
 };
 
@@ -759,10 +539,6 @@ function toJson(value: unknown): string {
   ) + "\n";
 }
 
-async function formatFiles(paths: string[]): Promise<void> {
-  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", ...paths], cwd: PROJECT }).output();
-}
-
 /** Writes docs/benchmarks.md from results, keeping the marked blocks of the current one. */
 async function writeDocs(results: BenchResults, withJson: boolean): Promise<void> {
   const markdown = join(PROJECT, "docs", "benchmarks.md");
@@ -779,7 +555,7 @@ async function writeDocs(results: BenchResults, withJson: boolean): Promise<void
     Deno.writeTextFileSync(json, toJson(results));
     written.push(json);
   }
-  await formatFiles(written);
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", ...written], cwd: PROJECT }).output();
   log(`wrote ${written.map((path) => path.slice(PROJECT.length + 1)).join(" and ")}`);
 }
 

@@ -1,6 +1,7 @@
 /**
  * The benchmark's arithmetic and text (scripts/_bench_stats.ts,
- * scripts/_bench_report.ts): no timing is asserted anywhere.
+ * scripts/_bench_report.ts): no timing is asserted anywhere. It also
+ * type-checks every bench script, which `deno task check` leaves to it.
  */
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import {
@@ -20,12 +21,29 @@ import {
   checkTargets,
   drainScaling,
   keptBlocks,
+  LABELS,
   ratioToFloor,
   renderReport,
   renderTable,
   type ResultTable,
+  syscallLabel,
+  tableTitle,
 } from "../../scripts/_bench_report.ts";
 import { interleave, mountOf } from "../../scripts/_bench_harness.ts";
+
+Deno.test("the bench scripts (scripts/bench.ts, scripts/_bench_*.ts) type-check", async () => {
+  const dir = new URL("../../scripts/", import.meta.url);
+  const scripts = [...Deno.readDirSync(dir)].map((entry) => entry.name)
+    .filter((name) => name === "bench.ts" || (name.startsWith("_bench_") && name.endsWith(".ts"))).sort();
+  ok(scripts.length >= 6, `found ${scripts}`);
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["check", "--quiet", ...scripts],
+    cwd: dir,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  equal(code, 0, new TextDecoder().decode(stderr));
+});
 
 Deno.test("median() takes the middle value, or the mean of the middle two", () => {
   const cases: [number[], number][] = [
@@ -222,4 +240,18 @@ Deno.test("renderReport() keeps the text of keep blocks", () => {
   equal(keptBlocks(edited).get("dispatch"), "The lock is the limit.\n");
   const second = renderReport(results([]), edited);
   ok(second.includes("<!-- keep:dispatch -->\nThe lock is the limit.\n<!-- /keep:dispatch -->"));
+});
+
+Deno.test("tableTitle(), LABELS and syscallLabel() give the titles and labels of the stored full run", () => {
+  const stored: BenchResults = JSON.parse(
+    Deno.readTextFileSync(new URL("../../docs/benchmarks.json", import.meta.url)),
+  );
+  for (const t of stored.tables) {
+    equal(tableTitle(t.workload, t.params), t.title);
+    for (const s of t.series) equal(LABELS[t.workload][s.id.split("@")[0]], s.label, `${t.id} ${s.id}`);
+  }
+  for (const count of stored.syscalls) {
+    const [workload, contender, durable] = count.id.split("/");
+    equal(syscallLabel(workload as "dispatch" | "drain", contender, durable === "on"), count.label);
+  }
 });
