@@ -463,13 +463,17 @@ export class FileStore {
         }
         // Reserve the numbers in tracking.json before staging (which may wait for a flush), so that a
         // dispatcher that takes no lock (PHP) numbers past them from now on.
-        const written = this.#writeTracking(listener.dir, {
-          sequence: first + count - 1,
-          count: first + count - 1,
-          first: tracking?.first ?? now,
-          last: now,
-        }, justRead);
-        writeLockRecord(lock, written); // tracking.json as hurah last wrote it, for the next dispatcher
+        const written = this.#writeTracking(
+          listener.dir,
+          {
+            sequence: first + count - 1,
+            count: first + count - 1,
+            first: tracking?.first ?? now,
+            last: now,
+          },
+          justRead,
+          lock,
+        );
         justRead = undefined; // read a moment ago only the first time round
         if (written > first + count - 1) {
           // Such a dispatcher has gone past these numbers meanwhile: take the next ones.
@@ -505,10 +509,7 @@ export class FileStore {
       // use (link refuses them; a store that did not write tracking.json last checks archive/ and error/)
       // and skips past them.
       if (this.#durable && delivered.length > 0) await syncDir(inbox);
-      if (lockFree) {
-        last = await this.#keepAhead(listener.dir, last, tracking?.first ?? now, now);
-        writeLockRecord(lock, last);
-      }
+      if (lockFree) last = await this.#keepAhead(listener.dir, last, tracking?.first ?? now, now, lock);
       this.#written.set(listener.dir, last);
       return delivered;
     } catch (error) {
@@ -543,13 +544,13 @@ export class FileStore {
    * and overwrite them. Looks again and, if so, writes `last` back (never
    * lowering; up to 3 times). Returns the number `tracking.json` holds.
    */
-  async #keepAhead(dir: string, last: number, first: string, now: string): Promise<number> {
+  async #keepAhead(dir: string, last: number, first: string, now: string, lock: Deno.FsFile): Promise<number> {
     let current: number | undefined;
     for (const pauseMs of KEEP_AHEAD_PAUSES_MS) {
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
       current = this.#readTracking(dir)?.sequence;
       if (current === undefined || current < last) {
-        current = this.#writeTracking(dir, { sequence: last, count: last, first, last: now });
+        current = this.#writeTracking(dir, { sequence: last, count: last, first, last: now }, undefined, lock);
       }
     }
     return current!;
@@ -602,9 +603,12 @@ export class FileStore {
    * (unless the caller read it a moment ago: `justRead`) and the inbox
    * probed past the higher number, the staging file written and renamed
    * over it; then the inbox is probed again, in case it wrote in between
-   * (then written anew, up to 3 times).
+   * (then written anew, up to 3 times). Each number is recorded in the held
+   * `lock` (dispatch.lock) before its rename, so that a dispatcher killed
+   * in between leaves the record ahead of `tracking.json`, never behind it
+   * (behind would look like PHP at work to the next dispatcher).
    */
-  #writeTracking(dir: string, tracking: TrackingRecord, justRead?: number): number {
+  #writeTracking(dir: string, tracking: TrackingRecord, justRead: number | undefined, lock: Deno.FsFile): number {
     let sequence = tracking.sequence;
     const next = () => `${dir}/${Layout.INBOX}/${sequence + 1}.json`;
     const staged = this.#tmpPath(dir, "tracking");
@@ -616,6 +620,7 @@ export class FileStore {
         sequence = Math.max(sequence, current ?? 0);
         while (isTaken(next())) sequence++;
         Deno.writeTextFileSync(staged, encodeTracking({ ...tracking, sequence, count: sequence }));
+        writeLockRecord(lock, sequence);
         Deno.renameSync(staged, join(dir, Layout.TRACKING));
         renamed = true;
         if (round >= 3 || !isTaken(next())) return sequence;
