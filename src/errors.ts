@@ -182,6 +182,12 @@ export class ExecHandlerError extends Error {
   readonly signal: string | null;
   /** The last bytes it wrote to standard error. */
   readonly stderrTail: string;
+  /**
+   * What the handler's process wrote (`stderrTail`). A thrown error that
+   * carries an `output` is recorded in the task's failure record without its
+   * JavaScript stack, which says nothing about the process.
+   */
+  readonly output: string;
 
   /**
    * Creates the error.
@@ -202,6 +208,7 @@ export class ExecHandlerError extends Error {
     this.code = status.code;
     this.signal = status.signal;
     this.stderrTail = stderrTail;
+    this.output = stderrTail;
   }
 }
 

@@ -3,19 +3,19 @@
  * (tasks handled where they lie, in `inbox/`) and parallel workers (tasks
  * claimed into `inflight/` first).
  */
-import { CorruptFileError, ExecHandlerError, TaskMoveError, toError } from "../errors.ts";
+import { CorruptFileError, TaskMoveError, toError } from "../errors.ts";
 import {
-  decideFate,
-  decideLost,
-  decideThrown,
-  decideTimeout,
-  type Fate,
-  resultName,
-  type TaskResult,
-} from "../protocol/fate.ts";
+  admit,
+  attemptOf,
+  type Ending,
+  judgeIncomplete,
+  type Transition,
+  transition,
+  type TransitionEvent,
+  type TransitionPolicy,
+} from "../protocol/transition.ts";
 import { Layout } from "../protocol/layout.ts";
 import { decodeTask, encodeTask, type FailureRecord, type TaskRecord, withFailure } from "../protocol/task_file.ts";
-import { formatAge } from "../protocol/_age.ts";
 import { isNotFound } from "../store/_fs.ts";
 import type { FileStore, ListenerRef, TaskDir, TaskRead } from "../store/file_store.ts";
 import { type HandlerLike, maxAttemptsOf, type TaskContext } from "./handler.ts";
@@ -80,25 +80,24 @@ export type Step =
   /** Shutdown: it ran past the grace period and was left as it was. */
   | { kind: "aborted" };
 
-type Outcome =
-  | { kind: "returned"; value: unknown }
-  | { kind: "thrown"; error: Error }
-  | { kind: "timeout" }
-  | { kind: "shutdown" };
-
 /**
- * What an attempt decided for a task, to be carried out by a rewrite (when
- * `rewrite` is set) and a move. Kept by the runner when the move fails, so
- * that the next pass only carries it out.
+ * What was decided for a task, to be carried out by a rewrite (when `record`
+ * is set) and a move: a transition, or its destination and event alone. Kept
+ * by the runner when the move fails, so that the next pass only carries it out.
  */
-interface Settlement {
-  /** Where the task goes: `archive/`, back to the inbox (retry, FAILURE), or `error/`. */
-  kind: Fate["fate"];
-  /** The attempt's result, for messages. */
-  result: string;
-  /** The task as it is to be written before the move, from the task as it is now. */
-  rewrite?: (task: TaskRecord) => TaskRecord;
-}
+type Settlement = Pick<Transition, "to" | "record"> & { event: Pick<TransitionEvent, "result" | "fate"> };
+
+/** What reading a task found. */
+type Read =
+  | { kind: "task"; task: TaskRecord }
+  /** Taken by someone else. */
+  | { kind: "gone" }
+  /** Not a task: to be quarantined. */
+  | { kind: "refused"; reason: string }
+  /** Looks half-written: look again shortly. */
+  | { kind: "incomplete" };
+
+const NEXT: Step = { kind: "next" };
 
 /** What tells one state of a task file from another: its id, delivery and last failure record. */
 function markOf(task: TaskRecord): string {
@@ -108,6 +107,15 @@ function markOf(task: TaskRecord): string {
 /** How many lines of a handler's output a failure record keeps, and at most how many characters. */
 const OUTPUT_TAIL_LINES = 20;
 const OUTPUT_TAIL_CHARS = 4096;
+
+/** The directory a destination is in, for messages. */
+const DIRECTORY = {
+  archive: Layout.ARCHIVE,
+  error: Layout.ERROR,
+  inbox: Layout.INBOX,
+  first: Layout.INBOX,
+  untouched: Layout.INBOX,
+};
 
 /** A fresh, empty report. */
 export function emptyReport(listenerDir: string): RunReport {
@@ -124,9 +132,13 @@ export function emptyReport(listenerDir: string): RunReport {
   };
 }
 
-/** Runs one listener's handler on one task at a time (of many, in parallel mode). */
+/**
+ * Runs one listener's handler on one task at a time (of many, in parallel
+ * mode), and carries out what {@linkcode transition} decides for it.
+ */
 export class TaskRunner {
-  readonly maxAttempts: number;
+  /** The retry and lost budgets, and the retry delay. */
+  readonly policy: TransitionPolicy;
   /**
    * Settlements whose move failed, by task name (`<N>.json`), with a mark of
    * the task file as it was left: the next pass carries them out, without the
@@ -142,7 +154,8 @@ export class TaskRunner {
     readonly handler: HandlerLike,
     readonly settings: PassSettings,
   ) {
-    this.maxAttempts = maxAttemptsOf(handler);
+    const retryDelay = handler.retryDelay ? (attempt: number) => handler.retryDelay!(attempt) : settings.retryDelay;
+    this.policy = { maxAttempts: maxAttemptsOf(handler), maxLost: settings.maxLost, retryDelay };
   }
 
   /**
@@ -164,67 +177,73 @@ export class TaskRunner {
         sequence: spot.sequence,
         message: "another worker took this task over (this worker's lease had lapsed); this result is discarded",
       });
-      return { kind: "next" };
+      return NEXT;
     }
   }
 
   async #handle(report: RunReport, spot: TaskSpot): Promise<Step> {
+    const read = this.#read(report, spot);
+    switch (read.kind) {
+      case "gone":
+        return NEXT;
+      case "refused":
+        await this.quarantine(report, spot, read.reason);
+        return NEXT;
+      case "incomplete":
+        await this.#release(spot);
+        return read;
+    }
+    const { task } = read;
+    const decided = this.#decidedEarlier(spot, task);
+    if (decided) {
+      await this.#complete(report, spot, task, decided);
+      return NEXT;
+    }
+    const admission = admit(task, this.settings.now());
+    if (admission.kind === "later") {
+      report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, admission.dueAt);
+      await this.#release(spot);
+      return admission;
+    }
+    return await this.#attempt(report, spot, task);
+  }
+
+  /** Reads and decodes the task at `spot`; a file that is not a task is refused, a young corrupt one waited for. */
+  #read(report: RunReport, spot: TaskSpot): Read {
     let read: TaskRead;
     try {
       read = this.store.readTask(this.listener, spot.dir, spot.file, this.settings.maxTaskSize);
     } catch (error) {
-      if (isNotFound(error) && spot.dir === Layout.INBOX) return { kind: "next" }; // taken by someone else
+      if (isNotFound(error) && spot.dir === Layout.INBOX) return { kind: "gone" };
       if (error instanceof Deno.errors.PermissionDenied) {
-        await this.quarantine(report, spot, `unreadable: ${error.message}`);
-        return { kind: "next" };
+        return { kind: "refused", reason: `unreadable: ${error.message}` };
       }
       throw error;
     }
-    if (read.kind !== "file") {
-      await this.quarantine(report, spot, this.#refusal(read));
-      return { kind: "next" };
-    }
-    let task: TaskRecord;
+    if (read.kind !== "file") return { kind: "refused", reason: this.#refusal(read) };
     try {
-      task = decodeTask(read.bytes, spot.sequence);
+      const task = decodeTask(read.bytes, spot.sequence);
+      if (this.#corruptSince.size > 0) this.#corruptSince.delete(spot.task);
+      return { kind: "task", task };
     } catch (error) {
       if (!(error instanceof CorruptFileError)) throw error;
-      const age = this.settings.now().getTime() - read.mtime.getTime();
-      const firstSeen = this.#corruptSince.get(spot.task) ?? performance.now();
-      this.#corruptSince.set(spot.task, firstSeen);
-      // Young by its mtime, and not found corrupt for longer than that by this runner's own clock: a writer
-      // may still be busy. A file from the future is not waited for (that would be for ever, or until the
-      // clock catches up).
-      const grace = this.settings.incompleteGraceMs;
-      if (Math.abs(age) < grace && performance.now() - firstSeen < grace) {
-        report.waitingFor = spot.task;
-        this.settings.onEvent({
-          type: "waiting",
-          listener: this.listener.name,
-          file: spot.task,
-          reason: error.message,
-        });
-        await this.#release(spot);
-        return { kind: "incomplete" };
-      }
+      return this.#corrupt(report, spot, read.mtime, error);
+    }
+  }
+
+  /** A task file that does not parse: waited for while a writer may still be busy, then refused. */
+  #corrupt(report: RunReport, spot: TaskSpot, mtime: Date, error: CorruptFileError): Read {
+    const firstSeen = this.#corruptSince.get(spot.task) ?? performance.now();
+    this.#corruptSince.set(spot.task, firstSeen);
+    const ageMs = this.settings.now().getTime() - mtime.getTime();
+    const judged = judgeIncomplete(ageMs, performance.now() - firstSeen, this.settings.incompleteGraceMs);
+    if (judged.kind === "quarantine") {
       this.#corruptSince.delete(spot.task);
-      const future = age <= -grace ? `; its mtime is ${formatAge(-age)} ahead of this host's clock` : "";
-      await this.quarantine(report, spot, `corrupt task file: ${error.message}${future}`);
-      return { kind: "next" };
+      return { kind: "refused", reason: `corrupt task file: ${error.message}${judged.note}` };
     }
-    if (this.#corruptSince.size > 0) this.#corruptSince.delete(spot.task);
-    const earlier = this.#decidedEarlier(spot, task);
-    if (earlier) {
-      await this.#complete(report, spot, task, earlier);
-      return { kind: "next" };
-    }
-    const dueAt = typeof task.not_before === "string" ? Date.parse(task.not_before) : NaN;
-    if (dueAt > this.settings.now().getTime()) {
-      report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, dueAt);
-      await this.#release(spot);
-      return { kind: "later", dueAt };
-    }
-    return await this.#attempt(report, spot, task);
+    report.waitingFor = spot.task;
+    this.settings.onEvent({ type: "waiting", listener: this.listener.name, file: spot.task, reason: error.message });
+    return { kind: "incomplete" };
   }
 
   /** Puts a claimed task back into the inbox, unchanged; a task in the inbox stays. */
@@ -234,24 +253,49 @@ export class TaskRunner {
     }
   }
 
+  /** Runs the handler on a task, then carries out the transition its ending leads to. */
   async #attempt(report: RunReport, spot: TaskSpot, task: TaskRecord): Promise<Step> {
-    const { sequence } = spot;
-    const retryCount = task.retry_count ?? 0;
-    const lostCount = typeof task.lost_count === "number" ? task.lost_count : 0;
-    const taskAbort = new AbortController();
     const output: string[] = [];
-    const context: TaskContext = {
+    const taskAbort = new AbortController();
+    const started = performance.now();
+    const ending = await this.#invoke(this.#context(spot, task, taskAbort.signal, output), taskAbort);
+    const durationMs = performance.now() - started;
+    if (ending.kind !== "shutdown") report.handled++;
+    const tail = output.join("\n").slice(-OUTPUT_TAIL_CHARS);
+    const next = transition(task, ending, this.policy, {
+      now: this.settings.now(),
+      worker: this.settings.worker,
+      output: tail,
+    });
+    if (ending.kind === "shutdown") {
+      // Whatever the handler does now, the task goes on as it was.
+      report.aborted = true;
+      await this.#release(spot);
+      this.#emit(spot.sequence, next.event, durationMs);
+      return { kind: "aborted" };
+    }
+    if (next.to === "first") report.failedAt = spot.sequence;
+    if (next.dueAt !== undefined) report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, next.dueAt);
+    await this.#settle(report, spot, task, next);
+    this.#emit(spot.sequence, next.event, durationMs);
+    return next.to === "first" ? { kind: "stop" } : NEXT;
+  }
+
+  /** What the handler gets for a task; its log lines are kept in `output` (the last ones). */
+  #context(spot: TaskSpot, task: TaskRecord, signal: AbortSignal, output: string[]): TaskContext {
+    const { sequence } = spot;
+    return {
       payload: task.payload,
       sequence,
       count: typeof task.count === "number" ? task.count : sequence,
       delivery: String(task.delivery ?? ""),
-      retryCount,
+      retryCount: task.retry_count ?? 0,
       eventType: typeof task.event_type === "string" ? task.event_type : undefined,
       taskId: typeof task.task_id === "string" ? task.task_id : undefined,
       eventId: typeof task.event_id === "string" ? task.event_id : undefined,
       listener: this.listener.name,
       record: task,
-      signal: taskAbort.signal,
+      signal,
       log: (message) => {
         const line = String(message);
         this.settings.onEvent({ type: "output", listener: this.listener.name, sequence, line });
@@ -259,103 +303,6 @@ export class TaskRunner {
         if (output.length > OUTPUT_TAIL_LINES) output.shift();
       },
     };
-    const started = performance.now();
-    const outcome = await this.#invoke(context, taskAbort);
-    const durationMs = performance.now() - started;
-    if (outcome.kind === "shutdown") {
-      // Whatever the handler does now, the task goes on as it was.
-      report.aborted = true;
-      await this.#release(spot);
-      this.settings.onEvent({
-        type: "task",
-        listener: this.listener.name,
-        sequence,
-        result: "ABORTED",
-        fate: "stop",
-        durationMs,
-        message: `shutdown: the task ran past the ${this.settings.graceMs} ms grace period; it stays in the inbox`,
-      });
-      return { kind: "aborted" };
-    }
-    report.handled++;
-    let fate: Fate;
-    let result: string;
-    let stack: string | undefined;
-    /** Why this attempt did not succeed, for the failure record of a retry. */
-    let why: string;
-    if (outcome.kind === "returned") {
-      fate = decideFate(outcome.value, retryCount, this.maxAttempts);
-      result = fate.fate === "error" ? fate.result : resultName(outcome.value as TaskResult);
-      why = "the handler returned Task.RETRY";
-    } else if (outcome.kind === "thrown") {
-      fate = decideThrown(outcome.error, retryCount, this.maxAttempts);
-      result = "ERROR";
-      why = `${outcome.error.name}: ${outcome.error.message}`;
-      // An exec handler's message already carries its status and stderr; its JS stack says nothing.
-      stack = outcome.error instanceof ExecHandlerError ? undefined : outcome.error.stack;
-    } else {
-      fate = decideTimeout(this.settings.timeoutMs, retryCount, this.maxAttempts);
-      result = "TIMEOUT";
-      why = `timed out after ${this.settings.timeoutMs} ms`;
-    }
-    const tail = output.join("\n").slice(-OUTPUT_TAIL_CHARS);
-    const failure = (message: string, final: boolean): FailureRecord => ({
-      result,
-      message,
-      ...(stack ? { stack } : {}),
-      ...(tail ? { output: tail } : {}),
-      time: this.settings.now().toISOString(),
-      attempt: retryCount + lostCount + 1,
-      worker: this.settings.worker,
-      ...(final ? { fate: "error" as const } : {}),
-    });
-    let retryInMs: number | undefined;
-    let settlement: Settlement;
-    switch (fate.fate) {
-      case "archive":
-        settlement = { kind: "archive", result };
-        break;
-      case "retry": {
-        retryInMs = Math.max(0, this.#retryDelay(fate.retryCount));
-        const notBefore = retryInMs > 0 ? new Date(this.settings.now().getTime() + retryInMs).toISOString() : undefined;
-        // A returned RETRY leaves a record only when the handler said something; a throw or a timeout always.
-        const record = outcome.kind !== "returned" || tail ? failure(why, false) : undefined;
-        const retries = fate.retryCount;
-        settlement = {
-          kind: "retry",
-          result,
-          rewrite: (current) => {
-            let updated: TaskRecord = { ...current, retry_count: retries };
-            delete updated.not_before;
-            if (notBefore !== undefined) updated.not_before = notBefore;
-            if (record) updated = withFailure(updated, record);
-            return updated;
-          },
-        };
-        if (notBefore !== undefined) report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, Date.parse(notBefore));
-        break;
-      }
-      case "error": {
-        const record = failure(fate.message, true);
-        const retries = fate.retryCount;
-        settlement = {
-          kind: "error",
-          result,
-          rewrite: (current) =>
-            withFailure(retries === undefined ? current : { ...current, retry_count: retries }, record),
-        };
-        break;
-      }
-      case "stop": {
-        const record = failure("the handler returned Task.FAILURE; the listener stops here", false);
-        settlement = { kind: "stop", result, rewrite: (current) => withFailure(current, record) };
-        report.failedAt = sequence;
-        break;
-      }
-    }
-    await this.#settle(report, spot, task, settlement);
-    this.#emit(sequence, result, fate, durationMs, retryInMs, outcome.kind === "returned" ? undefined : why);
-    return fate.fate === "stop" ? { kind: "stop" } : { kind: "next" };
   }
 
   /**
@@ -366,24 +313,19 @@ export class TaskRunner {
     const kept = this.#unsettled.get(spot.task);
     if (kept && kept.mark === markOf(task)) return kept.settlement;
     this.#unsettled.delete(spot.task); // changed by someone else (a requeue, a take-over): decide afresh
-    const last = task.failures?.at(-1);
-    if (last?.fate === "error") return { kind: "error", result: last.result };
-    if (last?.fate === "archive") return { kind: "archive", result: last.result };
-    return undefined;
+    const admission = admit(task, this.settings.now());
+    if (admission.kind !== "complete") return undefined;
+    return { to: admission.fate, event: { result: admission.result, fate: admission.fate } };
   }
 
   /** Carries out a settlement decided by an earlier attempt, without running the handler. */
   async #complete(report: RunReport, spot: TaskSpot, task: TaskRecord, settlement: Settlement): Promise<void> {
     await this.#settle(report, spot, task, settlement);
-    this.settings.onEvent({
-      type: "task",
-      listener: this.listener.name,
-      sequence: spot.sequence,
-      result: settlement.result,
-      fate: settlement.kind,
-      durationMs: 0,
+    this.#emit(spot.sequence, {
+      result: settlement.event.result,
+      fate: settlement.event.fate,
       message: "an earlier attempt decided this; its move is completed now, without running the handler",
-    });
+    }, 0);
   }
 
   /**
@@ -396,50 +338,57 @@ export class TaskRunner {
   async #settle(report: RunReport, spot: TaskSpot, task: TaskRecord, settlement: Settlement): Promise<void> {
     let rewritten: TaskRecord | undefined;
     try {
-      if (settlement.rewrite) {
-        const updated = settlement.rewrite(task);
-        await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(updated));
-        rewritten = updated;
+      if (settlement.record) {
+        await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(settlement.record));
+        rewritten = settlement.record;
       }
-      switch (settlement.kind) {
-        case "archive":
-          if (this.settings.archive === "delete") await this.store.remove(this.listener, spot.dir, spot.file);
-          else await this.store.move(this.listener, spot.dir, spot.file, Layout.ARCHIVE, spot.task);
-          report.archived++;
-          break;
-        case "error":
-          await this.store.move(this.listener, spot.dir, spot.file, Layout.ERROR, spot.task);
-          report.errored++;
-          break;
-        case "retry":
-          await this.#release(spot);
-          report.retried++;
-          break;
-        case "stop":
-          await this.#release(spot);
-          break;
-      }
+      await this.#move(report, spot, settlement.to);
     } catch (thrown) {
       if (isNotFound(thrown)) throw thrown; // taken over, or taken by someone else: not this runner's to settle
       // FAILURE keeps the task where it is to be tried again anyway: nothing to remember.
-      if (settlement.kind === "stop") throw thrown;
+      if (settlement.to === "first") throw thrown;
       const cause = toError(thrown);
-      let kept = rewritten
-        ? { settlement: { kind: settlement.kind, result: settlement.result }, mark: markOf(rewritten) }
-        : { settlement, mark: markOf(task) };
-      if (settlement.kind === "archive") {
-        const recorded = await this.#recordArchive(spot, task, settlement.result, cause);
-        if (recorded) kept = { settlement: { kind: "archive", result: settlement.result }, mark: markOf(recorded) };
-      }
-      this.#unsettled.set(spot.task, kept);
-      const to = settlement.kind === "archive"
-        ? Layout.ARCHIVE
-        : settlement.kind === "error"
-        ? Layout.ERROR
-        : Layout.INBOX;
-      throw new TaskMoveError(this.listener.name, spot.sequence, settlement.result, to, cause);
+      await this.#keep(spot, rewritten ?? task, rewritten ? { ...settlement, record: undefined } : settlement, cause);
+      const { result } = settlement.event;
+      throw new TaskMoveError(this.listener.name, spot.sequence, result, DIRECTORY[settlement.to], cause);
     }
     this.#unsettled.delete(spot.task);
+  }
+
+  /** Moves a task to its destination, counting it. */
+  async #move(report: RunReport, spot: TaskSpot, to: Transition["to"]): Promise<void> {
+    switch (to) {
+      case "archive":
+        if (this.settings.archive === "delete") await this.store.remove(this.listener, spot.dir, spot.file);
+        else await this.store.move(this.listener, spot.dir, spot.file, Layout.ARCHIVE, spot.task);
+        report.archived++;
+        break;
+      case "error":
+        await this.store.move(this.listener, spot.dir, spot.file, Layout.ERROR, spot.task);
+        report.errored++;
+        break;
+      case "inbox":
+        await this.#release(spot);
+        report.retried++;
+        break;
+      case "first":
+      case "untouched":
+        await this.#release(spot);
+        break;
+    }
+  }
+
+  /**
+   * Keeps a settlement whose move failed, for the next pass, with the mark of
+   * the task as it is now (`task`); a success is also recorded in the file.
+   */
+  async #keep(spot: TaskSpot, task: TaskRecord, settlement: Settlement, cause: Error): Promise<void> {
+    let kept = { settlement, mark: markOf(task) };
+    if (settlement.to === "archive") {
+      const recorded = await this.#recordArchive(spot, task, settlement.event.result, cause);
+      if (recorded) kept = { settlement: { to: "archive", event: settlement.event }, mark: markOf(recorded) };
+    }
+    this.#unsettled.set(spot.task, kept);
   }
 
   /**
@@ -457,7 +406,7 @@ export class TaskRunner {
       result,
       message: `handled (${result}) but the move to archive/ failed: ${cause.name}: ${cause.message}`,
       time: this.settings.now().toISOString(),
-      attempt: (task.retry_count ?? 0) + (typeof task.lost_count === "number" ? task.lost_count : 0) + 1,
+      attempt: attemptOf(task),
       worker: this.settings.worker,
       fate: "archive",
     };
@@ -479,82 +428,53 @@ export class TaskRunner {
    */
   async recover(report: RunReport, spot: TaskSpot, why: string): Promise<void> {
     const read = this.store.readTask(this.listener, spot.dir, spot.file, this.settings.maxTaskSize);
-    if (read.kind !== "file") {
-      await this.quarantine(report, spot, this.#refusal(read));
-      return;
-    }
+    if (read.kind !== "file") return await this.quarantine(report, spot, this.#refusal(read));
     let task: TaskRecord;
     try {
       task = decodeTask(read.bytes, spot.sequence);
     } catch (error) {
       if (!(error instanceof CorruptFileError)) throw error;
-      await this.#release(spot); // the inbox pass quarantines it
-      return;
+      return await this.#release(spot); // the inbox pass quarantines it
     }
-    const earlier = this.#decidedEarlier(spot, task);
-    if (earlier) {
-      await this.#complete(report, spot, task, earlier);
-      return;
-    }
-    const lostCount = typeof task.lost_count === "number" ? task.lost_count : 0;
-    const fate = decideLost(why, lostCount, this.settings.maxLost);
-    const record: FailureRecord = {
-      result: "LOST",
-      message: fate.fate === "error" ? fate.message : why,
-      time: this.settings.now().toISOString(),
-      attempt: (task.retry_count ?? 0) + lostCount + 1,
+    const decided = this.#decidedEarlier(spot, task);
+    if (decided) return await this.#complete(report, spot, task, decided);
+    const next = transition(task, { kind: "lost", why }, this.policy, {
+      now: this.settings.now(),
       worker: this.settings.worker,
-      ...(fate.fate === "error" ? { fate: "error" as const } : {}),
-    };
+      output: "",
+    });
     report.recovered++;
-    const updated = withFailure({ ...task, lost_count: fate.lostCount }, record);
-    await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(updated));
-    if (fate.fate === "error") {
+    await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(next.record!));
+    if (next.to === "error") {
       await this.store.move(this.listener, spot.dir, spot.file, Layout.ERROR, spot.task);
       report.errored++;
     } else {
       await this.#release(spot);
     }
-    this.settings.onEvent({
-      type: "task",
-      listener: this.listener.name,
-      sequence: spot.sequence,
-      result: "LOST",
-      fate: fate.fate,
-      durationMs: 0,
-      message: fate.fate === "error" ? fate.message : `${why}; back in the inbox`,
-    });
-  }
-
-  #retryDelay(attempt: number): number {
-    const delay = this.handler.retryDelay ? this.handler.retryDelay(attempt) : this.settings.retryDelay(attempt);
-    if (typeof delay !== "number" || !Number.isFinite(delay)) {
-      throw new TypeError(`retryDelay(${attempt}) must return a number of milliseconds, returned ${String(delay)}`);
-    }
-    return delay;
+    this.#emit(spot.sequence, next.event, 0);
   }
 
   /** Runs the handler, racing it against its time limit and the shutdown grace period. */
-  async #invoke(context: TaskContext, taskAbort: AbortController): Promise<Outcome> {
+  async #invoke(context: TaskContext, taskAbort: AbortController): Promise<Ending> {
     const { signal, graceMs, timeoutMs } = this.settings;
     const timers: ReturnType<typeof setTimeout>[] = [];
     let onStop: (() => void) | undefined;
     try {
-      const handled: Promise<Outcome> = (async () => await this.handler.handleTask(context))().then(
-        (value): Outcome => ({ kind: "returned", value }),
-        (error): Outcome => ({ kind: "thrown", error: toError(error) }),
+      const handled: Promise<Ending> = (async () => await this.handler.handleTask(context))().then(
+        (value): Ending => ({ kind: "returned", value }),
+        (error): Ending => ({ kind: "thrown", error: toError(error) }),
       );
-      const limits = new Promise<Outcome>((resolve) => {
+      const limits = new Promise<Ending>((resolve) => {
         if (timeoutMs > 0) {
           timers.push(setTimeout(() => {
             taskAbort.abort(new TaskTimeoutError(timeoutMs));
-            resolve({ kind: "timeout" });
+            resolve({ kind: "timeout", timeoutMs });
           }, timeoutMs));
         }
         onStop = () => {
           timers.push(setTimeout(() => {
             taskAbort.abort(signal.reason);
-            resolve({ kind: "shutdown" });
+            resolve({ kind: "shutdown", graceMs });
           }, graceMs));
         };
         if (signal.aborted) onStop();
@@ -567,18 +487,17 @@ export class TaskRunner {
     }
   }
 
-  #emit(sequence: number, result: string, fate: Fate, durationMs: number, retryInMs?: number, why?: string): void {
+  /** Reports what became of a task. */
+  #emit(sequence: number, event: TransitionEvent, durationMs: number): void {
     this.settings.onEvent({
       type: "task",
       listener: this.listener.name,
       sequence,
-      result,
-      fate: fate.fate,
+      result: event.result,
+      fate: event.fate,
       durationMs,
-      ...(fate.fate === "error" ? { message: fate.message } : {}),
-      ...(fate.fate === "retry" && why !== undefined ? { message: why } : {}),
-      ...(fate.fate === "stop" ? { message: "the handler returned Task.FAILURE" } : {}),
-      ...(retryInMs ? { retryInMs } : {}),
+      ...(event.message !== undefined ? { message: event.message } : {}),
+      ...(event.retryInMs ? { retryInMs: event.retryInMs } : {}),
     });
   }
 

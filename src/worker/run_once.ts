@@ -1,4 +1,4 @@
-import type { Fate } from "../protocol/fate.ts";
+import type { Fate } from "../protocol/transition.ts";
 import { DEFAULT_MAX_TASK_SIZE } from "../protocol/task_file.ts";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { FileStore, type ListenerRef, type LockWaitOptions } from "../store/file_store.ts";
