@@ -1,3 +1,4 @@
+import type { Delivery } from "./backend/port.ts";
 import { DeliveryError, InvalidNameError, PayloadError } from "./errors.ts";
 import { parseEventType } from "./protocol/names.ts";
 import { encodePayload, encodePhpJson } from "./protocol/php_json.ts";
@@ -109,17 +110,7 @@ export interface DispatcherOptions {
   now?: () => Date;
 }
 
-/** One task file written by {@linkcode Dispatcher.dispatch}. */
-export interface Delivery {
-  /** The listener's handler name. */
-  listener: string;
-  /** The event type the listener listens to (`""` for the root). */
-  listenerEventType: string;
-  /** The task's sequence number in that listener. */
-  sequence: number;
-  /** The absolute path of the task file in the listener's inbox. */
-  path: string;
-}
+export type { Delivery } from "./backend/port.ts";
 
 /**
  * Writes events into the event root: one task file into the inbox of every

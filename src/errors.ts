@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Delivery } from "./dispatcher.ts";
+import type { Delivery } from "./backend/port.ts";
 
 /**
  * An event type or handler name does not follow hurah's naming rules.
@@ -441,4 +441,31 @@ export function toError(thrown: unknown): Error {
   return new Error(typeof thrown === "string" ? thrown : `non-Error thrown: ${String(thrown)}`, {
     cause: thrown,
   });
+}
+
+/**
+ * A backend found that another worker owns a task now (it took the task over
+ * after this worker's lease lapsed), or that the task is gone: whatever this
+ * worker decided for it is not carried out. Internal: the worker counts such a
+ * task as `lost` and goes on.
+ */
+export class TaskLostError extends Error {
+  /** The listener's handler name. */
+  readonly listener: string;
+  /** The task's sequence number. */
+  readonly sequence: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param listener The listener's handler name.
+   * @param sequence The task's sequence number.
+   * @param cause What the backend met (a rename that found no file).
+   */
+  constructor(listener: string, sequence: number, cause?: unknown) {
+    super(`task ${sequence} of listener ${listener} is owned by another worker now, or gone`, { cause });
+    this.name = "TaskLostError";
+    this.listener = listener;
+    this.sequence = sequence;
+  }
 }

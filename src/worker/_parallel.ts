@@ -11,8 +11,9 @@ import type { FileStore, ListenerRef } from "../store/file_store.ts";
 import { judgeLease, Lease, leaseOwners, type LeaseVerdict, removeLease } from "../store/lease.ts";
 import type { HandlerLike } from "./handler.ts";
 import type { RunReport } from "./run_once.ts";
-import { strayReason } from "./_pass.ts";
-import { type PassSettings, TaskRunner, type TaskSpot } from "./_task_runner.ts";
+import { fileQueue, strayReason, straySpot } from "./_pass.ts";
+import { type PassSettings, TaskRunner } from "./_task_runner.ts";
+import type { TaskSpot } from "../backend/file/task_queue.ts";
 
 /** How a listener is worked in parallel. */
 export interface ParallelSettings {
@@ -37,7 +38,7 @@ const INCOMPLETE_RECHECK_MS = 250;
  * shared.
  */
 export class ParallelPass {
-  readonly runner: TaskRunner;
+  readonly runner: TaskRunner<TaskSpot>;
   readonly worker: string;
   #lease: Lease | undefined;
   readonly #notBefore = new Map<string, number>();
@@ -52,7 +53,7 @@ export class ParallelPass {
     readonly settings: PassSettings,
     readonly parallel: ParallelSettings,
   ) {
-    this.runner = new TaskRunner(store, listener, handler, settings);
+    this.runner = new TaskRunner<TaskSpot>(fileQueue(store, listener, settings), listener, handler, settings);
     this.worker = settings.worker;
   }
 
@@ -145,8 +146,7 @@ export class ParallelPass {
         const { sequences, strays } = await this.store.listInbox(this.listener);
         if (first) this.settings.onEvent({ type: "backlog", listener: this.listener.name, pending: sequences.length });
         for (const stray of strays) {
-          const spot = { dir: Layout.INBOX, file: stray.name, task: stray.name };
-          await this.runner.quarantine(report, spot, strayReason(stray));
+          await this.runner.quarantine(report, straySpot(stray.name), strayReason(stray));
         }
         const now = this.settings.now().getTime();
         let claimed = 0;

@@ -4,8 +4,19 @@ import type { FileStore, ListenerRef } from "../store/file_store.ts";
 import type { HandlerLike } from "./handler.ts";
 import type { RunReport } from "./run_once.ts";
 import { type PassSettings, TaskRunner } from "./_task_runner.ts";
+import { FileTaskQueue, type TaskSpot } from "../backend/file/task_queue.ts";
 
 export { emptyReport, type PassSettings } from "./_task_runner.ts";
+
+/** The file queue of a listener, as a pass's settings say. */
+export function fileQueue(store: FileStore, listener: ListenerRef, settings: PassSettings): FileTaskQueue {
+  return new FileTaskQueue(store, listener, { maxTaskSize: settings.maxTaskSize, archive: settings.archive });
+}
+
+/** An inbox entry that is not a task file, to be quarantined (it has no sequence number: 0). */
+export function straySpot(name: string): TaskSpot {
+  return { dir: Layout.INBOX, file: name, task: name, sequence: 0 };
+}
 
 /** Why a stray inbox entry is quarantined. */
 export function strayReason(entry: Deno.DirEntry): string {
@@ -24,15 +35,18 @@ export function strayReason(entry: Deno.DirEntry): string {
  * tasks lie. One instance serves many passes; the caller holds the run lock.
  */
 export class Pass {
-  readonly runner: TaskRunner;
+  readonly runner: TaskRunner<TaskSpot>;
+  readonly queue: FileTaskQueue;
 
   constructor(store: FileStore, listener: ListenerRef, handler: HandlerLike, settings: PassSettings) {
-    this.runner = new TaskRunner(store, listener, handler, settings);
+    this.queue = fileQueue(store, listener, settings);
+    this.runner = new TaskRunner<TaskSpot>(this.queue, listener, handler, settings);
   }
 
   /** Handles every due task once, in sequence order, adding to `report`. */
   async run(report: RunReport): Promise<RunReport> {
-    const { store, listener, settings } = this.runner;
+    const { settings } = this.runner;
+    const { store, listener } = this.queue;
     delete report.failedAt;
     delete report.waitingFor;
     delete report.nextDueAt;
@@ -43,7 +57,7 @@ export class Pass {
       for (const stray of strays) {
         await this.runner.quarantine(
           report,
-          { dir: Layout.INBOX, file: stray.name, task: stray.name },
+          straySpot(stray.name),
           strayReason(stray),
         );
       }
@@ -69,8 +83,13 @@ export class Pass {
  * listener is running: every claim found is an orphan. `runOnce` does this
  * before its pass, a watcher every rescan interval.
  */
-export async function recoverClaims(runner: TaskRunner, report: RunReport): Promise<void> {
-  const { store, listener, settings } = runner;
+export async function recoverClaims(
+  runner: TaskRunner<TaskSpot>,
+  queue: FileTaskQueue,
+  report: RunReport,
+): Promise<void> {
+  const { settings } = runner;
+  const { store, listener } = queue;
   for (const claim of store.listInflight(listener)) {
     const mine = store.takeOver(listener, claim, settings.worker);
     if (!mine) continue;

@@ -3,7 +3,7 @@
  * (tasks handled where they lie, in `inbox/`) and parallel workers (tasks
  * claimed into `inflight/` first).
  */
-import { CorruptFileError, TaskMoveError, toError } from "../errors.ts";
+import { TaskLostError, TaskMoveError, toError } from "../errors.ts";
 import {
   admit,
   attemptOf,
@@ -14,10 +14,8 @@ import {
   type TransitionEvent,
   type TransitionPolicy,
 } from "../protocol/transition.ts";
-import { Layout } from "../protocol/layout.ts";
-import { decodeTask, encodeTask, type FailureRecord, type TaskRecord, withFailure } from "../protocol/task_file.ts";
-import { isNotFound } from "../store/_fs.ts";
-import type { FileStore, ListenerRef, TaskDir, TaskRead } from "../store/file_store.ts";
+import { type FailureRecord, type TaskRecord, withFailure } from "../protocol/task_file.ts";
+import type { TakenTask, TaskQueue, TaskRead } from "../backend/port.ts";
 import { type HandlerLike, maxAttemptsOf, type TaskContext } from "./handler.ts";
 import type { RunEvent, RunReport } from "./run_once.ts";
 
@@ -55,18 +53,6 @@ export class TaskTimeoutError extends Error {
   }
 }
 
-/** Where a task file is: in the inbox, or claimed in `inflight/`. */
-export interface TaskSpot {
-  /** `inbox` or `inflight`. */
-  dir: TaskDir;
-  /** Its file name there. */
-  file: string;
-  /** Its own name, `<N>.json`. */
-  task: string;
-  /** Its sequence number. */
-  sequence: number;
-}
-
 /** What became of a task, for the loop that called. */
 export type Step =
   /** Handled, moved on or skipped: go on with the next task. */
@@ -87,15 +73,8 @@ export type Step =
  */
 type Settlement = Pick<Transition, "to" | "record"> & { event: Pick<TransitionEvent, "result" | "fate"> };
 
-/** What reading a task found. */
-type Read =
-  | { kind: "task"; task: TaskRecord }
-  /** Taken by someone else. */
-  | { kind: "gone" }
-  /** Not a task: to be quarantined. */
-  | { kind: "refused"; reason: string }
-  /** Looks half-written: look again shortly. */
-  | { kind: "incomplete" };
+/** What reading a task found, judged: a half-written one is looked at again shortly. */
+type Read = Exclude<TaskRead, { kind: "unparsed" }> | { kind: "incomplete" };
 
 const NEXT: Step = { kind: "next" };
 
@@ -108,14 +87,8 @@ function markOf(task: TaskRecord): string {
 const OUTPUT_TAIL_LINES = 20;
 const OUTPUT_TAIL_CHARS = 4096;
 
-/** The directory a destination is in, for messages. */
-const DIRECTORY = {
-  archive: Layout.ARCHIVE,
-  error: Layout.ERROR,
-  inbox: Layout.INBOX,
-  first: Layout.INBOX,
-  untouched: Layout.INBOX,
-};
+/** Where a destination is, for `TaskMoveError.to`. */
+const DIRECTORY = { archive: "archive", error: "error", inbox: "inbox", first: "inbox", untouched: "inbox" } as const;
 
 /** A fresh, empty report. */
 export function emptyReport(listenerDir: string): RunReport {
@@ -136,7 +109,7 @@ export function emptyReport(listenerDir: string): RunReport {
  * Runs one listener's handler on one task at a time (of many, in parallel
  * mode), and carries out what {@linkcode transition} decides for it.
  */
-export class TaskRunner {
+export class TaskRunner<T extends TakenTask = TakenTask> {
   /** The retry and lost budgets, and the retry delay. */
   readonly policy: TransitionPolicy;
   /**
@@ -149,8 +122,8 @@ export class TaskRunner {
   readonly #corruptSince = new Map<string, number>();
 
   constructor(
-    readonly store: FileStore,
-    readonly listener: ListenerRef,
+    readonly queue: TaskQueue<T>,
+    readonly listener: { readonly name: string; readonly eventType: string },
     readonly handler: HandlerLike,
     readonly settings: PassSettings,
   ) {
@@ -165,11 +138,11 @@ export class TaskRunner {
    * because this one's lease lapsed: the result is discarded and counted as
    * `lost`.
    */
-  async handle(report: RunReport, spot: TaskSpot): Promise<Step> {
+  async handle(report: RunReport, spot: T): Promise<Step> {
     try {
       return await this.#handle(report, spot);
     } catch (error) {
-      if (spot.dir !== Layout.INFLIGHT || !isNotFound(error)) throw error;
+      if (!(error instanceof TaskLostError) || !this.queue.claimed(spot)) throw error;
       report.lost++;
       this.settings.onEvent({
         type: "lost",
@@ -181,7 +154,7 @@ export class TaskRunner {
     }
   }
 
-  async #handle(report: RunReport, spot: TaskSpot): Promise<Step> {
+  async #handle(report: RunReport, spot: T): Promise<Step> {
     const read = this.#read(report, spot);
     switch (read.kind) {
       case "gone":
@@ -190,7 +163,7 @@ export class TaskRunner {
         await this.quarantine(report, spot, read.reason);
         return NEXT;
       case "incomplete":
-        await this.#release(spot);
+        await this.queue.settle(spot, "untouched");
         return read;
     }
     const { task } = read;
@@ -202,59 +175,37 @@ export class TaskRunner {
     const admission = admit(task, this.settings.now());
     if (admission.kind === "later") {
       report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, admission.dueAt);
-      await this.#release(spot);
+      await this.queue.settle(spot, "untouched");
       return admission;
     }
     return await this.#attempt(report, spot, task);
   }
 
-  /** Reads and decodes the task at `spot`; a file that is not a task is refused, a young corrupt one waited for. */
-  #read(report: RunReport, spot: TaskSpot): Read {
-    let read: TaskRead;
-    try {
-      read = this.store.readTask(this.listener, spot.dir, spot.file, this.settings.maxTaskSize);
-    } catch (error) {
-      if (isNotFound(error) && spot.dir === Layout.INBOX) return { kind: "gone" };
-      if (error instanceof Deno.errors.PermissionDenied) {
-        return { kind: "refused", reason: `unreadable: ${error.message}` };
-      }
-      throw error;
-    }
-    if (read.kind !== "file") return { kind: "refused", reason: this.#refusal(read) };
-    try {
-      const task = decodeTask(read.bytes, spot.sequence);
-      if (this.#corruptSince.size > 0) this.#corruptSince.delete(spot.task);
-      return { kind: "task", task };
-    } catch (error) {
-      if (!(error instanceof CorruptFileError)) throw error;
-      return this.#corrupt(report, spot, read.mtime, error);
-    }
+  /** Reads the task at `spot`; an unparsable one is waited for while a writer may still be busy. */
+  #read(report: RunReport, spot: T): Read {
+    const read = this.queue.read(spot);
+    if (read.kind === "unparsed") return this.#unparsed(report, spot, read.writtenAt, read.message);
+    if (read.kind === "task" && this.#corruptSince.size > 0) this.#corruptSince.delete(spot.task);
+    return read;
   }
 
-  /** A task file that does not parse: waited for while a writer may still be busy, then refused. */
-  #corrupt(report: RunReport, spot: TaskSpot, mtime: Date, error: CorruptFileError): Read {
+  /** A task that does not parse: waited for while a writer may still be busy, then refused. */
+  #unparsed(report: RunReport, spot: T, mtime: Date, message: string): Read {
     const firstSeen = this.#corruptSince.get(spot.task) ?? performance.now();
     this.#corruptSince.set(spot.task, firstSeen);
     const ageMs = this.settings.now().getTime() - mtime.getTime();
     const judged = judgeIncomplete(ageMs, performance.now() - firstSeen, this.settings.incompleteGraceMs);
     if (judged.kind === "quarantine") {
       this.#corruptSince.delete(spot.task);
-      return { kind: "refused", reason: `corrupt task file: ${error.message}${judged.note}` };
+      return { kind: "refused", reason: `corrupt task file: ${message}${judged.note}` };
     }
     report.waitingFor = spot.task;
-    this.settings.onEvent({ type: "waiting", listener: this.listener.name, file: spot.task, reason: error.message });
+    this.settings.onEvent({ type: "waiting", listener: this.listener.name, file: spot.task, reason: message });
     return { kind: "incomplete" };
   }
 
-  /** Puts a claimed task back into the inbox, unchanged; a task in the inbox stays. */
-  async #release(spot: TaskSpot): Promise<void> {
-    if (spot.dir === Layout.INFLIGHT) {
-      await this.store.move(this.listener, Layout.INFLIGHT, spot.file, Layout.INBOX, spot.task);
-    }
-  }
-
   /** Runs the handler on a task, then carries out the transition its ending leads to. */
-  async #attempt(report: RunReport, spot: TaskSpot, task: TaskRecord): Promise<Step> {
+  async #attempt(report: RunReport, spot: T, task: TaskRecord): Promise<Step> {
     const output: string[] = [];
     const taskAbort = new AbortController();
     const started = performance.now();
@@ -270,7 +221,7 @@ export class TaskRunner {
     if (ending.kind === "shutdown") {
       // Whatever the handler does now, the task goes on as it was.
       report.aborted = true;
-      await this.#release(spot);
+      await this.queue.settle(spot, "untouched");
       this.#emit(spot.sequence, next.event, durationMs);
       return { kind: "aborted" };
     }
@@ -282,7 +233,7 @@ export class TaskRunner {
   }
 
   /** What the handler gets for a task; its log lines are kept in `output` (the last ones). */
-  #context(spot: TaskSpot, task: TaskRecord, signal: AbortSignal, output: string[]): TaskContext {
+  #context(spot: T, task: TaskRecord, signal: AbortSignal, output: string[]): TaskContext {
     const { sequence } = spot;
     return {
       payload: task.payload,
@@ -309,7 +260,7 @@ export class TaskRunner {
    * A settlement an earlier attempt decided but could not carry out: kept in
    * memory, or recorded in the task file as its last failure record's `fate`.
    */
-  #decidedEarlier(spot: TaskSpot, task: TaskRecord): Settlement | undefined {
+  #decidedEarlier(spot: T, task: TaskRecord): Settlement | undefined {
     const kept = this.#unsettled.get(spot.task);
     if (kept && kept.mark === markOf(task)) return kept.settlement;
     this.#unsettled.delete(spot.task); // changed by someone else (a requeue, a take-over): decide afresh
@@ -319,7 +270,7 @@ export class TaskRunner {
   }
 
   /** Carries out a settlement decided by an earlier attempt, without running the handler. */
-  async #complete(report: RunReport, spot: TaskSpot, task: TaskRecord, settlement: Settlement): Promise<void> {
+  async #complete(report: RunReport, spot: T, task: TaskRecord, settlement: Settlement): Promise<void> {
     await this.#settle(report, spot, task, settlement);
     this.#emit(spot.sequence, {
       result: settlement.event.result,
@@ -335,16 +286,17 @@ export class TaskRunner {
    * memory in any case, so the handler does not run again for it; then a
    * {@linkcode TaskMoveError} is thrown.
    */
-  async #settle(report: RunReport, spot: TaskSpot, task: TaskRecord, settlement: Settlement): Promise<void> {
+  async #settle(report: RunReport, spot: T, task: TaskRecord, settlement: Settlement): Promise<void> {
     let rewritten: TaskRecord | undefined;
     try {
       if (settlement.record) {
-        await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(settlement.record));
+        await this.queue.note(spot, settlement.record);
         rewritten = settlement.record;
       }
-      await this.#move(report, spot, settlement.to);
+      await this.queue.settle(spot, settlement.to);
+      this.#count(report, settlement.to);
     } catch (thrown) {
-      if (isNotFound(thrown)) throw thrown; // taken over, or taken by someone else: not this runner's to settle
+      if (thrown instanceof TaskLostError) throw thrown; // taken over, or taken by someone else: not this runner's
       // FAILURE keeps the task where it is to be tried again anyway: nothing to remember.
       if (settlement.to === "first") throw thrown;
       const cause = toError(thrown);
@@ -355,34 +307,18 @@ export class TaskRunner {
     this.#unsettled.delete(spot.task);
   }
 
-  /** Moves a task to its destination, counting it. */
-  async #move(report: RunReport, spot: TaskSpot, to: Transition["to"]): Promise<void> {
-    switch (to) {
-      case "archive":
-        if (this.settings.archive === "delete") await this.store.remove(this.listener, spot.dir, spot.file);
-        else await this.store.move(this.listener, spot.dir, spot.file, Layout.ARCHIVE, spot.task);
-        report.archived++;
-        break;
-      case "error":
-        await this.store.move(this.listener, spot.dir, spot.file, Layout.ERROR, spot.task);
-        report.errored++;
-        break;
-      case "inbox":
-        await this.#release(spot);
-        report.retried++;
-        break;
-      case "first":
-      case "untouched":
-        await this.#release(spot);
-        break;
-    }
+  /** Counts a task settled at `to`. */
+  #count(report: RunReport, to: Transition["to"]): void {
+    if (to === "archive") report.archived++;
+    else if (to === "error") report.errored++;
+    else if (to === "inbox") report.retried++;
   }
 
   /**
    * Keeps a settlement whose move failed, for the next pass, with the mark of
    * the task as it is now (`task`); a success is also recorded in the file.
    */
-  async #keep(spot: TaskSpot, task: TaskRecord, settlement: Settlement, cause: Error): Promise<void> {
+  async #keep(spot: T, task: TaskRecord, settlement: Settlement, cause: Error): Promise<void> {
     let kept = { settlement, mark: markOf(task) };
     if (settlement.to === "archive") {
       const recorded = await this.#recordArchive(spot, task, settlement.event.result, cause);
@@ -397,7 +333,7 @@ export class TaskRunner {
    * file cannot be rewritten either.
    */
   async #recordArchive(
-    spot: TaskSpot,
+    spot: T,
     task: TaskRecord,
     result: string,
     cause: Error,
@@ -412,7 +348,7 @@ export class TaskRunner {
     };
     const recorded = withFailure(task, record);
     try {
-      await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(recorded));
+      await this.queue.note(spot, recorded);
     } catch {
       return undefined; // the runner keeps the decision in memory instead
     }
@@ -426,16 +362,12 @@ export class TaskRunner {
    * decided its fate (recorded, or kept by this runner) gets that fate
    * instead. `spot` is the task already taken over into this worker's name.
    */
-  async recover(report: RunReport, spot: TaskSpot, why: string): Promise<void> {
-    const read = this.store.readTask(this.listener, spot.dir, spot.file, this.settings.maxTaskSize);
-    if (read.kind !== "file") return await this.quarantine(report, spot, this.#refusal(read));
-    let task: TaskRecord;
-    try {
-      task = decodeTask(read.bytes, spot.sequence);
-    } catch (error) {
-      if (!(error instanceof CorruptFileError)) throw error;
-      return await this.#release(spot); // the inbox pass quarantines it
-    }
+  async recover(report: RunReport, spot: T, why: string): Promise<void> {
+    const read = this.queue.read(spot);
+    if (read.kind === "gone") return;
+    if (read.kind === "refused") return await this.quarantine(report, spot, read.reason);
+    if (read.kind === "unparsed") return await this.queue.settle(spot, "untouched"); // the inbox pass quarantines it
+    const { task } = read;
     const decided = this.#decidedEarlier(spot, task);
     if (decided) return await this.#complete(report, spot, task, decided);
     const next = transition(task, { kind: "lost", why }, this.policy, {
@@ -444,13 +376,9 @@ export class TaskRunner {
       output: "",
     });
     report.recovered++;
-    await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(next.record!));
-    if (next.to === "error") {
-      await this.store.move(this.listener, spot.dir, spot.file, Layout.ERROR, spot.task);
-      report.errored++;
-    } else {
-      await this.#release(spot);
-    }
+    await this.queue.note(spot, next.record!);
+    await this.queue.settle(spot, next.to);
+    if (next.to === "error") report.errored++;
     this.#emit(spot.sequence, next.event, 0);
   }
 
@@ -501,23 +429,9 @@ export class TaskRunner {
     });
   }
 
-  /** Why a file that was not read is quarantined. */
-  #refusal(read: Exclude<TaskRead, { kind: "file" }>): string {
-    if (read.kind === "not a file") {
-      return `not a task file: expected a regular file named <sequence>.json, found a ${read.found}`;
-    }
-    return `task file too large: ${read.size} bytes, over the limit of ${this.settings.maxTaskSize} bytes ` +
-      "(maxTaskSize); raise it (--max-task-size) to handle it, then requeue it";
-  }
-
-  /** Moves a file that is not a valid task to `error/` with a note saying why. */
-  async quarantine(report: RunReport, spot: Pick<TaskSpot, "dir" | "file" | "task">, reason: string): Promise<void> {
-    try {
-      await this.store.quarantine(this.listener, spot.dir, spot.file, reason, spot.task);
-    } catch (error) {
-      if (isNotFound(error) && spot.dir === Layout.INBOX) return; // another worker got to it first
-      throw error;
-    }
+  /** Sets aside something that is not a valid task (to `error/`, with a note saying why). */
+  async quarantine(report: RunReport, spot: T, reason: string): Promise<void> {
+    if (!await this.queue.quarantine(spot, reason)) return; // another worker got to it first
     report.quarantined++;
     this.settings.onEvent({ type: "quarantine", listener: this.listener.name, file: spot.task, reason });
   }

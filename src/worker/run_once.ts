@@ -347,7 +347,7 @@ async function runLocked(
     try {
       store.sweepTmp(listener, TMP_MAX_AGE_MS);
       const pass = new Pass(store, listener, handler, settings);
-      await recoverClaims(pass.runner, report);
+      await recoverClaims(pass.runner, pass.queue, report);
       return await pass.run(report);
     } finally {
       lock.close();

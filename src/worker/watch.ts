@@ -407,7 +407,9 @@ class ListenerWorker {
       // Every rescan interval, take back the claims of parallel workers that are gone (a parallel pass does
       // this itself, even in the middle of a backlog).
       this.#maintainedAt = now;
-      if (!(work instanceof ParallelPass)) await this.#withLock(stop, () => recoverClaims(work.runner, this.report));
+      if (!(work instanceof ParallelPass)) {
+        await this.#withLock(stop, () => recoverClaims(work.runner, work.queue, this.report));
+      }
     }
     if (now - this.#housekeptAt >= HOUSEKEEPING_MS) {
       this.#housekeptAt = now;

@@ -17,7 +17,8 @@ import {
 import { FileStore } from "../../src/store/file_store.ts";
 import { passSettings } from "../../src/worker/run_once.ts";
 import { TaskRunner } from "../../src/worker/_task_runner.ts";
-import { emptyReport } from "../../src/worker/_pass.ts";
+import type { TaskSpot } from "../../src/backend/file/task_queue.ts";
+import { emptyReport, fileQueue } from "../../src/worker/_pass.ts";
 import { type CliResult, exists, runCli, tempRoot } from "../_helpers.ts";
 
 /** A temporary directory holding the event root, and a sibling that no case may touch. */
@@ -258,11 +259,11 @@ async function assertNowhere(dir: string, needle: string): Promise<void> {
  * the listing had found a regular file that was then swapped for something
  * else before the read.
  */
-async function keeperRunner(box: Sandbox, events: RunEvent[] = []): Promise<TaskRunner> {
+async function keeperRunner(box: Sandbox, events: RunEvent[] = []): Promise<TaskRunner<TaskSpot>> {
   const store = new FileStore(box.root, { durable: false });
   const listener = await store.register(KEEPER, "");
   const settings = passSettings({ incompleteGraceMs: 0, durable: false, onEvent: (event) => events.push(event) });
-  return new TaskRunner(store, listener, { handleTask: () => Task.SUCCESS }, settings);
+  return new TaskRunner(fileQueue(store, listener, settings), listener, { handleTask: () => Task.SUCCESS }, settings);
 }
 
 /** Opens a FIFO for writing after `ms`, writes a line and closes it: ends a read that blocked on it. */

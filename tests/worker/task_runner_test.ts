@@ -23,6 +23,7 @@ import {
 import { FileStore } from "../../src/store/file_store.ts";
 import { Pass } from "../../src/worker/_pass.ts";
 import { emptyReport, TaskRunner } from "../../src/worker/_task_runner.ts";
+import { fileQueue } from "../../src/worker/_pass.ts";
 import { passSettings } from "../../src/worker/run_once.ts";
 import { namesIn, sequencesIn, tempRoot } from "../_helpers.ts";
 
@@ -339,11 +340,12 @@ Deno.test("TaskRunner.handle() quarantines a corrupt file it has waited for long
   const store = new FileStore(root.path, { durable: false });
   const listener = store.register("keeper", "");
   const graceMs = 300;
+  const settings = passSettings({ incompleteGraceMs: graceMs, durable: false });
   const runner = new TaskRunner(
-    store,
+    fileQueue(store, listener, settings),
     listener,
     { handleTask: () => Task.SUCCESS },
-    passSettings({ incompleteGraceMs: graceMs, durable: false }),
+    settings,
   );
   const path = join(listener.dir, "inbox", "1.json");
   await Deno.writeTextFile(path, '{"payload":');
