@@ -1,4 +1,4 @@
-import type { Delivery } from "./backend/port.ts";
+import type { Delivery } from "./backend/delivery.ts";
 import { DeliveryError, InvalidNameError, PayloadError } from "./errors.ts";
 import { parseEventType } from "./protocol/names.ts";
 import { encodePayload, encodePhpJson } from "./protocol/php_json.ts";
@@ -110,7 +110,7 @@ export interface DispatcherOptions {
   now?: () => Date;
 }
 
-export type { Delivery } from "./backend/port.ts";
+export type { Delivery } from "./backend/delivery.ts";
 
 /**
  * Writes events into the event root: one task file into the inbox of every

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Delivery } from "./backend/port.ts";
+import type { Delivery } from "./backend/delivery.ts";
 
 /**
  * An event type or handler name does not follow hurah's naming rules.

@@ -7,17 +7,7 @@
 import type { Destination } from "../protocol/transition.ts";
 import type { TaskRecord } from "../protocol/task_file.ts";
 
-/** One task written by a dispatch: `Dispatcher.dispatch()` returns one per listener reached. */
-export interface Delivery {
-  /** The listener's handler name. */
-  listener: string;
-  /** The event type the listener listens to (`""` for the root). */
-  listenerEventType: string;
-  /** The task's sequence number in that listener. */
-  sequence: number;
-  /** The absolute path of the task file in the listener's inbox. */
-  path: string;
-}
+export type { Delivery } from "./delivery.ts";
 
 /** A task a queue handed to the worker: which task it is; where it lies is the backend's business. */
 export interface TakenTask {
@@ -67,4 +57,46 @@ export interface TaskQueue<T extends TakenTask = TakenTask> {
    * unclaimed one was taken by someone else first.
    */
   quarantine(task: T, reason: string): Promise<boolean>;
+}
+
+/** What one {@linkcode ListenerQueue.take} found. */
+export interface Take<T extends TakenTask> {
+  /** The tasks taken, in sequence order: each settled by the worker, once. */
+  tasks: T[];
+  /** Entries that are not tasks, found meanwhile: the worker sets each aside with its reason. */
+  strays: { task: T; reason: string }[];
+  /** On the first take of a pass: how many tasks were waiting. */
+  backlog?: number;
+  /** The earliest time (epoch ms) a task put off with `defer()` is due, when one was skipped. */
+  dueAt?: number;
+}
+
+/** What a take may need from the worker while it takes. */
+export interface TakeHooks<T extends TakenTask> {
+  /** Whether to stop taking (FAILURE, shutdown): checked before each task is taken. */
+  stopped(): boolean;
+  /** Puts back a task whose worker is gone, counting the lost attempt (the backend's upkeep finds them). */
+  recover(task: T, why: string): Promise<void>;
+}
+
+/**
+ * One listener's queue, opened for one worker: ordered (one task at a time,
+ * in sequence order, where it lies) or parallel (each task claimed for this
+ * worker). A pass takes every due task once: `startPass()`, then `take()`
+ * until it gives no task. Disposed with `await using` (a parallel queue gives
+ * its lease up).
+ */
+export interface ListenerQueue<T extends TakenTask = TakenTask> extends TaskQueue<T>, AsyncDisposable {
+  /** Starts a pass: every due task may be taken once more. */
+  startPass(): void;
+  /**
+   * Takes up to `max` due tasks not taken yet in this pass; none when the
+   * pass has nothing left to take. Keeps the queue's upkeep meanwhile
+   * (parallel files: taking back the claims of workers that are gone).
+   */
+  take(max: number, hooks: TakeHooks<T>): Promise<Take<T>>;
+  /** Not to be taken again before `dueAt` (epoch ms): a retry's delay, a half-written file. */
+  defer(task: T, dueAt: number): void;
+  /** The worker is done with a taken task (settled, lost, or stopped on an error). */
+  finished(task: T): void;
 }

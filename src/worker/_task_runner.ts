@@ -17,7 +17,7 @@ import {
 import { type FailureRecord, type TaskRecord, withFailure } from "../protocol/task_file.ts";
 import type { TakenTask, TaskQueue, TaskRead } from "../backend/port.ts";
 import { type HandlerLike, maxAttemptsOf, type TaskContext } from "./handler.ts";
-import type { RunEvent, RunReport } from "./run_once.ts";
+import type { RunEvent, RunReport } from "./report.ts";
 
 /** How tasks are run; every field is already defaulted. */
 export interface PassSettings {
@@ -55,8 +55,8 @@ export class TaskTimeoutError extends Error {
 
 /** What became of a task, for the loop that called. */
 export type Step =
-  /** Handled, moved on or skipped: go on with the next task. */
-  | { kind: "next" }
+  /** Handled, moved on or skipped: go on with the next task; a retry's delay ends at `dueAt` (epoch ms). */
+  | { kind: "next"; dueAt?: number }
   /** FAILURE: the listener stops (ordered) or pauses (parallel). */
   | { kind: "stop" }
   /** Not complete yet (a writer may be busy): look again shortly. */
@@ -89,21 +89,6 @@ const OUTPUT_TAIL_CHARS = 4096;
 
 /** Where a destination is, for `TaskMoveError.to`. */
 const DIRECTORY = { archive: "archive", error: "error", inbox: "inbox", first: "inbox", untouched: "inbox" } as const;
-
-/** A fresh, empty report. */
-export function emptyReport(listenerDir: string): RunReport {
-  return {
-    listenerDir,
-    handled: 0,
-    archived: 0,
-    errored: 0,
-    retried: 0,
-    quarantined: 0,
-    recovered: 0,
-    lost: 0,
-    aborted: false,
-  };
-}
 
 /**
  * Runs one listener's handler on one task at a time (of many, in parallel
@@ -138,9 +123,9 @@ export class TaskRunner<T extends TakenTask = TakenTask> {
    * because this one's lease lapsed: the result is discarded and counted as
    * `lost`.
    */
-  async handle(report: RunReport, spot: T): Promise<Step> {
+  async handle(report: RunReport, spot: T, onStop?: () => void): Promise<Step> {
     try {
-      return await this.#handle(report, spot);
+      return await this.#handle(report, spot, onStop);
     } catch (error) {
       if (!(error instanceof TaskLostError) || !this.queue.claimed(spot)) throw error;
       report.lost++;
@@ -154,8 +139,8 @@ export class TaskRunner<T extends TakenTask = TakenTask> {
     }
   }
 
-  async #handle(report: RunReport, spot: T): Promise<Step> {
-    const read = this.#read(report, spot);
+  async #handle(report: RunReport, spot: T, onStop?: () => void): Promise<Step> {
+    const read = this.#read(spot);
     switch (read.kind) {
       case "gone":
         return NEXT;
@@ -174,23 +159,22 @@ export class TaskRunner<T extends TakenTask = TakenTask> {
     }
     const admission = admit(task, this.settings.now());
     if (admission.kind === "later") {
-      report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, admission.dueAt);
       await this.queue.settle(spot, "untouched");
       return admission;
     }
-    return await this.#attempt(report, spot, task);
+    return await this.#attempt(report, spot, task, onStop);
   }
 
   /** Reads the task at `spot`; an unparsable one is waited for while a writer may still be busy. */
-  #read(report: RunReport, spot: T): Read {
+  #read(spot: T): Read {
     const read = this.queue.read(spot);
-    if (read.kind === "unparsed") return this.#unparsed(report, spot, read.writtenAt, read.message);
+    if (read.kind === "unparsed") return this.#unparsed(spot, read.writtenAt, read.message);
     if (read.kind === "task" && this.#corruptSince.size > 0) this.#corruptSince.delete(spot.task);
     return read;
   }
 
   /** A task that does not parse: waited for while a writer may still be busy, then refused. */
-  #unparsed(report: RunReport, spot: T, mtime: Date, message: string): Read {
+  #unparsed(spot: T, mtime: Date, message: string): Read {
     const firstSeen = this.#corruptSince.get(spot.task) ?? performance.now();
     this.#corruptSince.set(spot.task, firstSeen);
     const ageMs = this.settings.now().getTime() - mtime.getTime();
@@ -199,13 +183,12 @@ export class TaskRunner<T extends TakenTask = TakenTask> {
       this.#corruptSince.delete(spot.task);
       return { kind: "refused", reason: `corrupt task file: ${message}${judged.note}` };
     }
-    report.waitingFor = spot.task;
     this.settings.onEvent({ type: "waiting", listener: this.listener.name, file: spot.task, reason: message });
     return { kind: "incomplete" };
   }
 
   /** Runs the handler on a task, then carries out the transition its ending leads to. */
-  async #attempt(report: RunReport, spot: T, task: TaskRecord): Promise<Step> {
+  async #attempt(report: RunReport, spot: T, task: TaskRecord, onStop?: () => void): Promise<Step> {
     const output: string[] = [];
     const taskAbort = new AbortController();
     const started = performance.now();
@@ -225,11 +208,11 @@ export class TaskRunner<T extends TakenTask = TakenTask> {
       this.#emit(spot.sequence, next.event, durationMs);
       return { kind: "aborted" };
     }
-    if (next.to === "first") report.failedAt = spot.sequence;
-    if (next.dueAt !== undefined) report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, next.dueAt);
+    if (next.to === "first") onStop?.(); // stop taking now, not once the task is back
     await this.#settle(report, spot, task, next);
     this.#emit(spot.sequence, next.event, durationMs);
-    return next.to === "first" ? { kind: "stop" } : NEXT;
+    if (next.to === "first") return { kind: "stop" };
+    return next.dueAt === undefined ? NEXT : { kind: "next", dueAt: next.dueAt };
   }
 
   /** What the handler gets for a task; its log lines are kept in `output` (the last ones). */

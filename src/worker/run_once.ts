@@ -1,119 +1,17 @@
-import type { Fate } from "../protocol/transition.ts";
-import { DEFAULT_MAX_TASK_SIZE } from "../protocol/task_file.ts";
+import type { ArchivePolicy, RunEvent, RunReport } from "./report.ts";
+import { fileQueue, OrderedFileQueue } from "../backend/file/listener_queue.ts";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
-import { FileStore, type ListenerRef, type LockWaitOptions } from "../store/file_store.ts";
+import { FileStore } from "../store/file_store.ts";
 import type { LockWait } from "../store/_fs.ts";
 import { prune } from "../store/prune.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
-import { emptyReport, Pass, type PassSettings, recoverClaims } from "./_pass.ts";
-import { hostId, workerId } from "./_worker_id.ts";
-import { ParallelPass, type ParallelSettings } from "./_parallel.ts";
+import { emptyReport } from "./report.ts";
+import { DEFAULTS, resolveSettings, TMP_MAX_AGE_MS } from "./_settings.ts";
+import { ListenerLoop } from "./_loop.ts";
+import { TaskRunner } from "./_task_runner.ts";
 
-/** Something that happened during a pass, for logs. */
-export type RunEvent =
-  | {
-    /** A handler ran for a task (or a task's earlier fate was completed). */
-    type: "task";
-    /** The handler name. */
-    listener: string;
-    /** The task's sequence number. */
-    sequence: number;
-    /** `SUCCESS`, `FAILURE`, `RETRY`, `INVALID`, `ERROR` (thrown or bad return), `TIMEOUT`, `LOST` or `ABORTED`. */
-    result: string;
-    /** What happened to the task. */
-    fate: Fate["fate"];
-    /** How long the handler ran, in milliseconds. */
-    durationMs: number;
-    /** Why, for anything but SUCCESS and a returned RETRY, and for a move an earlier attempt decided. */
-    message?: string;
-    /** For a retry with a delay: milliseconds until the task is due again. */
-    retryInMs?: number;
-  }
-  | {
-    /** A handler wrote a line: `TaskContext.log()`, or a line of an exec handler's standard error. */
-    type: "output";
-    /** The handler name. */
-    listener: string;
-    /** The task's sequence number. */
-    sequence: number;
-    /** The line, without its newline. */
-    line: string;
-  }
-  | {
-    /** A file that is not a task was moved to `error/`. */
-    type: "quarantine";
-    /** The handler name. */
-    listener: string;
-    /** The file's name in the inbox. */
-    file: string;
-    /** Why it was quarantined. */
-    reason: string;
-  }
-  | {
-    /** The pass stopped at a file that looks half-written; it is tried again later. */
-    type: "waiting";
-    /** The handler name. */
-    listener: string;
-    /** The file's name in the inbox. */
-    file: string;
-    /** What is wrong with it. */
-    reason: string;
-  }
-  | {
-    /** A parallel worker's task was taken over by another worker (its lease had lapsed); its result is discarded. */
-    type: "lost";
-    /** The handler name. */
-    listener: string;
-    /** The task's sequence number. */
-    sequence: number;
-    /** What happened. */
-    message: string;
-  }
-  | {
-    /** How many tasks a pass found waiting when it started (for progress displays). */
-    type: "backlog";
-    /** The handler name. */
-    listener: string;
-    /** Task files in the inbox. */
-    pending: number;
-  }
-  | {
-    /** A watched listener paused after FAILURE, or resumed. */
-    type: "paused";
-    /** The handler name. */
-    listener: string;
-    /** The task that returned FAILURE. */
-    sequence: number;
-    /** Milliseconds until the same task is tried again. */
-    retryInMs: number;
-  }
-  | {
-    /**
-     * A watched listener's pass stopped on an unexpected error (the file
-     * system refused a move, a state directory was replaced by a file...).
-     * That listener pauses and tries again after `retryInMs`; the others go
-     * on. (`runOnce()` throws such an error instead.)
-     */
-    type: "fault";
-    /** The handler name. */
-    listener: string;
-    /** The error, with its stack. */
-    message: string;
-    /** Milliseconds until the listener tries again. */
-    retryInMs: number;
-  }
-  | {
-    /** A watcher re-listed an inbox because file events may have been lost. */
-    type: "rescan";
-    /** The handler name. */
-    listener: string;
-    /** Why: `overflow` (the file watcher dropped events), or `watcher error: <message>` (it is restarted). */
-    reason: string;
-  };
-
-/** What SUCCESS does with a task; see `RunOptions.archive`. */
-export type ArchivePolicy = "keep" | "delete" | { keepMs: number };
+export type { ArchivePolicy, RunEvent, RunReport } from "./report.ts";
 
 /** Options of {@linkcode runOnce}. */
 export interface RunOptions {
@@ -233,37 +131,6 @@ export interface RunOptions {
   leaseMs?: number;
 }
 
-/** What one pass did. */
-export interface RunReport {
-  /** The listener's directory. */
-  listenerDir: string;
-  /** How many times the handler ran. */
-  handled: number;
-  /** Tasks moved to `archive/`. */
-  archived: number;
-  /** Tasks moved to `error/` (INVALID, retries used up, thrown, bad return). */
-  errored: number;
-  /** Tasks left in the inbox for a later retry. */
-  retried: number;
-  /** Files that were not valid tasks, moved to `error/` with a reason. */
-  quarantined: number;
-  /** The sequence number of the task that returned FAILURE and stopped the pass. */
-  failedAt?: number;
-  /** The file the pass stopped at because it looked half-written. */
-  waitingFor?: string;
-  /** Tasks taken back from parallel workers that died or lost their lease (each counted in `lost_count`). */
-  recovered: number;
-  /** Results discarded because another worker had taken the task over (this worker's lease lapsed). */
-  lost: number;
-  /** Whether the signal stopped the pass early. */
-  aborted: boolean;
-  /** When the earliest task waiting for a retry delay is due (epoch ms). */
-  nextDueAt?: number;
-}
-
-/** Staging files older than this were left by killed processes. */
-export const TMP_MAX_AGE_MS = 60 * 60 * 1000;
-
 /**
  * Works one listener's inbox once, as PHP's `worker:runner` does: registers
  * the listener, then runs the handler for every pending task in sequence
@@ -308,120 +175,41 @@ export async function runOnce(root: string, options: RunOptions): Promise<RunRep
   checkHandlerName(options.name);
   parseEventType(options.eventType);
   const handler = toHandler(options.handler);
+  const settings = resolveSettings(options, { retryDelay: () => 0, reapIntervalMs: DEFAULTS.rescanIntervalMs });
   const store = new FileStore(root, { durable: options.durable ?? true });
   const listener = await store.register(options.name, options.eventType);
-  const settings = passSettings(options);
-  const concurrency = checkConcurrency(options.concurrency ?? 1);
-  const keepMs = archiveKeepMs(options.archive);
-  const report = await runLocked(store, listener, handler, settings, options, concurrency);
-  if (keepMs !== undefined && report.archived > 0) {
-    await prune(store.root, {
-      olderThanMs: keepMs,
-      listeners: [listenerId(listener.name, listener.eventType)],
-      now: settings.now,
-    });
-  }
-  return report;
-}
-
-/** The retention of `{ keepMs }`, checked; `undefined` for the other policies. */
-export function archiveKeepMs(policy: ArchivePolicy | undefined): number | undefined {
-  if (policy === undefined || policy === "keep" || policy === "delete") return undefined;
-  if (typeof policy !== "object" || !(policy.keepMs >= 0)) {
-    throw new RangeError(`archive must be "keep", "delete" or { keepMs: <milliseconds> }, found ${String(policy)}`);
-  }
-  return policy.keepMs;
-}
-
-async function runLocked(
-  store: FileStore,
-  listener: ListenerRef,
-  handler: HandlerLike,
-  settings: PassSettings,
-  options: RunOptions,
-  concurrency: number,
-): Promise<RunReport> {
   const report = emptyReport(listener.dir);
-  if (concurrency === 1) {
-    const lock = await store.lockRunner(listener, false, lockWait(options));
-    try {
-      store.sweepTmp(listener, TMP_MAX_AGE_MS);
-      const pass = new Pass(store, listener, handler, settings);
-      await recoverClaims(pass.runner, pass.queue, report);
-      return await pass.run(report);
-    } finally {
-      lock.close();
-    }
-  }
-  const pass = new ParallelPass(store, listener, handler, settings, parallelSettings(options, concurrency));
-  const lock = await store.lockRunner(listener, true, lockWait(options));
+  const { pass, parallel, concurrency } = settings;
+  const queue = fileQueue(
+    store,
+    listener,
+    { maxTaskSize: pass.maxTaskSize, archive: pass.archive },
+    parallel && {
+      ...parallel,
+      worker: pass.worker,
+      now: pass.now,
+    },
+  );
+  const runner = new TaskRunner(queue, listener, handler, pass);
+  // Ordered runners take the run lock exclusively, parallel workers shared: the two never work a listener at once.
+  const wait = { signal: options.signal, timeoutMs: options.lockTimeoutMs, onWait: options.onLockWait };
+  const lock = await store.lockRunner(listener, parallel !== undefined, wait);
   try {
     store.sweepTmp(listener, TMP_MAX_AGE_MS);
-    await pass.open();
-    try {
-      return await pass.run(report); // it takes back dead workers' claims first
-    } finally {
-      await pass.close();
-    }
+    if (queue instanceof OrderedFileQueue) {
+      await queue.recoverOrphans(pass.worker, (task, why) => runner.recover(report, task, why));
+    } else await queue.open(); // its first take takes back dead workers' claims
+    await using _ = queue;
+    Object.assign(report, await new ListenerLoop(queue, runner, concurrency).pass(report));
   } finally {
     lock.close();
   }
-}
-
-/** Checks a task size limit, or gives the default. */
-export function checkMaxTaskSize(maxTaskSize: number | undefined): number {
-  if (maxTaskSize === undefined) return DEFAULT_MAX_TASK_SIZE;
-  if (!Number.isSafeInteger(maxTaskSize) || maxTaskSize < 1) {
-    throw new RangeError(`maxTaskSize must be a whole number of bytes, at least 1, found ${maxTaskSize}`);
+  if (settings.keepArchiveMs !== undefined && report.archived > 0) {
+    await prune(store.root, {
+      olderThanMs: settings.keepArchiveMs,
+      listeners: [listenerId(listener.name, listener.eventType)],
+      now: pass.now,
+    });
   }
-  return maxTaskSize;
-}
-
-/** How runOnce() waits for the run lock. */
-function lockWait(options: RunOptions): LockWaitOptions {
-  return { signal: options.signal, timeoutMs: options.lockTimeoutMs, onWait: options.onLockWait };
-}
-
-/** Checks a concurrency setting. */
-export function checkConcurrency(concurrency: number): number {
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
-    throw new RangeError(`concurrency must be a whole number of at least 1, found ${concurrency}`);
-  }
-  return concurrency;
-}
-
-/** Fills in the defaults of parallel mode. */
-export function parallelSettings(
-  options: { hostId?: string; leaseMs?: number },
-  concurrency: number,
-  reapIntervalMs = 10_000,
-): ParallelSettings {
-  const leaseMs = options.leaseMs ?? 30_000;
-  if (!(leaseMs > 0)) throw new RangeError(`leaseMs must be positive, found ${leaseMs}`);
-  return { concurrency, hostId: options.hostId ?? hostId(), leaseMs, reapIntervalMs };
-}
-
-/** Fills in the defaults of the options a pass uses. */
-export function passSettings(options: Omit<RunOptions, "name" | "eventType" | "handler">): PassSettings {
-  return {
-    signal: options.signal ?? new AbortController().signal,
-    graceMs: options.graceMs ?? 10_000,
-    timeoutMs: options.timeoutMs ?? 0,
-    retryDelay: options.retryDelay ?? (() => 0),
-    incompleteGraceMs: options.incompleteGraceMs ?? 10_000,
-    maxTaskSize: checkMaxTaskSize(options.maxTaskSize),
-    onEvent: options.onEvent ?? (() => {}),
-    now: options.now ?? (() => new Date()),
-    worker: workerId(options.hostId),
-    archive: options.archive === "delete" ? "delete" : "keep",
-    maxLost: checkMaxLost(options.maxLost ?? 3),
-  };
-}
-
-/** Checks a `maxLost` setting. */
-export function checkMaxLost(maxLost: number): number {
-  if (!Number.isSafeInteger(maxLost) || maxLost < 0) {
-    throw new RangeError(`maxLost must be a whole number of at least 0, found ${maxLost}`);
-  }
-  return maxLost;
+  return report;
 }

@@ -1,4 +1,6 @@
 import { dirname, join } from "node:path";
+import { fileQueue, OrderedFileQueue, ParallelFileQueue } from "../backend/file/listener_queue.ts";
+import type { TaskSpot } from "../backend/file/task_queue.ts";
 import { toError } from "../errors.ts";
 import { backoff } from "../protocol/backoff.ts";
 import { Layout } from "../protocol/layout.ts";
@@ -6,23 +8,13 @@ import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { FileStore, type ListenerRef } from "../store/file_store.ts";
 import type { LockWait } from "../store/_fs.ts";
 import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
-import {
-  archiveKeepMs,
-  type ArchivePolicy,
-  checkConcurrency,
-  checkMaxLost,
-  checkMaxTaskSize,
-  parallelSettings,
-  type RunEvent,
-  type RunReport,
-  TMP_MAX_AGE_MS,
-} from "./run_once.ts";
+import { type ArchivePolicy, emptyReport, type PassFindings, type RunEvent, type RunReport } from "./report.ts";
 import { prune } from "../store/prune.ts";
 import { listenerId } from "../protocol/listener_id.ts";
-import { ParallelPass } from "./_parallel.ts";
-import { emptyReport, Pass, type PassSettings, recoverClaims } from "./_pass.ts";
+import { ListenerLoop } from "./_loop.ts";
+import { DEFAULTS, type ListenerSettings, resolveSettings, TMP_MAX_AGE_MS } from "./_settings.ts";
+import { TaskRunner } from "./_task_runner.ts";
 import { Wakeup } from "./_wakeup.ts";
-import { workerId } from "./_worker_id.ts";
 
 /** One listener a watcher works. */
 export interface WatchListener {
@@ -158,6 +150,7 @@ export interface Watcher extends AsyncDisposable {
 }
 
 const WATCHER_RESTART_MS = 1000;
+/** How soon a listener looks again at a half-written file. */
 const INCOMPLETE_RECHECK_MS = 250;
 /** How often a watcher clears old staging files and applies the archive retention. */
 const HOUSEKEEPING_MS = 60 * 60 * 1000;
@@ -197,14 +190,17 @@ const HOUSEKEEPING_MS = 60 * 60 * 1000;
  * ```
  */
 export function watch(root: string, options: WatchOptions): Watcher {
-  for (const listener of options.listeners) {
+  const stop = new AbortController();
+  const defaults = {
+    retryDelay: options.retryDelay ?? ((attempt: number) => backoff(attempt)),
+    reapIntervalMs: options.rescanIntervalMs ?? DEFAULTS.rescanIntervalMs,
+  };
+  const settings = options.listeners.map((listener) => {
     checkHandlerName(listener.name);
     parseEventType(listener.eventType);
-    checkConcurrency(listener.concurrency ?? 1);
-    checkMaxLost(listener.maxLost ?? options.maxLost ?? 3);
-  }
-  archiveKeepMs(options.archive);
-  const stop = new AbortController();
+    const { timeoutMs, concurrency, maxLost = options.maxLost } = listener;
+    return resolveSettings({ ...options, signal: stop.signal, timeoutMs, concurrency, maxLost }, defaults);
+  });
   const onOuterAbort = () => stop.abort(options.signal?.reason);
   if (options.signal?.aborted) stop.abort(options.signal.reason);
   else options.signal?.addEventListener("abort", onOuterAbort, { once: true });
@@ -216,7 +212,7 @@ export function watch(root: string, options: WatchOptions): Watcher {
     failReady = reject;
   });
   ready.catch(() => {}); // observed through `ready` or `done`; not an unhandled rejection meanwhile
-  const done = run(root, options, stop, markReady).finally(() => {
+  const done = run(root, options, settings, stop, markReady).finally(() => {
     options.signal?.removeEventListener("abort", onOuterAbort);
   });
   // A failure before `ready` rejects it too, or whoever awaits it (as `hurah watch`) would wait forever.
@@ -231,6 +227,7 @@ export function watch(root: string, options: WatchOptions): Watcher {
 async function run(
   root: string,
   options: WatchOptions,
+  settings: ListenerSettings[],
   controller: AbortController,
   markReady: () => void,
 ): Promise<WatchReport> {
@@ -239,50 +236,32 @@ async function run(
   const onEvent = options.onEvent ?? (() => {});
   const now = options.now ?? (() => new Date());
   const workers: ListenerWorker[] = [];
-  for (const spec of options.listeners) {
+  for (const [index, spec] of options.listeners.entries()) {
     const listener = await store.register(spec.name, spec.eventType);
-    const settings: PassSettings = {
-      signal: stop,
-      graceMs: options.graceMs ?? 10_000,
-      timeoutMs: spec.timeoutMs ?? 0,
-      retryDelay: options.retryDelay ?? ((attempt) => backoff(attempt)),
-      incompleteGraceMs: options.incompleteGraceMs ?? 10_000,
-      maxTaskSize: checkMaxTaskSize(options.maxTaskSize),
-      onEvent,
-      now,
-      worker: workerId(options.hostId),
-      archive: options.archive === "delete" ? "delete" : "keep",
-      maxLost: spec.maxLost ?? options.maxLost ?? 3,
-    };
-    const handler = toHandler(spec.handler);
-    const concurrency = spec.concurrency ?? 1;
-    const work = concurrency === 1 ? new Pass(store, listener, handler, settings) : new ParallelPass(
-      store,
-      listener,
-      handler,
-      settings,
-      parallelSettings(options, concurrency, options.rescanIntervalMs ?? 10_000),
-    );
+    const { pass, parallel, concurrency, keepArchiveMs } = settings[index];
+    const queueOptions = { maxTaskSize: pass.maxTaskSize, archive: pass.archive };
+    const queue = fileQueue(store, listener, queueOptions, parallel && { ...parallel, worker: pass.worker, now });
+    const loop = new ListenerLoop(queue, new TaskRunner(queue, listener, toHandler(spec.handler), pass), concurrency);
     workers.push(
-      new ListenerWorker(store, listener, work, {
-        rescanIntervalMs: options.rescanIntervalMs ?? 10_000,
+      new ListenerWorker(store, listener, loop, {
+        rescanIntervalMs: options.rescanIntervalMs ?? DEFAULTS.rescanIntervalMs,
         failureDelay: options.failureDelay ?? ((failures) => backoff(failures, { capMs: 60_000 })),
         onEvent,
         now,
-        keepArchiveMs: archiveKeepMs(options.archive),
+        keepArchiveMs,
         onLockWait: options.onLockWait,
       }),
     );
   }
   // Parallel workers take their leases (each starts its renewal thread, tens of milliseconds) before the watcher
   // is ready, so that the first task is not kept waiting for that.
-  const opened: ParallelPass[] = [];
+  const opened: ParallelFileQueue[] = [];
   try {
-    for (const { work } of workers) {
-      if (work instanceof ParallelPass) opened.push(await work.open().then(() => work));
+    for (const { loop: { queue } } of workers) {
+      if (queue instanceof ParallelFileQueue) opened.push(await queue.open());
     }
   } catch (error) {
-    for (const work of opened) await work.close();
+    for (const queue of opened) await queue[Symbol.asyncDispose]();
     throw error;
   }
   const byInbox = new Map(workers.map((worker) => [join(worker.listener.dir, Layout.INBOX), worker]));
@@ -296,7 +275,7 @@ async function run(
   });
   // A loop that fails stops the others (their running tasks get the grace period), and the watcher fails.
   const loops = workers.map((worker) =>
-    worker.loop(stop).catch((error) => {
+    worker.run(stop).catch((error) => {
       controller.abort(error);
       throw error;
     })
@@ -308,7 +287,7 @@ async function run(
   } finally {
     await watching.close();
   }
-  return Object.fromEntries(workers.map((worker) => [worker.listener.name, worker.report]));
+  return Object.fromEntries(workers.map((worker) => [worker.listener.name, { ...worker.report, ...worker.findings }]));
 }
 
 interface LoopSettings {
@@ -325,43 +304,42 @@ interface LoopSettings {
 class ListenerWorker {
   readonly wakeup = new Wakeup(true);
   readonly report: RunReport;
+  /** What the last pass found. */
+  findings: PassFindings = {};
   #maintainedAt = -Infinity;
   #housekeptAt = -Infinity;
 
   constructor(
     readonly store: FileStore,
     readonly listener: ListenerRef,
-    readonly work: Pass | ParallelPass,
+    readonly loop: ListenerLoop<TaskSpot>,
     readonly settings: LoopSettings,
   ) {
     this.report = emptyReport(listener.dir);
   }
 
-  async loop(stop: AbortSignal): Promise<void> {
-    const work = this.work;
-    if (!(work instanceof ParallelPass)) return await this.#loop(stop, work);
+  async run(stop: AbortSignal): Promise<void> {
+    const { queue } = this.loop;
+    if (!(queue instanceof ParallelFileQueue)) return await this.#loop(stop);
     // Opened (its lease taken) before the loops start. Parallel workers share the run lock for as long as they
     // run: ordered runners wait.
+    await using _ = queue;
+    const lock = await this.#lock(stop, true);
+    if (lock === undefined) return;
     try {
-      const lock = await this.#lock(stop, true);
-      if (lock === undefined) return;
-      try {
-        await this.#loop(stop, work);
-      } finally {
-        lock.close();
-      }
+      await this.#loop(stop);
     } finally {
-      await work.close();
+      lock.close();
     }
   }
 
-  async #loop(stop: AbortSignal, work: Pass | ParallelPass): Promise<void> {
+  async #loop(stop: AbortSignal): Promise<void> {
     let failures = 0;
     let faults = 0;
     while (!stop.aborted) {
       this.wakeup.clear();
       try {
-        if (!await this.#pass(stop, work)) return;
+        if (!await this.#pass(stop)) return;
       } catch (thrown) {
         // An unexpected error (a file system that refuses a rename, a directory
         // replaced by a file...) pauses this listener only; the others go on.
@@ -379,12 +357,13 @@ class ListenerWorker {
       }
       faults = 0;
       if (this.report.aborted || stop.aborted) return;
-      if (this.report.failedAt !== undefined) {
+      const { failedAt, waitingFor, nextDueAt } = this.findings;
+      if (failedAt !== undefined) {
         const retryInMs = this.settings.failureDelay(++failures);
         this.settings.onEvent({
           type: "paused",
           listener: this.listener.name,
-          sequence: this.report.failedAt,
+          sequence: failedAt,
           retryInMs,
         });
         await sleep(retryInMs, stop);
@@ -392,23 +371,23 @@ class ListenerWorker {
       }
       failures = 0;
       let timeout = this.settings.rescanIntervalMs;
-      if (this.report.waitingFor !== undefined) timeout = Math.min(timeout, INCOMPLETE_RECHECK_MS);
-      if (this.report.nextDueAt !== undefined) {
-        timeout = Math.min(timeout, Math.max(0, this.report.nextDueAt - this.settings.now().getTime()));
-      }
+      if (waitingFor !== undefined) timeout = Math.min(timeout, INCOMPLETE_RECHECK_MS);
+      if (nextDueAt !== undefined) timeout = Math.min(timeout, Math.max(0, nextDueAt - this.settings.now().getTime()));
       await this.wakeup.wait(timeout, stop);
     }
   }
 
   /** Upkeep when due, then one pass; false when stopped while waiting for the run lock. */
-  async #pass(stop: AbortSignal, work: Pass | ParallelPass): Promise<boolean> {
+  async #pass(stop: AbortSignal): Promise<boolean> {
+    const { queue, runner } = this.loop;
     const now = this.settings.now().getTime();
     if (now - this.#maintainedAt >= this.settings.rescanIntervalMs) {
       // Every rescan interval, take back the claims of parallel workers that are gone (a parallel pass does
       // this itself, even in the middle of a backlog).
       this.#maintainedAt = now;
-      if (!(work instanceof ParallelPass)) {
-        await this.#withLock(stop, () => recoverClaims(work.runner, work.queue, this.report));
+      if (queue instanceof OrderedFileQueue) {
+        const recover = (task: TaskSpot, why: string) => runner.recover(this.report, task, why);
+        await this.#withLock(stop, () => queue.recoverOrphans(runner.settings.worker, recover));
       }
     }
     if (now - this.#housekeptAt >= HOUSEKEEPING_MS) {
@@ -422,11 +401,12 @@ class ListenerWorker {
         });
       }
     }
-    if (work instanceof ParallelPass) {
-      await work.run(this.report);
+    const pass = async () => void (this.findings = await this.loop.pass(this.report));
+    if (queue instanceof ParallelFileQueue) {
+      await pass();
       return true;
     }
-    return await this.#withLock(stop, () => work.run(this.report));
+    return await this.#withLock(stop, pass);
   }
 
   /** Runs `task` under the exclusive run lock; false when stopped while waiting for it. */

@@ -15,10 +15,11 @@ import {
   UnsafePathError,
 } from "../../mod.ts";
 import { FileStore } from "../../src/store/file_store.ts";
-import { passSettings } from "../../src/worker/run_once.ts";
+import { passSettings } from "../../src/worker/_settings.ts";
 import { TaskRunner } from "../../src/worker/_task_runner.ts";
 import type { TaskSpot } from "../../src/backend/file/task_queue.ts";
-import { emptyReport, fileQueue } from "../../src/worker/_pass.ts";
+import { emptyReport } from "../../src/worker/report.ts";
+import { FileTaskQueue } from "../../src/backend/file/task_queue.ts";
 import { type CliResult, exists, runCli, tempRoot } from "../_helpers.ts";
 
 /** A temporary directory holding the event root, and a sibling that no case may touch. */
@@ -263,7 +264,8 @@ async function keeperRunner(box: Sandbox, events: RunEvent[] = []): Promise<Task
   const store = new FileStore(box.root, { durable: false });
   const listener = await store.register(KEEPER, "");
   const settings = passSettings({ incompleteGraceMs: 0, durable: false, onEvent: (event) => events.push(event) });
-  return new TaskRunner(fileQueue(store, listener, settings), listener, { handleTask: () => Task.SUCCESS }, settings);
+  const queue = new FileTaskQueue(store, listener, { maxTaskSize: settings.maxTaskSize, archive: settings.archive });
+  return new TaskRunner(queue, listener, { handleTask: () => Task.SUCCESS }, settings);
 }
 
 /** Opens a FIFO for writing after `ms`, writes a line and closes it: ends a read that blocked on it. */

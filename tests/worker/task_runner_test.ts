@@ -21,10 +21,13 @@ import {
   type TaskRecord,
 } from "../../mod.ts";
 import { FileStore } from "../../src/store/file_store.ts";
-import { Pass } from "../../src/worker/_pass.ts";
-import { emptyReport, TaskRunner } from "../../src/worker/_task_runner.ts";
-import { fileQueue } from "../../src/worker/_pass.ts";
-import { passSettings } from "../../src/worker/run_once.ts";
+import { type PassSettings, TaskRunner } from "../../src/worker/_task_runner.ts";
+import { emptyReport, type RunReport } from "../../src/worker/report.ts";
+import { passSettings } from "../../src/worker/_settings.ts";
+import { ListenerLoop } from "../../src/worker/_loop.ts";
+import { OrderedFileQueue } from "../../src/backend/file/listener_queue.ts";
+import type { HandlerLike } from "../../src/worker/handler.ts";
+import type { ListenerRef } from "../../src/store/file_store.ts";
 import { namesIn, sequencesIn, tempRoot } from "../_helpers.ts";
 
 const NAME = "runner";
@@ -253,7 +256,7 @@ Deno.test("a task whose move fails after its handler ran is not run again; the n
         const store = new StuckStore(root.path, rewrites);
         const listener = store.register(NAME, EVENT_TYPE);
         let calls = 0;
-        const pass = new Pass(store, listener, {
+        const pass = orderedPass(store, listener, {
           handleTask: () => {
             calls++;
             return Task.SUCCESS;
@@ -310,7 +313,7 @@ Deno.test("a kept settlement is dropped when someone else changed the task file 
   const store = new StuckStore(root.path, true);
   const listener = store.register(NAME, EVENT_TYPE);
   let calls = 0;
-  const pass = new Pass(store, listener, {
+  const pass = orderedPass(store, listener, {
     handleTask: () => {
       calls++;
       return Task.SUCCESS;
@@ -342,7 +345,7 @@ Deno.test("TaskRunner.handle() quarantines a corrupt file it has waited for long
   const graceMs = 300;
   const settings = passSettings({ incompleteGraceMs: graceMs, durable: false });
   const runner = new TaskRunner(
-    fileQueue(store, listener, settings),
+    new OrderedFileQueue(store, listener, { maxTaskSize: settings.maxTaskSize, archive: settings.archive }),
     listener,
     { handleTask: () => Task.SUCCESS },
     settings,
@@ -368,3 +371,10 @@ Deno.test("TaskRunner.handle() quarantines a corrupt file it has waited for long
     /^corrupt task file: not valid JSON/,
   );
 });
+
+/** Ordered passes over a listener, as `runOnce` and `watch` make them. */
+function orderedPass(store: FileStore, listener: ListenerRef, handler: HandlerLike, settings: PassSettings) {
+  const queue = new OrderedFileQueue(store, listener, { maxTaskSize: settings.maxTaskSize, archive: settings.archive });
+  const loop = new ListenerLoop(queue, new TaskRunner(queue, listener, handler, settings), 1);
+  return { run: (report: RunReport) => loop.pass(report) };
+}
