@@ -3,8 +3,14 @@ import { DeliveryError, InvalidNameError, PayloadError } from "./errors.ts";
 import { parseEventType } from "./protocol/names.ts";
 import { encodePayload, encodePhpJson } from "./protocol/php_json.ts";
 import { DEFAULT_MAX_TASK_SIZE, formatDelivery } from "./protocol/task_file.ts";
-import { type Build, type Delivered, FileStore, type ListenerRef, PartialDeliveryError } from "./store/file_store.ts";
-import type { LockWait } from "./store/_fs.ts";
+import {
+  type Build,
+  type Delivered,
+  FileStore,
+  type ListenerRef,
+  PartialDeliveryError,
+} from "./backend/file/file_store.ts";
+import type { LockWait } from "./backend/file/_fs.ts";
 
 /** The default of `DispatcherOptions.lockTimeoutMs`. */
 const DISPATCH_LOCK_TIMEOUT_MS = 30_000;

@@ -7,9 +7,9 @@ import { OrderedFileQueue, ParallelFileQueue } from "../backend/file/listener_qu
 import type { TaskSpot } from "../backend/file/task_queue.ts";
 import { toError } from "../errors.ts";
 import { listenerId } from "../protocol/listener_id.ts";
-import type { FileStore, ListenerRef } from "../store/file_store.ts";
-import type { LockWait } from "../store/_fs.ts";
-import { prune } from "../store/prune.ts";
+import type { FileStore, ListenerRef } from "../backend/file/file_store.ts";
+import type { LockWait } from "../backend/file/_fs.ts";
+import { prune } from "../backend/file/prune.ts";
 import { emptyReport, type PassFindings, type RunEvent, type RunReport } from "./report.ts";
 import { INCOMPLETE_RECHECK_MS, type ListenerLoop } from "./_loop.ts";
 import { TMP_MAX_AGE_MS } from "./_settings.ts";

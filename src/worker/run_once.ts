@@ -1,8 +1,8 @@
 import type { RunReport } from "./report.ts";
 import { fileQueue, OrderedFileQueue } from "../backend/file/listener_queue.ts";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
-import { FileStore } from "../store/file_store.ts";
-import { prune } from "../store/prune.ts";
+import { FileStore } from "../backend/file/file_store.ts";
+import { prune } from "../backend/file/prune.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 import { toHandler } from "./handler.ts";
 import { emptyReport } from "./report.ts";
@@ -60,7 +60,7 @@ export async function runOnce(root: string, options: RunOptions): Promise<RunRep
   const handler = toHandler(options.handler);
   const settings = resolveSettings(options, { retryDelay: () => 0, reapIntervalMs: DEFAULTS.rescanIntervalMs });
   const store = new FileStore(root, { durable: options.durable ?? true });
-  const listener = await store.register(options.name, options.eventType);
+  const listener = store.register(options.name, options.eventType);
   const report = emptyReport(listener.dir);
   const { pass, parallel, concurrency } = settings;
   const queue = fileQueue(

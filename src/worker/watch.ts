@@ -4,7 +4,7 @@ import { fileQueue, ParallelFileQueue } from "../backend/file/listener_queue.ts"
 import { backoff } from "../protocol/backoff.ts";
 import { Layout } from "../protocol/layout.ts";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
-import { FileStore } from "../store/file_store.ts";
+import { FileStore } from "../backend/file/file_store.ts";
 import { toHandler } from "./handler.ts";
 import type { RunReport } from "./report.ts";
 import { ListenerLoop } from "./_loop.ts";
@@ -113,7 +113,7 @@ async function run(
   const now = options.now ?? (() => new Date());
   const workers: ListenerWorker[] = [];
   for (const [index, spec] of options.listeners.entries()) {
-    const listener = await store.register(spec.name, spec.eventType);
+    const listener = store.register(spec.name, spec.eventType);
     const { pass, parallel, concurrency, keepArchiveMs } = settings[index];
     const queueOptions = { maxTaskSize: pass.maxTaskSize, archive: pass.archive };
     const queue = fileQueue(store, listener, queueOptions, parallel && { ...parallel, worker: pass.worker, now });

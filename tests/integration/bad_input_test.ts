@@ -14,7 +14,7 @@ import {
   Task,
   UnsafePathError,
 } from "../../mod.ts";
-import { FileStore } from "../../src/store/file_store.ts";
+import { FileStore } from "../../src/backend/file/file_store.ts";
 import { passSettings } from "../../src/worker/_settings.ts";
 import { TaskRunner } from "../../src/worker/_task_runner.ts";
 import type { TaskSpot } from "../../src/backend/file/task_queue.ts";

@@ -20,14 +20,14 @@ import {
   TaskMoveError,
   type TaskRecord,
 } from "../../mod.ts";
-import { FileStore } from "../../src/store/file_store.ts";
+import { FileStore } from "../../src/backend/file/file_store.ts";
 import { type PassSettings, TaskRunner } from "../../src/worker/_task_runner.ts";
 import { emptyReport, type RunReport } from "../../src/worker/report.ts";
 import { passSettings } from "../../src/worker/_settings.ts";
 import { ListenerLoop } from "../../src/worker/_loop.ts";
 import { OrderedFileQueue } from "../../src/backend/file/listener_queue.ts";
 import type { HandlerLike } from "../../src/worker/handler.ts";
-import type { ListenerRef } from "../../src/store/file_store.ts";
+import type { ListenerRef } from "../../src/backend/file/file_store.ts";
 import { namesIn, sequencesIn, tempRoot } from "../_helpers.ts";
 
 const NAME = "runner";

@@ -7,8 +7,8 @@
  * workers that are gone are taken over and put back.
  */
 import { Layout } from "../../protocol/layout.ts";
-import type { FileStore, ListenerRef } from "../../store/file_store.ts";
-import { judgeLease, Lease, leaseOwners, type LeaseVerdict, removeLease } from "../../store/lease.ts";
+import type { FileStore, ListenerRef } from "./file_store.ts";
+import { judgeLease, Lease, leaseOwners, type LeaseVerdict, removeLease } from "./lease.ts";
 import type { ListenerQueue, Take, TakeHooks } from "../port.ts";
 import { FileTaskQueue, type FileTaskQueueOptions, type TaskSpot } from "./task_queue.ts";
 
@@ -139,7 +139,7 @@ export class ParallelFileQueue extends FileTaskQueue implements ListenerQueue<Ta
 
   /** Takes this worker's lease; a thread of its own renews it every third of `leaseMs`. */
   async open(): Promise<this> {
-    await this.store.ensureStateDir(this.listener, Layout.INFLIGHT);
+    this.store.ensureStateDir(this.listener, Layout.INFLIGHT);
     this.#lease = await Lease.acquire(this.store, this.listener, {
       worker: this.mode.worker,
       host: this.mode.hostId,
@@ -195,7 +195,7 @@ export class ParallelFileQueue extends FileTaskQueue implements ListenerQueue<Ta
           this.#notBefore.delete(file);
         }
         await this.#reapIfDue(hooks); // a long backlog must not keep a dead worker's tasks waiting
-        const claim = await this.store.claim(this.listener, file, this.mode.worker);
+        const claim = this.store.claim(this.listener, file, this.mode.worker);
         if (!claim) continue; // another worker was first
         this.#claimedInListing++;
         this.#claimedUpTo = sequence;
@@ -255,7 +255,7 @@ export class ParallelFileQueue extends FileTaskQueue implements ListenerQueue<Ta
       }
       const lapse = verdicts.get(claim.owner)!.lapse;
       if (lapse === undefined) continue;
-      const mine = await this.store.takeOver(this.listener, claim, worker);
+      const mine = this.store.takeOver(this.listener, claim, worker);
       if (mine) await recover(claimSpot(mine), `worker ${claim.owner} ${lapse}`); // else another worker was first
     }
     // Only as judged: a lease renewed since (its worker was frozen and has resumed) stays.

@@ -10,8 +10,8 @@ import { Layout } from "../../protocol/layout.ts";
 import { decodeTask, encodeTask, type TaskRecord } from "../../protocol/task_file.ts";
 import type { Destination } from "../../protocol/transition.ts";
 import type { TaskQueue, TaskRead } from "../port.ts";
-import { isNotFound } from "../../store/_fs.ts";
-import type { FileStore, ListenerRef, TaskDir, TaskRead as FileRead } from "../../store/file_store.ts";
+import { isNotFound } from "./_fs.ts";
+import type { FileStore, ListenerRef, TaskDir, TaskRead as FileRead } from "./file_store.ts";
 
 /** Where a task file is: in the inbox, or claimed in `inflight/`. */
 export interface TaskSpot {
@@ -73,7 +73,7 @@ export class FileTaskQueue implements TaskQueue<TaskSpot> {
       if (record) await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(record));
       switch (to) {
         case "archive":
-          if (this.options.archive === "delete") await this.store.remove(this.listener, spot.dir, spot.file);
+          if (this.options.archive === "delete") this.store.remove(this.listener, spot.dir, spot.file);
           else await this.store.move(this.listener, spot.dir, spot.file, Layout.ARCHIVE, spot.task);
           break;
         case "error":

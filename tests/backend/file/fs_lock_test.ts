@@ -9,9 +9,9 @@
  */
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { join } from "node:path";
-import { LockTimeoutError } from "../../src/errors.ts";
-import { lockFile, type LockWait } from "../../src/store/_fs.ts";
-import { tempRoot } from "../_helpers.ts";
+import { LockTimeoutError } from "../../../src/errors.ts";
+import { lockFile, type LockWait } from "../../../src/backend/file/_fs.ts";
+import { tempRoot } from "../../_helpers.ts";
 
 /**
  * Whether this process may read /proc/locks: Deno asks for `--allow-all`
@@ -112,7 +112,7 @@ Deno.test("lockHolder() finds the pid holding a flock in /proc/locks, and undefi
   const path = join(root.path, "dispatch.lock");
   // In a process of its own with every permission: Deno reads /proc/locks only with --allow-all.
   const script = `
-    import { lockHolder } from ${JSON.stringify(new URL("../../src/store/_fs.ts", import.meta.url).href)};
+    import { lockHolder } from ${JSON.stringify(new URL("../../../src/backend/file/_fs.ts", import.meta.url).href)};
     const path = ${JSON.stringify(path)};
     const file = Deno.openSync(path, { read: true, write: true, create: true });
     file.lockSync(true);

@@ -9,8 +9,8 @@
  */
 import { deepEqual, equal } from "node:assert/strict";
 import { join } from "node:path";
-import { Layout, listenerPath } from "../../mod.ts";
-import { namesIn, runCli, tempRoot } from "../_helpers.ts";
+import { Layout, listenerPath } from "../../../mod.ts";
+import { namesIn, runCli, tempRoot } from "../../_helpers.ts";
 
 /** faketime's preload library, if faketime is installed. */
 const PRELOAD = await (async (): Promise<string | undefined> => {

@@ -8,7 +8,7 @@
  * for a lock another process holds.
  */
 import { closeSync, constants, existsSync, openSync, readSync } from "node:fs";
-import { LockTimeoutError, UnsafePathError } from "../errors.ts";
+import { LockTimeoutError, UnsafePathError } from "../../errors.ts";
 
 const encoder = new TextEncoder();
 

@@ -1,7 +1,7 @@
 /** Reading a listener's state directories without following links: shared by status, inspect, requeue and prune. */
 import { join } from "node:path";
-import { UnsafePathError } from "../errors.ts";
-import { Layout } from "../protocol/layout.ts";
+import { UnsafePathError } from "../../errors.ts";
+import { Layout } from "../../protocol/layout.ts";
 import type { Claim, FileStore, ListenerRef } from "./file_store.ts";
 import { isAlreadyExists, isNotFound } from "./_fs.ts";
 
@@ -65,7 +65,7 @@ export function isReasonNote(name: string): boolean {
  * @throws {UnsafePathError} When a link or a file stands there.
  */
 export async function listClaims(store: FileStore, listener: ListenerRef): Promise<Claim[]> {
-  return await hasStateDir(listener.dir, Layout.INFLIGHT) ? await store.listInflight(listener) : [];
+  return await hasStateDir(listener.dir, Layout.INFLIGHT) ? store.listInflight(listener) : [];
 }
 
 /**

@@ -1,21 +1,21 @@
 import { join, resolve } from "node:path";
-import { CorruptFileError } from "../errors.ts";
-import { Layout } from "../protocol/layout.ts";
-import { listenerId } from "../protocol/listener_id.ts";
+import { CorruptFileError } from "../../errors.ts";
+import { Layout } from "../../protocol/layout.ts";
+import { listenerId } from "../../protocol/listener_id.ts";
 import {
   type InFlightTask,
   type LeaseState,
   type ListenerStatus,
   type StatusReport,
   summarizePending,
-} from "../protocol/listener_status.ts";
+} from "../../protocol/listener_status.ts";
 import {
   decodeTask,
   decodeTracking,
   DEFAULT_MAX_TASK_SIZE,
   sequenceOf,
   type TaskRecord,
-} from "../protocol/task_file.ts";
+} from "../../protocol/task_file.ts";
 import { FileStore, type ListenerRef } from "./file_store.ts";
 import { findListener, listListeners } from "./listeners.ts";
 import { arrivedAt, isReasonNote, listClaims, lstatIfExists, readStateDir } from "./_dir.ts";

@@ -6,10 +6,10 @@
  */
 import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { join } from "node:path";
-import { encodeTask, formatDelivery, Layout } from "../../mod.ts";
-import { FileStore, LOCK_FREE_MARGIN, type StateDir, type TaskDir } from "../../src/store/file_store.ts";
-import { namesIn, sequencesIn, tempRoot } from "../_helpers.ts";
-import { fill, smallTmpfs } from "../_tmpfs.ts";
+import { encodeTask, formatDelivery, Layout } from "../../../mod.ts";
+import { FileStore, LOCK_FREE_MARGIN, type StateDir, type TaskDir } from "../../../src/backend/file/file_store.ts";
+import { namesIn, sequencesIn, tempRoot } from "../../_helpers.ts";
+import { fill, smallTmpfs } from "../../_tmpfs.ts";
 
 const build = (tag: string) => (sequence: number) =>
   encodeTask({ payload: tag, sequence, count: sequence, delivery: formatDelivery(new Date()) });

@@ -1,8 +1,8 @@
 import { deepEqual, equal, rejects } from "node:assert/strict";
 import { join } from "node:path";
-import { InvalidNameError, ListenerNotFoundError, UnsafePathError } from "../../src/errors.ts";
-import { findListener, listListeners } from "../../src/store/listeners.ts";
-import { tempRoot } from "../_helpers.ts";
+import { InvalidNameError, ListenerNotFoundError, UnsafePathError } from "../../../src/errors.ts";
+import { findListener, listListeners } from "../../../src/backend/file/listeners.ts";
+import { tempRoot } from "../../_helpers.ts";
 
 async function mkdirs(root: string, ...paths: string[]) {
   for (const path of paths) await Deno.mkdir(join(root, path), { recursive: true });

@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { ListenerNotFoundError, UnsafePathError } from "../errors.ts";
-import { listenerId, parseListenerId } from "../protocol/listener_id.ts";
-import { LISTENER_SUFFIX, MAX_SEGMENTS, parseEventType } from "../protocol/names.ts";
+import { ListenerNotFoundError, UnsafePathError } from "../../errors.ts";
+import { listenerId, parseListenerId } from "../../protocol/listener_id.ts";
+import { LISTENER_SUFFIX, MAX_SEGMENTS, parseEventType } from "../../protocol/names.ts";
 import { FileStore, type ListenerRef } from "./file_store.ts";
 import { lstatIfExists } from "./_dir.ts";
 
@@ -35,7 +35,7 @@ function isTypeSegment(name: string): boolean {
  */
 export async function listListeners(root: string): Promise<ListenerRef[]> {
   const store = new FileStore(root);
-  await store.checkRoot();
+  store.checkRoot();
   const found: ListenerRef[] = [];
   const walk = async (dir: string, segments: string[]): Promise<void> => {
     const subdirs: string[] = [];
@@ -83,7 +83,7 @@ function compare(a: string, b: string): number {
 export async function findListener(root: string, id: string): Promise<ListenerRef> {
   const { name, eventType } = parseListenerId(id);
   const store = new FileStore(root);
-  await store.checkRoot();
+  store.checkRoot();
   let dir = store.root;
   const parts = [...parseEventType(eventType), name + LISTENER_SUFFIX];
   for (const part of parts) {

@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import { CorruptFileError } from "../errors.ts";
-import { Layout } from "../protocol/layout.ts";
-import { listenerId } from "../protocol/listener_id.ts";
-import { decodeTask, DEFAULT_MAX_TASK_SIZE, type TaskRecord } from "../protocol/task_file.ts";
+import { CorruptFileError } from "../../errors.ts";
+import { Layout } from "../../protocol/layout.ts";
+import { listenerId } from "../../protocol/listener_id.ts";
+import { decodeTask, DEFAULT_MAX_TASK_SIZE, type TaskRecord } from "../../protocol/task_file.ts";
 import { findListener } from "./listeners.ts";
 import { FileStore } from "./file_store.ts";
 import { arrivedAt, hasStateDir, listClaims, lstatIfExists } from "./_dir.ts";

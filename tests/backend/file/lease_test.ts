@@ -8,10 +8,10 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
-import { Layout } from "../../src/protocol/layout.ts";
-import { FileStore, type ListenerRef } from "../../src/store/file_store.ts";
-import { judgeLease, Lease, leaseLapse, removeLease } from "../../src/store/lease.ts";
-import { namesIn, tempRoot, waitUntil } from "../_helpers.ts";
+import { Layout } from "../../../src/protocol/layout.ts";
+import { FileStore, type ListenerRef } from "../../../src/backend/file/file_store.ts";
+import { judgeLease, Lease, leaseLapse, removeLease } from "../../../src/backend/file/lease.ts";
+import { namesIn, tempRoot, waitUntil } from "../../_helpers.ts";
 
 Deno.test("leaseLapse() judges a lease that another worker removes at the same time, without failing", async () => {
   await using root = await tempRoot();

@@ -1,9 +1,9 @@
 import { deepEqual, equal, rejects } from "node:assert/strict";
 import { join } from "node:path";
-import { ListenerNotFoundError } from "../../src/errors.ts";
-import { inspectTask } from "../../src/store/inspect.ts";
-import { buildOpsRoot } from "../_ops_root.ts";
-import { tempRoot } from "../_helpers.ts";
+import { ListenerNotFoundError } from "../../../src/errors.ts";
+import { inspectTask } from "../../../src/backend/file/inspect.ts";
+import { buildOpsRoot } from "../../_ops_root.ts";
+import { tempRoot } from "../../_helpers.ts";
 
 Deno.test("inspectTask() finds every file of a task, quarantined copies and links included", async () => {
   await using root = await tempRoot();

@@ -1,10 +1,10 @@
 import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { join } from "node:path";
-import { Dispatcher, runOnce, Task } from "../../mod.ts";
-import { ListenerNotFoundError } from "../../src/errors.ts";
-import { requeue } from "../../src/store/requeue.ts";
-import { claim } from "../_ops_root.ts";
-import { tempRoot } from "../_helpers.ts";
+import { Dispatcher, runOnce, Task } from "../../../mod.ts";
+import { ListenerNotFoundError } from "../../../src/errors.ts";
+import { requeue } from "../../../src/backend/file/requeue.ts";
+import { claim } from "../../_ops_root.ts";
+import { tempRoot } from "../../_helpers.ts";
 
 /** A listener whose tasks 1..n all went to error/ (INVALID). */
 async function failedRoot(root: string, tasks: number): Promise<string> {

@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { Layout } from "../protocol/layout.ts";
-import { listenerId } from "../protocol/listener_id.ts";
-import { sequenceOf } from "../protocol/task_file.ts";
+import { Layout } from "../../protocol/layout.ts";
+import { listenerId } from "../../protocol/listener_id.ts";
+import { sequenceOf } from "../../protocol/task_file.ts";
 import type { ListenerRef } from "./file_store.ts";
 import { findListener, listListeners } from "./listeners.ts";
 import { arrivedAt, isReasonNote, lstatIfExists, readStateDir } from "./_dir.ts";

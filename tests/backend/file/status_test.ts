@@ -1,10 +1,10 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { join } from "node:path";
-import { Dispatcher, runOnce, Task } from "../../mod.ts";
-import { ListenerNotFoundError, UnsafePathError } from "../../src/errors.ts";
-import { status } from "../../src/store/status.ts";
-import { claim, writeLease } from "../_ops_root.ts";
-import { tempRoot } from "../_helpers.ts";
+import { Dispatcher, runOnce, Task } from "../../../mod.ts";
+import { ListenerNotFoundError, UnsafePathError } from "../../../src/errors.ts";
+import { status } from "../../../src/backend/file/status.ts";
+import { claim, writeLease } from "../../_ops_root.ts";
+import { tempRoot } from "../../_helpers.ts";
 
 const listener = { name: "worker", eventType: "jobs", handler: () => Task.SUCCESS, durable: false };
 

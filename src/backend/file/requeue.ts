@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import { CorruptFileError } from "../errors.ts";
-import { Layout } from "../protocol/layout.ts";
-import { listenerId } from "../protocol/listener_id.ts";
-import { decodeTask, encodeTask, sequenceOf, type TaskRecord, withFailure } from "../protocol/task_file.ts";
+import { CorruptFileError } from "../../errors.ts";
+import { Layout } from "../../protocol/layout.ts";
+import { listenerId } from "../../protocol/listener_id.ts";
+import { decodeTask, encodeTask, sequenceOf, type TaskRecord, withFailure } from "../../protocol/task_file.ts";
 import { FileStore, type ListenerRef } from "./file_store.ts";
 import { findListener } from "./listeners.ts";
 import { ensureStateDir, isReasonNote, listClaims, lstatIfExists, readStateDir } from "./_dir.ts";

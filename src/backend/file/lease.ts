@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { Layout } from "../protocol/layout.ts";
+import { Layout } from "../../protocol/layout.ts";
 import { isAlreadyExists, isNotFound, readAllText } from "./_fs.ts";
 import { LEASE_THREAD_SOURCE } from "./_lease_thread.ts";
 import type { FileStore, ListenerRef } from "./file_store.ts";
@@ -88,7 +88,7 @@ export class Lease {
     record: LeaseRecord,
     options: LeaseOptions = {},
   ): Promise<Lease> {
-    await store.ensureStateDir(listener, Layout.WORKERS);
+    store.ensureStateDir(listener, Layout.WORKERS);
     const lease = new Lease(listener, record);
     const intervalMs = Math.max(10, Math.floor(options.renewIntervalMs ?? record.lease_ms / 3));
     try {

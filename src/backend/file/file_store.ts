@@ -1,8 +1,8 @@
 import { join, resolve } from "node:path";
-import { SequenceLimitError, UnsafePathError } from "../errors.ts";
-import { Layout } from "../protocol/layout.ts";
-import { LISTENER_SUFFIX, listenerPath } from "../protocol/names.ts";
-import { decodeTracking, encodeTracking, sequenceOf, type TrackingRecord } from "../protocol/task_file.ts";
+import { SequenceLimitError, UnsafePathError } from "../../errors.ts";
+import { Layout } from "../../protocol/layout.ts";
+import { LISTENER_SUFFIX, listenerPath } from "../../protocol/names.ts";
+import { decodeTracking, encodeTracking, sequenceOf, type TrackingRecord } from "../../protocol/task_file.ts";
 import {
   exists,
   isAlreadyExists,

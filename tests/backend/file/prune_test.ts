@@ -1,8 +1,8 @@
 import { deepEqual, equal, rejects } from "node:assert/strict";
 import { join } from "node:path";
-import { prune } from "../../src/store/prune.ts";
-import { buildOpsRoot, LIVE_WORKER } from "../_ops_root.ts";
-import { tempRoot } from "../_helpers.ts";
+import { prune } from "../../../src/backend/file/prune.ts";
+import { buildOpsRoot, LIVE_WORKER } from "../../_ops_root.ts";
+import { tempRoot } from "../../_helpers.ts";
 
 const DAY = 86_400_000;
 /** A clock a year ahead: everything on disk is a year old by it. */
