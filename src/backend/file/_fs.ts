@@ -379,3 +379,13 @@ function deviceNumbers(dev: number): { major: number; minor: number } {
     minor: Number((d & 0xffn) | ((d >> 12n) & 0xffffff00n)),
   };
 }
+
+/** The entry at `path` (a link is not followed), or `undefined` when there is none. */
+export function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
