@@ -5,6 +5,7 @@
  */
 import { TaskLostError, TaskMoveError, toError } from "../errors.ts";
 import {
+  type Admission,
   admit,
   attemptOf,
   type Ending,
@@ -152,12 +153,12 @@ export class TaskRunner<T extends TakenTask = TakenTask> {
         return read;
     }
     const { task } = read;
-    const decided = this.#decidedEarlier(spot, task);
+    const admission = admit(task, this.settings.now());
+    const decided = this.#decidedEarlier(spot, task, admission);
     if (decided) {
       await this.#complete(report, spot, task, decided);
       return NEXT;
     }
-    const admission = admit(task, this.settings.now());
     if (admission.kind === "later") {
       await this.queue.settle(spot, "untouched");
       return admission;
@@ -243,11 +244,10 @@ export class TaskRunner<T extends TakenTask = TakenTask> {
    * A settlement an earlier attempt decided but could not carry out: kept in
    * memory, or recorded in the task file as its last failure record's `fate`.
    */
-  #decidedEarlier(spot: T, task: TaskRecord): Settlement | undefined {
+  #decidedEarlier(spot: T, task: TaskRecord, admission: Admission): Settlement | undefined {
     const kept = this.#unsettled.get(spot.task);
     if (kept && kept.mark === markOf(task)) return kept.settlement;
     this.#unsettled.delete(spot.task); // changed by someone else (a requeue, a take-over): decide afresh
-    const admission = admit(task, this.settings.now());
     if (admission.kind !== "complete") return undefined;
     return { to: admission.fate, event: { result: admission.result, fate: admission.fate } };
   }
@@ -351,7 +351,7 @@ export class TaskRunner<T extends TakenTask = TakenTask> {
     if (read.kind === "refused") return await this.quarantine(report, spot, read.reason);
     if (read.kind === "unparsed") return await this.queue.settle(spot, "untouched"); // the inbox pass quarantines it
     const { task } = read;
-    const decided = this.#decidedEarlier(spot, task);
+    const decided = this.#decidedEarlier(spot, task, admit(task, this.settings.now()));
     if (decided) return await this.#complete(report, spot, task, decided);
     const next = transition(task, { kind: "lost", why }, this.policy, {
       now: this.settings.now(),
