@@ -45,8 +45,8 @@ export { execHandler } from "./src/worker/exec_handler.ts";
 export type { ExecHandlerOptions } from "./src/worker/exec_handler.ts";
 export { backoff } from "./src/protocol/backoff.ts";
 export type { BackoffOptions } from "./src/protocol/backoff.ts";
-export { decideFate, Task } from "./src/protocol/fate.ts";
-export type { Fate, TaskResult } from "./src/protocol/fate.ts";
+export { decideFate, Task } from "./src/protocol/transition.ts";
+export type { Fate, TaskResult } from "./src/protocol/transition.ts";
 export { checkHandlerName, listenerPath, parseEventType } from "./src/protocol/names.ts";
 export { encodePayload, encodePhpJson } from "./src/protocol/php_json.ts";
 export { decodeTask, encodeTask, formatDelivery, sequenceOf } from "./src/protocol/task_file.ts";
@@ -63,17 +63,17 @@ export type {
 } from "./src/protocol/listener_status.ts";
 export { checkThresholds } from "./src/protocol/thresholds.ts";
 export type { StatusThresholds, ThresholdName, Violation } from "./src/protocol/thresholds.ts";
-export type { ListenerRef } from "./src/store/file_store.ts";
-export type { LockWait } from "./src/store/_fs.ts";
-export { findListener, listListeners } from "./src/store/listeners.ts";
-export { status } from "./src/store/status.ts";
-export type { StatusOptions } from "./src/store/status.ts";
-export { inspectTask } from "./src/store/inspect.ts";
-export type { FoundTask, InspectOptions, TaskInspection, TaskLocation } from "./src/store/inspect.ts";
-export { requeue } from "./src/store/requeue.ts";
-export type { RequeueOptions, RequeueRefusal, RequeueReport } from "./src/store/requeue.ts";
-export { prune } from "./src/store/prune.ts";
-export type { ListenerPrune, PruneOptions, PruneReport } from "./src/store/prune.ts";
+export type { ListenerRef } from "./src/backend/file/file_store.ts";
+export type { LockWait } from "./src/backend/file/_fs.ts";
+export { findListener, listListeners } from "./src/backend/file/listeners.ts";
+export { status } from "./src/backend/file/status.ts";
+export type { StatusOptions } from "./src/backend/file/status.ts";
+export { inspectTask } from "./src/backend/file/inspect.ts";
+export type { FoundTask, InspectOptions, TaskInspection, TaskLocation } from "./src/backend/file/inspect.ts";
+export { requeue } from "./src/backend/file/requeue.ts";
+export type { RequeueOptions, RequeueRefusal, RequeueReport } from "./src/backend/file/requeue.ts";
+export { prune } from "./src/backend/file/prune.ts";
+export type { ListenerPrune, PruneOptions, PruneReport } from "./src/backend/file/prune.ts";
 export {
   CorruptFileError,
   DeliveryError,

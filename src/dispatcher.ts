@@ -1,10 +1,16 @@
+import type { Delivery } from "./backend/delivery.ts";
 import { DeliveryError, InvalidNameError, PayloadError } from "./errors.ts";
 import { parseEventType } from "./protocol/names.ts";
 import { encodePayload, encodePhpJson } from "./protocol/php_json.ts";
 import { DEFAULT_MAX_TASK_SIZE, formatDelivery } from "./protocol/task_file.ts";
-import { type Build, type Delivered, FileStore, type ListenerRef, PartialDeliveryError } from "./store/file_store.ts";
-import type { LockWait } from "./store/_fs.ts";
-import type { Delivery } from "./protocol/delivery.ts";
+import {
+  type Build,
+  type Delivered,
+  FileStore,
+  type ListenerRef,
+  PartialDeliveryError,
+} from "./backend/file/file_store.ts";
+import type { LockWait } from "./backend/file/_fs.ts";
 
 /** The default of `DispatcherOptions.lockTimeoutMs`. */
 const DISPATCH_LOCK_TIMEOUT_MS = 30_000;
@@ -110,7 +116,7 @@ export interface DispatcherOptions {
   now?: () => Date;
 }
 
-export type { Delivery };
+export type { Delivery } from "./backend/delivery.ts";
 
 /**
  * Writes events into the event root: one task file into the inbox of every

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Delivery } from "./protocol/delivery.ts";
+import type { Delivery } from "./backend/delivery.ts";
 
 /**
  * An event type or handler name does not follow hurah's naming rules.
@@ -191,6 +191,12 @@ export class ExecHandlerError extends Error {
   readonly signal: string | null;
   /** The last bytes it wrote to standard error. */
   readonly stderrTail: string;
+  /**
+   * What the handler's process wrote (`stderrTail`). A thrown error that
+   * carries an `output` is recorded in the task's failure record without its
+   * JavaScript stack, which says nothing about the process.
+   */
+  readonly output: string;
 
   /**
    * Creates the error.
@@ -211,6 +217,7 @@ export class ExecHandlerError extends Error {
     this.code = status.code;
     this.signal = status.signal;
     this.stderrTail = stderrTail;
+    this.output = stderrTail;
   }
 }
 
@@ -443,4 +450,31 @@ export function toError(thrown: unknown): Error {
   return new Error(typeof thrown === "string" ? thrown : `non-Error thrown: ${String(thrown)}`, {
     cause: thrown,
   });
+}
+
+/**
+ * A backend found that another worker owns a task now (it took the task over
+ * after this worker's lease lapsed), or that the task is gone: whatever this
+ * worker decided for it is not carried out. Internal: the worker counts such a
+ * task as `lost` and goes on.
+ */
+export class TaskLostError extends Error {
+  /** The listener's handler name. */
+  readonly listener: string;
+  /** The task's sequence number. */
+  readonly sequence: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param listener The listener's handler name.
+   * @param sequence The task's sequence number.
+   * @param cause What the backend met (a rename that found no file).
+   */
+  constructor(listener: string, sequence: number, cause?: unknown) {
+    super(`task ${sequence} of listener ${listener} is owned by another worker now, or gone`, { cause });
+    this.name = "TaskLostError";
+    this.listener = listener;
+    this.sequence = sequence;
+  }
 }

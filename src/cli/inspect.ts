@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { FailureRecord } from "../protocol/task_file.ts";
-import { type FoundTask, inspectTask, type TaskInspection } from "../store/inspect.ts";
+import { type FoundTask, inspectTask, type TaskInspection } from "../backend/file/inspect.ts";
 import { sequenceArgument } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";

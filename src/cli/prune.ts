@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { prune } from "../store/prune.ts";
+import { prune } from "../backend/file/prune.ts";
 import { duration } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { requeue } from "../store/requeue.ts";
+import { requeue } from "../backend/file/requeue.ts";
 import { sequenceArgument } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";

@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { formatAge } from "../protocol/_age.ts";
 import type { ListenerStatus, StatusReport } from "../protocol/listener_status.ts";
 import { checkThresholds, type StatusThresholds, type Violation } from "../protocol/thresholds.ts";
-import { status } from "../store/status.ts";
+import { status } from "../backend/file/status.ts";
 import { countOption, duration } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";

@@ -3,23 +3,23 @@
  * (tasks handled where they lie, in `inbox/`) and parallel workers (tasks
  * claimed into `inflight/` first).
  */
-import { CorruptFileError, ExecHandlerError, TaskMoveError, toError } from "../errors.ts";
+import { TaskLostError, TaskMoveError, toError } from "../errors.ts";
 import {
-  decideFate,
-  decideLost,
-  decideThrown,
-  decideTimeout,
-  type Fate,
-  resultName,
-  type TaskResult,
-} from "../protocol/fate.ts";
-import { Layout } from "../protocol/layout.ts";
-import { decodeTask, encodeTask, type FailureRecord, type TaskRecord, withFailure } from "../protocol/task_file.ts";
-import { formatAge } from "../protocol/_age.ts";
-import { isNotFound } from "../store/_fs.ts";
-import type { FileStore, ListenerRef, TaskDir, TaskRead } from "../store/file_store.ts";
+  type Admission,
+  admit,
+  attemptOf,
+  type Ending,
+  judgeIncomplete,
+  type Transition,
+  transition,
+  type TransitionEvent,
+  type TransitionPolicy,
+} from "../protocol/transition.ts";
+import { type FailureRecord, type TaskRecord, withFailure } from "../protocol/task_file.ts";
+import type { Listener } from "../protocol/listener_id.ts";
+import type { TakenTask, TaskQueue, TaskRead } from "../backend/port.ts";
 import { type HandlerLike, maxAttemptsOf, type TaskContext } from "./handler.ts";
-import type { RunEvent, RunReport } from "./run_once.ts";
+import type { RunEvent, RunReport } from "./report.ts";
 
 /** How tasks are run; every field is already defaulted. */
 export interface PassSettings {
@@ -55,22 +55,10 @@ export class TaskTimeoutError extends Error {
   }
 }
 
-/** Where a task file is: in the inbox, or claimed in `inflight/`. */
-export interface TaskSpot {
-  /** `inbox` or `inflight`. */
-  dir: TaskDir;
-  /** Its file name there. */
-  file: string;
-  /** Its own name, `<N>.json`. */
-  task: string;
-  /** Its sequence number. */
-  sequence: number;
-}
-
 /** What became of a task, for the loop that called. */
 export type Step =
-  /** Handled, moved on or skipped: go on with the next task. */
-  | { kind: "next" }
+  /** Handled, moved on or skipped: go on with the next task; a retry's delay ends at `dueAt` (epoch ms). */
+  | { kind: "next"; dueAt?: number }
   /** FAILURE: the listener stops (ordered) or pauses (parallel). */
   | { kind: "stop" }
   /** Not complete yet (a writer may be busy): look again shortly. */
@@ -80,25 +68,17 @@ export type Step =
   /** Shutdown: it ran past the grace period and was left as it was. */
   | { kind: "aborted" };
 
-type Outcome =
-  | { kind: "returned"; value: unknown }
-  | { kind: "thrown"; error: Error }
-  | { kind: "timeout" }
-  | { kind: "shutdown" };
-
 /**
- * What an attempt decided for a task, to be carried out by a rewrite (when
- * `rewrite` is set) and a move. Kept by the runner when the move fails, so
- * that the next pass only carries it out.
+ * What was decided for a task, to be carried out by a rewrite (when `record`
+ * is set) and a move: a transition, or its destination and event alone. Kept
+ * by the runner when the move fails, so that the next pass only carries it out.
  */
-interface Settlement {
-  /** Where the task goes: `archive/`, back to the inbox (retry, FAILURE), or `error/`. */
-  kind: Fate["fate"];
-  /** The attempt's result, for messages. */
-  result: string;
-  /** The task as it is to be written before the move, from the task as it is now. */
-  rewrite?: (task: TaskRecord) => TaskRecord;
-}
+type Settlement = Pick<Transition, "to" | "record"> & { event: Pick<TransitionEvent, "result" | "fate"> };
+
+/** What reading a task found, judged: a half-written one is looked at again shortly. */
+type Read = Exclude<TaskRead, { kind: "unparsed" }> | { kind: "incomplete" };
+
+const NEXT: Step = { kind: "next" };
 
 /** What tells one state of a task file from another: its id, delivery and last failure record. */
 function markOf(task: TaskRecord): string {
@@ -109,24 +89,16 @@ function markOf(task: TaskRecord): string {
 const OUTPUT_TAIL_LINES = 20;
 const OUTPUT_TAIL_CHARS = 4096;
 
-/** A fresh, empty report. */
-export function emptyReport(listenerDir: string): RunReport {
-  return {
-    listenerDir,
-    handled: 0,
-    archived: 0,
-    errored: 0,
-    retried: 0,
-    quarantined: 0,
-    recovered: 0,
-    lost: 0,
-    aborted: false,
-  };
-}
+/** Where a destination is, for `TaskMoveError.to`. */
+const DIRECTORY = { archive: "archive", error: "error", inbox: "inbox", first: "inbox", untouched: "inbox" } as const;
 
-/** Runs one listener's handler on one task at a time (of many, in parallel mode). */
-export class TaskRunner {
-  readonly maxAttempts: number;
+/**
+ * Runs one listener's handler on one task at a time (of many, in parallel
+ * mode), and carries out what {@linkcode transition} decides for it.
+ */
+export class TaskRunner<T extends TakenTask = TakenTask> {
+  /** The retry and lost budgets, and the retry delay. */
+  readonly policy: TransitionPolicy;
   /**
    * Settlements whose move failed, by task name (`<N>.json`), with a mark of
    * the task file as it was left: the next pass carries them out, without the
@@ -137,12 +109,13 @@ export class TaskRunner {
   readonly #corruptSince = new Map<string, number>();
 
   constructor(
-    readonly store: FileStore,
-    readonly listener: ListenerRef,
+    readonly queue: TaskQueue<T>,
+    readonly listener: Listener,
     readonly handler: HandlerLike,
     readonly settings: PassSettings,
   ) {
-    this.maxAttempts = maxAttemptsOf(handler);
+    const retryDelay = handler.retryDelay ? (attempt: number) => handler.retryDelay!(attempt) : settings.retryDelay;
+    this.policy = { maxAttempts: maxAttemptsOf(handler), maxLost: settings.maxLost, retryDelay };
   }
 
   /**
@@ -152,11 +125,11 @@ export class TaskRunner {
    * because this one's lease lapsed: the result is discarded and counted as
    * `lost`.
    */
-  async handle(report: RunReport, spot: TaskSpot): Promise<Step> {
+  async handle(report: RunReport, spot: T, onStop?: () => void): Promise<Step> {
     try {
-      return await this.#handle(report, spot);
+      return await this.#handle(report, spot, onStop);
     } catch (error) {
-      if (spot.dir !== Layout.INFLIGHT || !isNotFound(error)) throw error;
+      if (!(error instanceof TaskLostError) || !this.queue.claimed(spot)) throw error;
       report.lost++;
       this.settings.onEvent({
         type: "lost",
@@ -164,94 +137,101 @@ export class TaskRunner {
         sequence: spot.sequence,
         message: "another worker took this task over (this worker's lease had lapsed); this result is discarded",
       });
-      return { kind: "next" };
+      return NEXT;
     }
   }
 
-  async #handle(report: RunReport, spot: TaskSpot): Promise<Step> {
-    let read: TaskRead;
-    try {
-      read = this.store.readTask(this.listener, spot.dir, spot.file, this.settings.maxTaskSize);
-    } catch (error) {
-      if (isNotFound(error) && spot.dir === Layout.INBOX) return { kind: "next" }; // taken by someone else
-      if (error instanceof Deno.errors.PermissionDenied) {
-        await this.quarantine(report, spot, `unreadable: ${error.message}`);
-        return { kind: "next" };
-      }
-      throw error;
+  async #handle(report: RunReport, spot: T, onStop?: () => void): Promise<Step> {
+    const read = this.#read(spot);
+    switch (read.kind) {
+      case "gone":
+        return NEXT;
+      case "refused":
+        await this.quarantine(report, spot, read.reason);
+        return NEXT;
+      case "incomplete":
+        await this.queue.settle(spot, "untouched");
+        return read;
     }
-    if (read.kind !== "file") {
-      await this.quarantine(report, spot, this.#refusal(read));
-      return { kind: "next" };
+    const { task } = read;
+    const admission = admit(task, this.settings.now());
+    const decided = this.#decidedEarlier(spot, task, admission);
+    if (decided) {
+      await this.#complete(report, spot, task, decided);
+      return NEXT;
     }
-    let task: TaskRecord;
-    try {
-      task = decodeTask(read.bytes, spot.sequence);
-    } catch (error) {
-      if (!(error instanceof CorruptFileError)) throw error;
-      const age = this.settings.now().getTime() - read.mtime.getTime();
-      const firstSeen = this.#corruptSince.get(spot.task) ?? performance.now();
-      this.#corruptSince.set(spot.task, firstSeen);
-      // Young by its mtime, and not found corrupt for longer than that by this runner's own clock: a writer
-      // may still be busy. A file from the future is not waited for (that would be for ever, or until the
-      // clock catches up).
-      const grace = this.settings.incompleteGraceMs;
-      if (Math.abs(age) < grace && performance.now() - firstSeen < grace) {
-        report.waitingFor = spot.task;
-        this.settings.onEvent({
-          type: "waiting",
-          listener: this.listener.id,
-          file: spot.task,
-          reason: error.message,
-        });
-        await this.#release(spot);
-        return { kind: "incomplete" };
-      }
+    if (admission.kind === "later") {
+      await this.queue.settle(spot, "untouched");
+      return admission;
+    }
+    return await this.#attempt(report, spot, task, onStop);
+  }
+
+  /** Reads the task at `spot`; an unparsable one is waited for while a writer may still be busy. */
+  #read(spot: T): Read {
+    const read = this.queue.read(spot);
+    if (read.kind === "unparsed") return this.#unparsed(spot, read.writtenAt, read.message);
+    if (read.kind === "task" && this.#corruptSince.size > 0) this.#corruptSince.delete(spot.task);
+    return read;
+  }
+
+  /** A task that does not parse: waited for while a writer may still be busy, then refused. */
+  #unparsed(spot: T, mtime: Date, message: string): Read {
+    const firstSeen = this.#corruptSince.get(spot.task) ?? performance.now();
+    this.#corruptSince.set(spot.task, firstSeen);
+    const ageMs = this.settings.now().getTime() - mtime.getTime();
+    const judged = judgeIncomplete(ageMs, performance.now() - firstSeen, this.settings.incompleteGraceMs);
+    if (judged.kind === "quarantine") {
       this.#corruptSince.delete(spot.task);
-      const future = age <= -grace ? `; its mtime is ${formatAge(-age)} ahead of this host's clock` : "";
-      await this.quarantine(report, spot, `corrupt task file: ${error.message}${future}`);
-      return { kind: "next" };
+      return { kind: "refused", reason: `corrupt task file: ${message}${judged.note}` };
     }
-    if (this.#corruptSince.size > 0) this.#corruptSince.delete(spot.task);
-    const earlier = this.#decidedEarlier(spot, task);
-    if (earlier) {
-      await this.#complete(report, spot, task, earlier);
-      return { kind: "next" };
-    }
-    const dueAt = typeof task.not_before === "string" ? Date.parse(task.not_before) : NaN;
-    if (dueAt > this.settings.now().getTime()) {
-      report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, dueAt);
-      await this.#release(spot);
-      return { kind: "later", dueAt };
-    }
-    return await this.#attempt(report, spot, task);
+    this.settings.onEvent({ type: "waiting", listener: this.listener.id, file: spot.task, reason: message });
+    return { kind: "incomplete" };
   }
 
-  /** Puts a claimed task back into the inbox, unchanged; a task in the inbox stays. */
-  async #release(spot: TaskSpot): Promise<void> {
-    if (spot.dir === Layout.INFLIGHT) {
-      await this.store.move(this.listener, Layout.INFLIGHT, spot.file, Layout.INBOX, spot.task);
-    }
-  }
-
-  async #attempt(report: RunReport, spot: TaskSpot, task: TaskRecord): Promise<Step> {
-    const { sequence } = spot;
-    const retryCount = task.retry_count ?? 0;
-    const lostCount = typeof task.lost_count === "number" ? task.lost_count : 0;
-    const taskAbort = new AbortController();
+  /** Runs the handler on a task, then carries out the transition its ending leads to. */
+  async #attempt(report: RunReport, spot: T, task: TaskRecord, onStop?: () => void): Promise<Step> {
     const output: string[] = [];
-    const context: TaskContext = {
+    const taskAbort = new AbortController();
+    const started = performance.now();
+    const ending = await this.#invoke(this.#context(spot, task, taskAbort.signal, output), taskAbort);
+    const durationMs = performance.now() - started;
+    if (ending.kind !== "shutdown") report.handled++;
+    const tail = output.join("\n").slice(-OUTPUT_TAIL_CHARS);
+    const next = transition(task, ending, this.policy, {
+      now: this.settings.now(),
+      worker: this.settings.worker,
+      output: tail,
+    });
+    if (ending.kind === "shutdown") {
+      // Whatever the handler does now, the task goes on as it was.
+      report.aborted = true;
+      await this.queue.settle(spot, "untouched");
+      this.#emit(spot.sequence, next.event, durationMs);
+      return { kind: "aborted" };
+    }
+    if (next.to === "first") onStop?.(); // stop taking now, not once the task is back
+    await this.#settle(report, spot, task, next);
+    this.#emit(spot.sequence, next.event, durationMs);
+    if (next.to === "first") return { kind: "stop" };
+    return next.dueAt === undefined ? NEXT : { kind: "next", dueAt: next.dueAt };
+  }
+
+  /** What the handler gets for a task; its log lines are kept in `output` (the last ones). */
+  #context(spot: T, task: TaskRecord, signal: AbortSignal, output: string[]): TaskContext {
+    const { sequence } = spot;
+    return {
       payload: task.payload,
       sequence,
       count: typeof task.count === "number" ? task.count : sequence,
       delivery: String(task.delivery ?? ""),
-      retryCount,
+      retryCount: task.retry_count ?? 0,
       eventType: typeof task.event_type === "string" ? task.event_type : undefined,
       taskId: typeof task.task_id === "string" ? task.task_id : undefined,
       eventId: typeof task.event_id === "string" ? task.event_id : undefined,
       listener: this.listener.name,
       record: task,
-      signal: taskAbort.signal,
+      signal,
       log: (message) => {
         const line = String(message);
         this.settings.onEvent({ type: "output", listener: this.listener.id, sequence, line });
@@ -259,131 +239,28 @@ export class TaskRunner {
         if (output.length > OUTPUT_TAIL_LINES) output.shift();
       },
     };
-    const started = performance.now();
-    const outcome = await this.#invoke(context, taskAbort);
-    const durationMs = performance.now() - started;
-    if (outcome.kind === "shutdown") {
-      // Whatever the handler does now, the task goes on as it was.
-      report.aborted = true;
-      await this.#release(spot);
-      this.settings.onEvent({
-        type: "task",
-        listener: this.listener.id,
-        sequence,
-        result: "ABORTED",
-        fate: "stop",
-        durationMs,
-        message: `shutdown: the task ran past the ${this.settings.graceMs} ms grace period; it stays in the inbox`,
-      });
-      return { kind: "aborted" };
-    }
-    report.handled++;
-    let fate: Fate;
-    let result: string;
-    let stack: string | undefined;
-    /** Why this attempt did not succeed, for the failure record of a retry. */
-    let why: string;
-    if (outcome.kind === "returned") {
-      fate = decideFate(outcome.value, retryCount, this.maxAttempts);
-      result = fate.fate === "error" ? fate.result : resultName(outcome.value as TaskResult);
-      why = "the handler returned Task.RETRY";
-    } else if (outcome.kind === "thrown") {
-      fate = decideThrown(outcome.error, retryCount, this.maxAttempts);
-      result = "ERROR";
-      why = `${outcome.error.name}: ${outcome.error.message}`;
-      // An exec handler's message already carries its status and stderr; its JS stack says nothing.
-      stack = outcome.error instanceof ExecHandlerError ? undefined : outcome.error.stack;
-    } else {
-      fate = decideTimeout(this.settings.timeoutMs, retryCount, this.maxAttempts);
-      result = "TIMEOUT";
-      why = `timed out after ${this.settings.timeoutMs} ms`;
-    }
-    const tail = output.join("\n").slice(-OUTPUT_TAIL_CHARS);
-    const failure = (message: string, final: boolean): FailureRecord => ({
-      result,
-      message,
-      ...(stack ? { stack } : {}),
-      ...(tail ? { output: tail } : {}),
-      time: this.settings.now().toISOString(),
-      attempt: retryCount + lostCount + 1,
-      worker: this.settings.worker,
-      ...(final ? { fate: "error" as const } : {}),
-    });
-    let retryInMs: number | undefined;
-    let settlement: Settlement;
-    switch (fate.fate) {
-      case "archive":
-        settlement = { kind: "archive", result };
-        break;
-      case "retry": {
-        retryInMs = Math.max(0, this.#retryDelay(fate.retryCount));
-        const notBefore = retryInMs > 0 ? new Date(this.settings.now().getTime() + retryInMs).toISOString() : undefined;
-        // A returned RETRY leaves a record only when the handler said something; a throw or a timeout always.
-        const record = outcome.kind !== "returned" || tail ? failure(why, false) : undefined;
-        const retries = fate.retryCount;
-        settlement = {
-          kind: "retry",
-          result,
-          rewrite: (current) => {
-            let updated: TaskRecord = { ...current, retry_count: retries };
-            delete updated.not_before;
-            if (notBefore !== undefined) updated.not_before = notBefore;
-            if (record) updated = withFailure(updated, record);
-            return updated;
-          },
-        };
-        if (notBefore !== undefined) report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, Date.parse(notBefore));
-        break;
-      }
-      case "error": {
-        const record = failure(fate.message, true);
-        const retries = fate.retryCount;
-        settlement = {
-          kind: "error",
-          result,
-          rewrite: (current) =>
-            withFailure(retries === undefined ? current : { ...current, retry_count: retries }, record),
-        };
-        break;
-      }
-      case "stop": {
-        const record = failure("the handler returned Task.FAILURE; the listener stops here", false);
-        settlement = { kind: "stop", result, rewrite: (current) => withFailure(current, record) };
-        report.failedAt = sequence;
-        break;
-      }
-    }
-    await this.#settle(report, spot, task, settlement);
-    this.#emit(sequence, result, fate, durationMs, retryInMs, outcome.kind === "returned" ? undefined : why);
-    return fate.fate === "stop" ? { kind: "stop" } : { kind: "next" };
   }
 
   /**
    * A settlement an earlier attempt decided but could not carry out: kept in
    * memory, or recorded in the task file as its last failure record's `fate`.
    */
-  #decidedEarlier(spot: TaskSpot, task: TaskRecord): Settlement | undefined {
+  #decidedEarlier(spot: T, task: TaskRecord, admission: Admission): Settlement | undefined {
     const kept = this.#unsettled.get(spot.task);
     if (kept && kept.mark === markOf(task)) return kept.settlement;
     this.#unsettled.delete(spot.task); // changed by someone else (a requeue, a take-over): decide afresh
-    const last = task.failures?.at(-1);
-    if (last?.fate === "error") return { kind: "error", result: last.result };
-    if (last?.fate === "archive") return { kind: "archive", result: last.result };
-    return undefined;
+    if (admission.kind !== "complete") return undefined;
+    return { to: admission.fate, event: { result: admission.result, fate: admission.fate } };
   }
 
   /** Carries out a settlement decided by an earlier attempt, without running the handler. */
-  async #complete(report: RunReport, spot: TaskSpot, task: TaskRecord, settlement: Settlement): Promise<void> {
+  async #complete(report: RunReport, spot: T, task: TaskRecord, settlement: Settlement): Promise<void> {
     await this.#settle(report, spot, task, settlement);
-    this.settings.onEvent({
-      type: "task",
-      listener: this.listener.id,
-      sequence: spot.sequence,
-      result: settlement.result,
-      fate: settlement.kind,
-      durationMs: 0,
+    this.#emit(spot.sequence, {
+      result: settlement.event.result,
+      fate: settlement.event.fate,
       message: "an earlier attempt decided this; its move is completed now, without running the handler",
-    });
+    }, 0);
   }
 
   /**
@@ -393,53 +270,45 @@ export class TaskRunner {
    * memory in any case, so the handler does not run again for it; then a
    * {@linkcode TaskMoveError} is thrown.
    */
-  async #settle(report: RunReport, spot: TaskSpot, task: TaskRecord, settlement: Settlement): Promise<void> {
+  async #settle(report: RunReport, spot: T, task: TaskRecord, settlement: Settlement): Promise<void> {
     let rewritten: TaskRecord | undefined;
     try {
-      if (settlement.rewrite) {
-        const updated = settlement.rewrite(task);
-        await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(updated));
-        rewritten = updated;
+      if (settlement.record) {
+        await this.queue.note(spot, settlement.record);
+        rewritten = settlement.record;
       }
-      switch (settlement.kind) {
-        case "archive":
-          if (this.settings.archive === "delete") await this.store.remove(this.listener, spot.dir, spot.file);
-          else await this.store.move(this.listener, spot.dir, spot.file, Layout.ARCHIVE, spot.task);
-          report.archived++;
-          break;
-        case "error":
-          await this.store.move(this.listener, spot.dir, spot.file, Layout.ERROR, spot.task);
-          report.errored++;
-          break;
-        case "retry":
-          await this.#release(spot);
-          report.retried++;
-          break;
-        case "stop":
-          await this.#release(spot);
-          break;
-      }
+      await this.queue.settle(spot, settlement.to);
+      this.#count(report, settlement.to);
     } catch (thrown) {
-      if (isNotFound(thrown)) throw thrown; // taken over, or taken by someone else: not this runner's to settle
+      if (thrown instanceof TaskLostError) throw thrown; // taken over, or taken by someone else: not this runner's
       // FAILURE keeps the task where it is to be tried again anyway: nothing to remember.
-      if (settlement.kind === "stop") throw thrown;
+      if (settlement.to === "first") throw thrown;
       const cause = toError(thrown);
-      let kept = rewritten
-        ? { settlement: { kind: settlement.kind, result: settlement.result }, mark: markOf(rewritten) }
-        : { settlement, mark: markOf(task) };
-      if (settlement.kind === "archive") {
-        const recorded = await this.#recordArchive(spot, task, settlement.result, cause);
-        if (recorded) kept = { settlement: { kind: "archive", result: settlement.result }, mark: markOf(recorded) };
-      }
-      this.#unsettled.set(spot.task, kept);
-      const to = settlement.kind === "archive"
-        ? Layout.ARCHIVE
-        : settlement.kind === "error"
-        ? Layout.ERROR
-        : Layout.INBOX;
-      throw new TaskMoveError(this.listener.id, spot.sequence, settlement.result, to, cause);
+      await this.#keep(spot, rewritten ?? task, rewritten ? { ...settlement, record: undefined } : settlement, cause);
+      const { result } = settlement.event;
+      throw new TaskMoveError(this.listener.id, spot.sequence, result, DIRECTORY[settlement.to], cause);
     }
     this.#unsettled.delete(spot.task);
+  }
+
+  /** Counts a task settled at `to`. */
+  #count(report: RunReport, to: Transition["to"]): void {
+    if (to === "archive") report.archived++;
+    else if (to === "error") report.errored++;
+    else if (to === "inbox") report.retried++;
+  }
+
+  /**
+   * Keeps a settlement whose move failed, for the next pass, with the mark of
+   * the task as it is now (`task`); a success is also recorded in the file.
+   */
+  async #keep(spot: T, task: TaskRecord, settlement: Settlement, cause: Error): Promise<void> {
+    let kept = { settlement, mark: markOf(task) };
+    if (settlement.to === "archive") {
+      const recorded = await this.#recordArchive(spot, task, settlement.event.result, cause);
+      if (recorded) kept = { settlement: { to: "archive", event: settlement.event }, mark: markOf(recorded) };
+    }
+    this.#unsettled.set(spot.task, kept);
   }
 
   /**
@@ -448,7 +317,7 @@ export class TaskRunner {
    * file cannot be rewritten either.
    */
   async #recordArchive(
-    spot: TaskSpot,
+    spot: T,
     task: TaskRecord,
     result: string,
     cause: Error,
@@ -457,13 +326,13 @@ export class TaskRunner {
       result,
       message: `handled (${result}) but the move to archive/ failed: ${cause.name}: ${cause.message}`,
       time: this.settings.now().toISOString(),
-      attempt: (task.retry_count ?? 0) + (typeof task.lost_count === "number" ? task.lost_count : 0) + 1,
+      attempt: attemptOf(task),
       worker: this.settings.worker,
       fate: "archive",
     };
     const recorded = withFailure(task, record);
     try {
-      await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(recorded));
+      await this.queue.note(spot, recorded);
     } catch {
       return undefined; // the runner keeps the decision in memory instead
     }
@@ -477,84 +346,47 @@ export class TaskRunner {
    * decided its fate (recorded, or kept by this runner) gets that fate
    * instead. `spot` is the task already taken over into this worker's name.
    */
-  async recover(report: RunReport, spot: TaskSpot, why: string): Promise<void> {
-    const read = this.store.readTask(this.listener, spot.dir, spot.file, this.settings.maxTaskSize);
-    if (read.kind !== "file") {
-      await this.quarantine(report, spot, this.#refusal(read));
-      return;
-    }
-    let task: TaskRecord;
-    try {
-      task = decodeTask(read.bytes, spot.sequence);
-    } catch (error) {
-      if (!(error instanceof CorruptFileError)) throw error;
-      await this.#release(spot); // the inbox pass quarantines it
-      return;
-    }
-    const earlier = this.#decidedEarlier(spot, task);
-    if (earlier) {
-      await this.#complete(report, spot, task, earlier);
-      return;
-    }
-    const lostCount = typeof task.lost_count === "number" ? task.lost_count : 0;
-    const fate = decideLost(why, lostCount, this.settings.maxLost);
-    const record: FailureRecord = {
-      result: "LOST",
-      message: fate.fate === "error" ? fate.message : why,
-      time: this.settings.now().toISOString(),
-      attempt: (task.retry_count ?? 0) + lostCount + 1,
+  async recover(report: RunReport, spot: T, why: string): Promise<void> {
+    const read = this.queue.read(spot);
+    if (read.kind === "gone") return;
+    if (read.kind === "refused") return await this.quarantine(report, spot, read.reason);
+    if (read.kind === "unparsed") return await this.queue.settle(spot, "untouched"); // the inbox pass quarantines it
+    const { task } = read;
+    const decided = this.#decidedEarlier(spot, task, admit(task, this.settings.now()));
+    if (decided) return await this.#complete(report, spot, task, decided);
+    const next = transition(task, { kind: "lost", why }, this.policy, {
+      now: this.settings.now(),
       worker: this.settings.worker,
-      ...(fate.fate === "error" ? { fate: "error" as const } : {}),
-    };
-    report.recovered++;
-    const updated = withFailure({ ...task, lost_count: fate.lostCount }, record);
-    await this.store.rewriteTask(this.listener, spot.dir, spot.file, encodeTask(updated));
-    if (fate.fate === "error") {
-      await this.store.move(this.listener, spot.dir, spot.file, Layout.ERROR, spot.task);
-      report.errored++;
-    } else {
-      await this.#release(spot);
-    }
-    this.settings.onEvent({
-      type: "task",
-      listener: this.listener.id,
-      sequence: spot.sequence,
-      result: "LOST",
-      fate: fate.fate,
-      durationMs: 0,
-      message: fate.fate === "error" ? fate.message : `${why}; back in the inbox`,
+      output: "",
     });
-  }
-
-  #retryDelay(attempt: number): number {
-    const delay = this.handler.retryDelay ? this.handler.retryDelay(attempt) : this.settings.retryDelay(attempt);
-    if (typeof delay !== "number" || !Number.isFinite(delay)) {
-      throw new TypeError(`retryDelay(${attempt}) must return a number of milliseconds, returned ${String(delay)}`);
-    }
-    return delay;
+    report.recovered++;
+    await this.queue.note(spot, next.record!);
+    await this.queue.settle(spot, next.to);
+    if (next.to === "error") report.errored++;
+    this.#emit(spot.sequence, next.event, 0);
   }
 
   /** Runs the handler, racing it against its time limit and the shutdown grace period. */
-  async #invoke(context: TaskContext, taskAbort: AbortController): Promise<Outcome> {
+  async #invoke(context: TaskContext, taskAbort: AbortController): Promise<Ending> {
     const { signal, graceMs, timeoutMs } = this.settings;
     const timers: ReturnType<typeof setTimeout>[] = [];
     let onStop: (() => void) | undefined;
     try {
-      const handled: Promise<Outcome> = (async () => await this.handler.handleTask(context))().then(
-        (value): Outcome => ({ kind: "returned", value }),
-        (error): Outcome => ({ kind: "thrown", error: toError(error) }),
+      const handled: Promise<Ending> = (async () => await this.handler.handleTask(context))().then(
+        (value): Ending => ({ kind: "returned", value }),
+        (error): Ending => ({ kind: "thrown", error: toError(error) }),
       );
-      const limits = new Promise<Outcome>((resolve) => {
+      const limits = new Promise<Ending>((resolve) => {
         if (timeoutMs > 0) {
           timers.push(setTimeout(() => {
             taskAbort.abort(new TaskTimeoutError(timeoutMs));
-            resolve({ kind: "timeout" });
+            resolve({ kind: "timeout", timeoutMs });
           }, timeoutMs));
         }
         onStop = () => {
           timers.push(setTimeout(() => {
             taskAbort.abort(signal.reason);
-            resolve({ kind: "shutdown" });
+            resolve({ kind: "shutdown", graceMs });
           }, graceMs));
         };
         if (signal.aborted) onStop();
@@ -567,38 +399,23 @@ export class TaskRunner {
     }
   }
 
-  #emit(sequence: number, result: string, fate: Fate, durationMs: number, retryInMs?: number, why?: string): void {
+  /** Reports what became of a task. */
+  #emit(sequence: number, event: TransitionEvent, durationMs: number): void {
     this.settings.onEvent({
       type: "task",
       listener: this.listener.id,
       sequence,
-      result,
-      fate: fate.fate,
+      result: event.result,
+      fate: event.fate,
       durationMs,
-      ...(fate.fate === "error" ? { message: fate.message } : {}),
-      ...(fate.fate === "retry" && why !== undefined ? { message: why } : {}),
-      ...(fate.fate === "stop" ? { message: "the handler returned Task.FAILURE" } : {}),
-      ...(retryInMs ? { retryInMs } : {}),
+      ...(event.message !== undefined ? { message: event.message } : {}),
+      ...(event.retryInMs ? { retryInMs: event.retryInMs } : {}),
     });
   }
 
-  /** Why a file that was not read is quarantined. */
-  #refusal(read: Exclude<TaskRead, { kind: "file" }>): string {
-    if (read.kind === "not a file") {
-      return `not a task file: expected a regular file named <sequence>.json, found a ${read.found}`;
-    }
-    return `task file too large: ${read.size} bytes, over the limit of ${this.settings.maxTaskSize} bytes ` +
-      "(maxTaskSize); raise it (--max-task-size) to handle it, then requeue it";
-  }
-
-  /** Moves a file that is not a valid task to `error/` with a note saying why. */
-  async quarantine(report: RunReport, spot: Pick<TaskSpot, "dir" | "file" | "task">, reason: string): Promise<void> {
-    try {
-      await this.store.quarantine(this.listener, spot.dir, spot.file, reason, spot.task);
-    } catch (error) {
-      if (isNotFound(error) && spot.dir === Layout.INBOX) return; // another worker got to it first
-      throw error;
-    }
+  /** Sets aside something that is not a valid task (to `error/`, with a note saying why). */
+  async quarantine(report: RunReport, spot: T, reason: string): Promise<void> {
+    if (!await this.queue.quarantine(spot, reason)) return; // another worker got to it first
     report.quarantined++;
     this.settings.onEvent({ type: "quarantine", listener: this.listener.id, file: spot.task, reason });
   }

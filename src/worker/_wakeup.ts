@@ -34,3 +34,17 @@ export class Wakeup {
     });
   }
 }
+
+/** Waits `ms`, or until `stop` aborts. */
+export function sleep(ms: number, stop: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (stop.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      stop.removeEventListener("abort", done);
+      resolve();
+    }
+    stop.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,5 +1,5 @@
 import { ExecHandlerError } from "../errors.ts";
-import { isTaskResult, type TaskResult } from "../protocol/fate.ts";
+import { isTaskResult, type TaskResult } from "../protocol/transition.ts";
 import { encodeTask } from "../protocol/task_file.ts";
 import type { HandlerLike, TaskContext } from "./handler.ts";
 

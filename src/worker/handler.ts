@@ -1,4 +1,4 @@
-import type { TaskResult } from "../protocol/fate.ts";
+import type { TaskResult } from "../protocol/transition.ts";
 import type { TaskRecord } from "../protocol/task_file.ts";
 
 /** What a handler gets for one task. */

@@ -1,144 +1,19 @@
 import { dirname, join } from "node:path";
-import { toError } from "../errors.ts";
+import { watchInboxes } from "../backend/file/inbox_watcher.ts";
+import { fileQueue, ParallelFileQueue } from "../backend/file/listener_queue.ts";
 import { backoff } from "../protocol/backoff.ts";
 import { Layout } from "../protocol/layout.ts";
-import { FileStore, type ListenerRef } from "../store/file_store.ts";
-import type { LockWait } from "../store/_fs.ts";
-import { type HandlerFunction, type HandlerLike, toHandler } from "./handler.ts";
-import {
-  archiveKeepMs,
-  type ArchivePolicy,
-  checkConcurrency,
-  checkMaxLost,
-  checkMaxTaskSize,
-  parallelSettings,
-  type RunEvent,
-  type RunReport,
-  TMP_MAX_AGE_MS,
-} from "./run_once.ts";
-import { prune } from "../store/prune.ts";
 import { checkListener, type Listener } from "../protocol/listener_id.ts";
-import { ParallelPass } from "./_parallel.ts";
-import { emptyReport, Pass, type PassSettings, recoverClaims } from "./_pass.ts";
-import { Wakeup } from "./_wakeup.ts";
-import { workerId } from "./_worker_id.ts";
+import { FileStore } from "../backend/file/file_store.ts";
+import { toHandler } from "./handler.ts";
+import type { RunReport } from "./report.ts";
+import { ListenerLoop } from "./_loop.ts";
+import { ListenerWorker } from "./_listener_worker.ts";
+import { DEFAULTS, type ListenerSettings, resolveSettings } from "./_settings.ts";
+import { TaskRunner } from "./_task_runner.ts";
+import type { WatchOptions } from "./options.ts";
 
-/** One listener a watcher works. */
-export interface WatchListener {
-  /** The handler name. */
-  name: string;
-  /** The event type it listens to; `""` for the root. */
-  eventType: string;
-  /** The handler. */
-  handler: HandlerLike | HandlerFunction;
-  /**
-   * Per-task time limit in milliseconds; 0 for none. See `RunOptions.timeoutMs`.
-   * @default {0}
-   */
-  timeoutMs?: number;
-  /**
-   * Tasks handled at once; more than 1 is parallel mode. See `RunOptions.concurrency`.
-   * @default {1}
-   */
-  concurrency?: number;
-  /**
-   * Lost attempts a task may have before it goes to `error/`. See `RunOptions.maxLost`.
-   * @default {WatchOptions.maxLost}
-   */
-  maxLost?: number;
-}
-
-/** Options of {@linkcode watch}. */
-export interface WatchOptions {
-  /** The listeners to work, each in its own loop. */
-  listeners: WatchListener[];
-  /**
-   * Stops the watcher: no new task is taken, running ones get `graceMs`.
-   * @default {undefined}
-   */
-  signal?: AbortSignal;
-  /**
-   * How long a running task may go on after the stop, before its signal
-   * aborts; it then stays in the inbox untouched.
-   * @default {10000}
-   */
-  graceMs?: number;
-  /**
-   * Every inbox is listed again at this interval even without file events,
-   * so no task waits longer than this if every event is lost.
-   * @default {10000}
-   */
-  rescanIntervalMs?: number;
-  /**
-   * Delay before retry `attempt` for handlers without `retryDelay()`.
-   * @default {(attempt) => backoff(attempt)} (1 s doubling to 5 min, with jitter)
-   */
-  retryDelay?: (attempt: number) => number;
-  /**
-   * How long a listener pauses after its `failures`-th FAILURE in a row,
-   * before trying the same task again; also after its `failures`-th pass in
-   * a row that stopped on an unexpected error (a `fault` event), while the
-   * other listeners go on.
-   * @default {(failures) => backoff(failures, { capMs: 60000 })}
-   */
-  failureDelay?: (failures: number) => number;
-  /**
-   * Receives every task event, pause, fault and rescan.
-   * @default {undefined}
-   */
-  onEvent?: (event: RunEvent) => void;
-  /**
-   * Called once per wait for a listener's run lock that lasts a second
-   * (another runner holds it), with the lock file and the holder's pid when
-   * known. The wait itself ends when the watcher stops.
-   * @default {one line on stderr}
-   */
-  onLockWait?: (wait: LockWait) => void;
-  /**
-   * Flush rewritten task files to disk.
-   * @default {true}
-   */
-  durable?: boolean;
-  /**
-   * See `RunOptions.incompleteGraceMs`.
-   * @default {10000}
-   */
-  incompleteGraceMs?: number;
-  /**
-   * The largest task file the runner reads; larger ones are quarantined
-   * unread. See `RunOptions.maxTaskSize`.
-   * @default {16777216} (16 MiB)
-   */
-  maxTaskSize?: number;
-  /**
-   * The clock, for tests.
-   * @default {() => new Date()}
-   */
-  now?: () => Date;
-  /**
-   * What SUCCESS does with a task: keep it in `archive/`, delete it, or
-   * `{ keepMs }`: keep it, and delete archived tasks older than that once an
-   * hour. See `RunOptions.archive`.
-   * @default {"keep"}
-   */
-  archive?: ArchivePolicy;
-  /**
-   * Parallel mode: this host's id. See `RunOptions.hostId`.
-   * @default {the hostname (with --allow-sys=hostname), else "localhost"}
-   */
-  hostId?: string;
-  /**
-   * Parallel mode: the lease length. See `RunOptions.leaseMs`.
-   * @default {30000}
-   */
-  leaseMs?: number;
-  /**
-   * Lost attempts a task may have before it goes to `error/`, for listeners
-   * that do not set their own. See `RunOptions.maxLost`.
-   * @default {3}
-   */
-  maxLost?: number;
-}
+export type { WatchListener, WatchOptions } from "./options.ts";
 
 /** What a watcher did, per listener, by listener id (`<event_type>/<name>`, or `<name>` for the root type). */
 export type WatchReport = Record<string, RunReport>;
@@ -155,11 +30,6 @@ export interface Watcher extends AsyncDisposable {
   /** Stops taking tasks, lets running ones finish within the grace period, and resolves when stopped. */
   close(): Promise<WatchReport>;
 }
-
-const WATCHER_RESTART_MS = 1000;
-const INCOMPLETE_RECHECK_MS = 250;
-/** How often a watcher clears old staging files and applies the archive retention. */
-const HOUSEKEEPING_MS = 60 * 60 * 1000;
 
 /**
  * Works listeners as tasks arrive: registers each, handles its backlog, then
@@ -199,13 +69,16 @@ const HOUSEKEEPING_MS = 60 * 60 * 1000;
  * ```
  */
 export function watch(root: string, options: WatchOptions): Watcher {
-  const listeners = checkListeners(options.listeners);
-  for (const listener of options.listeners) {
-    checkConcurrency(listener.concurrency ?? 1);
-    checkMaxLost(listener.maxLost ?? options.maxLost ?? 3);
-  }
-  archiveKeepMs(options.archive);
   const stop = new AbortController();
+  const defaults = {
+    retryDelay: options.retryDelay ?? ((attempt: number) => backoff(attempt)),
+    reapIntervalMs: options.rescanIntervalMs ?? DEFAULTS.rescanIntervalMs,
+  };
+  const listeners = checkListeners(options.listeners);
+  const settings = options.listeners.map((listener) => {
+    const { timeoutMs, concurrency, maxLost = options.maxLost } = listener;
+    return resolveSettings({ ...options, signal: stop.signal, timeoutMs, concurrency, maxLost }, defaults);
+  });
   const onOuterAbort = () => stop.abort(options.signal?.reason);
   if (options.signal?.aborted) stop.abort(options.signal.reason);
   else options.signal?.addEventListener("abort", onOuterAbort, { once: true });
@@ -217,7 +90,7 @@ export function watch(root: string, options: WatchOptions): Watcher {
     failReady = reject;
   });
   ready.catch(() => {}); // observed through `ready` or `done`; not an unhandled rejection meanwhile
-  const done = run(root, options, listeners, stop, markReady).finally(() => {
+  const done = run(root, options, listeners, settings, stop, markReady).finally(() => {
     options.signal?.removeEventListener("abort", onOuterAbort);
   });
   // A failure before `ready` rejects it too, or whoever awaits it (as `hurah watch`) would wait forever.
@@ -230,7 +103,7 @@ export function watch(root: string, options: WatchOptions): Watcher {
 }
 
 /** Checks each listener's name and event type, and that none is listed twice; in the order given. */
-function checkListeners(specs: readonly WatchListener[]): Listener[] {
+function checkListeners(specs: WatchOptions["listeners"]): Listener[] {
   const seen = new Map<string, number>();
   return specs.map((spec, index) => {
     const listener = checkListener(spec.name, spec.eventType);
@@ -250,6 +123,7 @@ async function run(
   root: string,
   options: WatchOptions,
   listeners: readonly Listener[],
+  settings: ListenerSettings[],
   controller: AbortController,
   markReady: () => void,
 ): Promise<WatchReport> {
@@ -259,49 +133,31 @@ async function run(
   const now = options.now ?? (() => new Date());
   const workers: ListenerWorker[] = [];
   for (const [index, spec] of options.listeners.entries()) {
-    const listener = await store.register(listeners[index]);
-    const settings: PassSettings = {
-      signal: stop,
-      graceMs: options.graceMs ?? 10_000,
-      timeoutMs: spec.timeoutMs ?? 0,
-      retryDelay: options.retryDelay ?? ((attempt) => backoff(attempt)),
-      incompleteGraceMs: options.incompleteGraceMs ?? 10_000,
-      maxTaskSize: checkMaxTaskSize(options.maxTaskSize),
-      onEvent,
-      now,
-      worker: workerId(options.hostId),
-      archive: options.archive === "delete" ? "delete" : "keep",
-      maxLost: spec.maxLost ?? options.maxLost ?? 3,
-    };
-    const handler = toHandler(spec.handler);
-    const concurrency = spec.concurrency ?? 1;
-    const work = concurrency === 1 ? new Pass(store, listener, handler, settings) : new ParallelPass(
-      store,
-      listener,
-      handler,
-      settings,
-      parallelSettings(options, concurrency, options.rescanIntervalMs ?? 10_000),
-    );
+    const listener = store.register(listeners[index]);
+    const { pass, parallel, concurrency, keepArchiveMs } = settings[index];
+    const queueOptions = { maxTaskSize: pass.maxTaskSize, archive: pass.archive };
+    const queue = fileQueue(store, listener, queueOptions, parallel && { ...parallel, worker: pass.worker, now });
+    const loop = new ListenerLoop(queue, new TaskRunner(queue, listener, toHandler(spec.handler), pass), concurrency);
     workers.push(
-      new ListenerWorker(store, listener, work, {
-        rescanIntervalMs: options.rescanIntervalMs ?? 10_000,
+      new ListenerWorker(store, listener, loop, {
+        rescanIntervalMs: options.rescanIntervalMs ?? DEFAULTS.rescanIntervalMs,
         failureDelay: options.failureDelay ?? ((failures) => backoff(failures, { capMs: 60_000 })),
         onEvent,
         now,
-        keepArchiveMs: archiveKeepMs(options.archive),
+        keepArchiveMs,
         onLockWait: options.onLockWait,
       }),
     );
   }
   // Parallel workers take their leases (each starts its renewal thread, tens of milliseconds) before the watcher
   // is ready, so that the first task is not kept waiting for that.
-  const opened: ParallelPass[] = [];
+  const opened: ParallelFileQueue[] = [];
   try {
-    for (const { work } of workers) {
-      if (work instanceof ParallelPass) opened.push(await work.open().then(() => work));
+    for (const { loop: { queue } } of workers) {
+      if (queue instanceof ParallelFileQueue) opened.push(await queue.open());
     }
   } catch (error) {
-    for (const work of opened) await work.close();
+    for (const queue of opened) await queue[Symbol.asyncDispose]();
     throw error;
   }
   const byInbox = new Map(workers.map((worker) => [join(worker.listener.dir, Layout.INBOX), worker]));
@@ -315,7 +171,7 @@ async function run(
   });
   // A loop that fails stops the others (their running tasks get the grace period), and the watcher fails.
   const loops = workers.map((worker) =>
-    worker.loop(stop).catch((error) => {
+    worker.run(stop).catch((error) => {
       controller.abort(error);
       throw error;
     })
@@ -327,204 +183,5 @@ async function run(
   } finally {
     await watching.close();
   }
-  return Object.fromEntries(workers.map((worker) => [worker.listener.id, worker.report]));
-}
-
-interface LoopSettings {
-  /** Delete archived tasks older than this, hourly. */
-  keepArchiveMs: number | undefined;
-  rescanIntervalMs: number;
-  failureDelay: (failures: number) => number;
-  onEvent: (event: RunEvent) => void;
-  onLockWait: ((wait: LockWait) => void) | undefined;
-  now: () => Date;
-}
-
-/** One listener's loop: a pass whenever woken, paused after FAILURE. */
-class ListenerWorker {
-  readonly wakeup = new Wakeup(true);
-  readonly report: RunReport;
-  #maintainedAt = -Infinity;
-  #housekeptAt = -Infinity;
-
-  constructor(
-    readonly store: FileStore,
-    readonly listener: ListenerRef,
-    readonly work: Pass | ParallelPass,
-    readonly settings: LoopSettings,
-  ) {
-    this.report = emptyReport(listener.dir);
-  }
-
-  async loop(stop: AbortSignal): Promise<void> {
-    const work = this.work;
-    if (!(work instanceof ParallelPass)) return await this.#loop(stop, work);
-    // Opened (its lease taken) before the loops start. Parallel workers share the run lock for as long as they
-    // run: ordered runners wait.
-    try {
-      const lock = await this.#lock(stop, true);
-      if (lock === undefined) return;
-      try {
-        await this.#loop(stop, work);
-      } finally {
-        lock.close();
-      }
-    } finally {
-      await work.close();
-    }
-  }
-
-  async #loop(stop: AbortSignal, work: Pass | ParallelPass): Promise<void> {
-    let failures = 0;
-    let faults = 0;
-    while (!stop.aborted) {
-      this.wakeup.clear();
-      try {
-        if (!await this.#pass(stop, work)) return;
-      } catch (thrown) {
-        // An unexpected error (a file system that refuses a rename, a directory
-        // replaced by a file...) pauses this listener only; the others go on.
-        if (stop.aborted) throw thrown;
-        const error = toError(thrown);
-        const retryInMs = this.settings.failureDelay(++faults);
-        this.settings.onEvent({
-          type: "fault",
-          listener: this.listener.id,
-          message: error.stack ?? `${error.name}: ${error.message}`,
-          retryInMs,
-        });
-        await sleep(retryInMs, stop);
-        continue;
-      }
-      faults = 0;
-      if (this.report.aborted || stop.aborted) return;
-      if (this.report.failedAt !== undefined) {
-        const retryInMs = this.settings.failureDelay(++failures);
-        this.settings.onEvent({
-          type: "paused",
-          listener: this.listener.id,
-          sequence: this.report.failedAt,
-          retryInMs,
-        });
-        await sleep(retryInMs, stop);
-        continue;
-      }
-      failures = 0;
-      let timeout = this.settings.rescanIntervalMs;
-      if (this.report.waitingFor !== undefined) timeout = Math.min(timeout, INCOMPLETE_RECHECK_MS);
-      if (this.report.nextDueAt !== undefined) {
-        timeout = Math.min(timeout, Math.max(0, this.report.nextDueAt - this.settings.now().getTime()));
-      }
-      await this.wakeup.wait(timeout, stop);
-    }
-  }
-
-  /** Upkeep when due, then one pass; false when stopped while waiting for the run lock. */
-  async #pass(stop: AbortSignal, work: Pass | ParallelPass): Promise<boolean> {
-    const now = this.settings.now().getTime();
-    if (now - this.#maintainedAt >= this.settings.rescanIntervalMs) {
-      // Every rescan interval, take back the claims of parallel workers that are gone (a parallel pass does
-      // this itself, even in the middle of a backlog).
-      this.#maintainedAt = now;
-      if (!(work instanceof ParallelPass)) await this.#withLock(stop, () => recoverClaims(work.runner, this.report));
-    }
-    if (now - this.#housekeptAt >= HOUSEKEEPING_MS) {
-      this.#housekeptAt = now;
-      this.store.sweepTmp(this.listener, TMP_MAX_AGE_MS);
-      if (this.settings.keepArchiveMs !== undefined) {
-        await prune(this.store.root, {
-          olderThanMs: this.settings.keepArchiveMs,
-          listeners: [this.listener.id],
-          now: this.settings.now,
-        });
-      }
-    }
-    if (work instanceof ParallelPass) {
-      await work.run(this.report);
-      return true;
-    }
-    return await this.#withLock(stop, () => work.run(this.report));
-  }
-
-  /** Runs `task` under the exclusive run lock; false when stopped while waiting for it. */
-  async #withLock(stop: AbortSignal, task: () => Promise<unknown>): Promise<boolean> {
-    const lock = await this.#lock(stop, false);
-    if (lock === undefined) return false;
-    try {
-      await task();
-    } finally {
-      lock.close();
-    }
-    return true;
-  }
-
-  /**
-   * Takes the run lock, waiting (and saying so on stderr after a second) while
-   * another runner holds it; `undefined` when stopped meanwhile.
-   */
-  async #lock(stop: AbortSignal, shared: boolean): Promise<Deno.FsFile | undefined> {
-    try {
-      return await this.store.lockRunner(this.listener, shared, { signal: stop, onWait: this.settings.onLockWait });
-    } catch (error) {
-      if (stop.aborted && error === stop.reason) return undefined;
-      throw error;
-    }
-  }
-}
-
-function sleep(ms: number, stop: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (stop.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      stop.removeEventListener("abort", done);
-      resolve();
-    }
-    stop.addEventListener("abort", done, { once: true });
-  });
-}
-
-/**
- * Watches the inbox directories until `stop`, calling `onPaths` with the paths
- * of each event and `onLost` when events may have been lost. A failed watcher
- * is restarted after a second.
- */
-function watchInboxes(
-  dirs: string[],
-  stop: AbortSignal,
-  onPaths: (paths: string[]) => void,
-  onLost: (reason: string) => void,
-): { close(): Promise<void> } {
-  let current: Deno.FsWatcher | undefined;
-  const closeCurrent = () => {
-    try {
-      current?.close();
-    } catch {
-      // already closed
-    }
-  };
-  stop.addEventListener("abort", closeCurrent, { once: true });
-  const running = (async () => {
-    while (!stop.aborted) {
-      try {
-        current = Deno.watchFs(dirs, { recursive: false });
-        for await (const event of current) {
-          if (event.flag === "rescan") onLost("overflow");
-          else if (event.kind !== "remove" && event.kind !== "access") onPaths(event.paths);
-        }
-      } catch (error) {
-        if (stop.aborted) break;
-        onLost(`watcher error: ${toError(error).message}`);
-      }
-      if (!stop.aborted) await sleep(WATCHER_RESTART_MS, stop);
-    }
-  })();
-  return {
-    async close() {
-      closeCurrent();
-      stop.removeEventListener("abort", closeCurrent);
-      await running;
-    },
-  };
+  return Object.fromEntries(workers.map((worker) => [worker.listener.id, { ...worker.report, ...worker.findings }]));
 }

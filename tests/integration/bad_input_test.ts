@@ -14,11 +14,13 @@ import {
   Task,
   UnsafePathError,
 } from "../../mod.ts";
-import { FileStore } from "../../src/store/file_store.ts";
+import { FileStore } from "../../src/backend/file/file_store.ts";
+import { passSettings } from "../../src/worker/_settings.ts";
 import { checkListener } from "../../src/protocol/listener_id.ts";
-import { passSettings } from "../../src/worker/run_once.ts";
 import { TaskRunner } from "../../src/worker/_task_runner.ts";
-import { emptyReport } from "../../src/worker/_pass.ts";
+import type { TaskSpot } from "../../src/backend/file/task_queue.ts";
+import { emptyReport } from "../../src/worker/report.ts";
+import { FileTaskQueue } from "../../src/backend/file/task_queue.ts";
 import { type CliResult, exists, runCli, tempRoot } from "../_helpers.ts";
 
 /** A temporary directory holding the event root, and a sibling that no case may touch. */
@@ -272,11 +274,12 @@ async function assertNowhere(dir: string, needle: string): Promise<void> {
  * the listing had found a regular file that was then swapped for something
  * else before the read.
  */
-async function keeperRunner(box: Sandbox, events: RunEvent[] = []): Promise<TaskRunner> {
+async function keeperRunner(box: Sandbox, events: RunEvent[] = []): Promise<TaskRunner<TaskSpot>> {
   const store = new FileStore(box.root, { durable: false });
   const listener = await store.register(checkListener(KEEPER, ""));
   const settings = passSettings({ incompleteGraceMs: 0, durable: false, onEvent: (event) => events.push(event) });
-  return new TaskRunner(store, listener, { handleTask: () => Task.SUCCESS }, settings);
+  const queue = new FileTaskQueue(store, listener, { maxTaskSize: settings.maxTaskSize, archive: settings.archive });
+  return new TaskRunner(queue, listener, { handleTask: () => Task.SUCCESS }, settings);
 }
 
 /** Opens a FIFO for writing after `ms`, writes a line and closes it: ends a read that blocked on it. */

@@ -20,11 +20,15 @@ import {
   TaskMoveError,
   type TaskRecord,
 } from "../../mod.ts";
-import { FileStore } from "../../src/store/file_store.ts";
+import { FileStore } from "../../src/backend/file/file_store.ts";
+import { type PassSettings, TaskRunner } from "../../src/worker/_task_runner.ts";
+import { emptyReport, type RunReport } from "../../src/worker/report.ts";
+import { passSettings } from "../../src/worker/_settings.ts";
+import { ListenerLoop } from "../../src/worker/_loop.ts";
+import { OrderedFileQueue } from "../../src/backend/file/listener_queue.ts";
+import type { HandlerLike } from "../../src/worker/handler.ts";
+import type { ListenerRef } from "../../src/backend/file/file_store.ts";
 import { checkListener } from "../../src/protocol/listener_id.ts";
-import { Pass } from "../../src/worker/_pass.ts";
-import { emptyReport, TaskRunner } from "../../src/worker/_task_runner.ts";
-import { passSettings } from "../../src/worker/run_once.ts";
 import { namesIn, sequencesIn, tempRoot } from "../_helpers.ts";
 
 const NAME = "runner";
@@ -253,7 +257,7 @@ Deno.test("a task whose move fails after its handler ran is not run again; the n
         const store = new StuckStore(root.path, rewrites);
         const listener = store.register(checkListener(NAME, EVENT_TYPE));
         let calls = 0;
-        const pass = new Pass(store, listener, {
+        const pass = orderedPass(store, listener, {
           handleTask: () => {
             calls++;
             return Task.SUCCESS;
@@ -310,7 +314,7 @@ Deno.test("a kept settlement is dropped when someone else changed the task file 
   const store = new StuckStore(root.path, true);
   const listener = store.register(checkListener(NAME, EVENT_TYPE));
   let calls = 0;
-  const pass = new Pass(store, listener, {
+  const pass = orderedPass(store, listener, {
     handleTask: () => {
       calls++;
       return Task.SUCCESS;
@@ -340,11 +344,12 @@ Deno.test("TaskRunner.handle() quarantines a corrupt file it has waited for long
   const store = new FileStore(root.path, { durable: false });
   const listener = store.register(checkListener("keeper", ""));
   const graceMs = 300;
+  const settings = passSettings({ incompleteGraceMs: graceMs, durable: false });
   const runner = new TaskRunner(
-    store,
+    new OrderedFileQueue(store, listener, { maxTaskSize: settings.maxTaskSize, archive: settings.archive }),
     listener,
     { handleTask: () => Task.SUCCESS },
-    passSettings({ incompleteGraceMs: graceMs, durable: false }),
+    settings,
   );
   const path = join(listener.dir, "inbox", "1.json");
   await Deno.writeTextFile(path, '{"payload":');
@@ -367,3 +372,10 @@ Deno.test("TaskRunner.handle() quarantines a corrupt file it has waited for long
     /^corrupt task file: not valid JSON/,
   );
 });
+
+/** Ordered passes over a listener, as `runOnce` and `watch` make them. */
+function orderedPass(store: FileStore, listener: ListenerRef, handler: HandlerLike, settings: PassSettings) {
+  const queue = new OrderedFileQueue(store, listener, { maxTaskSize: settings.maxTaskSize, archive: settings.archive });
+  const loop = new ListenerLoop(queue, new TaskRunner(queue, listener, handler, settings), 1);
+  return { run: (report: RunReport) => loop.pass(report) };
+}

@@ -1,0 +1,87 @@
+/**
+ * The numbers a dispatch gives its tasks: the limits, the margin kept beside a
+ * dispatcher that takes no lock (PHP), the record hurah keeps in
+ * `dispatch.lock`, and what a delivery cut short reports.
+ */
+
+/** The highest sequence number a task name (`<N>.json`, 1 to 15 digits) holds. */
+export const MAX_SEQUENCE = 999_999_999_999_999;
+
+/**
+ * How far past `tracking.json` a dispatch numbers its tasks while a
+ * dispatcher that takes no lock (PHP) is at work on the listener: PHP reads
+ * `tracking.json`, writes its task, then writes `tracking.json` in place, so
+ * a PHP write begun before hurah replaced the file, or a hurah dispatch
+ * preempted between reading and replacing it, can carry a lower number over
+ * hurah's. With the margin, hurah's number stays ahead of every number PHP
+ * takes meanwhile (1,000 events: over a second at 700 events/s), and PHP
+ * never goes back to numbers it used. The numbers skipped are PHP's to take.
+ */
+export const LOCK_FREE_MARGIN = 1_000;
+
+/**
+ * A `tracking.json` that another dispatcher wrote (it holds a number past
+ * the one hurah recorded in `dispatch.lock`) within this many milliseconds
+ * means that dispatcher is at work.
+ */
+export const LOCK_FREE_ACTIVE_MS = 10_000;
+
+/**
+ * When a dispatch beside a dispatcher that takes no lock looks at
+ * `tracking.json` again (after these pauses, in milliseconds): longer than
+ * PHP takes from reading it to writing it back.
+ */
+export const KEEP_AHEAD_PAUSES_MS = [1, 2];
+
+/** The record hurah keeps in `dispatch.lock`: the last number it wrote to `tracking.json`, padded. */
+export const LOCK_RECORD_BYTES = 16;
+
+/** The number recorded in a dispatch lock file (`undefined` if none: new, or written by an older hurah). */
+export function readLockRecord(lock: Deno.FsFile): number | undefined {
+  const buffer = new Uint8Array(LOCK_RECORD_BYTES);
+  const read = lock.readSync(buffer) ?? 0;
+  const text = new TextDecoder().decode(buffer.subarray(0, read)).trim();
+  return /^[0-9]{1,15}$/.test(text) ? Number(text) : undefined;
+}
+
+/** Records in the dispatch lock file (held) the last number written to `tracking.json`. */
+export function writeLockRecord(lock: Deno.FsFile, sequence: number): void {
+  lock.seekSync(0, Deno.SeekMode.Start);
+  lock.writeSync(new TextEncoder().encode(String(sequence).padEnd(LOCK_RECORD_BYTES)));
+}
+
+/** Makes a task file's text for its sequence number. */
+export type Build = (sequence: number) => string;
+
+/** A task written into an inbox. */
+export interface Delivered {
+  /** Its sequence number. */
+  sequence: number;
+  /** The path of `inbox/<N>.json`. */
+  path: string;
+}
+
+/**
+ * `deliver()` failed after writing some of its tasks: `delivered` are in the
+ * inbox, each one whole; `cause` is the error met.
+ */
+export class PartialDeliveryError extends Error {
+  /** The tasks written before the error, in order. */
+  readonly delivered: Delivered[];
+
+  constructor(delivered: Delivered[], cause: unknown) {
+    super(`failed after ${delivered.length} tasks: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = "PartialDeliveryError";
+    this.delivered = delivered;
+  }
+}
+
+/** The tasks an error of `deliver()` says were written before it. */
+export function deliveredBefore(error: unknown): Delivered[] {
+  return error instanceof PartialDeliveryError ? error.delivered : [];
+}
+
+/** The error a `deliver()` error stands for. */
+export function causeOf(error: unknown): unknown {
+  return error instanceof PartialDeliveryError ? error.cause : error;
+}

@@ -1,0 +1,278 @@
+/**
+ * The file backend's {@linkcode ListenerQueue}. Ordered: tasks are taken
+ * where they lie in `inbox/`, in sequence order, under the run lock the
+ * caller holds. Parallel: each is claimed by renaming it from `inbox/` to
+ * `inflight/<N>.json~<worker>` (only one renamer wins); the worker holds a
+ * lease (`workers/<worker>.json`) while the queue is open, and claims of
+ * workers that are gone are taken over and put back.
+ */
+import { Layout } from "../../protocol/layout.ts";
+import type { FileStore, ListenerRef } from "./file_store.ts";
+import { judgeLease, Lease, leaseOwners, type LeaseVerdict, removeLease } from "./lease.ts";
+import type { ListenerQueue, Take, TakeHooks } from "../port.ts";
+import { FileTaskQueue, type FileTaskQueueOptions, type TaskSpot } from "./task_queue.ts";
+
+/** How a parallel queue works a listener. */
+export interface ParallelMode {
+  /** This worker's id: claims are named after it. */
+  worker: string;
+  /** This host's id: leases of the same host are checked by their flock, others by expiry. */
+  hostId: string;
+  /** How long a lease lasts without renewal; renewed every third of it. */
+  leaseMs: number;
+  /** How often claims of workers that are gone are taken back, also in the middle of a long pass. */
+  reapIntervalMs: number;
+  /** The clock. */
+  now: () => Date;
+}
+
+/** Why a stray inbox entry is quarantined. */
+export function strayReason(entry: Deno.DirEntry): string {
+  const kind = entry.isSymlink
+    ? "symbolic link"
+    : entry.isDirectory
+    ? "directory"
+    : entry.isFile
+    ? "file"
+    : "special file (FIFO, socket or device)";
+  return `not a task file: expected a regular file named <sequence>.json, found a ${kind}`;
+}
+
+/** A claim in `inflight/` as a spot. */
+function claimSpot(claim: { file: string; task: string; sequence: number }): TaskSpot {
+  return { dir: Layout.INFLIGHT, file: claim.file, task: claim.task, sequence: claim.sequence };
+}
+
+/** A listener's inbox, taken in order, where the tasks lie. */
+export class OrderedFileQueue extends FileTaskQueue implements ListenerQueue<TaskSpot> {
+  /** The tasks taken in this pass. */
+  #seen = new Set<number>();
+  #pending: number[] = [];
+  #next = 0;
+  #listed = false;
+
+  constructor(store: FileStore, listener: ListenerRef, options: FileTaskQueueOptions) {
+    super(store, listener, options);
+  }
+
+  startPass(): void {
+    this.#seen = new Set();
+    this.#pending = [];
+    this.#next = 0;
+    this.#listed = false;
+  }
+
+  /** The next task of the inbox not taken in this pass (listing again when the last listing is used up). */
+  async take(_max: number, _hooks: TakeHooks<TaskSpot>): Promise<Take<TaskSpot>> {
+    const take: Take<TaskSpot> = { tasks: [], strays: [] };
+    for (;;) {
+      while (this.#next < this.#pending.length) {
+        const sequence = this.#pending[this.#next++];
+        if (this.#seen.has(sequence)) continue;
+        this.#seen.add(sequence);
+        const file = `${sequence}.json`;
+        take.tasks.push({ dir: Layout.INBOX, file, task: file, sequence });
+        return take;
+      }
+      const { sequences, strays } = await this.store.listInbox(this.listener);
+      if (!this.#listed) take.backlog = sequences.length;
+      this.#listed = true;
+      for (const stray of strays) take.strays.push({ task: strayTask(stray.name), reason: strayReason(stray) });
+      this.#pending = sequences.filter((sequence) => !this.#seen.has(sequence));
+      this.#next = 0;
+      if (this.#pending.length === 0) return take;
+    }
+  }
+
+  defer(): void {
+    // An ordered pass takes each task once: a task not due is looked at again in the next pass.
+  }
+
+  finished(): void {}
+
+  async [Symbol.asyncDispose](): Promise<void> {}
+
+  /**
+   * Puts tasks claimed by parallel workers that are gone back into the inbox.
+   * The caller holds the run lock exclusively, so no parallel worker of this
+   * listener is running: every claim found is an orphan. `runOnce` does this
+   * before its pass, a watcher every rescan interval.
+   */
+  async recoverOrphans(worker: string, recover: (task: TaskSpot, why: string) => Promise<void>): Promise<void> {
+    for (const claim of this.store.listInflight(this.listener)) {
+      const mine = this.store.takeOver(this.listener, claim, worker);
+      if (mine) await recover(claimSpot(mine), `parallel worker ${claim.owner} stopped while handling it`);
+    }
+  }
+}
+
+/** An inbox entry that is not a task file, to be quarantined (it has no sequence number: 0). */
+export function strayTask(name: string): TaskSpot {
+  return { dir: Layout.INBOX, file: name, task: name, sequence: 0 };
+}
+
+/**
+ * A listener's inbox, each task claimed for this worker. `open()` takes the
+ * lease, `take()` claims, disposing gives the lease up.
+ */
+export class ParallelFileQueue extends FileTaskQueue implements ListenerQueue<TaskSpot> {
+  #lease: Lease | undefined;
+  readonly #notBefore = new Map<string, number>();
+  /** The `inflight/` names of the tasks this worker is handling now. */
+  readonly #handling = new Set<string>();
+  #reapedAt = -Infinity;
+  /** Sequence numbers go up within a listing; a later listing skips everything up to the highest claimed so far. */
+  #claimedUpTo = 0;
+  #listing: number[] = [];
+  #next = 0;
+  #claimedInListing = 0;
+  #listed = false;
+
+  constructor(
+    store: FileStore,
+    listener: ListenerRef,
+    options: FileTaskQueueOptions,
+    readonly mode: ParallelMode,
+  ) {
+    super(store, listener, options);
+  }
+
+  /** Takes this worker's lease; a thread of its own renews it every third of `leaseMs`. */
+  async open(): Promise<this> {
+    this.store.ensureStateDir(this.listener, Layout.INFLIGHT);
+    this.#lease = await Lease.acquire(this.store, this.listener, {
+      worker: this.mode.worker,
+      host: this.mode.hostId,
+      pid: Deno.pid,
+      started: this.mode.now().toISOString(),
+      lease_ms: this.mode.leaseMs,
+    });
+    return this;
+  }
+
+  /** Stops renewing and removes the lease. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    const lease = this.#lease;
+    this.#lease = undefined;
+    await lease?.release();
+  }
+
+  /**
+   * Starts a pass: each task at most once per pass, so a RETRY without delay
+   * is tried again in the next pass, as in ordered mode. A task put back
+   * below the highest number claimed in this pass (a RETRY, a requeue,
+   * another worker's take-over) also waits for the next pass.
+   */
+  startPass(): void {
+    this.#claimedUpTo = 0;
+    this.#listing = [];
+    this.#next = 0;
+    this.#claimedInListing = 0;
+    this.#listed = false;
+  }
+
+  /** Claims up to `max` tasks, in sequence order, listing the inbox again until a listing yields no claim. */
+  async take(max: number, hooks: TakeHooks<TaskSpot>): Promise<Take<TaskSpot>> {
+    const take: Take<TaskSpot> = { tasks: [], strays: [] };
+    for (;;) {
+      if (this.#next >= this.#listing.length) {
+        if (this.#listed && this.#claimedInListing === 0) return take;
+        await this.#relist(take, hooks);
+        if (this.#listing.length === 0) return take;
+      }
+      const now = this.mode.now().getTime();
+      while (this.#next < this.#listing.length) {
+        if (take.tasks.length >= max || hooks.stopped()) return take;
+        const sequence = this.#listing[this.#next++];
+        const file = `${sequence}.json`;
+        if (sequence <= this.#claimedUpTo) continue;
+        const dueAt = this.#notBefore.get(file);
+        if (dueAt !== undefined) {
+          if (dueAt > now) {
+            take.dueAt = Math.min(take.dueAt ?? Infinity, dueAt);
+            continue;
+          }
+          this.#notBefore.delete(file);
+        }
+        await this.#reapIfDue(hooks); // a long backlog must not keep a dead worker's tasks waiting
+        const claim = this.store.claim(this.listener, file, this.mode.worker);
+        if (!claim) continue; // another worker was first
+        this.#claimedInListing++;
+        this.#claimedUpTo = sequence;
+        this.#handling.add(claim.file);
+        take.tasks.push(claimSpot(claim));
+      }
+    }
+  }
+
+  async #relist(take: Take<TaskSpot>, hooks: TakeHooks<TaskSpot>): Promise<void> {
+    await this.#reapIfDue(hooks);
+    const { sequences, strays } = await this.store.listInbox(this.listener);
+    if (!this.#listed) take.backlog = sequences.length;
+    this.#listed = true;
+    for (const stray of strays) take.strays.push({ task: strayTask(stray.name), reason: strayReason(stray) });
+    this.#listing = sequences;
+    this.#next = 0;
+    this.#claimedInListing = 0;
+  }
+
+  defer(spot: TaskSpot, dueAt: number): void {
+    this.#notBefore.set(spot.task, dueAt);
+  }
+
+  finished(spot: TaskSpot): void {
+    this.#handling.delete(spot.file);
+  }
+
+  async #reapIfDue(hooks: TakeHooks<TaskSpot>): Promise<void> {
+    if (this.mode.now().getTime() - this.#reapedAt >= this.mode.reapIntervalMs) await this.reap(hooks.recover);
+  }
+
+  /**
+   * Takes back every claim whose worker is gone, counting the lost attempt,
+   * and removes the leases of gone workers (with claims or without). Claims
+   * of this worker that it is not handling (left by a pass that stopped on
+   * an error) are put back too.
+   */
+  async reap(recover: (task: TaskSpot, why: string) => Promise<void>): Promise<void> {
+    const { worker, hostId } = this.mode;
+    this.#reapedAt = this.mode.now().getTime();
+    // Lease ages are judged by the file system's clock: the mtime of our own lease, renewed just now.
+    const fsNow = await this.#lease?.stamp();
+    const verdicts = new Map<string, LeaseVerdict>();
+    for (const owner of leaseOwners(this.listener)) {
+      if (owner !== worker) verdicts.set(owner, await judgeLease(this.listener, owner, hostId, fsNow));
+    }
+    for (const claim of this.store.listInflight(this.listener)) {
+      if (claim.owner === worker) {
+        if (!this.#handling.has(claim.file)) {
+          await recover(claimSpot(claim), `worker ${worker} left it behind after an error`);
+        }
+        continue;
+      }
+      if (!verdicts.has(claim.owner)) {
+        verdicts.set(claim.owner, await judgeLease(this.listener, claim.owner, hostId, fsNow));
+      }
+      const lapse = verdicts.get(claim.owner)!.lapse;
+      if (lapse === undefined) continue;
+      const mine = this.store.takeOver(this.listener, claim, worker);
+      if (mine) await recover(claimSpot(mine), `worker ${claim.owner} ${lapse}`); // else another worker was first
+    }
+    // Only as judged: a lease renewed since (its worker was frozen and has resumed) stays.
+    for (const [owner, { lapse, seen }] of verdicts) {
+      if (lapse !== undefined) await removeLease(this.listener, owner, seen);
+    }
+  }
+}
+
+/** A listener's file queue: ordered without `parallel`, else parallel (its lease not taken yet: `open()`). */
+export function fileQueue(
+  store: FileStore,
+  listener: ListenerRef,
+  options: FileTaskQueueOptions,
+  parallel: ParallelMode | undefined,
+): OrderedFileQueue | ParallelFileQueue {
+  return parallel === undefined
+    ? new OrderedFileQueue(store, listener, options)
+    : new ParallelFileQueue(store, listener, options, parallel);
+}
