@@ -20,6 +20,7 @@ import {
   causeOf,
   type Delivered,
   deliveredBefore,
+  FIRST_LOOK_MS,
   KEEP_AHEAD_PAUSES_MS,
   LOCK_FREE_ACTIVE_MS,
   LOCK_FREE_MARGIN,
@@ -162,7 +163,7 @@ export class Deliverer {
       // tracking.json as this store last wrote it was checked then; anything else may be behind the files.
       let trusted = tracking !== undefined && this.#written.get(listener.dir) === tracking.sequence;
       let justRead = tracking?.sequence;
-      const lockFree = !trusted && tracking !== undefined && this.#lockFreeAtWork(listener.dir, tracking, lock);
+      const lockFree = !trusted && tracking !== undefined && await this.#lockFreeAtWork(listener.dir, tracking, lock);
       if (lockFree) last += LOCK_FREE_MARGIN - 1;
       numbering: while (delivered.length < builds.length) {
         const first = last + 1;
@@ -251,16 +252,22 @@ export class Deliverer {
 
   /**
    * Whether a dispatcher that takes no lock (PHP) is at work on a listener:
-   * `tracking.json` holds a number past the last one a hurah dispatcher
-   * recorded in `dispatch.lock`, written within the last 10 seconds. (A
-   * `tracking.json` behind the record was restored or edited; one with no
-   * record beside it, as in a tree only PHP wrote, counts as quiet.)
+   * `tracking.json`, written within the last 10 seconds, holds a number past
+   * the last one a hurah dispatcher recorded in `dispatch.lock`. With no
+   * record (no hurah dispatcher has written this listener yet: a tree PHP
+   * wrote), only if it moves on within a few milliseconds
+   * (`FIRST_LOOK_MS`), so that a tree PHP wrote and left keeps its numbers.
+   * (A `tracking.json` behind the record was restored or edited.)
    */
-  #lockFreeAtWork(dir: string, tracking: TrackingRecord, lock: Deno.FsFile): boolean {
+  async #lockFreeAtWork(dir: string, tracking: TrackingRecord, lock: Deno.FsFile): Promise<boolean> {
     const recorded = readLockRecord(lock);
-    if (recorded === undefined || tracking.sequence <= recorded) return false;
+    if (recorded !== undefined && tracking.sequence <= recorded) return false;
     const modified = lstatOrUndefined(join(dir, Layout.TRACKING))?.mtime?.getTime();
-    return modified !== undefined && Date.now() - modified < LOCK_FREE_ACTIVE_MS;
+    if (modified === undefined || Date.now() - modified >= LOCK_FREE_ACTIVE_MS) return false;
+    if (recorded !== undefined) return true;
+    await new Promise((resolve) => setTimeout(resolve, FIRST_LOOK_MS));
+    const now = this.#readTracking(dir)?.sequence;
+    return now === undefined || now > tracking.sequence; // undefined: being rewritten in place right now
   }
 
   /**

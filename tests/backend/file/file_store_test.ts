@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { deepEqual, equal, match, rejects } from "node:assert/strict";
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { encodeTask, formatDelivery, Layout } from "../../../mod.ts";
 import { FileStore, LOCK_FREE_MARGIN, type StateDir, type TaskDir } from "../../../src/backend/file/file_store.ts";
@@ -166,4 +166,43 @@ Deno.test("FileStore.deliver() numbers past a lock-free dispatcher at work (PHP)
   const record = JSON.parse(Deno.readTextFileSync(tracking(listener.dir)));
   Deno.writeTextFileSync(tracking(listener.dir), JSON.stringify({ ...record, sequence: 3, count: 3 }));
   equal(await deliver(), 9 + 2 * LOCK_FREE_MARGIN);
+});
+
+Deno.test("FileStore.deliver() to a listener only PHP wrote takes the margin only if PHP moves tracking.json on", async (t) => {
+  const now = formatDelivery(new Date());
+  /** A listener PHP wrote: tasks 1 to 3 and tracking.json at 3, just now; no dispatch.lock record. */
+  const phpTree = async (root: string) => {
+    const listener = new FileStore(root).register(checkListener("worker", "jobs"));
+    for (let sequence = 1; sequence <= 3; sequence++) {
+      Deno.writeTextFileSync(join(listener.dir, Layout.INBOX, `${sequence}.json`), build("php")(sequence));
+    }
+    const record = { sequence: 3, count: 3, first: now, last: now };
+    Deno.writeTextFileSync(join(listener.dir, Layout.TRACKING), JSON.stringify(record));
+    return listener;
+  };
+  await t.step("PHP has stopped: numbering goes on from tracking.json", async () => {
+    await using root = await tempRoot();
+    const listener = await phpTree(root.path);
+    const store = new FileStore(root.path, { durable: false });
+    deepEqual((await store.deliver(listener, [build("hurah")], now)).map((d) => d.sequence), [4]);
+  });
+  await t.step("PHP is at work: hurah numbers LOCK_FREE_MARGIN past it", async () => {
+    await using root = await tempRoot();
+    const listener = await phpTree(root.path);
+    const path = join(listener.dir, Layout.TRACKING);
+    let php = 3;
+    // PHP dispatching every millisecond meanwhile (in place, as PHP writes).
+    const timer = setInterval(() => {
+      php++;
+      Deno.writeTextFileSync(join(listener.dir, Layout.INBOX, `${php}.json`), build("php")(php));
+      Deno.writeTextFileSync(path, JSON.stringify({ sequence: php, count: php, first: now, last: now }));
+    }, 1);
+    try {
+      const store = new FileStore(root.path, { durable: false });
+      const [delivered] = await store.deliver(listener, [build("hurah")], now);
+      ok(delivered.sequence >= 3 + LOCK_FREE_MARGIN, `numbered ${delivered.sequence}`);
+    } finally {
+      clearInterval(timer);
+    }
+  });
 });
