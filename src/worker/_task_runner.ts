@@ -445,7 +445,9 @@ export class TaskRunner {
   /**
    * Records in the task file that its handler succeeded though the move to
    * `archive/` failed, and returns the task as written; `undefined` when the
-   * file cannot be rewritten either.
+   * file cannot be rewritten either. A task whose last record says so already
+   * (a pass that only retried the move) is returned as it is: the decision is
+   * recorded once, not once per failed move.
    */
   async #recordArchive(
     spot: TaskSpot,
@@ -453,6 +455,7 @@ export class TaskRunner {
     result: string,
     cause: Error,
   ): Promise<TaskRecord | undefined> {
+    if (task.failures?.at(-1)?.fate === "archive") return task;
     const record: FailureRecord = {
       result,
       message: `handled (${result}) but the move to archive/ failed: ${cause.name}: ${cause.message}`,
