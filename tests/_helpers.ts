@@ -123,6 +123,39 @@ export async function waitUntil(
   }
 }
 
+/**
+ * Polls `check` every `pollMs` until it holds, for as long as `progress()` (a
+ * count that grows as the awaited work goes on: tasks archived, lines
+ * reported) keeps changing; throws once it has not changed for `stallMs`,
+ * saying what was awaited and where it stopped. A bound on a stall, not on the
+ * whole work: other test suites on the machine may slow the work down many
+ * times over, but a lost task or a stuck worker still fails the wait.
+ */
+export async function waitWhileProgressing(
+  what: string,
+  check: () => boolean,
+  progress: () => number,
+  stallMs: number,
+  pollMs = 250,
+): Promise<void> {
+  const started = performance.now();
+  let last = progress();
+  let since = started;
+  while (!check()) {
+    const now = progress();
+    if (now !== last) {
+      last = now;
+      since = performance.now();
+    } else if (performance.now() - since > stallMs) {
+      const waited = Math.round(performance.now() - started);
+      throw new Error(
+        `gave up waiting for ${what}: no progress for ${stallMs} ms (stuck at ${now}, ${waited} ms in all)`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
 /** The entry names of a directory, sorted; [] when it does not exist. */
 export function namesIn(dir: string): string[] {
   try {

@@ -314,7 +314,9 @@ export class TaskRunner<T extends TakenTask = TakenTask> {
   /**
    * Records in the task file that its handler succeeded though the move to
    * `archive/` failed, and returns the task as written; `undefined` when the
-   * file cannot be rewritten either.
+   * file cannot be rewritten either. A task whose last record says so already
+   * (a pass that only retried the move) is returned as it is: the decision is
+   * recorded once, not once per failed move.
    */
   async #recordArchive(
     spot: T,
@@ -322,6 +324,7 @@ export class TaskRunner<T extends TakenTask = TakenTask> {
     result: string,
     cause: Error,
   ): Promise<TaskRecord | undefined> {
+    if (task.failures?.at(-1)?.fate === "archive") return task;
     const record: FailureRecord = {
       result,
       message: `handled (${result}) but the move to archive/ failed: ${cause.name}: ${cause.message}`,
