@@ -171,7 +171,7 @@ Deno.test("FileStore.deliver() numbers past a lock-free dispatcher at work (PHP)
 Deno.test("FileStore.deliver() to a listener only PHP wrote takes the margin only if PHP moves tracking.json on", async (t) => {
   const now = formatDelivery(new Date());
   /** A listener PHP wrote: tasks 1 to 3 and tracking.json at 3, just now; no dispatch.lock record. */
-  const phpTree = async (root: string) => {
+  const phpTree = (root: string) => {
     const listener = new FileStore(root).register(checkListener("worker", "jobs"));
     for (let sequence = 1; sequence <= 3; sequence++) {
       Deno.writeTextFileSync(join(listener.dir, Layout.INBOX, `${sequence}.json`), build("php")(sequence));
@@ -182,13 +182,13 @@ Deno.test("FileStore.deliver() to a listener only PHP wrote takes the margin onl
   };
   await t.step("PHP has stopped: numbering goes on from tracking.json", async () => {
     await using root = await tempRoot();
-    const listener = await phpTree(root.path);
+    const listener = phpTree(root.path);
     const store = new FileStore(root.path, { durable: false });
     deepEqual((await store.deliver(listener, [build("hurah")], now)).map((d) => d.sequence), [4]);
   });
   await t.step("PHP is at work: hurah numbers LOCK_FREE_MARGIN past it", async () => {
     await using root = await tempRoot();
-    const listener = await phpTree(root.path);
+    const listener = phpTree(root.path);
     const path = join(listener.dir, Layout.TRACKING);
     let php = 3;
     // PHP dispatching every millisecond meanwhile (in place, as PHP writes).
