@@ -158,12 +158,21 @@ export class Deliverer {
     const staged: string[] = [];
     const inbox = join(listener.dir, Layout.INBOX);
     try {
-      const tracking = this.#readTracking(listener.dir);
+      let tracking = this.#readTracking(listener.dir);
+      let caughtWriting = false;
+      if (tracking === undefined && this.#recentlyWritten(listener.dir)) {
+        // Unreadable, yet written a moment ago: a lock-free dispatcher (PHP) rewriting it in place, or a broken
+        // file. Look again: one that has become readable meanwhile was being written.
+        await new Promise((resolve) => setTimeout(resolve, FIRST_LOOK_MS));
+        tracking = this.#readTracking(listener.dir);
+        caughtWriting = tracking !== undefined;
+      }
       let last = tracking?.sequence ?? await this.maxSequence(listener.dir);
       // tracking.json as this store last wrote it was checked then; anything else may be behind the files.
       let trusted = tracking !== undefined && this.#written.get(listener.dir) === tracking.sequence;
       let justRead = tracking?.sequence;
-      const lockFree = !trusted && tracking !== undefined && await this.#lockFreeAtWork(listener.dir, tracking, lock);
+      const lockFree = !trusted && tracking !== undefined &&
+        (caughtWriting || await this.#lockFreeAtWork(listener.dir, tracking, lock));
       if (lockFree) last += LOCK_FREE_MARGIN - 1;
       numbering: while (delivered.length < builds.length) {
         const first = last + 1;
@@ -251,23 +260,28 @@ export class Deliverer {
   }
 
   /**
-   * Whether a dispatcher that takes no lock (PHP) is at work on a listener:
-   * `tracking.json`, written within the last 10 seconds, holds a number past
-   * the last one a hurah dispatcher recorded in `dispatch.lock`. With no
-   * record (no hurah dispatcher has written this listener yet: a tree PHP
-   * wrote), only if it moves on within a few milliseconds
-   * (`FIRST_LOOK_MS`), so that a tree PHP wrote and left keeps its numbers.
-   * (A `tracking.json` behind the record was restored or edited.)
+   * Whether a dispatcher that takes no lock (PHP) is at work on a listener.
+   * Only if `tracking.json` was written within the last 10 seconds; then if
+   * it holds a number past the last one a hurah dispatcher recorded in
+   * `dispatch.lock`. With no record (no hurah dispatcher has written the
+   * listener yet: a tree PHP wrote), or a number behind the record (PHP
+   * carried a lower number over hurah's last write; or a dispatcher was
+   * killed between its record and its rename, or the file was restored or
+   * edited), only if it moves on within `FIRST_LOOK_MS`.
    */
   async #lockFreeAtWork(dir: string, tracking: TrackingRecord, lock: Deno.FsFile): Promise<boolean> {
     const recorded = readLockRecord(lock);
-    if (recorded !== undefined && tracking.sequence <= recorded) return false;
-    const modified = lstatOrUndefined(join(dir, Layout.TRACKING))?.mtime?.getTime();
-    if (modified === undefined || Date.now() - modified >= LOCK_FREE_ACTIVE_MS) return false;
-    if (recorded !== undefined) return true;
+    if (tracking.sequence === recorded || !this.#recentlyWritten(dir)) return false;
+    if (recorded !== undefined && tracking.sequence > recorded) return true;
     await new Promise((resolve) => setTimeout(resolve, FIRST_LOOK_MS));
     const now = this.#readTracking(dir)?.sequence;
     return now === undefined || now > tracking.sequence; // undefined: being rewritten in place right now
+  }
+
+  /** Whether `tracking.json` was written within the last 10 seconds (`LOCK_FREE_ACTIVE_MS`). */
+  #recentlyWritten(dir: string): boolean {
+    const modified = lstatOrUndefined(join(dir, Layout.TRACKING))?.mtime?.getTime();
+    return modified !== undefined && Date.now() - modified < LOCK_FREE_ACTIVE_MS;
   }
 
   /**

@@ -27,10 +27,10 @@ export const LOCK_FREE_MARGIN = 1_000;
 export const LOCK_FREE_ACTIVE_MS = 10_000;
 
 /**
- * How long the first hurah dispatch to a listener (no record in
- * `dispatch.lock` yet) watches a recently written `tracking.json` for a
- * lock-free dispatcher moving it on: PHP at 700 events/s writes it every
- * 1.4 ms. Paid once per listener, and only while `tracking.json` is recent.
+ * How long a dispatch watches a recently written `tracking.json` that it
+ * cannot tell from `dispatch.lock`'s record alone (no record yet, or a
+ * number behind it) for a lock-free dispatcher moving it on: PHP at 700
+ * events/s writes it every 1.4 ms.
  */
 export const FIRST_LOOK_MS = 3;
 

@@ -206,3 +206,43 @@ Deno.test("FileStore.deliver() to a listener only PHP wrote takes the margin onl
     }
   });
 });
+
+Deno.test("FileStore.deliver() with tracking.json behind hurah's record takes the margin only if PHP moves it on", async (t) => {
+  const now = formatDelivery(new Date());
+  /** A listener hurah dispatched 10 tasks to, then tracking.json set back to 5 (as PHP carrying a lower number over). */
+  const behind = async (root: string) => {
+    const listener = new FileStore(root).register(checkListener("worker", "jobs"));
+    const store = new FileStore(root, { durable: false });
+    await store.deliver(listener, Array.from({ length: 10 }, () => build("hurah")), now);
+    const path = join(listener.dir, Layout.TRACKING);
+    Deno.writeTextFileSync(path, JSON.stringify({ sequence: 5, count: 5, first: now, last: now }));
+    return listener;
+  };
+  await t.step(
+    "nobody moves it (a dispatcher killed before its rename, or an edit): past every number in use",
+    async () => {
+      await using root = await tempRoot();
+      const listener = await behind(root.path);
+      const store = new FileStore(root.path, { durable: false });
+      deepEqual((await store.deliver(listener, [build("hurah")], now)).map((d) => d.sequence), [11]);
+    },
+  );
+  await t.step("PHP goes on from the lower number: hurah numbers LOCK_FREE_MARGIN past it", async () => {
+    await using root = await tempRoot();
+    const listener = await behind(root.path);
+    const path = join(listener.dir, Layout.TRACKING);
+    let php = 5;
+    const timer = setInterval(() => {
+      php++; // PHP overwrites its way up from the lower number, as it does
+      Deno.writeTextFileSync(join(listener.dir, Layout.INBOX, `${php}.json`), build("php")(php));
+      Deno.writeTextFileSync(path, JSON.stringify({ sequence: php, count: php, first: now, last: now }));
+    }, 1);
+    try {
+      const store = new FileStore(root.path, { durable: false });
+      const [delivered] = await store.deliver(listener, [build("hurah")], now);
+      ok(delivered.sequence >= 5 + LOCK_FREE_MARGIN, `numbered ${delivered.sequence}`);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+});
