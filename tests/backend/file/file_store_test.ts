@@ -168,6 +168,20 @@ Deno.test("FileStore.deliver() numbers past a lock-free dispatcher at work (PHP)
   equal(await deliver(), 9 + 2 * LOCK_FREE_MARGIN);
 });
 
+/** PHP dispatching every millisecond from the number after `from` (in place, as PHP writes), until disposed. */
+function phpDispatching(dir: string, from: number, now: string): Disposable {
+  let php = from;
+  const timer = setInterval(() => {
+    php++;
+    Deno.writeTextFileSync(join(dir, Layout.INBOX, `${php}.json`), build("php")(php));
+    Deno.writeTextFileSync(
+      join(dir, Layout.TRACKING),
+      JSON.stringify({ sequence: php, count: php, first: now, last: now }),
+    );
+  }, 1);
+  return { [Symbol.dispose]: () => clearInterval(timer) };
+}
+
 Deno.test("FileStore.deliver() to a listener only PHP wrote takes the margin only if PHP moves tracking.json on", async (t) => {
   const now = formatDelivery(new Date());
   /** A listener PHP wrote: tasks 1 to 3 and tracking.json at 3, just now; no dispatch.lock record. */
@@ -189,21 +203,9 @@ Deno.test("FileStore.deliver() to a listener only PHP wrote takes the margin onl
   await t.step("PHP is at work: hurah numbers LOCK_FREE_MARGIN past it", async () => {
     await using root = await tempRoot();
     const listener = phpTree(root.path);
-    const path = join(listener.dir, Layout.TRACKING);
-    let php = 3;
-    // PHP dispatching every millisecond meanwhile (in place, as PHP writes).
-    const timer = setInterval(() => {
-      php++;
-      Deno.writeTextFileSync(join(listener.dir, Layout.INBOX, `${php}.json`), build("php")(php));
-      Deno.writeTextFileSync(path, JSON.stringify({ sequence: php, count: php, first: now, last: now }));
-    }, 1);
-    try {
-      const store = new FileStore(root.path, { durable: false });
-      const [delivered] = await store.deliver(listener, [build("hurah")], now);
-      ok(delivered.sequence >= 3 + LOCK_FREE_MARGIN, `numbered ${delivered.sequence}`);
-    } finally {
-      clearInterval(timer);
-    }
+    using _php = phpDispatching(listener.dir, 3, now);
+    const [delivered] = await new FileStore(root.path, { durable: false }).deliver(listener, [build("hurah")], now);
+    ok(delivered.sequence >= 3 + LOCK_FREE_MARGIN, `numbered ${delivered.sequence}`);
   });
 });
 
@@ -230,19 +232,8 @@ Deno.test("FileStore.deliver() with tracking.json behind hurah's record takes th
   await t.step("PHP goes on from the lower number: hurah numbers LOCK_FREE_MARGIN past it", async () => {
     await using root = await tempRoot();
     const listener = await behind(root.path);
-    const path = join(listener.dir, Layout.TRACKING);
-    let php = 5;
-    const timer = setInterval(() => {
-      php++; // PHP overwrites its way up from the lower number, as it does
-      Deno.writeTextFileSync(join(listener.dir, Layout.INBOX, `${php}.json`), build("php")(php));
-      Deno.writeTextFileSync(path, JSON.stringify({ sequence: php, count: php, first: now, last: now }));
-    }, 1);
-    try {
-      const store = new FileStore(root.path, { durable: false });
-      const [delivered] = await store.deliver(listener, [build("hurah")], now);
-      ok(delivered.sequence >= 5 + LOCK_FREE_MARGIN, `numbered ${delivered.sequence}`);
-    } finally {
-      clearInterval(timer);
-    }
+    using _php = phpDispatching(listener.dir, 5, now); // overwriting its way up from the lower number, as PHP does
+    const [delivered] = await new FileStore(root.path, { durable: false }).deliver(listener, [build("hurah")], now);
+    ok(delivered.sequence >= 5 + LOCK_FREE_MARGIN, `numbered ${delivered.sequence}`);
   });
 });
