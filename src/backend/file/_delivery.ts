@@ -163,8 +163,7 @@ export class Deliverer {
       if (tracking === undefined && this.#recentlyWritten(listener.dir)) {
         // Unreadable, yet written a moment ago: a lock-free dispatcher (PHP) rewriting it in place, or a broken
         // file. Look again: one that has become readable meanwhile was being written.
-        await new Promise((resolve) => setTimeout(resolve, FIRST_LOOK_MS));
-        tracking = this.#readTracking(listener.dir);
+        tracking = await this.#lookAgain(listener.dir, FIRST_LOOK_MS);
         caughtWriting = tracking !== undefined;
       }
       let last = tracking?.sequence ?? await this.maxSequence(listener.dir);
@@ -273,9 +272,14 @@ export class Deliverer {
     const recorded = readLockRecord(lock);
     if (tracking.sequence === recorded || !this.#recentlyWritten(dir)) return false;
     if (recorded !== undefined && tracking.sequence > recorded) return true;
-    await new Promise((resolve) => setTimeout(resolve, FIRST_LOOK_MS));
-    const now = this.#readTracking(dir)?.sequence;
+    const now = (await this.#lookAgain(dir, FIRST_LOOK_MS))?.sequence;
     return now === undefined || now > tracking.sequence; // undefined: being rewritten in place right now
+  }
+
+  /** `tracking.json` read again after `pauseMs`, for a lock-free dispatcher (PHP) to show itself meanwhile. */
+  async #lookAgain(dir: string, pauseMs: number): Promise<TrackingRecord | undefined> {
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    return this.#readTracking(dir);
   }
 
   /** Whether `tracking.json` was written within the last 10 seconds (`LOCK_FREE_ACTIVE_MS`). */
@@ -294,8 +298,7 @@ export class Deliverer {
   async #keepAhead(dir: string, last: number, first: string, now: string, lock: Deno.FsFile): Promise<number> {
     let current: number | undefined;
     for (const pauseMs of KEEP_AHEAD_PAUSES_MS) {
-      await new Promise((resolve) => setTimeout(resolve, pauseMs));
-      current = this.#readTracking(dir)?.sequence;
+      current = (await this.#lookAgain(dir, pauseMs))?.sequence;
       if (current === undefined || current < last) {
         current = this.#writeTracking(dir, { sequence: last, count: last, first, last: now }, undefined, lock);
       }
