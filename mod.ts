@@ -64,7 +64,7 @@ export type {
 export { checkThresholds } from "./src/protocol/thresholds.ts";
 export type { StatusThresholds, ThresholdName, Violation } from "./src/protocol/thresholds.ts";
 export type { ListenerRef } from "./src/backend/file/file_store.ts";
-export type { LockWait } from "./src/backend/file/_fs.ts";
+export type { LockWait } from "./src/backend/wait.ts";
 export { findListener, listListeners } from "./src/backend/file/listeners.ts";
 export { status } from "./src/backend/file/status.ts";
 export type { StatusOptions } from "./src/backend/file/status.ts";

@@ -1,16 +1,10 @@
-import type { Delivery } from "./backend/delivery.ts";
-import { DeliveryError, InvalidNameError, PayloadError } from "./errors.ts";
+import { connect } from "./backend/connect.ts";
+import type { Backend, Delivery, PublishEvent } from "./backend/port.ts";
+import type { LockWait } from "./backend/wait.ts";
+import { InvalidNameError, PayloadError } from "./errors.ts";
 import { parseEventType } from "./protocol/names.ts";
 import { encodePayload, encodePhpJson } from "./protocol/php_json.ts";
-import { DEFAULT_MAX_TASK_SIZE, formatDelivery } from "./protocol/task_file.ts";
-import {
-  type Build,
-  type Delivered,
-  FileStore,
-  type ListenerRef,
-  PartialDeliveryError,
-} from "./backend/file/file_store.ts";
-import type { LockWait } from "./backend/file/_fs.ts";
+import { DEFAULT_MAX_TASK_SIZE, encodeNewTask, formatDelivery } from "./protocol/task_file.ts";
 
 /** The default of `DispatcherOptions.lockTimeoutMs`. */
 const DISPATCH_LOCK_TIMEOUT_MS = 30_000;
@@ -24,28 +18,7 @@ export interface DispatchEvent {
 }
 
 /** An event whose type and payload were checked. */
-interface CheckedEvent {
-  eventType: string;
-  segments: string[];
-  /** The payload as the task file holds it (PHP's JSON). */
-  payloadJson: string;
-}
-
-/**
- * A task file's text, as `encodeTask()` writes it (PHP's field order and
- * escaping), around a payload already encoded.
- */
-function taskText(payloadJson: string, sequence: number, delivery: string, eventType: string, eventId: string): string {
-  const fields = encodePhpJson({
-    sequence,
-    count: sequence,
-    delivery,
-    event_type: eventType,
-    event_id: eventId,
-    task_id: crypto.randomUUID(),
-  });
-  return `{"payload":${payloadJson},${fields.slice(1)}`;
-}
+type CheckedEvent = Pick<PublishEvent, "eventType" | "segments" | "payloadJson">;
 
 /**
  * Refuses a payload (already encoded) whose task file would be larger than
@@ -56,7 +29,7 @@ function taskText(payloadJson: string, sequence: number, delivery: string, event
 export function checkTaskSize(payloadJson: string, eventType: string, maxTaskSize: number): void {
   if (payloadJson.length + FIELDS_BOUND <= maxTaskSize) return;
   // PHP's JSON is ASCII: its length is its size in bytes.
-  const size = taskText(payloadJson, LARGEST_SEQUENCE, formatDelivery(new Date()), eventType, crypto.randomUUID())
+  const size = encodeNewTask(payloadJson, LARGEST_SEQUENCE, formatDelivery(new Date()), eventType, crypto.randomUUID())
     .length;
   if (size > maxTaskSize) {
     throw new PayloadError(
@@ -140,7 +113,7 @@ export type { Delivery } from "./backend/delivery.ts";
  * ```
  */
 export class Dispatcher {
-  readonly #store: FileStore;
+  readonly #backend: Backend;
   readonly #now: () => Date;
   readonly #maxTaskSize: number;
   /** The last delivery time formatted, and its second: `formatDelivery` is the same within a second. */
@@ -154,15 +127,16 @@ export class Dispatcher {
    * @param options Durability, lock waits and clock.
    */
   constructor(root: string, options: DispatcherOptions = {}) {
-    this.#store = new FileStore(root, {
+    this.#now = options.now ?? (() => new Date());
+    this.#backend = connect({ root }, {
       durable: options.durable ?? true,
       dispatchLockWait: {
         timeoutMs: options.lockTimeoutMs ?? DISPATCH_LOCK_TIMEOUT_MS,
         signal: options.signal,
         onWait: options.onLockWait,
       },
+      now: this.#now,
     });
-    this.#now = options.now ?? (() => new Date());
     const max = options.maxTaskSize ?? DEFAULT_MAX_TASK_SIZE;
     if (!Number.isSafeInteger(max) || max < 1) {
       throw new RangeError(`maxTaskSize must be a whole number of bytes, at least 1, found ${max}`);
@@ -172,7 +146,7 @@ export class Dispatcher {
 
   /** The absolute path of the event root. */
   get root(): string {
-    return this.#store.root;
+    return this.#backend.location;
   }
 
   /**
@@ -297,46 +271,10 @@ export class Dispatcher {
     return this.#formatted.text;
   }
 
-  /** Finds every event's listeners (before writing anything), then delivers listener by listener. */
+  /** Publishes checked events, each with its own id, at the current time. */
   async #deliver(events: readonly CheckedEvent[]): Promise<Delivery[][]> {
-    const results: Delivery[][] = [];
-    const listenersOf = new Map<string, ListenerRef[]>();
-    const queues = new Map<string, { listener: ListenerRef; tasks: { event: number; slot: number; build: Build }[] }>();
-    for (const [index, event] of events.entries()) {
-      let listeners = listenersOf.get(event.eventType);
-      if (listeners === undefined) {
-        listenersOf.set(event.eventType, listeners = this.#store.listenersFor(event.segments));
-      }
-      results.push(new Array(listeners.length));
-      const eventId = crypto.randomUUID();
-      const delivery = this.#deliveryTime();
-      for (const [slot, listener] of listeners.entries()) {
-        let queue = queues.get(listener.dir);
-        if (queue === undefined) queues.set(listener.dir, queue = { listener, tasks: [] });
-        const build = (sequence: number) => taskText(event.payloadJson, sequence, delivery, event.eventType, eventId);
-        queue.tasks.push({ event: index, slot, build });
-      }
-    }
-    let delivered = 0;
-    for (const { listener, tasks } of queues.values()) {
-      const record = (written: readonly Delivered[]) => {
-        for (const [k, { sequence, path }] of written.entries()) {
-          const { event, slot } = tasks[k];
-          results[event][slot] = { listener: listener.name, listenerEventType: listener.eventType, sequence, path };
-        }
-        delivered += written.length;
-      };
-      try {
-        record(await this.#store.deliver(listener, tasks.map((task) => task.build), this.#deliveryTime()));
-      } catch (error) {
-        const partial = error instanceof PartialDeliveryError;
-        if (partial) record(error.delivered);
-        const cause = partial ? error.cause : error;
-        // Nothing written yet: the error as it is (a caller has nothing to account for).
-        if (delivered === 0) throw cause;
-        throw new DeliveryError(results.map((each) => each.filter(Boolean)), cause as Error);
-      }
-    }
-    return results;
+    return await this.#backend.publish(
+      events.map((event) => ({ ...event, eventId: crypto.randomUUID(), delivery: this.#deliveryTime() })),
+    );
   }
 }

@@ -8,6 +8,7 @@ import type { ListenerQueue, Take, TakeHooks, TakenTask, TaskRead } from "../src
 import { TaskLostError } from "../src/errors.ts";
 import type { TaskRecord } from "../src/protocol/task_file.ts";
 import type { Destination } from "../src/protocol/transition.ts";
+import type { Listener } from "../src/protocol/listener_id.ts";
 
 /** A task of the memory backend: its number and name. */
 export type MemoryTask = TakenTask;
@@ -21,6 +22,8 @@ export interface MemoryQueueOptions {
   worker?: string;
   /** The clock, for deferred tasks. */
   now: () => Date;
+  /** The listener. @default {mailer on user/signup} */
+  listener?: Listener;
 }
 
 /** One listener's tasks in memory, opened for one worker. */
@@ -37,7 +40,32 @@ export class MemoryQueue implements ListenerQueue<MemoryTask> {
   #seen = new Set<number>();
   readonly #notBefore = new Map<number, number>();
 
-  constructor(readonly options: MemoryQueueOptions) {}
+  /** How many times the listener was held (once per pass). */
+  holds = 0;
+  /** Archived tasks are kept this long when `expire()` runs (`undefined`: it has not run). */
+  expiredAfterMs: number | undefined;
+  readonly listener: Listener;
+
+  constructor(readonly options: MemoryQueueOptions) {
+    this.listener = options.listener ?? { name: "mailer", eventType: "user/signup", id: "user/signup/mailer" };
+  }
+
+  hold(): Promise<Disposable> {
+    this.holds++;
+    return Promise.resolve({ [Symbol.dispose]: () => {} });
+  }
+
+  /** Nothing to keep up: memory leaves no staging files, and gone workers' claims are taken back by `take()`. */
+  upkeep(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Archived tasks are all as old as the test says: every one goes. */
+  expire(olderThanMs: number): Promise<void> {
+    this.expiredAfterMs = olderThanMs;
+    for (const sequence of this.in("archive")) this.tasks.delete(sequence);
+    return Promise.resolve();
+  }
 
   /** Adds tasks to the inbox with the next numbers, as a dispatch does. */
   deliver(...payloads: unknown[]): number[] {

@@ -3,11 +3,115 @@
  * are kept, cut at outcomes, not at files. The file backend
  * (`src/backend/file/`) is one implementation; a test's memory backend or a
  * broker can be others. Internal for now: not exported from `mod.ts`.
+ *
+ * A {@linkcode Backend} publishes events (the fan-out is its job), registers
+ * listeners, opens a listener's {@linkcode ListenerQueue} for a worker, says
+ * when tasks may have arrived, and offers the {@linkcode Operations} of
+ * `hurah status`, `inspect`, `requeue` and `prune`.
  */
+import type { Listener } from "../protocol/listener_id.ts";
 import type { Destination } from "../protocol/transition.ts";
 import type { TaskRecord } from "../protocol/task_file.ts";
+import type { Delivery } from "./delivery.ts";
+import type { Operations } from "./operations.ts";
+import type { LockWait } from "./wait.ts";
 
 export type { Delivery } from "./delivery.ts";
+export type { Operations } from "./operations.ts";
+export type { LockWait } from "./wait.ts";
+
+/** One event to publish, checked: its type, the type's segments, and its payload encoded once (PHP's JSON). */
+export interface PublishEvent {
+  /** The event type, as `product/created`. */
+  eventType: string;
+  /** Its segments, as `parseEventType()` gives them. */
+  segments: readonly string[];
+  /** The payload as a task file holds it. */
+  payloadJson: string;
+  /** The event's id: the same in every listener's task, and the key a broker drops a second publish by. */
+  eventId: string;
+  /** The delivery time as a task's `delivery` holds it. */
+  delivery: string;
+}
+
+/** What to do with a task after SUCCESS: keep it archived, or delete it at once. */
+export type ArchiveMode = "keep" | "delete";
+
+/** How a wait for another worker (or dispatcher) ends and what it says. */
+export interface WaitOptions {
+  /** Ends the wait, rejecting with the signal's reason. */
+  signal?: AbortSignal;
+  /** Gives up after this many milliseconds with a `LockTimeoutError`; 0 tries once. @default {Infinity} */
+  timeoutMs?: number;
+  /** Called once when the wait has lasted a second. @default {one line on stderr} */
+  onWait?: (wait: LockWait) => void;
+}
+
+/** How a listener's queue is opened for one worker. */
+export interface OpenOptions {
+  /** This worker's id (`<host>:<pid>:<random>`): parallel claims are named after it. */
+  worker: string;
+  /** The largest task, in bytes, the worker reads; a larger one is refused (quarantined). */
+  maxTaskSize: number;
+  /** What SUCCESS does with a task. */
+  archive: ArchiveMode;
+  /** The clock. */
+  now: () => Date;
+  /** Parallel mode (tasks claimed for this worker, many workers at once); ordered mode without. */
+  parallel?: {
+    /** This host's id: leases of the same host are checked by their flock, others by expiry. */
+    hostId: string;
+    /** How long a lease lasts without renewal; renewed every third of it. */
+    leaseMs: number;
+    /** How often claims of workers that are gone are taken back, also in the middle of a long pass. */
+    reapIntervalMs: number;
+  };
+  /**
+   * How opening waits while another worker of the other mode works the
+   * listener (files: a parallel queue takes the run lock shared for as long
+   * as it is open), and how {@linkcode ListenerQueue.hold} waits.
+   */
+  wait: WaitOptions;
+}
+
+/** A source of wake-ups for a watcher: tasks may have arrived. Closed when the watcher stops. */
+export interface Wakeups {
+  close(): Promise<void>;
+}
+
+/**
+ * Where tasks are kept: the dispatcher publishes through it, the worker
+ * registers listeners and opens their queues through it, and the operations
+ * commands read and repair through its {@linkcode Operations}.
+ */
+export interface Backend {
+  /** Where the tasks are, for messages: the event root's path, or the broker's address. */
+  readonly location: string;
+  /**
+   * Delivers each event to every listener of its type, of each parent type
+   * and of the root, deepest level first; returns, per event, one delivery
+   * per listener reached.
+   * @throws {DeliveryError} When an error stops it after some deliveries (listed); before the first, the error itself.
+   */
+  publish(events: readonly PublishEvent[]): Promise<Delivery[][]>;
+  /** Registers a listener (creating what it needs), so that dispatches reach it from now on. */
+  register(listener: Listener): Promise<void>;
+  /** Opens a registered listener's queue for one worker; dispose of it with `await using`. */
+  open(listener: Listener, options: OpenOptions): Promise<ListenerQueue>;
+  /**
+   * Tells `onArrival` when tasks may have arrived for a listener (by its id),
+   * and `onMissed` when arrivals may have been missed (every listener is to be
+   * looked at again), until `signal` aborts or it is closed.
+   */
+  watch(
+    listeners: readonly Listener[],
+    signal: AbortSignal,
+    onArrival: (listenerId: string) => void,
+    onMissed: (reason: string) => void,
+  ): Wakeups;
+  /** The operations: the listener list, status, inspect, requeue and prune. */
+  readonly operations: Operations;
+}
 
 /** A task a queue handed to the worker: which task it is; where it lies is the backend's business. */
 export interface TakenTask {
@@ -87,6 +191,25 @@ export interface TakeHooks<T extends TakenTask> {
  * its lease up).
  */
 export interface ListenerQueue<T extends TakenTask = TakenTask> extends TaskQueue<T>, AsyncDisposable {
+  /** The listener the queue is of. */
+  readonly listener: Listener;
+  /**
+   * Holds the listener for one pass, as its mode needs (files, ordered: the
+   * run lock, exclusively, so that one runner works it at a time; parallel:
+   * nothing more than opening took). Waits as `OpenOptions.wait` says, or as
+   * `signal` says when given.
+   * @throws {LockTimeoutError} When the wait timed out; the signal's reason when it aborted.
+   */
+  hold(signal?: AbortSignal): Promise<Disposable>;
+  /**
+   * The backend's own upkeep, under the hold before a pass: what is due of
+   * it (files: in ordered mode, putting back the tasks claimed by workers
+   * that are gone; every hour, clearing staging files left by killed
+   * processes).
+   */
+  upkeep(hooks: Pick<TakeHooks<T>, "recover">): Promise<void>;
+  /** Deletes archived tasks that were archived at least `olderThanMs` ago (`archive: { keepMs }`). */
+  expire(olderThanMs: number): Promise<void>;
   /** Starts a pass: every due task may be taken once more. */
   startPass(): void;
   /**

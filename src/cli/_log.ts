@@ -1,5 +1,5 @@
 import type { RunEvent } from "../worker/run_once.ts";
-import { describeLockWait, type LockWait } from "../backend/file/_fs.ts";
+import { describeLockWait, type LockWait } from "../backend/wait.ts";
 
 /** How log lines look: `text` for people, `json` (one object a line) for machines. */
 export type LogFormat = "text" | "json";

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import type { FailureRecord } from "../protocol/task_file.ts";
-import { type FoundTask, inspectTask, type TaskInspection } from "../backend/file/inspect.ts";
+import { connect } from "../backend/connect.ts";
+import type { FoundTask, TaskInspection } from "../backend/operations.ts";
 import { sequenceArgument } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
@@ -48,7 +49,7 @@ export async function inspectCommand(args: string[], io: CliIo): Promise<number>
   }
   const sequence = sequenceArgument(positionals[1]);
   const root = resolveRoot(undefined, values.root, io);
-  const inspection = await inspectTask(root, { listener: positionals[0], sequence });
+  const inspection = await connect({ root }).operations.inspect({ listener: positionals[0], sequence });
   if (values.json) io.stdout(JSON.stringify(inspection, null, 2) + "\n");
   else io.stdout(inspection.found.map((found) => formatFound(inspection, found)).join("\n"));
   if (inspection.found.length === 0) {

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { prune } from "../backend/file/prune.ts";
+import { connect } from "../backend/connect.ts";
 import { duration } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
@@ -57,7 +57,7 @@ export async function pruneCommand(args: string[], io: CliIo): Promise<number> {
   const olderThanMs = duration(values["older-than"], "--older-than");
   const root = resolveRoot(undefined, values.root, io);
   const dryRun = values["dry-run"];
-  const report = await prune(root, {
+  const report = await connect({ root }).operations.prune({
     olderThanMs,
     archive: values.archive || !values.error,
     error: values.error,

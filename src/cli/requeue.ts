@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { requeue } from "../backend/file/requeue.ts";
+import { connect } from "../backend/connect.ts";
 import { sequenceArgument } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
@@ -56,7 +56,7 @@ export async function requeueCommand(args: string[], io: CliIo): Promise<number>
   const sequences = rest.map(sequenceArgument);
   const root = resolveRoot(undefined, values.root, io);
   const user = io.env("USER") ?? io.env("LOGNAME");
-  const report = await requeue(root, {
+  const report = await connect({ root }).operations.requeue({
     listener,
     sequences,
     all: values.all,

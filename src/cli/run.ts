@@ -140,7 +140,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     progress?.finish();
     failed ||= report.failedAt !== undefined;
     if (values.json) {
-      io.stdout(JSON.stringify({ listener: id, ...report }) + "\n");
+      io.stdout(JSON.stringify(report) + "\n");
     } else {
       io.stdout(
         `${id}: ${report.handled} handled, ${report.archived} archived, ${report.errored} to error, ` +

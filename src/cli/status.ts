@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { formatAge } from "../protocol/_age.ts";
 import type { ListenerStatus, StatusReport } from "../protocol/listener_status.ts";
 import { checkThresholds, type StatusThresholds, type Violation } from "../protocol/thresholds.ts";
-import { status } from "../backend/file/status.ts";
+import { connect } from "../backend/connect.ts";
 import { countOption, duration } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
@@ -80,7 +80,9 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
       : duration(values["max-in-flight-age"], "--max-in-flight-age"),
   };
   const root = resolveRoot(undefined, values.root, io);
-  const report = await status(root, { listeners: positionals.length > 0 ? positionals : undefined });
+  const report = await connect({ root }).operations.status({
+    listeners: positionals.length > 0 ? positionals : undefined,
+  });
   const violations = values.check ? checkThresholds(report.listeners, thresholds) : [];
   // A check prints one summary line by default, for monitoring plugins that read the first line.
   const json = values.json || (!values.check && !values.table && !io.stdoutIsTerminal);

@@ -143,6 +143,29 @@ function isNonNegativeInteger(value: unknown): value is number {
 }
 
 /**
+ * A new task file's text, as `encodeTask()` writes it (PHP's field order and
+ * escaping), around a payload already encoded (`encodePhpJson`), with a
+ * fresh `task_id`.
+ */
+export function encodeNewTask(
+  payloadJson: string,
+  sequence: number,
+  delivery: string,
+  eventType: string,
+  eventId: string,
+): string {
+  const fields = encodePhpJson({
+    sequence,
+    count: sequence,
+    delivery,
+    event_type: eventType,
+    event_id: eventId,
+    task_id: crypto.randomUUID(),
+  });
+  return `{"payload":${payloadJson},${fields.slice(1)}`;
+}
+
+/**
  * Parses and checks a task file's text: valid UTF-8 (when given bytes),
  * JSON, an object with the fields the protocol needs, nested no deeper than
  * PHP reads (511 levels of arrays and objects).

@@ -3,19 +3,14 @@
  * rescan interval, a retry coming due), paused after FAILURE and after a pass
  * that stopped on an unexpected error; upkeep when due.
  */
-import { OrderedFileQueue, ParallelFileQueue } from "../backend/file/listener_queue.ts";
-import type { TaskSpot } from "../backend/file/task_queue.ts";
 import { toError } from "../errors.ts";
-import type { FileStore, ListenerRef } from "../backend/file/file_store.ts";
-import type { LockWait } from "../backend/file/_fs.ts";
-import { prune } from "../backend/file/prune.ts";
+import type { Listener } from "../protocol/listener_id.ts";
 import { emptyReport, type PassFindings, type RunEvent, type RunReport } from "./report.ts";
 import { INCOMPLETE_RECHECK_MS, type ListenerLoop } from "./_loop.ts";
-import { TMP_MAX_AGE_MS } from "./_settings.ts";
 import { sleep, Wakeup } from "./_wakeup.ts";
 
-/** How often a watcher clears old staging files and applies the archive retention. */
-const HOUSEKEEPING_MS = 60 * 60 * 1000;
+/** How often a watcher applies the archive retention (`archive: { keepMs }`). */
+const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
 
 export interface LoopSettings {
   /** Delete archived tasks older than this, hourly. */
@@ -23,7 +18,6 @@ export interface LoopSettings {
   rescanIntervalMs: number;
   failureDelay: (failures: number) => number;
   onEvent: (event: RunEvent) => void;
-  onLockWait: ((wait: LockWait) => void) | undefined;
   now: () => Date;
 }
 
@@ -34,30 +28,20 @@ export class ListenerWorker {
   /** What the last pass found. */
   findings: PassFindings = {};
   #maintainedAt = -Infinity;
-  #housekeptAt = -Infinity;
+  #expiredAt = -Infinity;
 
   constructor(
-    readonly store: FileStore,
-    readonly listener: ListenerRef,
-    readonly loop: ListenerLoop<TaskSpot>,
+    readonly listener: Listener,
+    readonly loop: ListenerLoop,
     readonly settings: LoopSettings,
   ) {
-    this.report = emptyReport(listener.dir);
+    this.report = emptyReport(listener.id);
   }
 
+  /** Works the listener until `stop`; its queue (opened before) is disposed of at the end. */
   async run(stop: AbortSignal): Promise<void> {
-    const { queue } = this.loop;
-    if (!(queue instanceof ParallelFileQueue)) return await this.#loop(stop);
-    // Opened (its lease taken) before the loops start. Parallel workers share the run lock for as long as they
-    // run: ordered runners wait.
-    await using _ = queue;
-    const lock = await this.#lock(stop, true);
-    if (lock === undefined) return;
-    try {
-      await this.#loop(stop);
-    } finally {
-      lock.close();
-    }
+    await using _ = this.loop.queue;
+    await this.#loop(stop);
   }
 
   async #loop(stop: AbortSignal): Promise<void> {
@@ -104,60 +88,32 @@ export class ListenerWorker {
     }
   }
 
-  /** Upkeep when due, then one pass; false when stopped while waiting for the run lock. */
+  /**
+   * Holds the listener (ordered files: the run lock, per pass, so that a
+   * `hurah run` takes turns), does the upkeep when due, then one pass; false
+   * when stopped while waiting for the hold.
+   */
   async #pass(stop: AbortSignal): Promise<boolean> {
     const { queue, runner } = this.loop;
-    const now = this.settings.now().getTime();
-    if (now - this.#maintainedAt >= this.settings.rescanIntervalMs) {
-      // Every rescan interval, take back the claims of parallel workers that are gone (a parallel pass does
-      // this itself, even in the middle of a backlog).
-      this.#maintainedAt = now;
-      if (queue instanceof OrderedFileQueue) {
-        const recover = (task: TaskSpot, why: string) => runner.recover(this.report, task, why);
-        await this.#withLock(stop, () => queue.recoverOrphans(runner.settings.worker, recover));
-      }
-    }
-    if (now - this.#housekeptAt >= HOUSEKEEPING_MS) {
-      this.#housekeptAt = now;
-      this.store.sweepTmp(this.listener, TMP_MAX_AGE_MS);
-      if (this.settings.keepArchiveMs !== undefined) {
-        await prune(this.store.root, {
-          olderThanMs: this.settings.keepArchiveMs,
-          listeners: [this.listener.id],
-          now: this.settings.now,
-        });
-      }
-    }
-    const pass = async () => void (this.findings = await this.loop.pass(this.report));
-    if (queue instanceof ParallelFileQueue) {
-      await pass();
-      return true;
-    }
-    return await this.#withLock(stop, pass);
-  }
-
-  /** Runs `task` under the exclusive run lock; false when stopped while waiting for it. */
-  async #withLock(stop: AbortSignal, task: () => Promise<unknown>): Promise<boolean> {
-    const lock = await this.#lock(stop, false);
-    if (lock === undefined) return false;
+    let hold: Disposable;
     try {
-      await task();
-    } finally {
-      lock.close();
-    }
-    return true;
-  }
-
-  /**
-   * Takes the run lock, waiting (and saying so on stderr after a second) while
-   * another runner holds it; `undefined` when stopped meanwhile.
-   */
-  async #lock(stop: AbortSignal, shared: boolean): Promise<{ close(): void } | undefined> {
-    try {
-      return await this.store.lockRunner(this.listener, shared, { signal: stop, onWait: this.settings.onLockWait });
+      hold = await queue.hold();
     } catch (error) {
-      if (stop.aborted && error === stop.reason) return undefined;
+      if (stop.aborted && error === stop.reason) return false;
       throw error;
     }
+    using _ = hold;
+    const now = this.settings.now().getTime();
+    if (now - this.#maintainedAt >= this.settings.rescanIntervalMs) {
+      // Every rescan interval (a parallel pass also takes back dead workers' claims itself, mid-backlog).
+      this.#maintainedAt = now;
+      await queue.upkeep({ recover: (task, why) => runner.recover(this.report, task, why) });
+    }
+    if (this.settings.keepArchiveMs !== undefined && now - this.#expiredAt >= RETENTION_INTERVAL_MS) {
+      this.#expiredAt = now;
+      await queue.expire(this.settings.keepArchiveMs);
+    }
+    this.findings = await this.loop.pass(this.report);
+    return true;
   }
 }

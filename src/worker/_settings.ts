@@ -2,6 +2,7 @@
  * The one settings resolver of `runOnce` and `watch`: every default written
  * once, every setting checked once.
  */
+import type { OpenOptions, WaitOptions } from "../backend/port.ts";
 import { DEFAULT_MAX_TASK_SIZE } from "../protocol/task_file.ts";
 import type { ArchivePolicy, RunEvent } from "./report.ts";
 import type { PassSettings } from "./_task_runner.ts";
@@ -18,9 +19,6 @@ export const DEFAULTS = {
   /** How often a watcher lists every inbox again, and takes back claims of workers that are gone. */
   rescanIntervalMs: 10_000,
 } as const;
-
-/** Staging files older than this were left by killed processes. */
-export const TMP_MAX_AGE_MS = 60 * 60 * 1000;
 
 /** The options a listener is worked with, as `RunOptions` and `WatchOptions` (with a listener's own) give them. */
 export interface SettingsInput {
@@ -95,6 +93,12 @@ export function resolveSettings(input: SettingsInput, defaults: SettingsDefaults
   if (!(leaseMs > 0)) throw new RangeError(`leaseMs must be positive, found ${leaseMs}`);
   const parallel = { hostId: input.hostId ?? hostId(), leaseMs, reapIntervalMs: defaults.reapIntervalMs };
   return { pass, concurrency, parallel, keepArchiveMs };
+}
+
+/** How a listener's queue is opened for these settings, waiting for other workers as `wait` says. */
+export function openOptions(settings: ListenerSettings, wait: WaitOptions): OpenOptions {
+  const { pass, parallel } = settings;
+  return { worker: pass.worker, maxTaskSize: pass.maxTaskSize, archive: pass.archive, now: pass.now, parallel, wait };
 }
 
 /** The retention of `{ keepMs }`, checked; `undefined` for the other policies. */

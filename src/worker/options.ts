@@ -1,5 +1,5 @@
 /** The options of `runOnce()` and `watch()`, with what each does and its default. */
-import type { LockWait } from "../backend/file/_fs.ts";
+import type { LockWait } from "../backend/wait.ts";
 import type { HandlerFunction, HandlerLike } from "./handler.ts";
 import type { ArchivePolicy, RunEvent } from "./report.ts";
 

@@ -108,8 +108,8 @@ export type ArchivePolicy = "keep" | "delete" | { keepMs: number };
 
 /** What one pass did. */
 export interface RunReport {
-  /** The listener's directory. */
-  listenerDir: string;
+  /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
+  listener: string;
   /** How many times the handler ran. */
   handled: number;
   /** Tasks moved to `archive/`. */
@@ -138,9 +138,9 @@ export interface RunReport {
 export type PassFindings = Pick<RunReport, "failedAt" | "waitingFor" | "nextDueAt">;
 
 /** A fresh, empty report. */
-export function emptyReport(listenerDir: string): RunReport {
+export function emptyReport(listener: string): RunReport {
   return {
-    listenerDir,
+    listener,
     handled: 0,
     archived: 0,
     errored: 0,

@@ -1,11 +1,9 @@
-import type { RunReport } from "./report.ts";
-import { fileQueue, OrderedFileQueue } from "../backend/file/listener_queue.ts";
-import { FileStore } from "../backend/file/file_store.ts";
-import { prune } from "../backend/file/prune.ts";
+import { connect } from "../backend/connect.ts";
+import type { Backend } from "../backend/port.ts";
 import { checkListener } from "../protocol/listener_id.ts";
 import { toHandler } from "./handler.ts";
-import { emptyReport } from "./report.ts";
-import { DEFAULTS, resolveSettings, TMP_MAX_AGE_MS } from "./_settings.ts";
+import { emptyReport, type RunReport } from "./report.ts";
+import { DEFAULTS, openOptions, resolveSettings } from "./_settings.ts";
 import { ListenerLoop } from "./_loop.ts";
 import { TaskRunner } from "./_task_runner.ts";
 import type { RunOptions } from "./options.ts";
@@ -54,43 +52,25 @@ export type { RunOptions } from "./options.ts";
  * ```
  */
 export async function runOnce(root: string, options: RunOptions): Promise<RunReport> {
-  const checked = checkListener(options.name, options.eventType);
+  return await runOnBackend(connect({ root }, { durable: options.durable ?? true }), options);
+}
+
+/** {@linkcode runOnce} on any backend: registers the listener, then one pass of its loop. */
+export async function runOnBackend(backend: Backend, options: RunOptions): Promise<RunReport> {
+  const listener = checkListener(options.name, options.eventType);
   const handler = toHandler(options.handler);
   const settings = resolveSettings(options, { retryDelay: () => 0, reapIntervalMs: DEFAULTS.rescanIntervalMs });
-  const store = new FileStore(root, { durable: options.durable ?? true });
-  const listener = store.register(checked);
-  const report = emptyReport(listener.dir);
-  const { pass, parallel, concurrency } = settings;
-  const queue = fileQueue(
-    store,
-    listener,
-    { maxTaskSize: pass.maxTaskSize, archive: pass.archive },
-    parallel && {
-      ...parallel,
-      worker: pass.worker,
-      now: pass.now,
-    },
-  );
-  const runner = new TaskRunner(queue, listener, handler, pass);
-  // Ordered runners take the run lock exclusively, parallel workers shared: the two never work a listener at once.
+  await backend.register(listener);
   const wait = { signal: options.signal, timeoutMs: options.lockTimeoutMs, onWait: options.onLockWait };
-  const lock = await store.lockRunner(listener, parallel !== undefined, wait);
-  try {
-    store.sweepTmp(listener, TMP_MAX_AGE_MS);
-    if (queue instanceof OrderedFileQueue) {
-      await queue.recoverOrphans(pass.worker, (task, why) => runner.recover(report, task, why));
-    } else await queue.open(); // its first take takes back dead workers' claims
-    await using _ = queue;
-    Object.assign(report, await new ListenerLoop(queue, runner, concurrency).pass(report));
-  } finally {
-    lock.close();
+  await using queue = await backend.open(listener, openOptions(settings, wait));
+  const runner = new TaskRunner(queue, listener, handler, settings.pass);
+  const report = emptyReport(listener.id);
+  {
+    // Ordered runners hold the listener exclusively, parallel workers shared: the two never work it at once.
+    using _ = await queue.hold();
+    await queue.upkeep({ recover: (task, why) => runner.recover(report, task, why) });
+    Object.assign(report, await new ListenerLoop(queue, runner, settings.concurrency).pass(report));
   }
-  if (settings.keepArchiveMs !== undefined && report.archived > 0) {
-    await prune(store.root, {
-      olderThanMs: settings.keepArchiveMs,
-      listeners: [listener.id],
-      now: pass.now,
-    });
-  }
+  if (settings.keepArchiveMs !== undefined && report.archived > 0) await queue.expire(settings.keepArchiveMs);
   return report;
 }

@@ -1,15 +1,12 @@
-import { dirname, join } from "node:path";
-import { watchInboxes } from "../backend/file/inbox_watcher.ts";
-import { fileQueue, ParallelFileQueue } from "../backend/file/listener_queue.ts";
+import { connect } from "../backend/connect.ts";
+import type { Backend, ListenerQueue } from "../backend/port.ts";
 import { backoff } from "../protocol/backoff.ts";
-import { Layout } from "../protocol/layout.ts";
 import { checkListener, type Listener } from "../protocol/listener_id.ts";
-import { FileStore } from "../backend/file/file_store.ts";
 import { toHandler } from "./handler.ts";
 import type { RunReport } from "./report.ts";
 import { ListenerLoop } from "./_loop.ts";
 import { ListenerWorker } from "./_listener_worker.ts";
-import { DEFAULTS, type ListenerSettings, resolveSettings } from "./_settings.ts";
+import { DEFAULTS, type ListenerSettings, openOptions, resolveSettings } from "./_settings.ts";
 import { TaskRunner } from "./_task_runner.ts";
 import type { WatchOptions } from "./options.ts";
 
@@ -69,6 +66,11 @@ export interface Watcher extends AsyncDisposable {
  * ```
  */
 export function watch(root: string, options: WatchOptions): Watcher {
+  return watchBackend(connect({ root }, { durable: options.durable ?? true }), options);
+}
+
+/** {@linkcode watch} on any backend. */
+export function watchBackend(backend: Backend, options: WatchOptions): Watcher {
   const stop = new AbortController();
   const defaults = {
     retryDelay: options.retryDelay ?? ((attempt: number) => backoff(attempt)),
@@ -90,7 +92,7 @@ export function watch(root: string, options: WatchOptions): Watcher {
     failReady = reject;
   });
   ready.catch(() => {}); // observed through `ready` or `done`; not an unhandled rejection meanwhile
-  const done = run(root, options, listeners, settings, stop, markReady).finally(() => {
+  const done = run(backend, options, listeners, settings, stop, markReady).finally(() => {
     options.signal?.removeEventListener("abort", onOuterAbort);
   });
   // A failure before `ready` rejects it too, or whoever awaits it (as `hurah watch`) would wait forever.
@@ -120,7 +122,7 @@ function checkListeners(specs: WatchOptions["listeners"]): Listener[] {
 }
 
 async function run(
-  root: string,
+  backend: Backend,
   options: WatchOptions,
   listeners: readonly Listener[],
   settings: ListenerSettings[],
@@ -128,42 +130,35 @@ async function run(
   markReady: () => void,
 ): Promise<WatchReport> {
   const stop = controller.signal;
-  const store = new FileStore(root, { durable: options.durable ?? true });
   const onEvent = options.onEvent ?? (() => {});
   const now = options.now ?? (() => new Date());
-  const workers: ListenerWorker[] = [];
-  for (const [index, spec] of options.listeners.entries()) {
-    const listener = store.register(listeners[index]);
-    const { pass, parallel, concurrency, keepArchiveMs } = settings[index];
-    const queueOptions = { maxTaskSize: pass.maxTaskSize, archive: pass.archive };
-    const queue = fileQueue(store, listener, queueOptions, parallel && { ...parallel, worker: pass.worker, now });
-    const loop = new ListenerLoop(queue, new TaskRunner(queue, listener, toHandler(spec.handler), pass), concurrency);
-    workers.push(
-      new ListenerWorker(store, listener, loop, {
-        rescanIntervalMs: options.rescanIntervalMs ?? DEFAULTS.rescanIntervalMs,
-        failureDelay: options.failureDelay ?? ((failures) => backoff(failures, { capMs: 60_000 })),
-        onEvent,
-        now,
-        keepArchiveMs,
-        onLockWait: options.onLockWait,
-      }),
-    );
-  }
-  // Parallel workers take their leases (each starts its renewal thread, tens of milliseconds) before the watcher
-  // is ready, so that the first task is not kept waiting for that.
-  const opened: ParallelFileQueue[] = [];
+  const loopSettings = {
+    rescanIntervalMs: options.rescanIntervalMs ?? DEFAULTS.rescanIntervalMs,
+    failureDelay: options.failureDelay ?? ((failures: number) => backoff(failures, { capMs: 60_000 })),
+    onEvent,
+    now,
+  };
+  for (const listener of listeners) await backend.register(listener);
+  // Every queue is opened before the watcher is ready: a parallel one takes its lease then (and starts its renewal
+  // thread, tens of milliseconds), so that the first task is not kept waiting for that.
+  const queues: ListenerQueue[] = [];
   try {
-    for (const { loop: { queue } } of workers) {
-      if (queue instanceof ParallelFileQueue) opened.push(await queue.open());
+    for (const [index, listener] of listeners.entries()) {
+      const wait = { signal: stop, onWait: options.onLockWait };
+      queues.push(await backend.open(listener, openOptions(settings[index], wait)));
     }
   } catch (error) {
-    for (const queue of opened) await queue[Symbol.asyncDispose]();
+    for (const queue of queues) await queue[Symbol.asyncDispose]();
     throw error;
   }
-  const byInbox = new Map(workers.map((worker) => [join(worker.listener.dir, Layout.INBOX), worker]));
-  const watching = watchInboxes([...byInbox.keys()], stop, (paths) => {
-    for (const path of paths) byInbox.get(dirname(path))?.wakeup.notify();
-  }, (reason) => {
+  const workers = listeners.map((listener, index) => {
+    const { pass, concurrency, keepArchiveMs } = settings[index];
+    const handler = toHandler(options.listeners[index].handler);
+    const loop = new ListenerLoop(queues[index], new TaskRunner(queues[index], listener, handler, pass), concurrency);
+    return new ListenerWorker(listener, loop, { ...loopSettings, keepArchiveMs });
+  });
+  const byId = new Map(workers.map((worker) => [worker.listener.id, worker]));
+  const watching = backend.watch(listeners, stop, (id) => byId.get(id)?.wakeup.notify(), (reason) => {
     for (const worker of workers) {
       onEvent({ type: "rescan", listener: worker.listener.id, reason });
       worker.wakeup.notify();

@@ -127,8 +127,9 @@ Deno.test("a dispatcher killed at random moments leaves only whole task files an
   await using root = await tempRoot();
   const states = new Map<string, ListenerState>();
   for (const { name, eventType } of LISTENERS) {
-    const { listenerDir } = await runOnce(root.path, { name, eventType, handler: () => Task.SUCCESS });
-    states.set(name, { dir: listenerDir, files: new Map(), events: new Set(), reported: new Set(), tracking: 0 });
+    await runOnce(root.path, { name, eventType, handler: () => Task.SUCCESS });
+    const dir = join(root.path, listenerPath(name, eventType));
+    states.set(name, { dir, files: new Map(), events: new Set(), reported: new Set(), tracking: 0 });
   }
   // A first, complete dispatch, so that tracking.json exists from the start.
   {

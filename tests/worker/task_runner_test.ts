@@ -26,6 +26,7 @@ import { emptyReport, type RunReport } from "../../src/worker/report.ts";
 import { passSettings } from "../../src/worker/_settings.ts";
 import { ListenerLoop } from "../../src/worker/_loop.ts";
 import { OrderedFileQueue } from "../../src/backend/file/listener_queue.ts";
+import type { OpenOptions } from "../../src/backend/port.ts";
 import type { HandlerLike } from "../../src/worker/handler.ts";
 import type { ListenerRef } from "../../src/backend/file/file_store.ts";
 import { checkListener } from "../../src/protocol/listener_id.ts";
@@ -346,7 +347,7 @@ Deno.test("TaskRunner.handle() quarantines a corrupt file it has waited for long
   const graceMs = 300;
   const settings = passSettings({ incompleteGraceMs: graceMs, durable: false });
   const runner = new TaskRunner(
-    new OrderedFileQueue(store, listener, { maxTaskSize: settings.maxTaskSize, archive: settings.archive }),
+    new OrderedFileQueue(store, listener, fileQueueOptions(settings)),
     listener,
     { handleTask: () => Task.SUCCESS },
     settings,
@@ -373,9 +374,15 @@ Deno.test("TaskRunner.handle() quarantines a corrupt file it has waited for long
   );
 });
 
+/** How a test's ordered file queue is opened. */
+function fileQueueOptions(settings: PassSettings): OpenOptions {
+  const { maxTaskSize, archive, worker, now } = settings;
+  return { maxTaskSize, archive, worker, now, wait: {} };
+}
+
 /** Ordered passes over a listener, as `runOnce` and `watch` make them. */
 function orderedPass(store: FileStore, listener: ListenerRef, handler: HandlerLike, settings: PassSettings) {
-  const queue = new OrderedFileQueue(store, listener, { maxTaskSize: settings.maxTaskSize, archive: settings.archive });
+  const queue = new OrderedFileQueue(store, listener, fileQueueOptions(settings));
   const loop = new ListenerLoop(queue, new TaskRunner(queue, listener, handler, settings), 1);
   return { run: (report: RunReport) => loop.pass(report) };
 }

@@ -9,6 +9,9 @@
  */
 import { closeSync, constants, existsSync, openSync, readSync } from "node:fs";
 import { LockTimeoutError, UnsafePathError } from "../../errors.ts";
+import { describeLockWait, type LockWait } from "../wait.ts";
+
+export type { LockWait } from "../wait.ts";
 
 const encoder = new TextEncoder();
 
@@ -227,18 +230,6 @@ function openLockFile(path: string, known?: Set<string>): Deno.FsFile {
   return file;
 }
 
-/** A wait for a lock that another process holds, as `onWait` hears of it. */
-export interface LockWait {
-  /** The lock file. */
-  path: string;
-  /** How long it has waited so far, in milliseconds. */
-  waitedMs: number;
-  /** How long it waits at most, in milliseconds (`Infinity`: until the lock is free or the signal aborts). */
-  timeoutMs: number;
-  /** The pid of a process holding the lock, from `/proc/locks`, when known (Linux, same host, and `--allow-all`). */
-  holderPid?: number;
-}
-
 /** How {@linkcode lockFile} waits. */
 export interface LockFileOptions {
   /** Take the lock shared instead of exclusive. @default {false} */
@@ -314,13 +305,6 @@ export async function lockFile(path: string, options: LockFileOptions = {}): Pro
 /** The default `onWait`: one line on stderr saying what is waited for, who holds it and for how long at most. */
 export function noticeLockWait(wait: LockWait): void {
   console.error(`hurah: ${describeLockWait(wait)}`);
-}
-
-/** What a lock wait is, for people: "waiting for the lock <path>, held by pid 1234; waiting up to 30000 ms". */
-export function describeLockWait(wait: LockWait): string {
-  const holder = wait.holderPid === undefined ? "another process" : `pid ${wait.holderPid}`;
-  const bound = wait.timeoutMs === Infinity ? "until it is free or a signal stops this" : `up to ${wait.timeoutMs} ms`;
-  return `waiting for the lock ${wait.path}, held by ${holder}; waiting ${bound}`;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts (the caller then sees it aborted). */

@@ -2,60 +2,14 @@ import { join } from "node:path";
 import { CorruptFileError } from "../../errors.ts";
 import { Layout } from "../../protocol/layout.ts";
 import { listenerId } from "../../protocol/listener_id.ts";
-import { decodeTask, DEFAULT_MAX_TASK_SIZE, type TaskRecord } from "../../protocol/task_file.ts";
+import { decodeTask, DEFAULT_MAX_TASK_SIZE } from "../../protocol/task_file.ts";
 import { findListener } from "./listeners.ts";
 import { FileStore } from "./file_store.ts";
 import { arrivedAt, hasStateDir, listClaims, lstatIfExists } from "./_dir.ts";
 import { isNotFound, readRegularFile, readTextIfExists, type RegularFileRead } from "./_fs.ts";
+import type { FoundTask, InspectOptions, TaskInspection, TaskLocation } from "../operations.ts";
 
-/** Options of {@linkcode inspectTask}. */
-export interface InspectOptions {
-  /** The listener id, as `product/created/image_scaler` (or `audit` for the root type). */
-  listener: string;
-  /** The task's sequence number. */
-  sequence: number;
-}
-
-/** The state directory a task file was found in. */
-export type TaskLocation = "inbox" | "inflight" | "archive" | "error";
-
-/** One file of a task, where it was found. */
-export interface FoundTask {
-  /** The state directory. */
-  location: TaskLocation;
-  /** Its name there: `<N>.json`, `<N>.json~<worker>` in flight, `<N>.json.<k>` when quarantined beside another. */
-  file: string;
-  /** Its absolute path. */
-  path: string;
-  /** The worker that claimed it, for a task in flight; else `null`. */
-  worker: string | null;
-  /** When it got there (the file's ctime, else its mtime), ISO 8601; `null` when unknown. */
-  since: string | null;
-  /** The task record, or `null` when the file is not a readable task (see `problem`). */
-  task: TaskRecord | null;
-  /** Why `task` is `null`: a link or directory, or what is wrong with the file; else `null`. */
-  problem: string | null;
-  /** The start of the file's text (at most 4 KiB) when it is a file that is not a task; else `null`. */
-  text: string | null;
-  /** The quarantine note beside it (`<file>.reason.txt`), or `null` when there is none. */
-  reason: string | null;
-}
-
-/** What {@linkcode inspectTask} found. */
-export interface TaskInspection {
-  /** The listener id. */
-  listener: string;
-  /** The listener's directory. */
-  dir: string;
-  /** The sequence number looked for. */
-  sequence: number;
-  /**
-   * Every file of that task, in the order inbox, inflight, archive, error;
-   * empty when the task is nowhere. More than one means something went
-   * wrong: a file quarantined beside a task of the same number, say.
-   */
-  found: FoundTask[];
-}
+export type { FoundTask, InspectOptions, TaskInspection, TaskLocation } from "../operations.ts";
 
 const TEXT_LIMIT = 4096;
 

@@ -9,21 +9,49 @@
 import { Layout } from "../../protocol/layout.ts";
 import type { FileStore, ListenerRef } from "./file_store.ts";
 import { judgeLease, Lease, leaseOwners, type LeaseVerdict, removeLease } from "./lease.ts";
-import type { ListenerQueue, Take, TakeHooks } from "../port.ts";
-import { FileTaskQueue, type FileTaskQueueOptions, type TaskSpot } from "./task_queue.ts";
+import type { ListenerQueue, OpenOptions, Take, TakeHooks } from "../port.ts";
+import { prune } from "./prune.ts";
+import { FileTaskQueue, type TaskSpot } from "./task_queue.ts";
 
-/** How a parallel queue works a listener. */
-export interface ParallelMode {
-  /** This worker's id: claims are named after it. */
-  worker: string;
-  /** This host's id: leases of the same host are checked by their flock, others by expiry. */
-  hostId: string;
-  /** How long a lease lasts without renewal; renewed every third of it. */
-  leaseMs: number;
-  /** How often claims of workers that are gone are taken back, also in the middle of a long pass. */
-  reapIntervalMs: number;
-  /** The clock. */
-  now: () => Date;
+/** Staging files older than this were left by killed processes. */
+export const TMP_MAX_AGE_MS = 60 * 60 * 1000;
+
+/** How often an open queue's upkeep clears old staging files (the first upkeep does). */
+const TMP_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
+
+/** How a parallel queue works a listener: `OpenOptions.parallel`, with the worker and the clock. */
+export type ParallelMode = NonNullable<OpenOptions["parallel"]> & Pick<OpenOptions, "worker" | "now">;
+
+/**
+ * What both file queues share: the run lock (`hold()`), the hourly sweep of
+ * staging files, the archive retention (`expire()`).
+ */
+abstract class FileListenerQueue extends FileTaskQueue {
+  #sweptAt = -Infinity;
+
+  constructor(store: FileStore, listener: ListenerRef, readonly openOptions: OpenOptions) {
+    super(store, listener, { maxTaskSize: openOptions.maxTaskSize, archive: openOptions.archive });
+  }
+
+  abstract hold(): Promise<Disposable>;
+
+  /** Takes the listener's run lock: ordered runners exclusively, parallel workers shared. */
+  protected async lock(shared: boolean): Promise<Disposable> {
+    const file = await this.store.lockRunner(this.listener, shared, this.openOptions.wait);
+    return { [Symbol.dispose]: () => file.close() };
+  }
+
+  /** Clears the staging files killed processes left, when an hour has passed since the last time (or never). */
+  protected sweepIfDue(): void {
+    const now = this.openOptions.now().getTime();
+    if (now - this.#sweptAt < TMP_SWEEP_INTERVAL_MS) return;
+    this.#sweptAt = now;
+    this.store.sweepTmp(this.listener, TMP_MAX_AGE_MS);
+  }
+
+  async expire(olderThanMs: number): Promise<void> {
+    await prune(this.store.root, { olderThanMs, listeners: [this.listener.id], now: this.openOptions.now });
+  }
 }
 
 /** Why a stray inbox entry is quarantined. */
@@ -44,15 +72,22 @@ function claimSpot(claim: { file: string; task: string; sequence: number }): Tas
 }
 
 /** A listener's inbox, taken in order, where the tasks lie. */
-export class OrderedFileQueue extends FileTaskQueue implements ListenerQueue<TaskSpot> {
+export class OrderedFileQueue extends FileListenerQueue implements ListenerQueue<TaskSpot> {
   /** The tasks taken in this pass. */
   #seen = new Set<number>();
   #pending: number[] = [];
   #next = 0;
   #listed = false;
 
-  constructor(store: FileStore, listener: ListenerRef, options: FileTaskQueueOptions) {
-    super(store, listener, options);
+  /** One runner at a time: the run lock, exclusively, for the pass. */
+  hold(): Promise<Disposable> {
+    return this.lock(false);
+  }
+
+  /** Under the hold: puts back the tasks of parallel workers that are gone, and sweeps `tmp/` hourly. */
+  async upkeep(hooks: Pick<TakeHooks<TaskSpot>, "recover">): Promise<void> {
+    this.sweepIfDue();
+    await this.recoverOrphans(this.openOptions.worker, hooks.recover);
   }
 
   startPass(): void {
@@ -115,8 +150,10 @@ export function strayTask(name: string): TaskSpot {
  * A listener's inbox, each task claimed for this worker. `open()` takes the
  * lease, `take()` claims, disposing gives the lease up.
  */
-export class ParallelFileQueue extends FileTaskQueue implements ListenerQueue<TaskSpot> {
+export class ParallelFileQueue extends FileListenerQueue implements ListenerQueue<TaskSpot> {
   #lease: Lease | undefined;
+  /** The run lock, shared, from the first `hold()` until disposed: ordered runners wait meanwhile. */
+  #shared: Disposable | undefined;
   readonly #notBefore = new Map<string, number>();
   /** The `inflight/` names of the tasks this worker is handling now. */
   readonly #handling = new Set<string>();
@@ -128,13 +165,24 @@ export class ParallelFileQueue extends FileTaskQueue implements ListenerQueue<Ta
   #claimedInListing = 0;
   #listed = false;
 
-  constructor(
-    store: FileStore,
-    listener: ListenerRef,
-    options: FileTaskQueueOptions,
-    readonly mode: ParallelMode,
-  ) {
-    super(store, listener, options);
+  readonly mode: ParallelMode;
+
+  constructor(store: FileStore, listener: ListenerRef, open: OpenOptions) {
+    super(store, listener, open);
+    if (open.parallel === undefined) throw new TypeError("a parallel queue needs OpenOptions.parallel");
+    this.mode = { ...open.parallel, worker: open.worker, now: open.now };
+  }
+
+  /** Takes the run lock shared on the first call, and keeps it until disposed. */
+  async hold(): Promise<Disposable> {
+    this.#shared ??= await this.lock(true);
+    return { [Symbol.dispose]: () => {} };
+  }
+
+  /** Sweeps `tmp/` hourly; claims of workers that are gone are taken back by `take()` itself. */
+  upkeep(): Promise<void> {
+    this.sweepIfDue();
+    return Promise.resolve();
   }
 
   /** Takes this worker's lease; a thread of its own renews it every third of `leaseMs`. */
@@ -150,11 +198,16 @@ export class ParallelFileQueue extends FileTaskQueue implements ListenerQueue<Ta
     return this;
   }
 
-  /** Stops renewing and removes the lease. */
+  /** Stops renewing and removes the lease, and gives the run lock up. */
   async [Symbol.asyncDispose](): Promise<void> {
     const lease = this.#lease;
     this.#lease = undefined;
-    await lease?.release();
+    try {
+      await lease?.release();
+    } finally {
+      this.#shared?.[Symbol.dispose]();
+      this.#shared = undefined;
+    }
   }
 
   /**
@@ -265,14 +318,12 @@ export class ParallelFileQueue extends FileTaskQueue implements ListenerQueue<Ta
   }
 }
 
-/** A listener's file queue: ordered without `parallel`, else parallel (its lease not taken yet: `open()`). */
-export function fileQueue(
+/** A listener's file queue, opened: ordered without `open.parallel`, else parallel with its lease taken. */
+export async function openFileQueue(
   store: FileStore,
   listener: ListenerRef,
-  options: FileTaskQueueOptions,
-  parallel: ParallelMode | undefined,
-): OrderedFileQueue | ParallelFileQueue {
-  return parallel === undefined
-    ? new OrderedFileQueue(store, listener, options)
-    : new ParallelFileQueue(store, listener, options, parallel);
+  open: OpenOptions,
+): Promise<OrderedFileQueue | ParallelFileQueue> {
+  if (open.parallel === undefined) return new OrderedFileQueue(store, listener, open);
+  return await new ParallelFileQueue(store, listener, open).open();
 }

@@ -6,58 +6,9 @@ import type { ListenerRef } from "./file_store.ts";
 import { findListener, listListeners } from "./listeners.ts";
 import { arrivedAt, isReasonNote, lstatIfExists, readStateDir } from "./_dir.ts";
 import { isNotFound } from "./_fs.ts";
+import type { ListenerPrune, PruneOptions, PruneReport } from "../operations.ts";
 
-/** Options of {@linkcode prune}. */
-export interface PruneOptions {
-  /** Remove files that got into `archive/` or `error/` at least this many milliseconds ago. */
-  olderThanMs: number;
-  /**
-   * Remove old task files from `archive/`.
-   * @default {true}
-   */
-  archive?: boolean;
-  /**
-   * Remove old entries from `error/`: task files and quarantined files,
-   * with their `.reason.txt` notes.
-   * @default {false}
-   */
-  error?: boolean;
-  /**
-   * Prune only these listeners (listener ids, as `product/created/image_scaler`).
-   * @default {undefined} every listener under the root
-   */
-  listeners?: string[];
-  /**
-   * Count what would be removed, and remove nothing.
-   * @default {false}
-   */
-  dryRun?: boolean;
-  /**
-   * The clock, for tests.
-   * @default {() => new Date()}
-   */
-  now?: () => Date;
-}
-
-/** What {@linkcode prune} removed from one listener. */
-export interface ListenerPrune {
-  /** The listener id. */
-  listener: string;
-  /** Task files removed from `archive/` (or that would be, in a dry run). */
-  archive: number;
-  /** Entries removed from `error/`, not counting their `.reason.txt` notes. */
-  error: number;
-}
-
-/** What {@linkcode prune} did. */
-export interface PruneReport {
-  /** One entry per listener looked at, ordered by listener id. */
-  listeners: ListenerPrune[];
-  /** Files removed in all (notes not counted). */
-  removed: number;
-  /** Whether this was a dry run, which removed nothing. */
-  dryRun: boolean;
-}
+export type { ListenerPrune, PruneOptions, PruneReport } from "../operations.ts";
 
 /**
  * Removes old files from the `archive/` (and, when asked, `error/`) of every

@@ -7,69 +7,9 @@ import { FileStore, type ListenerRef } from "./file_store.ts";
 import { findListener } from "./listeners.ts";
 import { ensureStateDir, isReasonNote, listClaims, lstatIfExists, readStateDir } from "./_dir.ts";
 import { isAlreadyExists, isNotFound, readTextIfExists, syncDir, writeFileSynced } from "./_fs.ts";
+import type { RequeueOptions, RequeueRefusal, RequeueReport } from "../operations.ts";
 
-/** Options of {@linkcode requeue}. */
-export interface RequeueOptions {
-  /** The listener id, as `product/created/image_scaler` (or `audit` for the root type). */
-  listener: string;
-  /**
-   * The sequence numbers of the tasks to put back. Give these or `all`.
-   * @default {[]}
-   */
-  sequences?: number[];
-  /**
-   * Put back every task file in `error/`. Quarantined files are left there
-   * and reported in `skipped`.
-   * @default {false}
-   */
-  all?: boolean;
-  /**
-   * Who puts the tasks back, named in the `REQUEUED` failure record's
-   * message (its `worker` is this process, `host:pid`).
-   * @default {"<host>:<pid>"} this process, or `pid:<pid>` when the host name may not be read
-   */
-  by?: string;
-  /**
-   * Flush the rewritten task files and the directories to disk.
-   * @default {true}
-   */
-  durable?: boolean;
-  /**
-   * The clock, for tests.
-   * @default {() => new Date()}
-   */
-  now?: () => Date;
-}
-
-/** A file of `error/` that was not put back, and why. */
-export interface RequeueRefusal {
-  /** Its name in `error/` (or the name looked for, `<N>.json`, when it is not there). */
-  file: string;
-  /** The task's sequence number, or `null` for a file not named `<N>.json`. */
-  sequence: number | null;
-  /** What was expected and what was found. */
-  reason: string;
-}
-
-/** What {@linkcode requeue} did. */
-export interface RequeueReport {
-  /** The listener id. */
-  listener: string;
-  /** The tasks now back in `inbox/`, in the order they were put back. */
-  requeued: number[];
-  /**
-   * Tasks asked for that were not put back: not in `error/`, unreadable,
-   * or their number is taken in `inbox/` or `inflight/`. With `all`, task
-   * files whose number is taken.
-   */
-  refused: RequeueRefusal[];
-  /**
-   * With `all`: quarantined files (not readable as tasks) left in `error/`.
-   * Also (not an error) tasks that were in `error/` when looked for and
-   * that another process put back meanwhile.
-   */
-  skipped: RequeueRefusal[];
-}
+export type { RequeueOptions, RequeueRefusal, RequeueReport } from "../operations.ts";
 
 /**
  * Puts tasks from a listener's `error/` back into its `inbox/`, to be

@@ -20,26 +20,9 @@ import { FileStore, type ListenerRef } from "./file_store.ts";
 import { findListener, listListeners } from "./listeners.ts";
 import { arrivedAt, isReasonNote, listClaims, lstatIfExists, readStateDir } from "./_dir.ts";
 import { isNotFound, readRegularFile, readTextIfExists, type RegularFileRead } from "./_fs.ts";
+import type { StatusOptions } from "../operations.ts";
 
-/** Options of {@linkcode status}. */
-export interface StatusOptions {
-  /**
-   * Report only these listeners (listener ids, as `product/created/image_scaler`).
-   * @default {undefined} every listener under the root
-   */
-  listeners?: string[];
-  /**
-   * How many pending tasks per listener, lowest first, are read to find the
-   * state and count the retries. Counting the inbox reads no task file.
-   * @default {1000}
-   */
-  scanLimit?: number;
-  /**
-   * The clock, for tests.
-   * @default {() => new Date()}
-   */
-  now?: () => Date;
-}
+export type { StatusOptions } from "../operations.ts";
 
 /**
  * Reports on every listener of an event root: pending tasks and how old the

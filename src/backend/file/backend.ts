@@ -1,0 +1,133 @@
+/**
+ * The file backend: the event root of docs/protocol.md behind the port.
+ * Publishing is delivery to every listener directory an event type reaches;
+ * a listener's queue is its inbox (ordered) or claims in `inflight/`
+ * (parallel); the wake-up source is `Deno.watchFs` over the inboxes.
+ */
+import { dirname, join } from "node:path";
+import { DeliveryError } from "../../errors.ts";
+import { Layout } from "../../protocol/layout.ts";
+import type { Listener } from "../../protocol/listener_id.ts";
+import { encodeNewTask, formatDelivery } from "../../protocol/task_file.ts";
+import type { Backend, Delivery, ListenerQueue, OpenOptions, PublishEvent, Wakeups } from "../port.ts";
+import { type Build, type Delivered, FileStore, type ListenerRef, PartialDeliveryError } from "./file_store.ts";
+import { watchInboxes } from "./inbox_watcher.ts";
+import { openFileQueue } from "./listener_queue.ts";
+import { FileOperations } from "./operations.ts";
+import type { TaskSpot } from "./task_queue.ts";
+import type { LockWaitOptions } from "./_types.ts";
+
+/** Options of {@linkcode FileBackend}. */
+export interface FileBackendOptions {
+  /**
+   * Flush files and directories to disk before a write is reported done.
+   * @default {true}
+   */
+  durable?: boolean;
+  /**
+   * How a publish waits for a listener's dispatch lock.
+   * @default {{}} (no signal, no bound, a notice on stderr after a second)
+   */
+  dispatchLockWait?: LockWaitOptions;
+  /**
+   * The clock of `tracking.json`'s `delivery`, for tests.
+   * @default {() => new Date()}
+   */
+  now?: () => Date;
+}
+
+/** The event root as a backend. */
+export class FileBackend implements Backend {
+  readonly store: FileStore;
+  readonly operations: FileOperations;
+  /** The listeners registered or opened by this backend, by id. */
+  readonly #refs = new Map<string, ListenerRef>();
+  readonly #now: () => Date;
+
+  constructor(root: string, options: FileBackendOptions = {}) {
+    this.store = new FileStore(root, options);
+    this.#now = options.now ?? (() => new Date());
+    this.operations = new FileOperations(this.store.root, { durable: options.durable ?? true });
+  }
+
+  /** The absolute path of the event root. */
+  get location(): string {
+    return this.store.root;
+  }
+
+  /** Finds every event's listeners (before writing anything), then delivers listener by listener. */
+  async publish(events: readonly PublishEvent[]): Promise<Delivery[][]> {
+    const results: Delivery[][] = [];
+    const listenersOf = new Map<string, ListenerRef[]>();
+    const queues = new Map<string, { listener: ListenerRef; tasks: { event: number; slot: number; build: Build }[] }>();
+    for (const [index, event] of events.entries()) {
+      let listeners = listenersOf.get(event.eventType);
+      if (listeners === undefined) {
+        listenersOf.set(event.eventType, listeners = this.store.listenersFor(event.segments));
+      }
+      results.push(new Array(listeners.length));
+      const { payloadJson, delivery, eventType, eventId } = event;
+      for (const [slot, listener] of listeners.entries()) {
+        let queue = queues.get(listener.dir);
+        if (queue === undefined) queues.set(listener.dir, queue = { listener, tasks: [] });
+        const build = (sequence: number) => encodeNewTask(payloadJson, sequence, delivery, eventType, eventId);
+        queue.tasks.push({ event: index, slot, build });
+      }
+    }
+    let delivered = 0;
+    for (const { listener, tasks } of queues.values()) {
+      const record = (written: readonly Delivered[]) => {
+        for (const [k, { sequence, path }] of written.entries()) {
+          const { event, slot } = tasks[k];
+          results[event][slot] = { listener: listener.name, listenerEventType: listener.eventType, sequence, path };
+        }
+        delivered += written.length;
+      };
+      try {
+        record(await this.store.deliver(listener, tasks.map((task) => task.build), formatDelivery(this.#now())));
+      } catch (error) {
+        const partial = error instanceof PartialDeliveryError;
+        if (partial) record(error.delivered);
+        const cause = partial ? error.cause : error;
+        // Nothing written yet: the error as it is (a caller has nothing to account for).
+        if (delivered === 0) throw cause;
+        throw new DeliveryError(results.map((each) => each.filter(Boolean)), cause as Error);
+      }
+    }
+    return results;
+  }
+
+  /** Creates the listener's directories (the root too) if needed, refusing links on the way. */
+  register(listener: Listener): Promise<void> {
+    this.#refs.set(listener.id, this.store.register(listener));
+    return Promise.resolve();
+  }
+
+  /** Opens a listener's inbox; a parallel queue takes its lease now, and the run lock at its first `hold()`. */
+  async open(listener: Listener, options: OpenOptions): Promise<ListenerQueue<TaskSpot>> {
+    return await openFileQueue(this.store, this.#ref(listener), options);
+  }
+
+  /** `Deno.watchFs` over the listeners' inboxes; lost events and watcher errors are `onMissed`. */
+  watch(
+    listeners: readonly Listener[],
+    signal: AbortSignal,
+    onArrival: (listenerId: string) => void,
+    onMissed: (reason: string) => void,
+  ): Wakeups {
+    const byInbox = new Map(listeners.map((listener) => [join(this.#ref(listener).dir, Layout.INBOX), listener.id]));
+    return watchInboxes([...byInbox.keys()], signal, (paths) => {
+      for (const path of paths) {
+        const id = byInbox.get(dirname(path));
+        if (id !== undefined) onArrival(id);
+      }
+    }, onMissed);
+  }
+
+  /** The listener's directory, registering it when this backend has not yet. */
+  #ref(listener: Listener): ListenerRef {
+    let ref = this.#refs.get(listener.id);
+    if (ref === undefined) this.#refs.set(listener.id, ref = this.store.register(listener));
+    return ref;
+  }
+}

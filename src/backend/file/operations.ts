@@ -1,0 +1,47 @@
+/** The file backend's {@linkcode Operations}: the functions of `status.ts`, `inspect.ts`, `requeue.ts`, `prune.ts` and `listeners.ts` on one root. */
+import type { Listener } from "../../protocol/listener_id.ts";
+import type { StatusReport } from "../../protocol/listener_status.ts";
+import type {
+  InspectOptions,
+  Operations,
+  PruneOptions,
+  PruneReport,
+  RequeueOptions,
+  RequeueReport,
+  StatusOptions,
+  TaskInspection,
+} from "../operations.ts";
+import { inspectTask } from "./inspect.ts";
+import { findListener, listListeners } from "./listeners.ts";
+import { prune } from "./prune.ts";
+import { requeue } from "./requeue.ts";
+import { status } from "./status.ts";
+
+/** The operations of one event root. */
+export class FileOperations implements Operations {
+  constructor(readonly root: string, readonly defaults: { durable: boolean } = { durable: true }) {}
+
+  listeners(): Promise<Listener[]> {
+    return listListeners(this.root);
+  }
+
+  findListener(id: string): Promise<Listener> {
+    return findListener(this.root, id);
+  }
+
+  status(options?: StatusOptions): Promise<StatusReport> {
+    return status(this.root, options);
+  }
+
+  inspect(options: InspectOptions): Promise<TaskInspection> {
+    return inspectTask(this.root, options);
+  }
+
+  requeue(options: RequeueOptions): Promise<RequeueReport> {
+    return requeue(this.root, { durable: this.defaults.durable, ...options });
+  }
+
+  prune(options: PruneOptions): Promise<PruneReport> {
+    return prune(this.root, options);
+  }
+}
