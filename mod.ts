@@ -87,3 +87,21 @@ export {
   TaskMoveError,
   UnsafePathError,
 } from "./src/errors.ts";
+// The backend port: what `Dispatcher`, `runOnce()` and `watch()` take in place of an event root (`NatsBackend` of
+// `@hurah/events/nats` implements it). Exported for backends; it may still change before 1.0 (docs/architecture.md).
+export type {
+  ArchiveMode,
+  Backend,
+  ListenerQueue,
+  OpenOptions,
+  PublishEvent,
+  Take,
+  TakeHooks,
+  TakenTask,
+  TaskQueue,
+  TaskRead,
+  WaitOptions,
+  Wakeups,
+} from "./src/backend/port.ts";
+export type { Operations } from "./src/backend/operations.ts";
+export type { Destination } from "./src/protocol/transition.ts";

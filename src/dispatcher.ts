@@ -124,11 +124,13 @@ export class Dispatcher {
    * first dispatch.
    *
    * @param root The event root directory; it must exist when dispatching.
+   * Or a backend in its place (`NatsBackend` of `@hurah/events/nats`): the
+   * options of files (`durable`, the lock waits) are then the backend's.
    * @param options Durability, lock waits and clock.
    */
-  constructor(root: string, options: DispatcherOptions = {}) {
+  constructor(root: string | Backend, options: DispatcherOptions = {}) {
     this.#now = options.now ?? (() => new Date());
-    this.#backend = connect({ root }, {
+    this.#backend = typeof root !== "string" ? root : connect({ root }, {
       durable: options.durable ?? true,
       dispatchLockWait: {
         timeoutMs: options.lockTimeoutMs ?? DISPATCH_LOCK_TIMEOUT_MS,

@@ -76,6 +76,7 @@ export interface OpenOptions {
 
 /** A source of wake-ups for a watcher: tasks may have arrived. Closed when the watcher stops. */
 export interface Wakeups {
+  /** Stops the source (files: closes the file watcher). */
   close(): Promise<void>;
 }
 

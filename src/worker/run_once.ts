@@ -24,7 +24,8 @@ export type { RunOptions } from "./options.ts";
  *
  * Requires `--allow-read` and `--allow-write` on the event root.
  *
- * @param root The event root; created if missing.
+ * @param root The event root; created if missing. Or a backend in its place
+ * (`NatsBackend` of `@hurah/events/nats`).
  * @param options The listener, the handler and how to run it.
  * @returns What the pass did; `failedAt` is set when a task returned FAILURE.
  * @throws {InvalidNameError} When the name or event type is invalid.
@@ -51,12 +52,8 @@ export type { RunOptions } from "./options.ts";
  * console.log(`${report.archived} archived`);
  * ```
  */
-export async function runOnce(root: string, options: RunOptions): Promise<RunReport> {
-  return await runOnBackend(connect({ root }, { durable: options.durable ?? true }), options);
-}
-
-/** {@linkcode runOnce} on any backend: registers the listener, then one pass of its loop. */
-export async function runOnBackend(backend: Backend, options: RunOptions): Promise<RunReport> {
+export async function runOnce(root: string | Backend, options: RunOptions): Promise<RunReport> {
+  const backend = typeof root === "string" ? connect({ root }, { durable: options.durable ?? true }) : root;
   const listener = checkListener(options.name, options.eventType);
   const handler = toHandler(options.handler);
   const settings = resolveSettings(options, { retryDelay: () => 0, reapIntervalMs: DEFAULTS.rescanIntervalMs });

@@ -46,7 +46,8 @@ export interface Watcher extends AsyncDisposable {
  *
  * Requires `--allow-read` and `--allow-write` on the event root.
  *
- * @param root The event root; created if missing.
+ * @param root The event root; created if missing. Or a backend in its place
+ * (`NatsBackend` of `@hurah/events/nats`).
  * @param options The listeners and how to work them.
  * @returns The running watcher; its report names each listener by its id.
  * @throws {InvalidNameError} When a listener's name or event type is invalid.
@@ -65,12 +66,8 @@ export interface Watcher extends AsyncDisposable {
  * await watcher.done;
  * ```
  */
-export function watch(root: string, options: WatchOptions): Watcher {
-  return watchBackend(connect({ root }, { durable: options.durable ?? true }), options);
-}
-
-/** {@linkcode watch} on any backend. */
-export function watchBackend(backend: Backend, options: WatchOptions): Watcher {
+export function watch(root: string | Backend, options: WatchOptions): Watcher {
+  const backend = typeof root === "string" ? connect({ root }, { durable: options.durable ?? true }) : root;
   const stop = new AbortController();
   const defaults = {
     retryDelay: options.retryDelay ?? ((attempt: number) => backoff(attempt)),
