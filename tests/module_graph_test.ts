@@ -138,3 +138,20 @@ Deno.test("importCycles() finds a cycle of two modules, a module importing itsel
   deepEqual(cycles.map((cycle) => cycle.map(name)), [["a.ts", "b.ts"], ["self.ts"]]);
   deepEqual(cycles.map((cycle) => describeCycle(graph, cycle, name)), ["a.ts -> b.ts -> a.ts", "self.ts -> self.ts"]);
 });
+
+Deno.test("the worker, the CLI and the dispatcher reach a backend only through the port and connect()", async () => {
+  const graph = await moduleGraph([join(PROJECT, "mod.ts"), join(PROJECT, "cli.ts")]);
+  const outside = (
+    path: string,
+  ) => (path.startsWith("src/worker/") || path.startsWith("src/cli/") || path === "src/dispatcher.ts");
+  const crossings: string[] = [];
+  for (const [module, imports] of graph) {
+    const from = projectPath(module);
+    if (!outside(from)) continue;
+    for (const target of imports) {
+      const to = projectPath(target);
+      if (to.startsWith("src/backend/") && to.split("/").length > 3) crossings.push(`${from} -> ${to}`);
+    }
+  }
+  deepEqual(crossings, [], "imports of a backend's own modules (use src/backend/port.ts, operations.ts, connect.ts)");
+});
