@@ -1,4 +1,4 @@
-/** What a dispatch reports per task written (imports nothing, so that errors.ts can name it). */
+/** What a dispatch reports per task written (imports nothing, so that errors/dispatch.ts can name it). */
 
 /** One task written by a dispatch: `Dispatcher.dispatch()` returns one per listener reached. */
 export interface Delivery {

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { handlerArgs, handlerSpecs, WATCH_OPTIONS } from "./_handlers.ts";
 import { type CliIo, UsageError } from "./_io.ts";
-import { duration, logFormat } from "./_options.ts";
+import { archivePolicy, duration, logFormat, parallelOptions, taskSizeOption } from "./_options.ts";
 
 /** Help text of `hurah systemd`. */
 export const SYSTEMD_HELP = `Usage: hurah systemd <watch arguments> [--service-user USER]
@@ -46,6 +46,10 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
     checkHandlerName(spec.name);
     parseEventType(spec.eventType);
   }
+  // Checked as 'hurah run' and 'hurah watch' check them, so that a bad value is refused here, not at start.
+  parallelOptions(values);
+  archivePolicy(values.archive);
+  taskSizeOption(values);
   const absoluteRoot = resolve(root);
   const watchArgs: string[] = values.config !== undefined ? ["--config", resolve(values.config)] : [
     specs[0].name,

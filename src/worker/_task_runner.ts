@@ -8,7 +8,6 @@ import {
   type Admission,
   admit,
   attemptOf,
-  type Ending,
   judgeIncomplete,
   type Transition,
   transition,
@@ -18,7 +17,8 @@ import {
 import { type FailureRecord, type TaskRecord, withFailure } from "../protocol/task_file.ts";
 import type { Listener } from "../protocol/listener_id.ts";
 import type { TakenTask, TaskQueue, TaskRead } from "../backend/port.ts";
-import { type HandlerLike, maxAttemptsOf, type TaskContext } from "./handler.ts";
+import { type HandlerLike, maxAttemptsOf } from "./handler.ts";
+import { invokeHandler, OUTPUT_TAIL_CHARS, taskContext } from "./_handler_call.ts";
 import type { RunEvent, RunReport } from "./report.ts";
 
 /** How tasks are run; every field is already defaulted. */
@@ -45,14 +45,6 @@ export interface PassSettings {
   archive: "keep" | "delete";
   /** How many lost attempts (its worker died or lost its lease) a task may have before it goes to `error/`. */
   maxLost: number;
-}
-
-/** Thrown into a task's signal when its time limit passes. */
-export class TaskTimeoutError extends Error {
-  constructor(timeoutMs: number) {
-    super(`the task timed out after ${timeoutMs} ms`);
-    this.name = "TaskTimeoutError";
-  }
 }
 
 /** What became of a task, for the loop that called. */
@@ -84,10 +76,6 @@ const NEXT: Step = { kind: "next" };
 function markOf(task: TaskRecord): string {
   return JSON.stringify([task.task_id ?? null, task.delivery ?? null, task.failures?.at(-1) ?? null]);
 }
-
-/** How many lines of a handler's output a failure record keeps, and at most how many characters. */
-const OUTPUT_TAIL_LINES = 20;
-const OUTPUT_TAIL_CHARS = 4096;
 
 /** Where a destination is, for `TaskMoveError.to`. */
 const DIRECTORY = { archive: "archive", error: "error", inbox: "inbox", first: "inbox", untouched: "inbox" } as const;
@@ -194,7 +182,9 @@ export class TaskRunner<T extends TakenTask = TakenTask> {
     const output: string[] = [];
     const taskAbort = new AbortController();
     const started = performance.now();
-    const ending = await this.#invoke(this.#context(spot, task, taskAbort.signal, output), taskAbort);
+    const { signal, graceMs, timeoutMs, onEvent } = this.settings;
+    const context = taskContext(spot, task, { listener: this.listener, signal: taskAbort.signal, output, onEvent });
+    const ending = await invokeHandler(this.handler, context, { taskAbort, signal, graceMs, timeoutMs });
     const durationMs = performance.now() - started;
     if (ending.kind !== "shutdown") report.handled++;
     const tail = output.join("\n").slice(-OUTPUT_TAIL_CHARS);
@@ -215,30 +205,6 @@ export class TaskRunner<T extends TakenTask = TakenTask> {
     this.#emit(spot.sequence, next.event, durationMs);
     if (next.to === "first") return { kind: "stop" };
     return next.dueAt === undefined ? NEXT : { kind: "next", dueAt: next.dueAt };
-  }
-
-  /** What the handler gets for a task; its log lines are kept in `output` (the last ones). */
-  #context(spot: T, task: TaskRecord, signal: AbortSignal, output: string[]): TaskContext {
-    const { sequence } = spot;
-    return {
-      payload: task.payload,
-      sequence,
-      count: typeof task.count === "number" ? task.count : sequence,
-      delivery: String(task.delivery ?? ""),
-      retryCount: task.retry_count ?? 0,
-      eventType: typeof task.event_type === "string" ? task.event_type : undefined,
-      taskId: typeof task.task_id === "string" ? task.task_id : undefined,
-      eventId: typeof task.event_id === "string" ? task.event_id : undefined,
-      listener: this.listener.name,
-      record: task,
-      signal,
-      log: (message) => {
-        const line = String(message);
-        this.settings.onEvent({ type: "output", listener: this.listener.id, sequence, line });
-        output.push(line);
-        if (output.length > OUTPUT_TAIL_LINES) output.shift();
-      },
-    };
   }
 
   /**
@@ -367,39 +333,6 @@ export class TaskRunner<T extends TakenTask = TakenTask> {
     await this.queue.settle(spot, next.to);
     if (next.to === "error") report.errored++;
     this.#emit(spot.sequence, next.event, 0);
-  }
-
-  /** Runs the handler, racing it against its time limit and the shutdown grace period. */
-  async #invoke(context: TaskContext, taskAbort: AbortController): Promise<Ending> {
-    const { signal, graceMs, timeoutMs } = this.settings;
-    const timers: ReturnType<typeof setTimeout>[] = [];
-    let onStop: (() => void) | undefined;
-    try {
-      const handled: Promise<Ending> = (async () => await this.handler.handleTask(context))().then(
-        (value): Ending => ({ kind: "returned", value }),
-        (error): Ending => ({ kind: "thrown", error: toError(error) }),
-      );
-      const limits = new Promise<Ending>((resolve) => {
-        if (timeoutMs > 0) {
-          timers.push(setTimeout(() => {
-            taskAbort.abort(new TaskTimeoutError(timeoutMs));
-            resolve({ kind: "timeout", timeoutMs });
-          }, timeoutMs));
-        }
-        onStop = () => {
-          timers.push(setTimeout(() => {
-            taskAbort.abort(signal.reason);
-            resolve({ kind: "shutdown", graceMs });
-          }, graceMs));
-        };
-        if (signal.aborted) onStop();
-        else signal.addEventListener("abort", onStop, { once: true });
-      });
-      return await Promise.race([handled, limits]);
-    } finally {
-      timers.forEach(clearTimeout);
-      if (onStop) signal.removeEventListener("abort", onStop);
-    }
   }
 
   /** Reports what became of a task. */

@@ -342,3 +342,75 @@ Deno.test("hurah systemd: usage errors exit 2 with one line", async (t) => {
     });
   }
 });
+
+Deno.test("hurah systemd: --archive, --host-id, --lease and --max-task-size are refused as hurah run refuses them", async (t) => {
+  await using tmp = await tempRoot();
+  await Deno.mkdir(join(tmp.path, "r"));
+  const cases: { what: string; option: string[] }[] = [
+    { what: "a lease that is no duration", option: ["--lease", "bogus"] },
+    { what: "a lease of 0", option: ["--lease", "0"] },
+    { what: "a host id with a slash", option: ["--host-id", "a/b"] },
+    { what: "an unknown archive policy", option: ["--archive", "sometimes"] },
+    { what: "a task size of 0", option: ["--max-task-size", "0"] },
+    { what: "a task size that is no size", option: ["--max-task-size", "lots"] },
+  ];
+  for (const { what, option } of cases) {
+    await t.step(what, async () => {
+      const args = ["m", "x", "--exec", "true", "r", ...option];
+      const run = await runCli(["run", ...args], { cwd: tmp.path, env: { HURAH_ROOT: "" } });
+      equal(run.code, 2, `hurah run: ${run.stderr}`);
+      const result = await runCli(["systemd", ...args], { cwd: tmp.path, env: { HURAH_ROOT: "" } });
+      equal(result.code, 2, result.stderr);
+      equal(result.stdout, "");
+      deepEqual(result.stderr.split("\n"), [
+        run.stderr.split("\n")[0].replace(/^hurah run: /, "hurah systemd: "),
+        "Run 'hurah systemd --help' for usage.",
+        "",
+      ]);
+    });
+  }
+});
+
+Deno.test("hurah systemd: valid parallel, archive and task size options go into ExecStart as given", async () => {
+  await using tmp = await tempRoot();
+  const { unit } = await systemd([
+    "mailer",
+    "user",
+    "--exec",
+    "true",
+    "./events",
+    "--concurrency",
+    "4",
+    "--host-id",
+    "web-1",
+    "--lease",
+    "45s",
+    "--archive",
+    "7d",
+    "--max-task-size",
+    "16MiB",
+  ], tmp.path);
+  deepEqual(execStart(unit), [
+    ...HURAH,
+    "mailer",
+    "user",
+    "--exec",
+    "true",
+    "--root",
+    join(tmp.path, "events"),
+    "--grace",
+    "10s",
+    "--rescan-interval",
+    "10s",
+    "--concurrency",
+    "4",
+    "--host-id",
+    "web-1",
+    "--lease",
+    "45s",
+    "--archive",
+    "7d",
+    "--max-task-size",
+    "16MiB",
+  ]);
+});
