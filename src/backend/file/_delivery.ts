@@ -2,17 +2,8 @@
 import { join } from "node:path";
 import { SequenceLimitError } from "../../errors.ts";
 import { Layout } from "../../protocol/layout.ts";
-import { decodeTracking, encodeTracking, sequenceOf, type TrackingRecord } from "../../protocol/task_file.ts";
-import {
-  isAlreadyExists,
-  isNotFound,
-  isTaken,
-  lockFile,
-  readTextIfExists,
-  removeIfExists,
-  syncDir,
-  writeFilesSynced,
-} from "./_fs.ts";
+import { encodeTracking, type TrackingRecord } from "../../protocol/task_file.ts";
+import { isAlreadyExists, isTaken, lockFile, removeIfExists, syncDir, writeFilesSynced } from "./_fs.ts";
 import { lstatOrUndefined } from "./_fs.ts";
 import type { ListenerRef, StoreHost } from "./_types.ts";
 import {
@@ -21,12 +12,16 @@ import {
   type Delivered,
   deliveredBefore,
   FIRST_LOOK_MS,
+  firstUsed,
   KEEP_AHEAD_PAUSES_MS,
   LOCK_FREE_ACTIVE_MS,
   LOCK_FREE_MARGIN,
   MAX_SEQUENCE,
+  maxSequence,
   PartialDeliveryError,
+  pastUsed,
   readLockRecord,
+  readTracking,
   writeLockRecord,
 } from "./_numbering.ts";
 
@@ -158,7 +153,7 @@ export class Deliverer {
     const staged: string[] = [];
     const inbox = join(listener.dir, Layout.INBOX);
     try {
-      let tracking = this.#readTracking(listener.dir);
+      let tracking = readTracking(listener.dir);
       let caughtWriting = false;
       if (tracking === undefined && this.#recentlyWritten(listener.dir)) {
         // Unreadable, yet written a moment ago: a lock-free dispatcher (PHP) rewriting it in place, or a broken
@@ -166,7 +161,7 @@ export class Deliverer {
         tracking = await this.#lookAgain(listener.dir, FIRST_LOOK_MS);
         caughtWriting = tracking !== undefined;
       }
-      let last = tracking?.sequence ?? await this.maxSequence(listener.dir);
+      let last = tracking?.sequence ?? await maxSequence(listener.dir);
       // tracking.json as this store last wrote it was checked then; anything else may be behind the files.
       let trusted = tracking !== undefined && this.#written.get(listener.dir) === tracking.sequence;
       let justRead = tracking?.sequence;
@@ -186,11 +181,11 @@ export class Deliverer {
           );
         }
         if (!trusted) {
-          const used = this.#firstUsed(listener.dir, first, count);
+          const used = firstUsed(listener.dir, first, count);
           if (used !== undefined) {
             // tracking.json is behind tasks pending, in flight or handled: a
             // number reused here would make two tasks of one number.
-            last = await this.#pastUsed(listener.dir, used);
+            last = await pastUsed(listener.dir, used);
             continue numbering;
           }
         }
@@ -226,7 +221,7 @@ export class Deliverer {
             // tracking.json was behind the files (restored, or written by a
             // dispatcher that takes no lock): number the rest past every
             // number in use.
-            last = await this.#pastUsed(listener.dir, first + k);
+            last = await pastUsed(listener.dir, first + k);
             trusted = false;
             staged.splice(0, k); // the rest are written again with their new numbers
             continue numbering;
@@ -279,7 +274,7 @@ export class Deliverer {
   /** `tracking.json` read again after `pauseMs`, for a lock-free dispatcher (PHP) to show itself meanwhile. */
   async #lookAgain(dir: string, pauseMs: number): Promise<TrackingRecord | undefined> {
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
-    return this.#readTracking(dir);
+    return readTracking(dir);
   }
 
   /** Whether `tracking.json` was written within the last 10 seconds (`LOCK_FREE_ACTIVE_MS`). */
@@ -307,45 +302,6 @@ export class Deliverer {
   }
 
   /**
-   * The first of `count` numbers from `first` that a task file holds, in the
-   * inbox, in flight or handled. Checked in this order, the inbox first and
-   * `inflight/` listed once after it, so that a task moving from one to the
-   * next between the checks is seen in one of them; a task put back into the
-   * inbox meanwhile is caught by the link, which refuses an existing name.
-   */
-  #firstUsed(dir: string, first: number, count: number): number | undefined {
-    const end = first + count;
-    for (let sequence = first; sequence < end; sequence++) {
-      if (isTaken(`${dir}/${Layout.INBOX}/${sequence}.json`)) return sequence;
-    }
-    let claimed = Infinity;
-    try {
-      for (const entry of Deno.readDirSync(`${dir}/${Layout.INFLIGHT}`)) {
-        const sequence = sequenceOf(entry.name.split(Layout.CLAIM_SEPARATOR)[0]);
-        if (sequence !== undefined && sequence >= first && sequence < end) claimed = Math.min(claimed, sequence);
-      }
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-    for (let sequence = first; sequence < Math.min(end, claimed); sequence++) {
-      if (isTaken(`${dir}/${Layout.ARCHIVE}/${sequence}.json`) || isTaken(`${dir}/${Layout.ERROR}/${sequence}.json`)) {
-        return sequence;
-      }
-    }
-    return claimed === Infinity ? undefined : claimed;
-  }
-
-  #readTracking(dir: string): TrackingRecord | undefined {
-    const text = readTextIfExists(join(dir, Layout.TRACKING));
-    if (text === undefined) return undefined;
-    try {
-      return decodeTracking(text);
-    } catch {
-      return undefined; // recovered from the files by the caller
-    }
-  }
-
-  /**
    * Replaces `tracking.json`, never lowering it, and returns the number
    * written: `tracking.sequence`, or higher. A dispatcher that takes no lock
    * (PHP) may go on meanwhile: it reads `tracking.json`, writes its task
@@ -366,7 +322,7 @@ export class Deliverer {
     try {
       for (let round = 1;; round++) {
         // undefined while PHP rewrites it in place: the probe covers that
-        const current = round === 1 && justRead !== undefined ? justRead : this.#readTracking(dir)?.sequence;
+        const current = round === 1 && justRead !== undefined ? justRead : readTracking(dir)?.sequence;
         sequence = Math.max(sequence, current ?? 0);
         while (isTaken(next())) sequence++;
         Deno.writeTextFileSync(staged, encodeTracking({ ...tracking, sequence, count: sequence }));
@@ -379,32 +335,5 @@ export class Deliverer {
     } finally {
       if (!renamed) removeIfExists(staged); // left by a failed write or rename
     }
-  }
-
-  /**
-   * The highest number in use, at least `used`: the highest of any state
-   * directory, then past every inbox file after it. A dispatcher that takes
-   * no lock (PHP) may go on while the directories are listed (milliseconds
-   * in a large listener); without the cheap steps past what it wrote
-   * meanwhile, the next look finds its next file, again and again, for as
-   * long as it keeps dispatching.
-   */
-  async #pastUsed(dir: string, used: number): Promise<number> {
-    let last = Math.max(used, await this.maxSequence(dir));
-    while (isTaken(`${dir}/${Layout.INBOX}/${last + 1}.json`)) last++;
-    return last;
-  }
-
-  /** The highest sequence number of any file in any state directory of a listener, or 0. */
-  async maxSequence(dir: string): Promise<number> {
-    let max = 0;
-    for (const state of Deno.readDirSync(dir)) {
-      if (!state.isDirectory || state.name === Layout.TMP) continue;
-      for await (const entry of Deno.readDir(join(dir, state.name))) {
-        const match = /^([0-9]{1,15})\.json/.exec(entry.name);
-        if (match) max = Math.max(max, Number(match[1]));
-      }
-    }
-    return max;
   }
 }

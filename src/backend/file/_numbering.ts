@@ -1,8 +1,14 @@
 /**
  * The numbers a dispatch gives its tasks: the limits, the margin kept beside a
  * dispatcher that takes no lock (PHP), the record hurah keeps in
- * `dispatch.lock`, and what a delivery cut short reports.
+ * `dispatch.lock`, what a delivery cut short reports, and where the numbers in
+ * use are found (`tracking.json`, the task files of every state).
  */
+
+import { join } from "node:path";
+import { Layout } from "../../protocol/layout.ts";
+import { decodeTracking, sequenceOf, type TrackingRecord } from "../../protocol/task_file.ts";
+import { isNotFound, isTaken, readTextIfExists } from "./_fs.ts";
 
 /** The highest sequence number a task name (`<N>.json`, 1 to 15 digits) holds. */
 export const MAX_SEQUENCE = 999_999_999_999_999;
@@ -92,4 +98,71 @@ export function deliveredBefore(error: unknown): Delivered[] {
 /** The error a `deliver()` error stands for. */
 export function causeOf(error: unknown): unknown {
   return error instanceof PartialDeliveryError ? error.cause : error;
+}
+
+/**
+ * The first of `count` numbers from `first` that a task file holds, in the
+ * inbox, in flight or handled. Checked in this order, the inbox first and
+ * `inflight/` listed once after it, so that a task moving from one to the
+ * next between the checks is seen in one of them; a task put back into the
+ * inbox meanwhile is caught by the link, which refuses an existing name.
+ */
+export function firstUsed(dir: string, first: number, count: number): number | undefined {
+  const end = first + count;
+  for (let sequence = first; sequence < end; sequence++) {
+    if (isTaken(`${dir}/${Layout.INBOX}/${sequence}.json`)) return sequence;
+  }
+  let claimed = Infinity;
+  try {
+    for (const entry of Deno.readDirSync(`${dir}/${Layout.INFLIGHT}`)) {
+      const sequence = sequenceOf(entry.name.split(Layout.CLAIM_SEPARATOR)[0]);
+      if (sequence !== undefined && sequence >= first && sequence < end) claimed = Math.min(claimed, sequence);
+    }
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  for (let sequence = first; sequence < Math.min(end, claimed); sequence++) {
+    if (isTaken(`${dir}/${Layout.ARCHIVE}/${sequence}.json`) || isTaken(`${dir}/${Layout.ERROR}/${sequence}.json`)) {
+      return sequence;
+    }
+  }
+  return claimed === Infinity ? undefined : claimed;
+}
+
+/** `tracking.json` as decoded; `undefined` when missing or unreadable (the caller recovers from the files). */
+export function readTracking(dir: string): TrackingRecord | undefined {
+  const text = readTextIfExists(join(dir, Layout.TRACKING));
+  if (text === undefined) return undefined;
+  try {
+    return decodeTracking(text);
+  } catch {
+    return undefined; // recovered from the files by the caller
+  }
+}
+
+/**
+ * The highest number in use, at least `used`: the highest of any state
+ * directory, then past every inbox file after it. A dispatcher that takes
+ * no lock (PHP) may go on while the directories are listed (milliseconds
+ * in a large listener); without the cheap steps past what it wrote
+ * meanwhile, the next look finds its next file, again and again, for as
+ * long as it keeps dispatching.
+ */
+export async function pastUsed(dir: string, used: number): Promise<number> {
+  let last = Math.max(used, await maxSequence(dir));
+  while (isTaken(`${dir}/${Layout.INBOX}/${last + 1}.json`)) last++;
+  return last;
+}
+
+/** The highest sequence number of any file in any state directory of a listener, or 0. */
+export async function maxSequence(dir: string): Promise<number> {
+  let max = 0;
+  for (const state of Deno.readDirSync(dir)) {
+    if (!state.isDirectory || state.name === Layout.TMP) continue;
+    for await (const entry of Deno.readDir(join(dir, state.name))) {
+      const match = /^([0-9]{1,15})\.json/.exec(entry.name);
+      if (match) max = Math.max(max, Number(match[1]));
+    }
+  }
+  return max;
 }

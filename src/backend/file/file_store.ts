@@ -5,6 +5,7 @@ import { LISTENER_SUFFIX, listenerPath } from "../../protocol/names.ts";
 import { type Listener, listenerId } from "../../protocol/listener_id.ts";
 import { isAlreadyExists, isNotFound, lockFile, type RegularFileRead } from "./_fs.ts";
 import { type Build, type Delivered, Deliverer } from "./_delivery.ts";
+import { maxSequence } from "./_numbering.ts";
 import { TaskFiles } from "./_task_files.ts";
 import type { Claim, InboxListing, ListenerRef, LockWaitOptions, StateDir, StoreHost, TaskDir } from "./_types.ts";
 
@@ -204,7 +205,7 @@ export class FileStore {
 
   /** The highest sequence number of any file in any state directory of a listener, or 0. */
   maxSequence(dir: string): Promise<number> {
-    return this.#deliverer.maxSequence(dir);
+    return maxSequence(dir);
   }
 
   /**
