@@ -49,6 +49,7 @@ export function taskContext(spot: { sequence: number }, task: TaskRecord, option
     taskId: typeof task.task_id === "string" ? task.task_id : undefined,
     eventId: typeof task.event_id === "string" ? task.event_id : undefined,
     listener: listener.name,
+    listenerId: listener.id,
     record: task,
     signal,
     log: (message) => {

@@ -25,7 +25,7 @@ export interface ExecHandlerOptions {
 /**
  * A handler that runs a shell command for each task, in any language: the
  * task's JSON on its standard input, its main fields in the environment
- * (`HURAH_LISTENER`, `HURAH_EVENT_TYPE`, `HURAH_SEQUENCE`, `HURAH_RETRY_COUNT`,
+ * (`HURAH_LISTENER`, `HURAH_LISTENER_ID`, `HURAH_EVENT_TYPE`, `HURAH_SEQUENCE`, `HURAH_RETRY_COUNT`,
  * `HURAH_TASK_ID`, `HURAH_DELIVERY`), and its exit status as the Task code:
  * 0 SUCCESS, 1 FAILURE, 2 RETRY, 3 INVALID. Any other status, or death by a
  * signal, is an error whose status and standard error tail are recorded.
@@ -72,6 +72,7 @@ async function runCommand(command: string, context: TaskContext, cwd: string | u
     cwd,
     env: {
       HURAH_LISTENER: context.listener,
+      HURAH_LISTENER_ID: context.listenerId,
       HURAH_EVENT_TYPE: context.eventType ?? "",
       HURAH_SEQUENCE: String(context.sequence),
       HURAH_RETRY_COUNT: String(context.retryCount),

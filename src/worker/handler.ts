@@ -19,8 +19,14 @@ export interface TaskContext {
   readonly taskId: string | undefined;
   /** The id shared by all tasks of one dispatch, when recorded (PHP does not). */
   readonly eventId: string | undefined;
-  /** The listener's handler name. */
+  /** The listener's handler name (as `Delivery.listener`). */
   readonly listener: string;
+  /**
+   * The listener id, `<event_type>/<name>` (`<name>` for the root type): it
+   * tells apart two listeners of one name on different event types, as the
+   * logs and reports name them.
+   */
+  readonly listenerId: string;
   /** The whole task record as stored (for passing on, as exec handlers do). */
   readonly record: Readonly<TaskRecord>;
   /** Aborted when the task's time limit passes or the worker shuts down; stop work and return soon. */

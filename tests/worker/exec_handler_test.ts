@@ -14,6 +14,7 @@ import {
   type ExecHandlerOptions,
   type HandlerLike,
   Layout,
+  listenerId,
   listenerPath,
   type RunEvent,
   runOnce,
@@ -284,6 +285,7 @@ Deno.test("execHandler() passes the exact task JSON on stdin and the HURAH_* var
   const task = JSON.parse(retried) as TaskRecord;
   const expected = {
     HURAH_LISTENER: NAME,
+    HURAH_LISTENER_ID: listenerId(NAME, EVENT_TYPE),
     HURAH_EVENT_TYPE: EVENT_TYPE,
     HURAH_SEQUENCE: "1",
     HURAH_RETRY_COUNT: "1",

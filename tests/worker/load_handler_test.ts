@@ -27,6 +27,7 @@ function context(payload: unknown): TaskContext {
     taskId: undefined,
     eventId: undefined,
     listener: "loader",
+    listenerId: "product/created/loader",
     record,
     signal: new AbortController().signal,
     log: () => {},
