@@ -1,10 +1,8 @@
 /**
- * The benchmark's words: the results as stored (bench-results/*.json,
- * docs/benchmarks.json) and the text made of them: the contenders' labels,
- * one Markdown table per configuration, the targets met or missed, and
- * docs/benchmarks.md. Pure: the same results always give the same text, so
- * the docs can be regenerated from the JSON (`deno task bench --from
- * docs/benchmarks.json`). scripts/bench.ts measures; it writes no text of its own.
+ * The benchmark's words: the results as stored (bench-results/*.json, docs/benchmarks.json) and the text made of
+ * them: the contenders' labels, one Markdown table per configuration, the targets met or missed, and
+ * docs/benchmarks.md. Pure: the same results always give the same text, so the docs can be regenerated from the JSON
+ * (`deno task bench --from docs/benchmarks.json`). scripts/bench.ts measures; it writes no text of its own.
  *
  * @module
  */
@@ -24,157 +22,185 @@ export const WORKLOADS = ["dispatch", "drain", "latency", "burst", "memory", "pe
 /** One of the workloads. */
 export type WorkloadName = typeof WORKLOADS[number];
 
-/** What each contender is, by workload and id (the order of the syscall table; most workloads measure in this order). */
-export const LABELS: Record<WorkloadName, Record<string, string>> = {
-  dispatch: {
-    hurah: "hurah `Dispatcher.dispatch()`",
-    "hurah-batch": `hurah \`Dispatcher.dispatchMany()\`, ${DISPATCH_BATCH} events a call`,
-    "hurah-concurrent": `hurah \`Dispatcher.dispatch()\`, ${DISPATCH_BATCH} calls at once`,
-    floor: "floor: create + write + rename (sync calls)",
-    "floor-async": "floor, async calls",
-    protocol: "protocol floor: locked PHP-compatible delivery (sync calls)",
-    "protocol-async": "protocol floor, async calls",
-  },
-  drain: {
-    hurah: "hurah `runOnce` (ordered)",
-    "hurah-parallel": "hurah `runOnce`, `concurrency: 4`",
-    floor: "floor: read + parse + rename (sync calls)",
-    "floor-stream": "floor, inbox listed as a stream (numbers only)",
-    "floor-async": "floor, async calls",
-    "floor-async-parallel": "floor, async calls, 4 loops",
-    "floor-claim": "parallel-mode floor: + claim rename into inflight/ (sync calls)",
-    "floor-fsync": "fsync floor: + fsync file and archive/ (sync calls)",
-  },
-  latency: {
-    hurah: "hurah `watch()`",
-    "hurah-parallel": "hurah `watch()`, `concurrency: 4`",
-    floor: "floor: `Deno.watchFs` + list + read + rename",
-  },
-  burst: {
-    alone: "dispatch alone, no watcher",
-    watch: "dispatch + hurah `watch()`",
-    "watch-parallel": "dispatch + hurah `watch()`, `concurrency: 4`",
-  },
-  memory: {
-    floor: "floor: streamed list + read + parse + rename",
-    run: "`runOnce` (ordered), as `hurah run`",
-    "run-parallel": "`runOnce`, `concurrency: 4`",
-    watch: "`watch()`, as `hurah watch`",
-  },
-  peer: {
-    "kv-enqueue": "Deno KV `enqueue()`",
-    "kv-e2e": "Deno KV end to end (one process)",
-    "kv-e2e-batch": `Deno KV end to end, ${DISPATCH_BATCH} \`enqueue()\`s per \`atomic()\` commit (one process)`,
-    "hurah-dispatch": "hurah dispatch, durable off",
-    "hurah-e2e": "hurah end to end, durable off (two processes)",
-    "hurah-e2e-in-process": "hurah end to end, durable off (one process)",
-    "hurah-e2e-batch": `hurah end to end, \`dispatchMany()\` of ${DISPATCH_BATCH}, durable off (two processes)`,
-    "hurah-dispatch-durable": "hurah dispatch, durable on",
-    "hurah-e2e-durable": "hurah end to end, durable on (two processes)",
-    "hurah-e2e-batch-durable": `hurah end to end, \`dispatchMany()\` of ${DISPATCH_BATCH}, durable on (two processes)`,
-  },
-};
+/** One contender's runs in one table: its stable id (`hurah`, `floor`), label, main value and other values per run. */
+export type Series = { id: string; label: string; values: number[]; extra?: Record<string, number[]> };
 
-/** One contender's runs in one table. */
-export interface Series {
-  /** Stable id, as `hurah` or `floor`. */
-  id: string;
-  /** What the table shows. */
-  label: string;
-  /** The table's main value, one per run. */
-  values: number[];
-  /** Other values per run (`p99`, `idleMiB`, ...). */
-  extra?: Record<string, number[]>;
-}
-
-/** One table: the contenders of one workload in one configuration. */
-export interface ResultTable {
+/**
+ * One table: the contenders of one workload in one configuration (`params`: `fs`, `durable`, `listeners`, ...), with
+ * a unique id (`dispatch/shm/off/l10/p4`), the main value's unit, which way is better and the series the ratios are
+ * taken to.
+ */
+export interface ResultTable extends TableKind {
   workload: WorkloadName;
-  /** Unique, as `dispatch/shm/off/l10/p4`. */
   id: string;
   title: string;
-  /** The configuration: `fs`, `durable`, `listeners`, `processes`, `backlog`, ... */
   params: Record<string, string | number | boolean>;
-  /** The main value's unit, as `deliveries/s` or `ms`. */
-  unit: string;
-  /** Rates are better high, times and sizes low. */
-  higherIsBetter: boolean;
-  /** The series the ratios are taken to. */
-  floor?: string;
   series: Series[];
 }
 
-/** Syscalls per operation of one contender, counted by `strace -c -f`. */
-export interface SyscallCount {
-  id: string;
-  label: string;
-  /** What one operation is: `delivery`, `task`. */
-  per: string;
-  /** Every syscall per operation. */
-  total: number;
-  /** Calls per operation by syscall name (those of at least 0.05 per operation). */
-  calls: Record<string, number>;
-}
+/** What a workload's tables measure: the unit, whether rates (better high) or times and sizes, and the floor. */
+export type TableKind = { unit: string; higherIsBetter: boolean; floor?: string };
 
-/** Everything one run of the bench measured. */
+/** Syscalls per operation (`per`: `delivery`, `task`) of one contender, counted by `strace -c -f`: the total and the calls of at least 0.05 by name. */
+export type SyscallCount = { id: string; label: string; per: string; total: number; calls: Record<string, number> };
+
+/** Everything one run of the bench measured, how it was started (`command`), its sizes and counts (`plan`) and notes. */
 export interface BenchResults {
   version: 1;
   quick: boolean;
   startedAt: string;
   finishedAt: string;
   durationS: number;
-  /** How the bench was started. */
   command: string;
   machine: MachineInfo;
-  /** The sizes and counts used. */
   plan: Record<string, unknown>;
   tables: ResultTable[];
   syscalls: SyscallCount[];
-  /** Things skipped or worth knowing, for the report. */
   notes: string[];
 }
 
-/** What a workload's tables measure: the unit, which way is better, and the series the ratios are taken to. */
-export type TableKind = Pick<ResultTable, "unit" | "higherIsBetter" | "floor">;
+const count = (n: unknown) => Number(n).toLocaleString("en-US");
+const plural = (n: unknown, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+const onOff = (durable: unknown) => `durable ${durable ? "on" : "off"}`;
+
+/** A workload's section (heading, intro), its kind of table, its table titles and its contenders' labels by id. */
+type Workload = TableKind & {
+  section: string;
+  intro: string;
+  /** The table title, given the file system and durability (`head`). */
+  title: (p: ResultTable["params"], head: string) => string;
+  labels: Record<string, string>;
+};
+
+/** Every workload's words; the labels in the order of the syscall table (most workloads measure in this order). */
+const WORKLOAD: Record<WorkloadName, Workload> = {
+  dispatch: {
+    section: "Dispatch",
+    intro:
+      "Deliveries per second: one dispatcher process, or four started together (all deliveries ÷ wall time from the first start to the last end). With 10 listeners every event is delivered 10 times.",
+    unit: "deliveries/s",
+    higherIsBetter: true,
+    floor: "floor",
+    title: (p, head) =>
+      `Dispatch · ${head} · ${plural(p.listeners, "listener", "listeners")} · ${
+        plural(p.processes, "process", "processes")
+      } · ${count(p.deliveries)} deliveries`,
+    labels: {
+      hurah: "hurah `Dispatcher.dispatch()`",
+      "hurah-batch": `hurah \`Dispatcher.dispatchMany()\`, ${DISPATCH_BATCH} events a call`,
+      "hurah-concurrent": `hurah \`Dispatcher.dispatch()\`, ${DISPATCH_BATCH} calls at once`,
+      floor: "floor: create + write + rename (sync calls)",
+      "floor-async": "floor, async calls",
+      protocol: "protocol floor: locked PHP-compatible delivery (sync calls)",
+      "protocol-async": "protocol floor, async calls",
+    },
+  },
+  drain: {
+    section: "Drain",
+    intro:
+      "A no-op handler (returns SUCCESS) over a backlog: `runOnce` ordered, and `runOnce` with `concurrency: 4` (parallel mode) in one process. The backlog is written directly in hurah's format before the first trial.",
+    unit: "tasks/s",
+    higherIsBetter: true,
+    floor: "floor",
+    title: (p, head) => `Drain · ${head} · backlog ${count(p.backlog)}`,
+    labels: {
+      hurah: "hurah `runOnce` (ordered)",
+      "hurah-parallel": "hurah `runOnce`, `concurrency: 4`",
+      floor: "floor: read + parse + rename (sync calls)",
+      "floor-stream": "floor, inbox listed as a stream (numbers only)",
+      "floor-async": "floor, async calls",
+      "floor-async-parallel": "floor, async calls, 4 loops",
+      "floor-claim": "parallel-mode floor: + claim rename into inflight/ (sync calls)",
+      "floor-fsync": "fsync floor: + fsync file and archive/ (sync calls)",
+    },
+  },
+  latency: {
+    section: "Trigger latency",
+    intro:
+      "A watcher runs while another process dispatches one event every few milliseconds on a fixed schedule. The payload carries `performance.timeOrigin + performance.now()` taken just before `dispatch()`; the handler takes the same clock on entry. Percentiles are per run (nearest rank); the table shows their median over the runs, and the largest latency seen.",
+    unit: "ms",
+    higherIsBetter: false,
+    floor: "floor",
+    title: (p, head) => `Trigger latency · ${head} · ${p.events} events, one every ${p.intervalMs} ms`,
+    labels: {
+      hurah: "hurah `watch()`",
+      "hurah-parallel": "hurah `watch()`, `concurrency: 4`",
+      floor: "floor: `Deno.watchFs` + list + read + rename",
+    },
+  },
+  burst: {
+    section: "Burst",
+    intro:
+      "1,000 events dispatched at once by one process (as fast as it can) while a watcher runs: the time from the first dispatch until the watcher has handled all of them. The floor is the same 1,000 dispatches with no watcher running.",
+    unit: "ms",
+    higherIsBetter: false,
+    floor: "alone",
+    title: (p, head) => `Burst · ${head} · ${count(p.events)} events`,
+    labels: {
+      alone: "dispatch alone, no watcher",
+      watch: "dispatch + hurah `watch()`",
+      "watch-parallel": "dispatch + hurah `watch()`, `concurrency: 4`",
+    },
+  },
+  memory: {
+    section: "Memory",
+    intro:
+      "Peak RSS (`VmHWM`, reset through `/proc/self/clear_refs` just before) of a fresh process draining a backlog, against its RSS just before the drain (after loading, a pass in the same mode over an empty listener, and a garbage collection). A no-op handler, durable off, on /dev/shm.",
+    unit: "MiB",
+    higherIsBetter: false,
+    title: (_, head) => `Memory · ${head} · RSS of a fresh process draining a backlog`,
+    labels: {
+      floor: "floor: streamed list + read + parse + rename",
+      run: "`runOnce` (ordered), as `hurah run`",
+      "run-parallel": "`runOnce`, `concurrency: 4`",
+      watch: "`watch()`, as `hurah watch`",
+    },
+  },
+  peer: {
+    section: "Peer: Deno KV queue",
+    intro:
+      "Deno KV (`--unstable-kv`, a local SQLite file on the same file system), same machine, same run. Enqueue: sequential `enqueue()` calls. End to end: from the first `enqueue()` until `listenQueue()` has handled the last message; a local KV queue delivers only to the process that enqueued (a listener in another process on the same file received none of 1,000 messages in 30 s when this was written), so producer and consumer share one process. hurah end to end: dispatch → `watch()` handler, in two processes (as it is used) and in one.",
+    unit: "messages/s",
+    higherIsBetter: true,
+    floor: "kv-e2e",
+    title: (p, head) => `Peer · ${head} · ${count(p.messages)} messages`,
+    labels: {
+      "kv-enqueue": "Deno KV `enqueue()`",
+      "kv-e2e": "Deno KV end to end (one process)",
+      "kv-e2e-batch": `Deno KV end to end, ${DISPATCH_BATCH} \`enqueue()\`s per \`atomic()\` commit (one process)`,
+      "hurah-dispatch": "hurah dispatch, durable off",
+      "hurah-e2e": "hurah end to end, durable off (two processes)",
+      "hurah-e2e-in-process": "hurah end to end, durable off (one process)",
+      "hurah-e2e-batch": `hurah end to end, \`dispatchMany()\` of ${DISPATCH_BATCH}, durable off (two processes)`,
+      "hurah-dispatch-durable": "hurah dispatch, durable on",
+      "hurah-e2e-durable": "hurah end to end, durable on (two processes)",
+      "hurah-e2e-batch-durable":
+        `hurah end to end, \`dispatchMany()\` of ${DISPATCH_BATCH}, durable on (two processes)`,
+    },
+  },
+};
+
+/** What each contender is, by workload and id. */
+export const LABELS = Object.fromEntries(WORKLOADS.map((w) => [w, WORKLOAD[w].labels])) as Record<
+  WorkloadName,
+  Record<string, string>
+>;
 
 /** Each workload's kind of table. */
-export const TABLE_KINDS: Record<WorkloadName, TableKind> = {
-  dispatch: { unit: "deliveries/s", higherIsBetter: true, floor: "floor" },
-  drain: { unit: "tasks/s", higherIsBetter: true, floor: "floor" },
-  latency: { unit: "ms", higherIsBetter: false, floor: "floor" },
-  burst: { unit: "ms", higherIsBetter: false, floor: "alone" },
-  memory: { unit: "MiB", higherIsBetter: false },
-  peer: { unit: "messages/s", higherIsBetter: true, floor: "kv-e2e" },
-};
+export function tableKind(workload: WorkloadName): TableKind {
+  const { unit, higherIsBetter, floor } = WORKLOAD[workload];
+  return floor === undefined ? { unit, higherIsBetter } : { unit, higherIsBetter, floor };
+}
 
 /** The file system's name in titles. */
 export function fsLabel(fs: string): string {
   return fs === "shm" ? "/dev/shm" : fs === "disk" ? "working disk (/tmp)" : fs;
 }
 
-const onOff = (durable: unknown) => `durable ${durable ? "on" : "off"}`;
-const count = (n: unknown) => Number(n).toLocaleString("en-US");
-const plural = (n: unknown, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
-
 /** A table's title, from its workload and configuration. */
 export function tableTitle(workload: WorkloadName, p: ResultTable["params"]): string {
   const head = `${fsLabel(String(p.fs))}${p.durable === undefined ? "" : ` · ${onOff(p.durable)}`}`;
-  switch (workload) {
-    case "dispatch":
-      return `Dispatch · ${head} · ${plural(p.listeners, "listener", "listeners")} · ${
-        plural(p.processes, "process", "processes")
-      } · ${count(p.deliveries)} deliveries`;
-    case "drain":
-      return `Drain · ${head} · backlog ${count(p.backlog)}`;
-    case "latency":
-      return `Trigger latency · ${head} · ${p.events} events, one every ${p.intervalMs} ms`;
-    case "burst":
-      return `Burst · ${head} · ${count(p.events)} events`;
-    case "memory":
-      return `Memory · ${head} · RSS of a fresh process draining a backlog`;
-    case "peer":
-      return `Peer · ${head} · ${count(p.messages)} messages`;
-  }
+  return WORKLOAD[workload].title(p, head);
 }
 
 /** A syscall count's label: the contender and, where it matters, the durability. */
@@ -183,9 +209,7 @@ export function syscallLabel(workload: "dispatch" | "drain", contender: string, 
   return `${LABELS[workload][contender]}${mode}`;
 }
 
-function seriesOf(table: ResultTable, id: string): Series | undefined {
-  return table.series.find((series) => series.id === id);
-}
+const seriesOf = (table: ResultTable, id: string) => table.series.find((series) => series.id === id);
 
 /** The median of a series' main value (NaN when the table has no such series). */
 export function medianOf(table: ResultTable, id: string): number {
@@ -250,18 +274,19 @@ function columns(table: ResultTable): Column[] {
   }
 }
 
-/** A table as Markdown, with its title as a heading: the first column left-aligned, the figures right. */
+/** A Markdown table whose first column is left-aligned and the others (figures) right-aligned. */
+function figures(headers: string[], rows: string[][]): string {
+  return markdownTable(headers, rows, headers.map((_, k): Align => k === 0 ? "left" : "right"));
+}
+
+/** A table as Markdown, with its title as a heading. */
 export function renderTable(table: ResultTable): string {
   const cols = columns(table);
   const rows = table.series.map((series) => cols.map(([, cell]) => cell(series, table)));
-  const align = cols.map((_, k): Align => k === 0 ? "left" : "right");
-  return `#### ${table.title}\n\n${markdownTable(cols.map(([header]) => header), rows, align)}\n`;
+  return `#### ${table.title}\n\n${figures(cols.map(([header]) => header), rows)}\n`;
 }
 
-/**
- * The drain's cost per task by backlog, per file system and durability: does
- * the total grow linearly (a flat cost per task)?
- */
+/** The drain's cost per task by backlog, per file system and durability: does the total grow linearly? */
 export function drainScaling(tables: readonly ResultTable[]): string[] {
   const groups = Map.groupBy(
     tables.filter((table) => table.workload === "drain"),
@@ -278,24 +303,13 @@ export function drainScaling(tables: readonly ResultTable[]): string[] {
       return [label, ...costs.map(formatNumber), growth];
     });
     const headers = ["contender", ...backlogs.map((n) => `µs/task at ${n}`), `${backlogs.at(-1)} vs ${backlogs[0]}`];
-    const align = headers.map((_, k): Align => k === 0 ? "left" : "right");
     const { fs, durable } = group[0].params;
-    return `#### Cost per task by backlog · ${fsLabel(String(fs))} · ${onOff(durable)}\n\n` +
-      markdownTable(headers, rows, align) + "\n";
+    return `#### Cost per task by backlog · ${fsLabel(String(fs))} · ${onOff(durable)}\n\n${figures(headers, rows)}\n`;
   });
 }
 
-/** One target checked in one case. */
-export interface TargetCheck {
-  /** The target, as `dispatch ≥ 0.7× floor`. */
-  target: string;
-  /** The configuration. */
-  case: string;
-  /** The measured value as text. */
-  measured: string;
-  /** Whether it is met; `undefined` when it was not measured. */
-  met: boolean | undefined;
-}
+/** One target checked in one case (the configuration): the value measured as text, and whether it is met (`undefined`: not judged). */
+export type TargetCheck = { target: string; case: string; measured: string; met: boolean | undefined };
 
 const TARGETS = {
   dispatch: "dispatch ≥ 0.7× its floor",
@@ -307,8 +321,7 @@ const TARGETS = {
   peer: "end-to-end throughput ≥ 10× Deno KV",
 } as const;
 
-function describe(table: ResultTable): string {
-  const p = table.params;
+function describe({ params: p }: ResultTable): string {
   const parts = [onOff(p.durable)];
   if (p.listeners !== undefined) parts.push(plural(p.listeners, "listener", "listeners"));
   if (p.processes !== undefined) parts.push(plural(p.processes, "process", "processes"));
@@ -369,8 +382,12 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     for (const series of table.series.filter((s) => s.extra?.backlog?.[0] === largest && !s.id.startsWith("floor"))) {
       const above = median(series.values);
       const measured = `${formatNumber(above)} MiB (max ${formatNumber(Math.max(...series.values))})`;
-      const met = largest >= 100_000 ? above <= 30 : undefined;
-      check(TARGETS.memory, `${series.label}, backlog ${count(largest)}`, measured, met);
+      check(
+        TARGETS.memory,
+        `${series.label}, backlog ${count(largest)}`,
+        measured,
+        largest >= 100_000 ? above <= 30 : undefined,
+      );
     }
   }
   const drains = of("drain").filter((table) => !table.params.durable);
@@ -380,26 +397,32 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     for (const [id, mode] of Object.entries(FLOOR_MODES.drain)) {
       const growth = medianOf(small, id) / medianOf(large, id); // cost ratio = inverse rate ratio
       const what = `${mode}, durable off, ${count(large.params.backlog)} vs ${count(small.params.backlog)}`;
-      const met = Number(large.params.backlog) >= 100_000 ? growth <= 1.5 : undefined;
-      check(TARGETS.scaling, what, formatRatio(growth), met);
+      check(
+        TARGETS.scaling,
+        what,
+        formatRatio(growth),
+        Number(large.params.backlog) >= 100_000 ? growth <= 1.5 : undefined,
+      );
     }
   }
   for (const table of of("peer")) {
     for (const [id, kv] of PEER_PAIRS) {
-      if (!seriesOf(table, id) || !seriesOf(table, kv)) continue;
+      const [hurah, peer] = [seriesOf(table, id), seriesOf(table, kv)];
+      if (!hurah || !peer) continue;
       const ratio = medianOf(table, id) / medianOf(table, kv);
-      const what = `${seriesOf(table, id)!.label} vs ${seriesOf(table, kv)!.label}, ${
-        count(table.params.messages)
-      } messages`;
-      check(TARGETS.peer, what, formatRatio(ratio), ratio >= 10);
+      check(
+        TARGETS.peer,
+        `${hurah.label} vs ${peer.label}, ${count(table.params.messages)} messages`,
+        formatRatio(ratio),
+        ratio >= 10,
+      );
     }
   }
   return checks;
 }
 
-function verdict(met: boolean | undefined): string {
-  return met === undefined ? "not judged (smaller sizes)" : met ? "met" : "**missed**";
-}
+const verdict = (met: boolean | undefined) =>
+  met === undefined ? "not judged (smaller sizes)" : met ? "met" : "**missed**";
 
 /** The targets in two tables: one line per target (worst case), then every case. */
 export function renderTargets(checks: readonly TargetCheck[]): string {
@@ -442,12 +465,6 @@ export function renderWorkload(results: BenchResults, workload: WorkloadName): s
   return tables.length === 0 ? "_Not measured in this run._\n" : tables.join("\n");
 }
 
-/** A marked block whose text survives regeneration. */
-function keep(name: string, blocks: Map<string, string>, placeholder: string): string {
-  const text = blocks.get(name) ?? `${placeholder}\n`;
-  return `<!-- keep:${name} -->\n${text}<!-- /keep:${name} -->\n`;
-}
-
 /** The text of every `<!-- keep:NAME -->` block in an earlier docs/benchmarks.md. */
 export function keptBlocks(markdown: string): Map<string, string> {
   const blocks = new Map<string, string>();
@@ -459,12 +476,11 @@ export function keptBlocks(markdown: string): Map<string, string> {
 
 const TODO = "_To be written: what limits these numbers (profile, syscalls) and what would move them._";
 
-function machineSection(results: BenchResults): string {
-  const m = results.machine;
+function machineSection({ machine: m }: BenchResults): string {
   const dirty = m.git.dirty.length
     ? `, with uncommitted changes in ${m.git.dirty.map((d) => `\`${d}\``).join(", ")}`
     : "";
-  const lines = [
+  return [
     `- CPU: ${m.cpuModel}, \`nproc\` ${m.nproc}`,
     `- Memory: ${m.memTotalGiB} GiB`,
     `- Kernel: Linux ${m.kernel}`,
@@ -474,8 +490,7 @@ function machineSection(results: BenchResults): string {
     ),
     `- Load average at the start: ${m.loadAverage.map((x) => x.toFixed(2)).join(", ")}`,
     `- Commit measured: \`${m.git.commit.slice(0, 12)}\`${dirty}`,
-  ];
-  return lines.join("\n") + "\n";
+  ].join("\n") + "\n";
 }
 
 function methodSection(results: BenchResults): string {
@@ -509,43 +524,15 @@ ${plan.join("\n")}
 `;
 }
 
-/** Each workload's section: its title and what it measures. */
-const SECTIONS: Record<WorkloadName, [title: string, intro: string]> = {
-  dispatch: [
-    "Dispatch",
-    "Deliveries per second: one dispatcher process, or four started together (all deliveries ÷ wall time from the first start to the last end). With 10 listeners every event is delivered 10 times.",
-  ],
-  drain: [
-    "Drain",
-    "A no-op handler (returns SUCCESS) over a backlog: `runOnce` ordered, and `runOnce` with `concurrency: 4` (parallel mode) in one process. The backlog is written directly in hurah's format before the first trial.",
-  ],
-  latency: [
-    "Trigger latency",
-    "A watcher runs while another process dispatches one event every few milliseconds on a fixed schedule. The payload carries `performance.timeOrigin + performance.now()` taken just before `dispatch()`; the handler takes the same clock on entry. Percentiles are per run (nearest rank); the table shows their median over the runs, and the largest latency seen.",
-  ],
-  burst: [
-    "Burst",
-    "1,000 events dispatched at once by one process (as fast as it can) while a watcher runs: the time from the first dispatch until the watcher has handled all of them. The floor is the same 1,000 dispatches with no watcher running.",
-  ],
-  memory: [
-    "Memory",
-    "Peak RSS (`VmHWM`, reset through `/proc/self/clear_refs` just before) of a fresh process draining a backlog, against its RSS just before the drain (after loading, a pass in the same mode over an empty listener, and a garbage collection). A no-op handler, durable off, on /dev/shm.",
-  ],
-  peer: [
-    "Peer: Deno KV queue",
-    "Deno KV (`--unstable-kv`, a local SQLite file on the same file system), same machine, same run. Enqueue: sequential `enqueue()` calls. End to end: from the first `enqueue()` until `listenQueue()` has handled the last message; a local KV queue delivers only to the process that enqueued (a listener in another process on the same file received none of 1,000 messages in 30 s when this was written), so producer and consumer share one process. hurah end to end: dispatch → `watch()` handler, in two processes (as it is used) and in one.",
-  ],
-};
-
 /** docs/benchmarks.md from the results, keeping the text of marked blocks of the earlier file. */
 export function renderReport(results: BenchResults, previous = ""): string {
   const blocks = keptBlocks(previous);
+  const keep = (name: string, placeholder = TODO) =>
+    `<!-- keep:${name} -->\n${blocks.get(name) ?? `${placeholder}\n`}<!-- /keep:${name} -->\n`;
   const kind = results.quick ? "quick run (`deno task bench:quick`)" : "full run (`deno task bench`)";
   const notes = results.notes.length ? "\n" + results.notes.map((note) => `- ${note}`).join("\n") + "\n" : "";
-  const sections = WORKLOADS.map((workload) =>
-    `## ${SECTIONS[workload][0]}\n\n${SECTIONS[workload][1]}\n\n${renderWorkload(results, workload)}\n${
-      keep(workload, blocks, TODO)
-    }`
+  const sections = WORKLOADS.map((w) =>
+    `## ${WORKLOAD[w].section}\n\n${WORKLOAD[w].intro}\n\n${renderWorkload(results, w)}\n${keep(w)}`
   );
   return `# Benchmarks
 
@@ -559,7 +546,7 @@ ${notes}
 ## Targets
 
 ${renderTargets(checkTargets(results))}
-${keep("summary", blocks, "_To be written: a summary of what limits hurah and what would move it._")}
+${keep("summary", "_To be written: a summary of what limits hurah and what would move it._")}
 ## Machine
 
 ${machineSection(results)}
@@ -574,19 +561,13 @@ divided by the difference of the counts, so start-up cancels out. Deno's asynchr
 \`epoll_wait\` and \`write\` to an eventfd: the hand-off to and from the thread pool.
 
 ${renderSyscalls(results.syscalls)}
-${keep("syscalls", blocks, TODO)}
+${keep("syscalls")}
 ## Profiles
 
-${
-    keep(
-      "profiles",
-      blocks,
-      "_To be written: top self-time functions of the missed targets (`scripts/profile_summary.ts`)._",
-    )
-  }
+${keep("profiles", "_To be written: top self-time functions of the missed targets (`scripts/profile_summary.ts`)._")}
 ## What would move the numbers
 
-${keep("opportunities", blocks, "_To be written: measured optimization opportunities._")}
+${keep("opportunities", "_To be written: measured optimization opportunities._")}
 ## Reproducing
 
 \`\`\`sh

@@ -56,7 +56,7 @@ import {
   type Series,
   type SyscallCount,
   syscallLabel,
-  TABLE_KINDS,
+  tableKind,
   tableTitle,
   type WorkloadName,
   WORKLOADS,
@@ -179,7 +179,7 @@ function publish(
   params: ResultTable["params"],
   series: Series[],
 ) {
-  const table = { workload, id, title: tableTitle(workload, params), params, ...TABLE_KINDS[workload], series };
+  const table = { workload, id, title: tableTitle(workload, params), params, ...tableKind(workload), series };
   context.tables.push(table);
   console.log(renderTable(table));
 }
