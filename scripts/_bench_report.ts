@@ -1,8 +1,9 @@
 /**
  * The benchmark's words: the results as stored (bench-results/*.json, docs/benchmarks.json) and the text made of
  * them: the contenders' labels, one Markdown table per configuration, the targets met or missed, and
- * docs/benchmarks.md. Pure: the same results always give the same text, so the docs can be regenerated from the JSON
- * (`deno task bench --from docs/benchmarks.json`). scripts/bench.ts measures; it writes no text of its own.
+ * docs/benchmarks.md, whose prose is the template scripts/_bench_report.md. The same results always give the same
+ * text, so the docs can be regenerated from the JSON (`deno task bench --from docs/benchmarks.json`).
+ * scripts/bench.ts measures; it writes no text of its own.
  *
  * @module
  */
@@ -63,10 +64,9 @@ const count = (n: unknown) => Number(n).toLocaleString("en-US");
 const plural = (n: unknown, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 const onOff = (durable: unknown) => `durable ${durable ? "on" : "off"}`;
 
-/** A workload's section (heading, intro), its kind of table, its table titles and its contenders' labels by id. */
-type Workload = TableKind & {
-  section: string;
-  intro: string;
+/** A workload's kind of table, its table titles and its contenders' labels by id (its section's text is in the template). */
+type Workload = {
+  kind: TableKind;
   /** The table title, given the file system and durability (`head`). */
   title: (p: ResultTable["params"], head: string) => string;
   labels: Record<string, string>;
@@ -75,12 +75,7 @@ type Workload = TableKind & {
 /** Every workload's words; the labels in the order of the syscall table (most workloads measure in this order). */
 const WORKLOAD: Record<WorkloadName, Workload> = {
   dispatch: {
-    section: "Dispatch",
-    intro:
-      "Deliveries per second: one dispatcher process, or four started together (all deliveries ÷ wall time from the first start to the last end). With 10 listeners every event is delivered 10 times.",
-    unit: "deliveries/s",
-    higherIsBetter: true,
-    floor: "floor",
+    kind: { unit: "deliveries/s", higherIsBetter: true, floor: "floor" },
     title: (p, head) =>
       `Dispatch · ${head} · ${plural(p.listeners, "listener", "listeners")} · ${
         plural(p.processes, "process", "processes")
@@ -96,12 +91,7 @@ const WORKLOAD: Record<WorkloadName, Workload> = {
     },
   },
   drain: {
-    section: "Drain",
-    intro:
-      "A no-op handler (returns SUCCESS) over a backlog: `runOnce` ordered, and `runOnce` with `concurrency: 4` (parallel mode) in one process. The backlog is written directly in hurah's format before the first trial.",
-    unit: "tasks/s",
-    higherIsBetter: true,
-    floor: "floor",
+    kind: { unit: "tasks/s", higherIsBetter: true, floor: "floor" },
     title: (p, head) => `Drain · ${head} · backlog ${count(p.backlog)}`,
     labels: {
       hurah: "hurah `runOnce` (ordered)",
@@ -115,12 +105,7 @@ const WORKLOAD: Record<WorkloadName, Workload> = {
     },
   },
   latency: {
-    section: "Trigger latency",
-    intro:
-      "A watcher runs while another process dispatches one event every few milliseconds on a fixed schedule. The payload carries `performance.timeOrigin + performance.now()` taken just before `dispatch()`; the handler takes the same clock on entry. Percentiles are per run (nearest rank); the table shows their median over the runs, and the largest latency seen.",
-    unit: "ms",
-    higherIsBetter: false,
-    floor: "floor",
+    kind: { unit: "ms", higherIsBetter: false, floor: "floor" },
     title: (p, head) => `Trigger latency · ${head} · ${p.events} events, one every ${p.intervalMs} ms`,
     labels: {
       hurah: "hurah `watch()`",
@@ -129,12 +114,7 @@ const WORKLOAD: Record<WorkloadName, Workload> = {
     },
   },
   burst: {
-    section: "Burst",
-    intro:
-      "1,000 events dispatched at once by one process (as fast as it can) while a watcher runs: the time from the first dispatch until the watcher has handled all of them. The floor is the same 1,000 dispatches with no watcher running.",
-    unit: "ms",
-    higherIsBetter: false,
-    floor: "alone",
+    kind: { unit: "ms", higherIsBetter: false, floor: "alone" },
     title: (p, head) => `Burst · ${head} · ${count(p.events)} events`,
     labels: {
       alone: "dispatch alone, no watcher",
@@ -143,11 +123,7 @@ const WORKLOAD: Record<WorkloadName, Workload> = {
     },
   },
   memory: {
-    section: "Memory",
-    intro:
-      "Peak RSS (`VmHWM`, reset through `/proc/self/clear_refs` just before) of a fresh process draining a backlog, against its RSS just before the drain (after loading, a pass in the same mode over an empty listener, and a garbage collection). A no-op handler, durable off, on /dev/shm.",
-    unit: "MiB",
-    higherIsBetter: false,
+    kind: { unit: "MiB", higherIsBetter: false },
     title: (_, head) => `Memory · ${head} · RSS of a fresh process draining a backlog`,
     labels: {
       floor: "floor: streamed list + read + parse + rename",
@@ -157,12 +133,7 @@ const WORKLOAD: Record<WorkloadName, Workload> = {
     },
   },
   peer: {
-    section: "Peer: Deno KV queue",
-    intro:
-      "Deno KV (`--unstable-kv`, a local SQLite file on the same file system), same machine, same run. Enqueue: sequential `enqueue()` calls. End to end: from the first `enqueue()` until `listenQueue()` has handled the last message; a local KV queue delivers only to the process that enqueued (a listener in another process on the same file received none of 1,000 messages in 30 s when this was written), so producer and consumer share one process. hurah end to end: dispatch → `watch()` handler, in two processes (as it is used) and in one.",
-    unit: "messages/s",
-    higherIsBetter: true,
-    floor: "kv-e2e",
+    kind: { unit: "messages/s", higherIsBetter: true, floor: "kv-e2e" },
     title: (p, head) => `Peer · ${head} · ${count(p.messages)} messages`,
     labels: {
       "kv-enqueue": "Deno KV `enqueue()`",
@@ -188,8 +159,7 @@ export const LABELS = Object.fromEntries(WORKLOADS.map((w) => [w, WORKLOAD[w].la
 
 /** Each workload's kind of table. */
 export function tableKind(workload: WorkloadName): TableKind {
-  const { unit, higherIsBetter, floor } = WORKLOAD[workload];
-  return floor === undefined ? { unit, higherIsBetter } : { unit, higherIsBetter, floor };
+  return WORKLOAD[workload].kind;
 }
 
 /** The file system's name in titles. */
@@ -465,16 +435,17 @@ export function renderWorkload(results: BenchResults, workload: WorkloadName): s
   return tables.length === 0 ? "_Not measured in this run._\n" : tables.join("\n");
 }
 
+/** A block whose text survives regeneration: its name and its text. */
+const KEEP = /<!-- keep:([\w-]+) -->\n([\s\S]*?)<!-- \/keep:\1 -->/g;
+
 /** The text of every `<!-- keep:NAME -->` block in an earlier docs/benchmarks.md. */
 export function keptBlocks(markdown: string): Map<string, string> {
   const blocks = new Map<string, string>();
-  for (const match of markdown.matchAll(/<!-- keep:([\w-]+) -->\n([\s\S]*?)<!-- \/keep:\1 -->/g)) {
+  for (const match of markdown.matchAll(KEEP)) {
     blocks.set(match[1], match[2]);
   }
   return blocks;
 }
-
-const TODO = "_To be written: what limits these numbers (profile, syscalls) and what would move them._";
 
 function machineSection({ machine: m }: BenchResults): string {
   const dirty = m.git.dirty.length
@@ -493,90 +464,28 @@ function machineSection({ machine: m }: BenchResults): string {
   ].join("\n") + "\n";
 }
 
-function methodSection(results: BenchResults): string {
-  const plan = Object.entries(results.plan).map(([key, value]) => `  - ${key}: \`${JSON.stringify(value)}\``);
-  return `- Every contender runs in the same kind of process: \`deno run -A --unstable-kv --v8-flags=--expose-gc,--max-semi-space-size=1 scripts/_bench_worker.ts\`,
-  started once per configuration and kept for its rounds (garbage is collected before each trial). Start-up is never timed.
-- Each configuration runs every contender several times, **interleaved**: round _r_ runs all contenders, starting one
-  further each round (A B C, B C A, C A B, ...), so drift of the machine hits all alike. A warm-up round comes first and
-  is thrown away. Each trial gets a fresh event root (drain: the same backlog, put back by renaming \`archive/\` to
-  \`inbox/\`), and \`sync(1)\` runs between trials so one trial's writeback does not land in the next.
-- Tables give the **median** and the range (min–max) over the rounds. "vs floor" is the contender's median divided by
-  the floor's: for rates, 1.00× is as fast as the floor and less is slower; for times (latency, burst), more is slower.
-- **Floors** are bare loops of the system calls hurah cannot avoid, in the same process kind
-  (\`scripts/_bench_floors.ts\`). _Sync_ floors use Deno's synchronous calls: the cost of the system calls themselves.
-  _Async_ floors use Deno's asynchronous calls, which hand each call to a thread pool.
-  - dispatch floor: create + write + rename (tmp file → inbox) per delivery; durable: fsync the file before the rename
-    and the inbox after it. The **protocol floor** adds what a PHP-compatible locked delivery needs at the least:
-    flock (lock file kept open), read \`tracking.json\`, write task and tracking files, rename both, unlock; durable:
-    four fsyncs (both files, the inbox, the listener directory), as hurah's durable mode.
-  - drain floor: list the inbox once (\`Deno.readDirSync\`, the fastest listing), then read + \`JSON.parse\` + rename
-    (inbox → archive) per task. The _streamed_ variant lists with \`Deno.readDir\` and keeps only the numbers: slower,
-    but the leanest listing, so it is the floor of the memory workload. hurah does not
-    fsync a SUCCESS move in either mode (docs/protocol.md §9), so the floor of a durable drain is the same loop; the
-    _fsync_ floor (fsync each file before its rename and \`archive/\` after it) is shown for what durable moves would
-    cost.
-  - watcher floor (latency): \`Deno.watchFs\` on the inbox; on each event list, read, parse and rename every task.
-  - parallel-mode floor: the drain floor plus the claim (rename into \`inflight/\` before reading), as parallel mode
-    needs.
-- Sizes and counts of this run (\`runs\` rounds per configuration unless a workload says otherwise):
-${plan.join("\n")}
-`;
-}
-
-/** docs/benchmarks.md from the results, keeping the text of marked blocks of the earlier file. */
+/**
+ * docs/benchmarks.md from the results: the template scripts/_bench_report.md with its `{{slots}}` filled in (a slot
+ * alone on its line takes the line), and the text of the earlier file's keep blocks kept.
+ */
 export function renderReport(results: BenchResults, previous = ""): string {
   const blocks = keptBlocks(previous);
-  const keep = (name: string, placeholder = TODO) =>
-    `<!-- keep:${name} -->\n${blocks.get(name) ?? `${placeholder}\n`}<!-- /keep:${name} -->\n`;
-  const kind = results.quick ? "quick run (`deno task bench:quick`)" : "full run (`deno task bench`)";
-  const notes = results.notes.length ? "\n" + results.notes.map((note) => `- ${note}`).join("\n") + "\n" : "";
-  const sections = WORKLOADS.map((w) =>
-    `## ${WORKLOAD[w].section}\n\n${WORKLOAD[w].intro}\n\n${renderWorkload(results, w)}\n${keep(w)}`
-  );
-  return `# Benchmarks
-
-<!-- Generated by scripts/bench.ts from docs/benchmarks.json: do not edit outside the keep blocks.
-     Regenerate with \`deno task bench --from docs/benchmarks.json\`; the text between keep markers is kept. -->
-
-Results of a ${kind} on ${results.startedAt.slice(0, 10)}, ${Math.round(results.durationS)} s. The raw results are in
-[benchmarks.json](benchmarks.json). Numbers are from one machine, in one run: compare the ratios, not the absolute
-values, with other machines.
-${notes}
-## Targets
-
-${renderTargets(checkTargets(results))}
-${keep("summary", "_To be written: a summary of what limits hurah and what would move it._")}
-## Machine
-
-${machineSection(results)}
-## Method
-
-${methodSection(results)}
-${sections.join("\n")}
-## System calls per operation
-
-Counted with \`strace -f -c\` on a worker running the contender twice with different counts, on /dev/shm; the difference
-divided by the difference of the counts, so start-up cancels out. Deno's asynchronous calls show up as \`futex\`,
-\`epoll_wait\` and \`write\` to an eventfd: the hand-off to and from the thread pool.
-
-${renderSyscalls(results.syscalls)}
-${keep("syscalls")}
-## Profiles
-
-${keep("profiles", "_To be written: top self-time functions of the missed targets (`scripts/profile_summary.ts`)._")}
-## What would move the numbers
-
-${keep("opportunities", "_To be written: measured optimization opportunities._")}
-## Reproducing
-
-\`\`\`sh
-deno task bench:quick                              # under a minute: smaller sizes, fewer rounds; writes bench-results/ only
-deno task bench                                    # the full run: bench-results/<time>.json, docs/benchmarks.{json,md}
-deno task bench --from docs/benchmarks.json        # regenerate this file from stored results
-deno task bench --only dispatch,drain --runs 3     # some workloads (writes bench-results/ only)
-deno run -A --cpu-prof --cpu-prof-dir=prof scripts/_bench_worker.ts --once '{"op":"drain","root":"...","dirs":["..."]}'
-deno run -A scripts/profile_summary.ts prof/*.cpuprofile
-\`\`\`
-`;
+  const slots: Record<string, (arg: string) => string> = {
+    kind: () => results.quick ? "quick run (`deno task bench:quick`)" : "full run (`deno task bench`)",
+    date: () => results.startedAt.slice(0, 10),
+    seconds: () => String(Math.round(results.durationS)),
+    notes: () => results.notes.length ? "\n" + results.notes.map((note) => `- ${note}`).join("\n") + "\n" : "",
+    targets: () => renderTargets(checkTargets(results)),
+    machine: () => machineSection(results),
+    plan: () =>
+      Object.entries(results.plan).map(([key, value]) => `  - ${key}: \`${JSON.stringify(value)}\`\n`).join(""),
+    tables: (workload) => renderWorkload(results, workload as WorkloadName),
+    syscalls: () => renderSyscalls(results.syscalls),
+  };
+  const template = Deno.readTextFileSync(new URL("./_bench_report.md", import.meta.url)).replace(/^<!--.*-->\n/, "");
+  return template.replace(/\{\{(\w+)(?::(\w+))?\}\}\n?/g, (_, slot: string, arg = "") => slots[slot](arg))
+    .replace(
+      KEEP,
+      (_, name: string, text: string) => `<!-- keep:${name} -->\n${blocks.get(name) ?? text}<!-- /keep:${name} -->`,
+    );
 }
