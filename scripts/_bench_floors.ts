@@ -294,8 +294,8 @@ export function floorDeliverSync(dir: string, name: string, text: string, durabl
   if (durable) syncDirSync(join(dir, "inbox"));
 }
 
-/** A running floor watcher: `done` resolves when `expect` tasks were handled, or the watcher was closed. */
-export type FloorWatcher = { done: Promise<void>; close(): void };
+/** A running floor watcher, as hurah's: `close()` stops it and waits for its loop, which ends after `expect` tasks. */
+export type FloorWatcher = { ready: Promise<void>; close(): Promise<void> };
 
 /**
  * The watcher floor: `Deno.watchFs` on the inbox; on every event, list the inbox and read + parse + rename each task
@@ -304,7 +304,7 @@ export type FloorWatcher = { done: Promise<void>; close(): void };
 export function floorWatch(dir: string, expect: number, onTask: (record: { payload: unknown }) => void): FloorWatcher {
   const [inbox, archive] = [join(dir, "inbox"), join(dir, "archive")];
   const watcher = Deno.watchFs(inbox, { recursive: false });
-  const close = () => {
+  const stop = () => {
     try {
       watcher.close();
     } catch {
@@ -329,13 +329,19 @@ export function floorWatch(dir: string, expect: number, onTask: (record: { paylo
   };
   const done = (async () => {
     drain();
-    if (handled >= expect) return close();
+    if (handled >= expect) return stop();
     for await (const event of watcher) {
       if (event.kind === "remove" || event.kind === "access") continue;
       drain();
       if (handled >= expect) break;
     }
-    close();
+    stop();
   })();
-  return { done, close };
+  return {
+    ready: Promise.resolve(),
+    close: async () => {
+      stop();
+      await done;
+    },
+  };
 }

@@ -227,20 +227,12 @@ const OPS: Record<string, Op> = {
       const t = (payload as { t?: number } | null)?.t;
       if (typeof t === "number") latencies.push(at - t);
     };
-    let close: () => Promise<unknown>;
-    if (p.contender === "floor") {
-      const watcher = floors.floorWatch(p.dirs[0], p.events, (record) => onTask(record.payload));
-      close = async () => {
-        watcher.close();
-        await watcher.done;
-      };
-    } else {
-      const watcher = watchListener(p, onTask, p.concurrency);
-      await watcher.ready;
-      close = () => watcher.close();
-    }
+    const watcher = p.contender === "floor"
+      ? floors.floorWatch(p.dirs[0], p.events, (record) => onTask(record.payload))
+      : watchListener(p, onTask, p.concurrency);
+    await watcher.ready;
     return async () => {
-      await tally.wait(p.timeoutMs, `watch (${p.contender})`, close);
+      await tally.wait(p.timeoutMs, `watch (${p.contender})`, () => watcher.close());
       const stats = latencies.length === 0 ? {} : {
         ...Object.fromEntries([50, 90, 99].map((n) => [`p${n}`, percentile(latencies, n)])),
         max: Math.max(...latencies),

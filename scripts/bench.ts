@@ -71,13 +71,9 @@ const FULL = {
 type Plan = typeof FULL;
 
 const QUICK: Plan = {
+  ...FULL,
   runs: 2,
-  fileSystems: ["shm", "disk"],
-  dispatch: {
-    deliveries: { "shm/off": 600, "shm/on": 300, "disk/off": 300, "disk/on": 60 },
-    listeners: [1, 10],
-    processes: [1, 4],
-  },
+  dispatch: { ...FULL.dispatch, deliveries: { "shm/off": 600, "shm/on": 300, "disk/off": 300, "disk/on": 60 } },
   drain: { backlogs: [1000, 10_000], durableMaxBacklog: 1000, diskMaxBacklog: 1000, largeRuns: 1 },
   latency: { events: 100, intervalMs: 5, runs: 2, fileSystems: ["shm"] },
   burst: { events: 1000, runs: 2, fileSystems: ["shm"] },
@@ -132,26 +128,24 @@ async function measure(
 ): Promise<Series[]> {
   const samples = await harness.interleave(contenders, options, trial);
   return [...samples].map(([id, runs]) => {
-    const values = runs.map((run) => typeof run === "number" ? run : run.value);
-    const first = runs[0];
-    if (typeof first !== "object") return { id, label: LABELS[workload][id], values };
-    const extra = Object.fromEntries(
-      Object.keys(first.extra).map((key) => [key, runs.map((r) => (r as typeof first).extra[key])]),
-    );
-    return { id, label: LABELS[workload][id], values, extra };
+    const values = runs.map((r) => typeof r === "number" ? r : r.value);
+    const series: Series = { id, label: LABELS[workload][id], values };
+    const extras = runs.map((r) => typeof r === "number" ? undefined : r.extra);
+    if (extras[0]) series.extra = Object.fromEntries(Object.keys(extras[0]).map((k) => [k, extras.map((e) => e![k])]));
+    return series;
   });
 }
 
 /** Adds a table to the results, with the title, unit and floor the report gives its workload, and prints it. */
-function publish(
-  context: Context,
-  workload: WorkloadName,
-  id: string,
-  params: ResultTable["params"],
-  series: Series[],
-) {
-  const title = report.tableTitle(workload, params);
-  const table = { workload, id, title, params, ...report.tableKind(workload), series };
+function publish(context: Context, workload: WorkloadName, id: string, params: Cell, series: Series[]): void {
+  const table = {
+    workload,
+    id,
+    title: report.tableTitle(workload, params),
+    params,
+    ...report.tableKind(workload),
+    series,
+  };
   context.tables.push(table);
   console.log(report.renderTable(table));
 }
