@@ -152,10 +152,9 @@ const WORKLOAD: Record<WorkloadName, Workload> = {
 };
 
 /** What each contender is, by workload and id. */
-export const LABELS = Object.fromEntries(WORKLOADS.map((w) => [w, WORKLOAD[w].labels])) as Record<
-  WorkloadName,
-  Record<string, string>
->;
+export const LABELS: Record<WorkloadName, Record<string, string>> = Object.fromEntries(
+  WORKLOADS.map((w) => [w, WORKLOAD[w].labels]),
+) as Record<WorkloadName, Record<string, string>>;
 
 /** Each workload's kind of table. */
 export function tableKind(workload: WorkloadName): TableKind {
@@ -310,18 +309,15 @@ const FLOOR_MODES = {
 } as const;
 
 /** Each hurah end-to-end rate against Deno KV sending the same way: one at a time, or in batches. */
-const PEER_PAIRS = [
-  ["hurah-e2e", "kv-e2e"],
-  ["hurah-e2e-durable", "kv-e2e"],
-  ["hurah-e2e-batch", "kv-e2e-batch"],
-  ["hurah-e2e-batch-durable", "kv-e2e-batch"],
-];
+const PEER_PAIRS = ["e2e", "e2e-batch"].flatMap((way) =>
+  ["", "-durable"].map((d) => [`hurah-${way}${d}`, `kv-${way}`])
+);
 
 /** Checks the issue's targets on /dev/shm, case by case. */
 export function checkTargets(results: BenchResults): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  const check = (target: string, what: string, measured: string, met: boolean | undefined) =>
-    checks.push({ target, case: what, measured, met });
+  const check = (target: keyof typeof TARGETS, what: string, measured: string, met: boolean | undefined) =>
+    checks.push({ target: TARGETS[target], case: what, measured, met });
   const of = (workload: WorkloadName) =>
     results.tables.filter((table) => table.params.fs === "shm" && table.workload === workload);
   for (const workload of ["dispatch", "drain"] as const) {
@@ -329,7 +325,7 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
       for (const [id, mode] of Object.entries(FLOOR_MODES[workload])) {
         if (!seriesOf(table, id)) continue;
         const ratio = ratioToFloor(table, id);
-        check(TARGETS[workload], `${mode}, ${describe(table)}`, formatRatio(ratio), ratio >= 0.7);
+        check(workload, `${mode}, ${describe(table)}`, formatRatio(ratio), ratio >= 0.7);
       }
     }
   }
@@ -337,14 +333,14 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     for (const series of table.series.filter((s) => s.id.startsWith("hurah"))) {
       const [p50, p99] = [median(series.values), median(series.extra?.p99 ?? [])];
       const measured = `p50 ${formatNumber(p50)} ms, p99 ${formatNumber(p99)} ms`;
-      check(TARGETS.latency, `${series.label}, ${describe(table)}`, measured, p50 <= 1 && p99 <= 5);
+      check("latency", `${series.label}, ${describe(table)}`, measured, p50 <= 1 && p99 <= 5);
     }
   }
   for (const table of of("burst")) {
     for (const series of table.series.filter((s) => s.id !== table.floor)) {
       const ratio = ratioToFloor(table, series.id);
       const measured = `${formatRatio(ratio)} (${formatNumber(median(series.values))} ms)`;
-      check(TARGETS.burst, `${series.label}, ${describe(table)}`, measured, ratio <= 3);
+      check("burst", `${series.label}, ${describe(table)}`, measured, ratio <= 3);
     }
   }
   for (const table of of("memory")) {
@@ -352,12 +348,8 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     for (const series of table.series.filter((s) => s.extra?.backlog?.[0] === largest && !s.id.startsWith("floor"))) {
       const above = median(series.values);
       const measured = `${formatNumber(above)} MiB (max ${formatNumber(Math.max(...series.values))})`;
-      check(
-        TARGETS.memory,
-        `${series.label}, backlog ${count(largest)}`,
-        measured,
-        largest >= 100_000 ? above <= 30 : undefined,
-      );
+      const met = largest >= 100_000 ? above <= 30 : undefined;
+      check("memory", `${series.label}, backlog ${count(largest)}`, measured, met);
     }
   }
   const drains = of("drain").filter((table) => !table.params.durable);
@@ -367,12 +359,7 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     for (const [id, mode] of Object.entries(FLOOR_MODES.drain)) {
       const growth = medianOf(small, id) / medianOf(large, id); // cost ratio = inverse rate ratio
       const what = `${mode}, durable off, ${count(large.params.backlog)} vs ${count(small.params.backlog)}`;
-      check(
-        TARGETS.scaling,
-        what,
-        formatRatio(growth),
-        Number(large.params.backlog) >= 100_000 ? growth <= 1.5 : undefined,
-      );
+      check("scaling", what, formatRatio(growth), Number(large.params.backlog) >= 100_000 ? growth <= 1.5 : undefined);
     }
   }
   for (const table of of("peer")) {
@@ -381,7 +368,7 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
       if (!hurah || !peer) continue;
       const ratio = medianOf(table, id) / medianOf(table, kv);
       check(
-        TARGETS.peer,
+        "peer",
         `${hurah.label} vs ${peer.label}, ${count(table.params.messages)} messages`,
         formatRatio(ratio),
         ratio >= 10,

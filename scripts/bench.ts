@@ -1,20 +1,14 @@
 /**
- * The benchmarks behind `deno task bench` and `deno task bench:quick`.
+ * The benchmarks behind `deno task bench` (a full run: several minutes; writes docs/benchmarks.{json,md}) and `deno
+ * task bench:quick` (under a minute, smaller sizes); `--from docs/benchmarks.json` regenerates docs/benchmarks.md,
+ * `--only dispatch,drain --runs 3` runs some workloads, `--profile prof` has the workers write .cpuprofile files to
+ * prof/. Needs `-A` (Deno asks for all permissions to touch /dev/shm).
  *
- *     deno task bench                                # full run: several minutes
- *     deno task bench:quick                          # under a minute, smaller sizes
- *     deno task bench --from docs/benchmarks.json    # regenerate docs/benchmarks.md
- *     deno task bench --only dispatch,drain --runs 3 # some workloads
- *     deno task bench --profile prof                 # workers write .cpuprofile files to prof/
- *
- * Workloads (docs/benchmarks.md explains each): dispatch, drain, trigger latency, burst, memory and a Deno KV queue
- * as a peer, on /dev/shm and on the working disk, durable mode off and on, each contender next to its floor
- * (scripts/_bench_floors.ts). Each workload is a matrix of configurations (file system × durability × ...) and one
- * trial function; `runMatrix()` walks the matrix. Every trial runs in a worker process (scripts/_bench_worker.ts);
- * contenders are interleaved round by round. This file measures; scripts/_bench_report.ts turns the results into
- * text. It prints a Markdown table per configuration, then the targets met or missed. It writes the raw results to
- * `bench-results/<time>.json`; a full run also writes docs/benchmarks.json and docs/benchmarks.md. Needs `-A` (Deno
- * asks for all permissions to touch /dev/shm).
+ * Each workload (docs/benchmarks.md explains them) is a matrix of configurations (file system × durability × ...)
+ * and one trial function that measures a contender, hurah's or a floor (scripts/_bench_floors.ts), in a worker
+ * process (scripts/_bench_worker.ts); `runMatrix()` walks the matrix, interleaving the contenders round by round.
+ * This file measures and prints a Markdown table per configuration, then the targets; scripts/_bench_report.ts
+ * turns the results into text. The raw results go to `bench-results/<time>.json`.
  *
  * @module
  */
@@ -39,31 +33,25 @@ import { perSecond } from "./_bench_stats.ts";
 const PROJECT = dirname(dirname(fileURLToPath(import.meta.url)));
 const EVENT_TYPE = "bench";
 
-/** Sizes and counts of a full run. */
+const BOTH: Fs[] = ["shm", "disk"];
+
+/** Sizes and counts of a full run: `runs` measured rounds per configuration unless a workload says otherwise. */
 const FULL = {
-  /** Measured rounds per configuration. */
   runs: 5,
-  fileSystems: ["shm", "disk"] as Fs[],
+  fileSystems: BOTH,
   dispatch: {
     /** Deliveries per trial (all listeners and processes together), by `<fs>/<durable>`. */
     deliveries: { "shm/off": 4000, "shm/on": 1500, "disk/off": 2000, "disk/on": 600 } as Record<string, number>,
     listeners: [1, 10],
     processes: [1, 4],
   },
-  /**
-   * Backlogs drained; the largest with durable on (hurah's SUCCESS path issues the same calls either way), the
-   * largest on the working disk, and the rounds for backlogs of 100k and more.
-   */
+  /** Backlogs drained; the largest with durable on (its SUCCESS path makes the same calls) and on disk; rounds from 100k. */
   drain: { backlogs: [1000, 10_000, 100_000], durableMaxBacklog: 10_000, diskMaxBacklog: 100_000, largeRuns: 3 },
-  latency: { events: 300, intervalMs: 5, runs: 5, fileSystems: ["shm", "disk"] as Fs[] },
-  burst: { events: 1000, runs: 5, fileSystems: ["shm", "disk"] as Fs[] },
+  latency: { events: 300, intervalMs: 5, runs: 5, fileSystems: BOTH },
+  burst: { events: 1000, runs: 5, fileSystems: BOTH },
   memory: { backlogs: [10_000, 100_000], runs: 3 },
   /** Messages per trial, by file system. */
-  peer: {
-    messages: { shm: 2000, disk: 1000 } as Record<string, number>,
-    runs: 5,
-    fileSystems: ["shm", "disk"] as Fs[],
-  },
+  peer: { messages: { shm: 2000, disk: 1000 } as Record<string, number>, runs: 5, fileSystems: BOTH },
   syscalls: true,
 };
 
