@@ -469,7 +469,10 @@ export function renderReport(results: BenchResults, previous = ""): string {
     tables: (workload) => renderWorkload(results, workload as WorkloadName),
     syscalls: () => renderSyscalls(results.syscalls),
   };
-  const template = Deno.readTextFileSync(new URL("./_bench_report.md", import.meta.url)).replace(/^<!--.*-->\n/, "");
+  const template = Deno.readTextFileSync(new URL("./_bench_report.md", import.meta.url)).replace(
+    /^(?:<!--.*-->\n)+/,
+    "",
+  );
   return template.replace(/\{\{(\w+)(?::(\w+))?\}\}\n?/g, (_, slot: string, arg = "") => slots[slot](arg))
     .replace(
       KEEP,
