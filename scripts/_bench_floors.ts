@@ -1,21 +1,14 @@
 /**
- * The floors of the benchmark: the system calls that hurah cannot avoid, in
- * bare loops, run by the same worker processes as hurah itself.
+ * The floors of the benchmark: the system calls that hurah cannot avoid, in bare loops, run by the same worker
+ * processes as hurah itself: a delivery (create + write + rename, tmp file → inbox; durable: fsync the file and the
+ * inbox); the protocol's delivery as a PHP-compatible locked dispatcher needs it at the least (flock, read
+ * tracking.json, write the task and the tracking file, rename both; four fsyncs when durable); a drained task (read
+ * + JSON.parse + rename, inbox → archive, and its fsync variant; the inbox listed at once, fast, or as a stream,
+ * lean); a watcher (`Deno.watchFs` on the inbox, then list, read, parse, rename).
  *
- * - a delivery: create + write + rename (tmp file → inbox), with an fsync of
- *   the file before the rename and of the inbox after it when durable;
- * - the protocol's delivery, as a PHP-compatible locked dispatcher needs it at
- *   the least: flock, read tracking.json, write the task and the tracking
- *   file, rename both into place (four fsyncs when durable);
- * - a drained task: read + JSON.parse + rename (inbox → archive), and its
- *   fsync variant; the inbox listed at once (fast) or as a stream (lean);
- * - a watcher: `Deno.watchFs` on the inbox, then list, read, parse, rename.
- *
- * Each comes with the synchronous calls (the cost of the system calls
- * themselves) and, where it tells something, with Deno's asynchronous ones,
- * which hand every call to a thread pool. The two variants of a floor are
- * written out twice on purpose: a shared body would add an `await` (a
- * microtask) to every synchronous call.
+ * Each comes with the synchronous calls (the cost of the system calls themselves) and, where it tells something,
+ * with Deno's asynchronous ones, which hand every call to a thread pool. The two variants of a floor are written out
+ * twice on purpose: a shared body would add an `await` (a microtask) to every synchronous call.
  *
  * @module
  */
@@ -74,17 +67,12 @@ export function taskText(sequence: number, payload: unknown = { product_id: sequ
   });
 }
 
-/** What a dispatch floor does. */
-export interface DispatchFloorOptions {
-  /** Listener directories (each with `inbox/` and `tmp/`): every event goes to each. */
-  dirs: string[];
-  /** Events to deliver. */
-  events: number;
-  /** Flush as durable mode does. */
-  durable: boolean;
-  /** Unique per process, so that processes writing the same inboxes use distinct names. */
-  writer: string;
-}
+/**
+ * What a dispatch floor does: `events` to each listener directory of `dirs` (with `inbox/` and `tmp/`), flushed as
+ * durable mode does, named after `writer` (unique per process, so that processes writing the same inboxes use
+ * distinct names).
+ */
+export type DispatchFloorOptions = { dirs: string[]; events: number; durable: boolean; writer: string };
 
 /** (a) create + write + rename per delivery, synchronous calls. */
 export function floorDispatchSync({ dirs, events, durable, writer }: DispatchFloorOptions): Timing {
@@ -141,12 +129,10 @@ async function readSequence(dir: string): Promise<number> {
 }
 
 /**
- * The protocol floor, synchronous calls: what a PHP-compatible locked
- * delivery needs at the least. The lock files stay open for the whole loop
- * (opened before the clock starts); per delivery: flock, read tracking.json,
- * write the task to tmp/, write tracking to tmp/, rename tracking.json into
- * place, rename the task into the inbox, unlock. Durable: fsync both files
- * before their renames, then the inbox and the listener directory.
+ * The protocol floor, synchronous calls. The lock files stay open for the whole loop (opened before the clock
+ * starts); per delivery: flock, read tracking.json, write the task to tmp/, write tracking to tmp/, rename
+ * tracking.json into place, rename the task into the inbox, unlock. Durable: fsync both files before their renames,
+ * then the inbox and the listener directory.
  */
 export function protocolFloorSync({ dirs, events, durable, writer }: DispatchFloorOptions): Timing {
   const locks = dirs.map((dir) => Deno.openSync(join(dir, "dispatch.lock"), { read: true, write: true, create: true }));
@@ -218,15 +204,11 @@ function listTasks(inbox: string): string[] {
   return names.sort((a, b) => parseInt(a) - parseInt(b));
 }
 
-/** What a drain floor does. */
-export interface DrainFloorOptions {
-  /** The listener directory, with the backlog in `inbox/` and an `archive/`. */
-  dir: string;
-  /** fsync each file before its rename and `archive/` after it. */
-  fsync: boolean;
-  /** Asynchronous calls only: how many loops share the list of tasks. */
-  concurrency?: number;
-}
+/**
+ * What a drain floor does: the listener directory `dir` with the backlog in `inbox/` and an `archive/`; `fsync` each
+ * file before its rename and `archive/` after it; `concurrency`: how many loops share the list (asynchronous calls).
+ */
+export type DrainFloorOptions = { dir: string; fsync: boolean; concurrency?: number };
 
 /** (b) list once, then read + JSON.parse + rename per task, synchronous calls; (c) with fsyncs. */
 export function floorDrainSync({ dir, fsync }: DrainFloorOptions): Timing {
@@ -251,10 +233,8 @@ export function floorDrainSync({ dir, fsync }: DrainFloorOptions): Timing {
 }
 
 /**
- * (b) with the lean listing: the inbox read as a stream (Deno's async
- * listing) keeping only the numbers (little memory, slower than the
- * synchronous listing), then read + JSON.parse + rename per task with
- * synchronous calls.
+ * (b) with the lean listing: the inbox read as a stream (Deno's async listing) keeping only the numbers (little
+ * memory, slower than the synchronous listing), then read + JSON.parse + rename per task with synchronous calls.
  */
 export async function floorDrainStreamed({ dir }: DrainFloorOptions): Promise<Timing> {
   const [inbox, archive] = [join(dir, "inbox"), join(dir, "archive")];
@@ -273,11 +253,7 @@ export async function floorDrainStreamed({ dir }: DrainFloorOptions): Promise<Ti
   return { start, end: now(), count: sequences.length };
 }
 
-/**
- * The floor of parallel mode's protocol, synchronous calls: list once, then
- * per task claim it (rename inbox → inflight), read + parse, and rename
- * inflight → archive.
- */
+/** Parallel mode's floor, synchronous calls: list once, then claim (inbox → inflight), read + parse, → archive. */
 export function claimFloorSync({ dir }: DrainFloorOptions): Timing {
   const [inbox, inflight, archive] = [join(dir, "inbox"), join(dir, "inflight"), join(dir, "archive")];
   Deno.mkdirSync(inflight, { recursive: true });
@@ -318,21 +294,17 @@ export function floorDeliverSync(dir: string, name: string, text: string, durabl
   if (durable) syncDirSync(join(dir, "inbox"));
 }
 
-/** A running floor watcher: `done` resolves when `expect` tasks were handled, or the watcher was closed. */
-export interface FloorWatcher {
-  done: Promise<void>;
-  close(): void;
-}
+/** A running floor watcher, as hurah's: `close()` stops it and waits for its loop, which ends after `expect` tasks. */
+export type FloorWatcher = { ready: Promise<void>; close(): Promise<void> };
 
 /**
- * The watcher floor: `Deno.watchFs` on the inbox; on every event, list the
- * inbox and read + parse + rename each task to `archive/`, calling
- * `onTask` with the parsed record. Watching when this returns.
+ * The watcher floor: `Deno.watchFs` on the inbox; on every event, list the inbox and read + parse + rename each task
+ * to `archive/`, calling `onTask` with the parsed record. Watching when this returns.
  */
 export function floorWatch(dir: string, expect: number, onTask: (record: { payload: unknown }) => void): FloorWatcher {
   const [inbox, archive] = [join(dir, "inbox"), join(dir, "archive")];
   const watcher = Deno.watchFs(inbox, { recursive: false });
-  const close = () => {
+  const stop = () => {
     try {
       watcher.close();
     } catch {
@@ -357,13 +329,19 @@ export function floorWatch(dir: string, expect: number, onTask: (record: { paylo
   };
   const done = (async () => {
     drain();
-    if (handled >= expect) return close();
+    if (handled >= expect) return stop();
     for await (const event of watcher) {
       if (event.kind === "remove" || event.kind === "access") continue;
       drain();
       if (handled >= expect) break;
     }
-    close();
+    stop();
   })();
-  return { done, close };
+  return {
+    ready: Promise.resolve(),
+    close: async () => {
+      stop();
+      await done;
+    },
+  };
 }

@@ -1,43 +1,37 @@
 /**
- * The benchmark's harness: worker processes, interleaved rounds, scratch
- * directories and the description of the machine.
+ * The benchmark's harness: worker processes, interleaved rounds, scratch directories and the description of the
+ * machine.
  *
  * @module
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { roundOrder } from "./_bench_stats.ts";
+import { parseStraceSummary, roundOrder } from "./_bench_stats.ts";
 
 /** scripts/_bench_worker.ts */
-export const WORKER = fileURLToPath(new URL("./_bench_worker.ts", import.meta.url));
+const WORKER = fileURLToPath(new URL("./_bench_worker.ts", import.meta.url));
 
-/**
- * The flags every worker runs with: the hurah command's own V8 flag (a small
- * young generation keeps a long drain's memory flat) plus gc().
- */
-export const WORKER_FLAGS = ["run", "-A", "--quiet", "--unstable-kv", "--v8-flags=--expose-gc,--max-semi-space-size=1"];
+/** The flags every worker runs with: the hurah command's own V8 flag (a small young generation keeps a long drain's memory flat) plus gc(). */
+const WORKER_FLAGS = ["run", "-A", "--quiet", "--unstable-kv", "--v8-flags=--expose-gc,--max-semi-space-size=1"];
 
 /** Events per `dispatchMany()` call of the `hurah-batch` contender, and `dispatch()` calls at once of `hurah-concurrent`. */
 export const DISPATCH_BATCH = 100;
 
 /** A worker command's result: what the parent reads. */
-export type WorkerResult = Record<string, number | boolean | string>;
+export type WorkerResult = Record<string, number>;
 
 /**
- * One worker process (scripts/_bench_worker.ts) and its line protocol:
- * `prepare()` sends a command and waits until the worker is set up, `go()`
- * starts it, `result()` waits for what it measured.
+ * One worker process (scripts/_bench_worker.ts) and its line protocol: `prepare()` sends a command and waits until
+ * the worker is set up, `go()` starts it, `result()` waits for what it measured.
  */
 export class BenchWorker {
   readonly #child: Deno.ChildProcess;
   readonly #input: WritableStreamDefaultWriter<Uint8Array>;
   readonly #lines: AsyncGenerator<string>;
   readonly #stderr: Promise<string>;
-  readonly label: string;
 
-  private constructor(child: Deno.ChildProcess, label: string) {
+  private constructor(child: Deno.ChildProcess, readonly label: string) {
     this.#child = child;
-    this.label = label;
     this.#input = child.stdin.getWriter();
     this.#lines = readLines(child.stdout);
     this.#stderr = new Response(child.stderr).text();
@@ -59,20 +53,22 @@ export class BenchWorker {
     await this.#input.write(new TextEncoder().encode(line + "\n"));
   }
 
-  async #next(): Promise<Record<string, unknown>> {
+  /** The next reply, which must hold `key`. */
+  async #next(key: "ready" | "result"): Promise<Record<string, unknown>> {
     const line = await this.#lines.next();
     if (line.done) {
       const status = await this.#child.status;
       throw new Error(`worker ${this.label} ended (code ${status.code}): ${(await this.#stderr).trim()}`);
     }
-    return JSON.parse(line.value);
+    const reply = JSON.parse(line.value);
+    if (reply[key] === undefined) throw new Error(`worker ${this.label}: expected ${key}, got ${line.value}`);
+    return reply;
   }
 
   /** Sends a command and waits until the worker is ready to run it. */
   async prepare(command: Record<string, unknown>): Promise<void> {
     await this.#send(JSON.stringify(command));
-    const reply = await this.#next();
-    if (reply.ready !== true) throw new Error(`worker ${this.label}: expected ready, got ${JSON.stringify(reply)}`);
+    await this.#next("ready");
   }
 
   /** Starts the prepared command. */
@@ -82,11 +78,7 @@ export class BenchWorker {
 
   /** Waits for the prepared command's result. */
   async result(): Promise<WorkerResult> {
-    const reply = await this.#next();
-    if (reply.result === undefined) {
-      throw new Error(`worker ${this.label}: expected a result, got ${JSON.stringify(reply)}`);
-    }
-    return reply.result as WorkerResult;
+    return (await this.#next("result")).result as WorkerResult;
   }
 
   /** Prepares, starts and waits for one command. */
@@ -130,11 +122,7 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGener
 }
 
 /** Workers started together and ended together, even when a trial fails. */
-export async function withWorkers<T>(
-  labels: string[],
-  flags: string[],
-  body: (workers: BenchWorker[]) => Promise<T>,
-): Promise<T> {
+export async function withWorkers<T>(labels: string[], flags: string[], body: (w: BenchWorker[]) => Promise<T>) {
   const workers = labels.map((label) => BenchWorker.spawn(label, flags));
   try {
     return await body(workers);
@@ -153,18 +141,26 @@ export async function runAll(jobs: [BenchWorker, Record<string, unknown>][]): Pr
   return await Promise.all(jobs.map(([worker]) => worker.result()));
 }
 
-/** What a trial is told about its round. */
-export interface Round {
-  /** 0, 1, ... for measured rounds; -1 for the warm-up round. */
-  round: number;
-  /** Whether this round is a warm-up whose result is thrown away. */
-  warmup: boolean;
+/** Runs one worker command under `strace -f -c` (its summary written to a file in `dir`) and returns its calls by name. */
+export async function strace(dir: string, command: Record<string, unknown>): Promise<Map<string, number>> {
+  const out = join(dir, `strace-${crypto.randomUUID()}.txt`);
+  const { code, stderr } = await new Deno.Command("strace", {
+    args: ["-f", "-c", "-o", out, Deno.execPath(), ...WORKER_FLAGS, WORKER, "--once", JSON.stringify(command)],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) throw new Error(`strace failed (${code}): ${new TextDecoder().decode(stderr)}`);
+  const calls = parseStraceSummary(Deno.readTextFileSync(out));
+  Deno.removeSync(out);
+  return calls;
 }
 
+/** What a trial is told about its round: 0, 1, ... for measured rounds; -1 for the warm-up, whose result is thrown away. */
+export type Round = { round: number; warmup: boolean };
+
 /**
- * Runs every contender `runs` times, interleaved: round r runs all of them,
- * starting with contender r (A B C, B C A, ...), so machine drift hits all
- * alike. An optional warm-up round comes first and is not recorded.
+ * Runs every contender `runs` times, interleaved: round r runs all of them, starting with contender r (A B C, B C A,
+ * ...), so machine drift hits all alike. An optional warm-up round comes first and is not recorded.
  */
 export async function interleave<T>(
   contenders: readonly string[],
@@ -187,7 +183,7 @@ export async function interleave<T>(
 export type Fs = "shm" | "disk";
 
 /** Where each file system's scratch directories go. */
-export const FS_PARENT: Record<Fs, string> = { shm: "/dev/shm", disk: "/tmp" };
+const FS_PARENT: Record<Fs, string> = { shm: "/dev/shm", disk: "/tmp" };
 
 /** A scratch directory per file system, removed at the end. */
 export class Scratch {
@@ -196,12 +192,8 @@ export class Scratch {
 
   /** The base directory on `fs`, created on first use. */
   base(fs: Fs): string {
-    let base = this.#bases.get(fs);
-    if (base === undefined) {
-      base = Deno.makeTempDirSync({ dir: FS_PARENT[fs], prefix: "hurah_bench_" });
-      this.#bases.set(fs, base);
-    }
-    return base;
+    if (!this.#bases.has(fs)) this.#bases.set(fs, Deno.makeTempDirSync({ dir: FS_PARENT[fs], prefix: "hurah_bench_" }));
+    return this.#bases.get(fs)!;
   }
 
   /** A new empty directory on `fs`. */
@@ -230,13 +222,12 @@ export function makeListeners(root: string, eventType: string, count: number): {
 
 /** How many entries a directory holds (0 when it does not exist). */
 export function countEntries(dir: string): number {
-  let n = 0;
   try {
-    for (const _ of Deno.readDirSync(dir)) n++;
+    return [...Deno.readDirSync(dir)].length;
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw error;
   }
-  return n;
 }
 
 /** Flushes the page cache's dirty data (sync(1)), so that one trial's writeback does not land in the next. */
@@ -244,7 +235,7 @@ export async function syncDisks(): Promise<void> {
   await new Deno.Command("sync").output().catch(() => {});
 }
 
-/** A command's standard output, or `undefined` when it fails. */
+/** A command's standard output, or `undefined` when it fails (or is not installed). */
 export async function commandOutput(cmd: string, args: string[]): Promise<string | undefined> {
   try {
     const { code, stdout } = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).output();
@@ -254,36 +245,11 @@ export async function commandOutput(cmd: string, args: string[]): Promise<string
   }
 }
 
-/** A file system as the report shows it. */
-export interface FileSystemInfo {
-  /** Which of the bench's file systems. */
-  fs: Fs;
-  /** The scratch directory's parent. */
-  path: string;
-  /** Mount point, type, device and options from /proc/mounts. */
-  mount: string;
-  type: string;
-  device: string;
-  options: string;
-}
-
-/** What the report says about the machine. */
-export interface MachineInfo {
-  nproc: number;
-  memTotalGiB: number;
-  cpuModel: string;
-  kernel: string;
-  deno: string;
-  v8: string;
-  typescript: string;
-  fileSystems: FileSystemInfo[];
-  /** The commit measured, and the files of src/ changed from it when the run started. */
-  git: { commit: string; dirty: string[] };
-  loadAverage: number[];
-}
-
-/** The mount that holds `path`, from /proc/mounts (the longest matching mount point). */
-export function mountOf(path: string, mounts: string): Omit<FileSystemInfo, "fs" | "path"> {
+/** The mount that holds `path`, from /proc/mounts (the longest matching mount point): its type, device and options. */
+export function mountOf(
+  path: string,
+  mounts: string,
+): { mount: string; type: string; device: string; options: string } {
   let best = { mount: "", type: "", device: "", options: "" };
   for (const line of mounts.split("\n")) {
     const [device, mount, type, options] = line.split(" ");
@@ -294,8 +260,11 @@ export function mountOf(path: string, mounts: string): Omit<FileSystemInfo, "fs"
   return best;
 }
 
-/** Describes the machine, the runtime and the file systems. */
-export async function machineInfo(project: string, fileSystems: Fs[]): Promise<MachineInfo> {
+/** What the report says about the machine: `git` is the commit measured and the files of src/ changed from it. */
+export type MachineInfo = Awaited<ReturnType<typeof machineInfo>>;
+
+/** Describes the machine, the runtime and the file systems (each scratch directory's parent and its mount). */
+export async function machineInfo(project: string, fileSystems: Fs[]) {
   const read = (path: string) => {
     try {
       return Deno.readTextFileSync(path);
@@ -303,9 +272,7 @@ export async function machineInfo(project: string, fileSystems: Fs[]): Promise<M
       return "";
     }
   };
-  const cpuinfo = read("/proc/cpuinfo");
-  const meminfo = read("/proc/meminfo");
-  const mounts = read("/proc/mounts");
+  const [cpuinfo, meminfo, mounts] = ["/proc/cpuinfo", "/proc/meminfo", "/proc/mounts"].map(read);
   const memKiB = Number(/^MemTotal:\s+(\d+)/m.exec(meminfo)?.[1] ?? NaN);
   const nproc = Number(await commandOutput("nproc", [])) || navigator.hardwareConcurrency;
   const commit = await commandOutput("git", ["-C", project, "rev-parse", "HEAD"]) ?? "unknown";

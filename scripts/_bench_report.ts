@@ -1,10 +1,9 @@
 /**
- * The benchmark's words: the results as stored (bench-results/*.json,
- * docs/benchmarks.json) and the text made of them: the contenders' labels,
- * one Markdown table per configuration, the targets met or missed, and
- * docs/benchmarks.md. Pure: the same results always give the same text, so
- * the docs can be regenerated from the JSON (`deno task bench --from
- * docs/benchmarks.json`). scripts/bench.ts measures; it writes no text of its own.
+ * The benchmark's words: the results as stored (bench-results/*.json, docs/benchmarks.json) and the text made of
+ * them: the contenders' labels, one Markdown table per configuration, the targets met or missed, and
+ * docs/benchmarks.md, whose prose is the template scripts/_bench_report.md. The same results always give the same
+ * text, so the docs can be regenerated from the JSON (`deno task bench --from docs/benchmarks.json`).
+ * scripts/bench.ts measures; it writes no text of its own.
  *
  * @module
  */
@@ -24,157 +23,153 @@ export const WORKLOADS = ["dispatch", "drain", "latency", "burst", "memory", "pe
 /** One of the workloads. */
 export type WorkloadName = typeof WORKLOADS[number];
 
-/** What each contender is, by workload and id (the order of the syscall table; most workloads measure in this order). */
-export const LABELS: Record<WorkloadName, Record<string, string>> = {
-  dispatch: {
-    hurah: "hurah `Dispatcher.dispatch()`",
-    "hurah-batch": `hurah \`Dispatcher.dispatchMany()\`, ${DISPATCH_BATCH} events a call`,
-    "hurah-concurrent": `hurah \`Dispatcher.dispatch()\`, ${DISPATCH_BATCH} calls at once`,
-    floor: "floor: create + write + rename (sync calls)",
-    "floor-async": "floor, async calls",
-    protocol: "protocol floor: locked PHP-compatible delivery (sync calls)",
-    "protocol-async": "protocol floor, async calls",
-  },
-  drain: {
-    hurah: "hurah `runOnce` (ordered)",
-    "hurah-parallel": "hurah `runOnce`, `concurrency: 4`",
-    floor: "floor: read + parse + rename (sync calls)",
-    "floor-stream": "floor, inbox listed as a stream (numbers only)",
-    "floor-async": "floor, async calls",
-    "floor-async-parallel": "floor, async calls, 4 loops",
-    "floor-claim": "parallel-mode floor: + claim rename into inflight/ (sync calls)",
-    "floor-fsync": "fsync floor: + fsync file and archive/ (sync calls)",
-  },
-  latency: {
-    hurah: "hurah `watch()`",
-    "hurah-parallel": "hurah `watch()`, `concurrency: 4`",
-    floor: "floor: `Deno.watchFs` + list + read + rename",
-  },
-  burst: {
-    alone: "dispatch alone, no watcher",
-    watch: "dispatch + hurah `watch()`",
-    "watch-parallel": "dispatch + hurah `watch()`, `concurrency: 4`",
-  },
-  memory: {
-    floor: "floor: streamed list + read + parse + rename",
-    run: "`runOnce` (ordered), as `hurah run`",
-    "run-parallel": "`runOnce`, `concurrency: 4`",
-    watch: "`watch()`, as `hurah watch`",
-  },
-  peer: {
-    "kv-enqueue": "Deno KV `enqueue()`",
-    "kv-e2e": "Deno KV end to end (one process)",
-    "kv-e2e-batch": `Deno KV end to end, ${DISPATCH_BATCH} \`enqueue()\`s per \`atomic()\` commit (one process)`,
-    "hurah-dispatch": "hurah dispatch, durable off",
-    "hurah-e2e": "hurah end to end, durable off (two processes)",
-    "hurah-e2e-in-process": "hurah end to end, durable off (one process)",
-    "hurah-e2e-batch": `hurah end to end, \`dispatchMany()\` of ${DISPATCH_BATCH}, durable off (two processes)`,
-    "hurah-dispatch-durable": "hurah dispatch, durable on",
-    "hurah-e2e-durable": "hurah end to end, durable on (two processes)",
-    "hurah-e2e-batch-durable": `hurah end to end, \`dispatchMany()\` of ${DISPATCH_BATCH}, durable on (two processes)`,
-  },
-};
+/** One contender's runs in one table: its stable id (`hurah`, `floor`), label, main value and other values per run. */
+export type Series = { id: string; label: string; values: number[]; extra?: Record<string, number[]> };
 
-/** One contender's runs in one table. */
-export interface Series {
-  /** Stable id, as `hurah` or `floor`. */
-  id: string;
-  /** What the table shows. */
-  label: string;
-  /** The table's main value, one per run. */
-  values: number[];
-  /** Other values per run (`p99`, `idleMiB`, ...). */
-  extra?: Record<string, number[]>;
-}
-
-/** One table: the contenders of one workload in one configuration. */
-export interface ResultTable {
+/**
+ * One table: the contenders of one workload in one configuration (`params`: `fs`, `durable`, `listeners`, ...), with
+ * a unique id (`dispatch/shm/off/l10/p4`), the main value's unit, which way is better and the series the ratios are
+ * taken to.
+ */
+export interface ResultTable extends TableKind {
   workload: WorkloadName;
-  /** Unique, as `dispatch/shm/off/l10/p4`. */
   id: string;
   title: string;
-  /** The configuration: `fs`, `durable`, `listeners`, `processes`, `backlog`, ... */
   params: Record<string, string | number | boolean>;
-  /** The main value's unit, as `deliveries/s` or `ms`. */
-  unit: string;
-  /** Rates are better high, times and sizes low. */
-  higherIsBetter: boolean;
-  /** The series the ratios are taken to. */
-  floor?: string;
   series: Series[];
 }
 
-/** Syscalls per operation of one contender, counted by `strace -c -f`. */
-export interface SyscallCount {
-  id: string;
-  label: string;
-  /** What one operation is: `delivery`, `task`. */
-  per: string;
-  /** Every syscall per operation. */
-  total: number;
-  /** Calls per operation by syscall name (those of at least 0.05 per operation). */
-  calls: Record<string, number>;
-}
+/** What a workload's tables measure: the unit, whether rates (better high) or times and sizes, and the floor. */
+export type TableKind = { unit: string; higherIsBetter: boolean; floor?: string };
 
-/** Everything one run of the bench measured. */
+/** Syscalls per operation (`per`: `delivery`, `task`) of one contender, counted by `strace -c -f`: the total and the calls of at least 0.05 by name. */
+export type SyscallCount = { id: string; label: string; per: string; total: number; calls: Record<string, number> };
+
+/** Everything one run of the bench measured, how it was started (`command`), its sizes and counts (`plan`) and notes. */
 export interface BenchResults {
   version: 1;
   quick: boolean;
   startedAt: string;
   finishedAt: string;
   durationS: number;
-  /** How the bench was started. */
   command: string;
   machine: MachineInfo;
-  /** The sizes and counts used. */
   plan: Record<string, unknown>;
   tables: ResultTable[];
   syscalls: SyscallCount[];
-  /** Things skipped or worth knowing, for the report. */
   notes: string[];
 }
 
-/** What a workload's tables measure: the unit, which way is better, and the series the ratios are taken to. */
-export type TableKind = Pick<ResultTable, "unit" | "higherIsBetter" | "floor">;
+const count = (n: unknown) => Number(n).toLocaleString("en-US");
+const plural = (n: unknown, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+const onOff = (durable: unknown) => `durable ${durable ? "on" : "off"}`;
+
+/** A workload's kind of table, its table titles and its contenders' labels by id (its section's text is in the template). */
+type Workload = {
+  kind: TableKind;
+  /** The table title, given the file system and durability (`head`). */
+  title: (p: ResultTable["params"], head: string) => string;
+  labels: Record<string, string>;
+};
+
+/** Every workload's words; the labels in the order of the syscall table (most workloads measure in this order). */
+const WORKLOAD: Record<WorkloadName, Workload> = {
+  dispatch: {
+    kind: { unit: "deliveries/s", higherIsBetter: true, floor: "floor" },
+    title: (p, head) =>
+      `Dispatch · ${head} · ${plural(p.listeners, "listener", "listeners")} · ${
+        plural(p.processes, "process", "processes")
+      } · ${count(p.deliveries)} deliveries`,
+    labels: {
+      hurah: "hurah `Dispatcher.dispatch()`",
+      "hurah-batch": `hurah \`Dispatcher.dispatchMany()\`, ${DISPATCH_BATCH} events a call`,
+      "hurah-concurrent": `hurah \`Dispatcher.dispatch()\`, ${DISPATCH_BATCH} calls at once`,
+      floor: "floor: create + write + rename (sync calls)",
+      "floor-async": "floor, async calls",
+      protocol: "protocol floor: locked PHP-compatible delivery (sync calls)",
+      "protocol-async": "protocol floor, async calls",
+    },
+  },
+  drain: {
+    kind: { unit: "tasks/s", higherIsBetter: true, floor: "floor" },
+    title: (p, head) => `Drain · ${head} · backlog ${count(p.backlog)}`,
+    labels: {
+      hurah: "hurah `runOnce` (ordered)",
+      "hurah-parallel": "hurah `runOnce`, `concurrency: 4`",
+      floor: "floor: read + parse + rename (sync calls)",
+      "floor-stream": "floor, inbox listed as a stream (numbers only)",
+      "floor-async": "floor, async calls",
+      "floor-async-parallel": "floor, async calls, 4 loops",
+      "floor-claim": "parallel-mode floor: + claim rename into inflight/ (sync calls)",
+      "floor-fsync": "fsync floor: + fsync file and archive/ (sync calls)",
+    },
+  },
+  latency: {
+    kind: { unit: "ms", higherIsBetter: false, floor: "floor" },
+    title: (p, head) => `Trigger latency · ${head} · ${p.events} events, one every ${p.intervalMs} ms`,
+    labels: {
+      hurah: "hurah `watch()`",
+      "hurah-parallel": "hurah `watch()`, `concurrency: 4`",
+      floor: "floor: `Deno.watchFs` + list + read + rename",
+    },
+  },
+  burst: {
+    kind: { unit: "ms", higherIsBetter: false, floor: "alone" },
+    title: (p, head) => `Burst · ${head} · ${count(p.events)} events`,
+    labels: {
+      alone: "dispatch alone, no watcher",
+      watch: "dispatch + hurah `watch()`",
+      "watch-parallel": "dispatch + hurah `watch()`, `concurrency: 4`",
+    },
+  },
+  memory: {
+    kind: { unit: "MiB", higherIsBetter: false },
+    title: (_, head) => `Memory · ${head} · RSS of a fresh process draining a backlog`,
+    labels: {
+      floor: "floor: streamed list + read + parse + rename",
+      run: "`runOnce` (ordered), as `hurah run`",
+      "run-parallel": "`runOnce`, `concurrency: 4`",
+      watch: "`watch()`, as `hurah watch`",
+    },
+  },
+  peer: {
+    kind: { unit: "messages/s", higherIsBetter: true, floor: "kv-e2e" },
+    title: (p, head) => `Peer · ${head} · ${count(p.messages)} messages`,
+    labels: {
+      "kv-enqueue": "Deno KV `enqueue()`",
+      "kv-e2e": "Deno KV end to end (one process)",
+      "kv-e2e-batch": `Deno KV end to end, ${DISPATCH_BATCH} \`enqueue()\`s per \`atomic()\` commit (one process)`,
+      "hurah-dispatch": "hurah dispatch, durable off",
+      "hurah-e2e": "hurah end to end, durable off (two processes)",
+      "hurah-e2e-in-process": "hurah end to end, durable off (one process)",
+      "hurah-e2e-batch": `hurah end to end, \`dispatchMany()\` of ${DISPATCH_BATCH}, durable off (two processes)`,
+      "hurah-dispatch-durable": "hurah dispatch, durable on",
+      "hurah-e2e-durable": "hurah end to end, durable on (two processes)",
+      "hurah-e2e-batch-durable":
+        `hurah end to end, \`dispatchMany()\` of ${DISPATCH_BATCH}, durable on (two processes)`,
+    },
+  },
+};
+
+/** What each contender is, by workload and id. */
+export const LABELS: Record<WorkloadName, Record<string, string>> = Object.fromEntries(
+  WORKLOADS.map((w) => [w, WORKLOAD[w].labels]),
+) as Record<WorkloadName, Record<string, string>>;
 
 /** Each workload's kind of table. */
-export const TABLE_KINDS: Record<WorkloadName, TableKind> = {
-  dispatch: { unit: "deliveries/s", higherIsBetter: true, floor: "floor" },
-  drain: { unit: "tasks/s", higherIsBetter: true, floor: "floor" },
-  latency: { unit: "ms", higherIsBetter: false, floor: "floor" },
-  burst: { unit: "ms", higherIsBetter: false, floor: "alone" },
-  memory: { unit: "MiB", higherIsBetter: false },
-  peer: { unit: "messages/s", higherIsBetter: true, floor: "kv-e2e" },
-};
+export function tableKind(workload: WorkloadName): TableKind {
+  return WORKLOAD[workload].kind;
+}
 
 /** The file system's name in titles. */
 export function fsLabel(fs: string): string {
   return fs === "shm" ? "/dev/shm" : fs === "disk" ? "working disk (/tmp)" : fs;
 }
 
-const onOff = (durable: unknown) => `durable ${durable ? "on" : "off"}`;
-const count = (n: unknown) => Number(n).toLocaleString("en-US");
-const plural = (n: unknown, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
-
 /** A table's title, from its workload and configuration. */
 export function tableTitle(workload: WorkloadName, p: ResultTable["params"]): string {
   const head = `${fsLabel(String(p.fs))}${p.durable === undefined ? "" : ` · ${onOff(p.durable)}`}`;
-  switch (workload) {
-    case "dispatch":
-      return `Dispatch · ${head} · ${plural(p.listeners, "listener", "listeners")} · ${
-        plural(p.processes, "process", "processes")
-      } · ${count(p.deliveries)} deliveries`;
-    case "drain":
-      return `Drain · ${head} · backlog ${count(p.backlog)}`;
-    case "latency":
-      return `Trigger latency · ${head} · ${p.events} events, one every ${p.intervalMs} ms`;
-    case "burst":
-      return `Burst · ${head} · ${count(p.events)} events`;
-    case "memory":
-      return `Memory · ${head} · RSS of a fresh process draining a backlog`;
-    case "peer":
-      return `Peer · ${head} · ${count(p.messages)} messages`;
-  }
+  return WORKLOAD[workload].title(p, head);
 }
 
 /** A syscall count's label: the contender and, where it matters, the durability. */
@@ -183,9 +178,7 @@ export function syscallLabel(workload: "dispatch" | "drain", contender: string, 
   return `${LABELS[workload][contender]}${mode}`;
 }
 
-function seriesOf(table: ResultTable, id: string): Series | undefined {
-  return table.series.find((series) => series.id === id);
-}
+const seriesOf = (table: ResultTable, id: string) => table.series.find((series) => series.id === id);
 
 /** The median of a series' main value (NaN when the table has no such series). */
 export function medianOf(table: ResultTable, id: string): number {
@@ -250,18 +243,19 @@ function columns(table: ResultTable): Column[] {
   }
 }
 
-/** A table as Markdown, with its title as a heading: the first column left-aligned, the figures right. */
+/** A Markdown table whose first column is left-aligned and the others (figures) right-aligned. */
+function figures(headers: string[], rows: string[][]): string {
+  return markdownTable(headers, rows, headers.map((_, k): Align => k === 0 ? "left" : "right"));
+}
+
+/** A table as Markdown, with its title as a heading. */
 export function renderTable(table: ResultTable): string {
   const cols = columns(table);
   const rows = table.series.map((series) => cols.map(([, cell]) => cell(series, table)));
-  const align = cols.map((_, k): Align => k === 0 ? "left" : "right");
-  return `#### ${table.title}\n\n${markdownTable(cols.map(([header]) => header), rows, align)}\n`;
+  return `#### ${table.title}\n\n${figures(cols.map(([header]) => header), rows)}\n`;
 }
 
-/**
- * The drain's cost per task by backlog, per file system and durability: does
- * the total grow linearly (a flat cost per task)?
- */
+/** The drain's cost per task by backlog, per file system and durability: does the total grow linearly? */
 export function drainScaling(tables: readonly ResultTable[]): string[] {
   const groups = Map.groupBy(
     tables.filter((table) => table.workload === "drain"),
@@ -278,24 +272,13 @@ export function drainScaling(tables: readonly ResultTable[]): string[] {
       return [label, ...costs.map(formatNumber), growth];
     });
     const headers = ["contender", ...backlogs.map((n) => `µs/task at ${n}`), `${backlogs.at(-1)} vs ${backlogs[0]}`];
-    const align = headers.map((_, k): Align => k === 0 ? "left" : "right");
     const { fs, durable } = group[0].params;
-    return `#### Cost per task by backlog · ${fsLabel(String(fs))} · ${onOff(durable)}\n\n` +
-      markdownTable(headers, rows, align) + "\n";
+    return `#### Cost per task by backlog · ${fsLabel(String(fs))} · ${onOff(durable)}\n\n${figures(headers, rows)}\n`;
   });
 }
 
-/** One target checked in one case. */
-export interface TargetCheck {
-  /** The target, as `dispatch ≥ 0.7× floor`. */
-  target: string;
-  /** The configuration. */
-  case: string;
-  /** The measured value as text. */
-  measured: string;
-  /** Whether it is met; `undefined` when it was not measured. */
-  met: boolean | undefined;
-}
+/** One target checked in one case (the configuration): the value measured as text, and whether it is met (`undefined`: not judged). */
+export type TargetCheck = { target: string; case: string; measured: string; met: boolean | undefined };
 
 const TARGETS = {
   dispatch: "dispatch ≥ 0.7× its floor",
@@ -307,8 +290,7 @@ const TARGETS = {
   peer: "end-to-end throughput ≥ 10× Deno KV",
 } as const;
 
-function describe(table: ResultTable): string {
-  const p = table.params;
+function describe({ params: p }: ResultTable): string {
   const parts = [onOff(p.durable)];
   if (p.listeners !== undefined) parts.push(plural(p.listeners, "listener", "listeners"));
   if (p.processes !== undefined) parts.push(plural(p.processes, "process", "processes"));
@@ -327,18 +309,15 @@ const FLOOR_MODES = {
 } as const;
 
 /** Each hurah end-to-end rate against Deno KV sending the same way: one at a time, or in batches. */
-const PEER_PAIRS = [
-  ["hurah-e2e", "kv-e2e"],
-  ["hurah-e2e-durable", "kv-e2e"],
-  ["hurah-e2e-batch", "kv-e2e-batch"],
-  ["hurah-e2e-batch-durable", "kv-e2e-batch"],
-];
+const PEER_PAIRS = ["e2e", "e2e-batch"].flatMap((way) =>
+  ["", "-durable"].map((d) => [`hurah-${way}${d}`, `kv-${way}`])
+);
 
 /** Checks the issue's targets on /dev/shm, case by case. */
 export function checkTargets(results: BenchResults): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  const check = (target: string, what: string, measured: string, met: boolean | undefined) =>
-    checks.push({ target, case: what, measured, met });
+  const check = (target: keyof typeof TARGETS, what: string, measured: string, met: boolean | undefined) =>
+    checks.push({ target: TARGETS[target], case: what, measured, met });
   const of = (workload: WorkloadName) =>
     results.tables.filter((table) => table.params.fs === "shm" && table.workload === workload);
   for (const workload of ["dispatch", "drain"] as const) {
@@ -346,7 +325,7 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
       for (const [id, mode] of Object.entries(FLOOR_MODES[workload])) {
         if (!seriesOf(table, id)) continue;
         const ratio = ratioToFloor(table, id);
-        check(TARGETS[workload], `${mode}, ${describe(table)}`, formatRatio(ratio), ratio >= 0.7);
+        check(workload, `${mode}, ${describe(table)}`, formatRatio(ratio), ratio >= 0.7);
       }
     }
   }
@@ -354,14 +333,14 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     for (const series of table.series.filter((s) => s.id.startsWith("hurah"))) {
       const [p50, p99] = [median(series.values), median(series.extra?.p99 ?? [])];
       const measured = `p50 ${formatNumber(p50)} ms, p99 ${formatNumber(p99)} ms`;
-      check(TARGETS.latency, `${series.label}, ${describe(table)}`, measured, p50 <= 1 && p99 <= 5);
+      check("latency", `${series.label}, ${describe(table)}`, measured, p50 <= 1 && p99 <= 5);
     }
   }
   for (const table of of("burst")) {
     for (const series of table.series.filter((s) => s.id !== table.floor)) {
       const ratio = ratioToFloor(table, series.id);
       const measured = `${formatRatio(ratio)} (${formatNumber(median(series.values))} ms)`;
-      check(TARGETS.burst, `${series.label}, ${describe(table)}`, measured, ratio <= 3);
+      check("burst", `${series.label}, ${describe(table)}`, measured, ratio <= 3);
     }
   }
   for (const table of of("memory")) {
@@ -370,7 +349,7 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
       const above = median(series.values);
       const measured = `${formatNumber(above)} MiB (max ${formatNumber(Math.max(...series.values))})`;
       const met = largest >= 100_000 ? above <= 30 : undefined;
-      check(TARGETS.memory, `${series.label}, backlog ${count(largest)}`, measured, met);
+      check("memory", `${series.label}, backlog ${count(largest)}`, measured, met);
     }
   }
   const drains = of("drain").filter((table) => !table.params.durable);
@@ -380,26 +359,27 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     for (const [id, mode] of Object.entries(FLOOR_MODES.drain)) {
       const growth = medianOf(small, id) / medianOf(large, id); // cost ratio = inverse rate ratio
       const what = `${mode}, durable off, ${count(large.params.backlog)} vs ${count(small.params.backlog)}`;
-      const met = Number(large.params.backlog) >= 100_000 ? growth <= 1.5 : undefined;
-      check(TARGETS.scaling, what, formatRatio(growth), met);
+      check("scaling", what, formatRatio(growth), Number(large.params.backlog) >= 100_000 ? growth <= 1.5 : undefined);
     }
   }
   for (const table of of("peer")) {
     for (const [id, kv] of PEER_PAIRS) {
-      if (!seriesOf(table, id) || !seriesOf(table, kv)) continue;
+      const [hurah, peer] = [seriesOf(table, id), seriesOf(table, kv)];
+      if (!hurah || !peer) continue;
       const ratio = medianOf(table, id) / medianOf(table, kv);
-      const what = `${seriesOf(table, id)!.label} vs ${seriesOf(table, kv)!.label}, ${
-        count(table.params.messages)
-      } messages`;
-      check(TARGETS.peer, what, formatRatio(ratio), ratio >= 10);
+      check(
+        "peer",
+        `${hurah.label} vs ${peer.label}, ${count(table.params.messages)} messages`,
+        formatRatio(ratio),
+        ratio >= 10,
+      );
     }
   }
   return checks;
 }
 
-function verdict(met: boolean | undefined): string {
-  return met === undefined ? "not judged (smaller sizes)" : met ? "met" : "**missed**";
-}
+const verdict = (met: boolean | undefined) =>
+  met === undefined ? "not judged (smaller sizes)" : met ? "met" : "**missed**";
 
 /** The targets in two tables: one line per target (worst case), then every case. */
 export function renderTargets(checks: readonly TargetCheck[]): string {
@@ -442,29 +422,23 @@ export function renderWorkload(results: BenchResults, workload: WorkloadName): s
   return tables.length === 0 ? "_Not measured in this run._\n" : tables.join("\n");
 }
 
-/** A marked block whose text survives regeneration. */
-function keep(name: string, blocks: Map<string, string>, placeholder: string): string {
-  const text = blocks.get(name) ?? `${placeholder}\n`;
-  return `<!-- keep:${name} -->\n${text}<!-- /keep:${name} -->\n`;
-}
+/** A block whose text survives regeneration: its name and its text. */
+const KEEP = /<!-- keep:([\w-]+) -->\n([\s\S]*?)<!-- \/keep:\1 -->/g;
 
 /** The text of every `<!-- keep:NAME -->` block in an earlier docs/benchmarks.md. */
 export function keptBlocks(markdown: string): Map<string, string> {
   const blocks = new Map<string, string>();
-  for (const match of markdown.matchAll(/<!-- keep:([\w-]+) -->\n([\s\S]*?)<!-- \/keep:\1 -->/g)) {
+  for (const match of markdown.matchAll(KEEP)) {
     blocks.set(match[1], match[2]);
   }
   return blocks;
 }
 
-const TODO = "_To be written: what limits these numbers (profile, syscalls) and what would move them._";
-
-function machineSection(results: BenchResults): string {
-  const m = results.machine;
+function machineSection({ machine: m }: BenchResults): string {
   const dirty = m.git.dirty.length
     ? `, with uncommitted changes in ${m.git.dirty.map((d) => `\`${d}\``).join(", ")}`
     : "";
-  const lines = [
+  return [
     `- CPU: ${m.cpuModel}, \`nproc\` ${m.nproc}`,
     `- Memory: ${m.memTotalGiB} GiB`,
     `- Kernel: Linux ${m.kernel}`,
@@ -474,128 +448,34 @@ function machineSection(results: BenchResults): string {
     ),
     `- Load average at the start: ${m.loadAverage.map((x) => x.toFixed(2)).join(", ")}`,
     `- Commit measured: \`${m.git.commit.slice(0, 12)}\`${dirty}`,
-  ];
-  return lines.join("\n") + "\n";
+  ].join("\n") + "\n";
 }
 
-function methodSection(results: BenchResults): string {
-  const plan = Object.entries(results.plan).map(([key, value]) => `  - ${key}: \`${JSON.stringify(value)}\``);
-  return `- Every contender runs in the same kind of process: \`deno run -A --unstable-kv --v8-flags=--expose-gc,--max-semi-space-size=1 scripts/_bench_worker.ts\`,
-  started once per configuration and kept for its rounds (garbage is collected before each trial). Start-up is never timed.
-- Each configuration runs every contender several times, **interleaved**: round _r_ runs all contenders, starting one
-  further each round (A B C, B C A, C A B, ...), so drift of the machine hits all alike. A warm-up round comes first and
-  is thrown away. Each trial gets a fresh event root (drain: the same backlog, put back by renaming \`archive/\` to
-  \`inbox/\`), and \`sync(1)\` runs between trials so one trial's writeback does not land in the next.
-- Tables give the **median** and the range (min–max) over the rounds. "vs floor" is the contender's median divided by
-  the floor's: for rates, 1.00× is as fast as the floor and less is slower; for times (latency, burst), more is slower.
-- **Floors** are bare loops of the system calls hurah cannot avoid, in the same process kind
-  (\`scripts/_bench_floors.ts\`). _Sync_ floors use Deno's synchronous calls: the cost of the system calls themselves.
-  _Async_ floors use Deno's asynchronous calls, which hand each call to a thread pool.
-  - dispatch floor: create + write + rename (tmp file → inbox) per delivery; durable: fsync the file before the rename
-    and the inbox after it. The **protocol floor** adds what a PHP-compatible locked delivery needs at the least:
-    flock (lock file kept open), read \`tracking.json\`, write task and tracking files, rename both, unlock; durable:
-    four fsyncs (both files, the inbox, the listener directory), as hurah's durable mode.
-  - drain floor: list the inbox once (\`Deno.readDirSync\`, the fastest listing), then read + \`JSON.parse\` + rename
-    (inbox → archive) per task. The _streamed_ variant lists with \`Deno.readDir\` and keeps only the numbers: slower,
-    but the leanest listing, so it is the floor of the memory workload. hurah does not
-    fsync a SUCCESS move in either mode (docs/protocol.md §9), so the floor of a durable drain is the same loop; the
-    _fsync_ floor (fsync each file before its rename and \`archive/\` after it) is shown for what durable moves would
-    cost.
-  - watcher floor (latency): \`Deno.watchFs\` on the inbox; on each event list, read, parse and rename every task.
-  - parallel-mode floor: the drain floor plus the claim (rename into \`inflight/\` before reading), as parallel mode
-    needs.
-- Sizes and counts of this run (\`runs\` rounds per configuration unless a workload says otherwise):
-${plan.join("\n")}
-`;
-}
-
-/** Each workload's section: its title and what it measures. */
-const SECTIONS: Record<WorkloadName, [title: string, intro: string]> = {
-  dispatch: [
-    "Dispatch",
-    "Deliveries per second: one dispatcher process, or four started together (all deliveries ÷ wall time from the first start to the last end). With 10 listeners every event is delivered 10 times.",
-  ],
-  drain: [
-    "Drain",
-    "A no-op handler (returns SUCCESS) over a backlog: `runOnce` ordered, and `runOnce` with `concurrency: 4` (parallel mode) in one process. The backlog is written directly in hurah's format before the first trial.",
-  ],
-  latency: [
-    "Trigger latency",
-    "A watcher runs while another process dispatches one event every few milliseconds on a fixed schedule. The payload carries `performance.timeOrigin + performance.now()` taken just before `dispatch()`; the handler takes the same clock on entry. Percentiles are per run (nearest rank); the table shows their median over the runs, and the largest latency seen.",
-  ],
-  burst: [
-    "Burst",
-    "1,000 events dispatched at once by one process (as fast as it can) while a watcher runs: the time from the first dispatch until the watcher has handled all of them. The floor is the same 1,000 dispatches with no watcher running.",
-  ],
-  memory: [
-    "Memory",
-    "Peak RSS (`VmHWM`, reset through `/proc/self/clear_refs` just before) of a fresh process draining a backlog, against its RSS just before the drain (after loading, a pass in the same mode over an empty listener, and a garbage collection). A no-op handler, durable off, on /dev/shm.",
-  ],
-  peer: [
-    "Peer: Deno KV queue",
-    "Deno KV (`--unstable-kv`, a local SQLite file on the same file system), same machine, same run. Enqueue: sequential `enqueue()` calls. End to end: from the first `enqueue()` until `listenQueue()` has handled the last message; a local KV queue delivers only to the process that enqueued (a listener in another process on the same file received none of 1,000 messages in 30 s when this was written), so producer and consumer share one process. hurah end to end: dispatch → `watch()` handler, in two processes (as it is used) and in one.",
-  ],
-};
-
-/** docs/benchmarks.md from the results, keeping the text of marked blocks of the earlier file. */
+/**
+ * docs/benchmarks.md from the results: the template scripts/_bench_report.md with its `{{slots}}` filled in (a slot
+ * alone on its line takes the line), and the text of the earlier file's keep blocks kept.
+ */
 export function renderReport(results: BenchResults, previous = ""): string {
   const blocks = keptBlocks(previous);
-  const kind = results.quick ? "quick run (`deno task bench:quick`)" : "full run (`deno task bench`)";
-  const notes = results.notes.length ? "\n" + results.notes.map((note) => `- ${note}`).join("\n") + "\n" : "";
-  const sections = WORKLOADS.map((workload) =>
-    `## ${SECTIONS[workload][0]}\n\n${SECTIONS[workload][1]}\n\n${renderWorkload(results, workload)}\n${
-      keep(workload, blocks, TODO)
-    }`
+  const slots: Record<string, (arg: string) => string> = {
+    kind: () => results.quick ? "quick run (`deno task bench:quick`)" : "full run (`deno task bench`)",
+    date: () => results.startedAt.slice(0, 10),
+    seconds: () => String(Math.round(results.durationS)),
+    notes: () => results.notes.length ? "\n" + results.notes.map((note) => `- ${note}`).join("\n") + "\n" : "",
+    targets: () => renderTargets(checkTargets(results)),
+    machine: () => machineSection(results),
+    plan: () =>
+      Object.entries(results.plan).map(([key, value]) => `  - ${key}: \`${JSON.stringify(value)}\`\n`).join(""),
+    tables: (workload) => renderWorkload(results, workload as WorkloadName),
+    syscalls: () => renderSyscalls(results.syscalls),
+  };
+  const template = Deno.readTextFileSync(new URL("./_bench_report.md", import.meta.url)).replace(
+    /^(?:<!--.*-->\n)+/,
+    "",
   );
-  return `# Benchmarks
-
-<!-- Generated by scripts/bench.ts from docs/benchmarks.json: do not edit outside the keep blocks.
-     Regenerate with \`deno task bench --from docs/benchmarks.json\`; the text between keep markers is kept. -->
-
-Results of a ${kind} on ${results.startedAt.slice(0, 10)}, ${Math.round(results.durationS)} s. The raw results are in
-[benchmarks.json](benchmarks.json). Numbers are from one machine, in one run: compare the ratios, not the absolute
-values, with other machines.
-${notes}
-## Targets
-
-${renderTargets(checkTargets(results))}
-${keep("summary", blocks, "_To be written: a summary of what limits hurah and what would move it._")}
-## Machine
-
-${machineSection(results)}
-## Method
-
-${methodSection(results)}
-${sections.join("\n")}
-## System calls per operation
-
-Counted with \`strace -f -c\` on a worker running the contender twice with different counts, on /dev/shm; the difference
-divided by the difference of the counts, so start-up cancels out. Deno's asynchronous calls show up as \`futex\`,
-\`epoll_wait\` and \`write\` to an eventfd: the hand-off to and from the thread pool.
-
-${renderSyscalls(results.syscalls)}
-${keep("syscalls", blocks, TODO)}
-## Profiles
-
-${
-    keep(
-      "profiles",
-      blocks,
-      "_To be written: top self-time functions of the missed targets (`scripts/profile_summary.ts`)._",
-    )
-  }
-## What would move the numbers
-
-${keep("opportunities", blocks, "_To be written: measured optimization opportunities._")}
-## Reproducing
-
-\`\`\`sh
-deno task bench:quick                              # under a minute: smaller sizes, fewer rounds; writes bench-results/ only
-deno task bench                                    # the full run: bench-results/<time>.json, docs/benchmarks.{json,md}
-deno task bench --from docs/benchmarks.json        # regenerate this file from stored results
-deno task bench --only dispatch,drain --runs 3     # some workloads (writes bench-results/ only)
-deno run -A --cpu-prof --cpu-prof-dir=prof scripts/_bench_worker.ts --once '{"op":"drain","root":"...","dirs":["..."]}'
-deno run -A scripts/profile_summary.ts prof/*.cpuprofile
-\`\`\`
-`;
+  return template.replace(/\{\{(\w+)(?::(\w+))?\}\}\n?/g, (_, slot: string, arg = "") => slots[slot](arg))
+    .replace(
+      KEEP,
+      (_, name: string, text: string) => `<!-- keep:${name} -->\n${blocks.get(name) ?? text}<!-- /keep:${name} -->`,
+    );
 }

@@ -1,7 +1,6 @@
 /**
- * The benchmark's arithmetic and text, free of I/O so that
- * tests/scripts/bench_test.ts can check it: medians, percentiles, the order
- * of interleaved rounds, number formatting and Markdown tables.
+ * The benchmark's arithmetic and text, free of I/O so that tests/scripts/bench_test.ts can check it: medians,
+ * percentiles, the order of interleaved rounds, number formatting and Markdown tables.
  *
  * @module
  */
@@ -15,9 +14,8 @@ export function median(values: readonly number[]): number {
 }
 
 /**
- * The `p`-th percentile of `values` by the nearest-rank method: the smallest
- * value that at least `p` percent of the values are less than or equal to.
- * It is always one of the values. `NaN` when empty.
+ * The `p`-th percentile of `values` by the nearest-rank method: the smallest value that at least `p` percent of the
+ * values are less than or equal to. It is always one of the values. `NaN` when empty.
  */
 export function percentile(values: readonly number[], p: number): number {
   if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile must be between 0 and 100, found ${p}`);
@@ -27,17 +25,8 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[rank - 1];
 }
 
-/** Median, extremes and count of a series of runs. */
-export interface Summary {
-  /** How many values. */
-  n: number;
-  /** The median value. */
-  median: number;
-  /** The smallest value. */
-  min: number;
-  /** The largest value. */
-  max: number;
-}
+/** Count, median and extremes of a series of runs. */
+export type Summary = { n: number; median: number; min: number; max: number };
 
 /** Summarizes a series of runs. */
 export function summarize(values: readonly number[]): Summary {
@@ -46,9 +35,8 @@ export function summarize(values: readonly number[]): Summary {
 }
 
 /**
- * The order in which round `round` runs its contenders: all of them, each
- * round starting one further, so that over the rounds every contender runs
- * in every position (A B C, B C A, C A B, ...) and drift hits all alike.
+ * The order in which round `round` runs its contenders: all of them, each round starting one further, so that over
+ * the rounds every contender runs in every position (A B C, B C A, C A B, ...) and drift hits all alike.
  */
 export function roundOrder<T>(contenders: readonly T[], round: number): T[] {
   const n = contenders.length;
@@ -62,10 +50,7 @@ export function perSecond(count: number, ms: number): number {
   return ms > 0 ? (count * 1000) / ms : NaN;
 }
 
-/**
- * A number for a table cell, with three significant digits at most and
- * thousands separated by commas: `12,345`, `123`, `12.3`, `1.23`, `0.123`.
- */
+/** A number for a table cell, three significant digits at most, thousands separated: `12,345`, `12.3`, `0.12`. */
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return "–";
   const abs = Math.abs(value);
@@ -94,9 +79,8 @@ export function formatSummary(summary: Summary): string {
 export type Align = "left" | "right";
 
 /**
- * A Markdown table with padded columns (as `deno fmt` writes them), so it
- * reads well on a terminal too. Columns are left-aligned unless `align` says
- * otherwise. Pipes in cells are escaped.
+ * A Markdown table with padded columns (as `deno fmt` writes them), so it reads well on a terminal too. Columns are
+ * left-aligned unless `align` says otherwise. Pipes in cells are escaped.
  */
 export function markdownTable(
   headers: readonly string[],

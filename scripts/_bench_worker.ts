@@ -1,20 +1,15 @@
 /// <reference lib="deno.unstable" />
 /**
- * A benchmark worker process, spawned by scripts/bench.ts. Every contender,
- * hurah's and the floors', runs in one of these, so they all run in the same
- * kind of process:
+ * A benchmark worker process, spawned by scripts/bench.ts. Every contender, hurah's and the floors', runs in one of
+ * these, so they all run in the same kind of process:
  *
  *     deno run -A --unstable-kv --v8-flags=--expose-gc,--max-semi-space-size=1 scripts/_bench_worker.ts
  *
- * It reads one JSON command per line on stdin. For each it sets up (opens
- * what it needs, collects garbage), prints `{"ready":true}`, waits for a line
- * `go`, runs, and prints `{"result":{...}}`. Times are epoch milliseconds with
- * sub-millisecond precision (`performance.timeOrigin + performance.now()`),
- * so the parent can compare the clocks of several workers.
- *
- * With `--once '<json>'` it runs one command without waiting and prints its
- * result: that is how the bench runs it under `strace -c`, and how to profile
- * one contender:
+ * It reads one JSON command per line on stdin. For each it sets up (opens what it needs, collects garbage), prints
+ * `{"ready":true}`, waits for a line `go`, runs, and prints `{"result":{...}}`. Times are epoch milliseconds with
+ * sub-millisecond precision (`performance.timeOrigin + performance.now()`), so the parent can compare the clocks of
+ * several workers. With `--once '<json>'` it runs one command without waiting and prints its result: that is how the
+ * bench runs it under `strace -c`, and how to profile one contender:
  *
  *     deno run -A --cpu-prof --cpu-prof-dir=prof scripts/_bench_worker.ts --once '{"op":"dispatch",...}'
  *
@@ -28,7 +23,7 @@ import { percentile } from "./_bench_stats.ts";
 const { now } = floors;
 
 /** Sets a command up; the returned function runs it. */
-type Op = (params: Params) => Promise<Run>;
+type Op = (params: Params) => Run | Promise<Run>;
 type Run = () => Promise<WorkerResult>;
 
 /** A command's parameters, as sent by the parent, over these defaults. */
@@ -37,28 +32,21 @@ const DEFAULTS = {
   contender: "hurah",
   root: "",
   eventType: "bench",
-  /** Listener directories (`<root>/<event type>/<name>_listener`). */
-  dirs: [] as string[],
-  /** The handler name of the first listener (for runOnce and watch). */
-  name: "l00",
+  dirs: [] as string[], // listener directories (`<root>/<event type>/<name>_listener`)
+  name: "l00", // the handler name of the first listener (for runOnce and watch)
   events: 0,
   durable: false,
   writer: "w0",
   concurrency: 4,
   intervalMs: 5,
   timeoutMs: 120_000,
-  /** Deno KV: the database file. */
-  path: "",
-  /** Deno KV end to end: messages per `atomic()` commit (1: one `enqueue()` each). */
-  batch: 1,
+  path: "", // Deno KV: the database file
+  batch: 1, // Deno KV end to end: messages per `atomic()` commit (1: one `enqueue()` each)
 };
 type Params = typeof DEFAULTS;
 
 const success = () => Task.SUCCESS;
-
-function gc(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
 
 /** VmRSS and VmHWM of this process, in KiB. */
 function memoryKiB(): { rss: number; hwm: number } {
@@ -185,26 +173,17 @@ const DRAINS: Record<string, (p: Params) => floors.Timing | Promise<floors.Timin
 /** The drain each process kind of the memory workload runs (`watch` runs hurah's `watch()`). */
 const MEMORY_DRAINS: Record<string, string> = { floor: "floor-stream", run: "hurah", "run-parallel": "hurah-parallel" };
 
-/** p50, p90, p99, max and mean of latencies in milliseconds. */
-function latencyStats(latencies: number[]): WorkerResult {
-  if (latencies.length === 0) return {};
-  const [p50, p90, p99] = [50, 90, 99].map((p) => percentile(latencies, p));
-  return {
-    p50,
-    p90,
-    p99,
-    max: Math.max(...latencies),
-    mean: latencies.reduce((sum, x) => sum + x, 0) / latencies.length,
-  };
+/** `table[key]`, or an error `<unknown> <key>`. */
+function pick<T>(table: Record<string, T>, key: string, unknown: string): T {
+  if (table[key] === undefined) throw new Error(`${unknown} ${key}`);
+  return table[key];
 }
 
 const OPS: Record<string, Op> = {
   /** Dispatches `events` events, as fast as one loop can: hurah (one by one or in batches), or one of the floors. */
   dispatch: (p) => {
-    const loop = DISPATCHES[p.contender];
-    if (loop === undefined) throw new Error(`dispatch: unknown contender ${p.contender}`);
-    const run = loop(p);
-    return Promise.resolve(async () => await run());
+    const run = pick(DISPATCHES, p.contender, "dispatch: unknown contender")(p);
+    return async () => await run();
   },
 
   /** Dispatches one event every `intervalMs` (on a fixed schedule), the send time in the payload. */
@@ -216,7 +195,7 @@ const OPS: Record<string, Op> = {
         Promise.resolve(
           floors.floorDeliverSync(p.dirs[0], `${i + 1}.json`, floors.taskText(i + 1, { i, t: now() }), p.durable),
         );
-    return Promise.resolve(async () => {
+    return async () => {
       const start = now();
       for (let i = 0; i < p.events; i++) {
         const wait = start + i * p.intervalMs - now();
@@ -224,21 +203,20 @@ const OPS: Record<string, Op> = {
         await deliver(i);
       }
       return { start, end: now(), count: p.events };
-    });
+    };
   },
 
   /** Drains a listener's backlog once: `runOnce` (ordered or parallel) or a drain floor. */
   drain: (p) => {
     gc();
-    const drain = DRAINS[p.contender];
-    if (drain === undefined) throw new Error(`drain: unknown contender ${p.contender}`);
-    return Promise.resolve(async () => await drain(p));
+    const drain = pick(DRAINS, p.contender, "drain: unknown contender");
+    return async () => await drain(p);
   },
 
   /**
-   * Watches one listener until `events` tasks were handled: hurah's `watch()`
-   * or the watcher floor. The handler takes the clock on entry; where the
-   * payload carries its send time `t`, the difference is a trigger latency.
+   * Watches one listener until `events` tasks were handled: hurah's `watch()` or the watcher floor. The handler
+   * takes the clock on entry; where the payload carries its send time `t`, the difference is a trigger latency
+   * (p50, p90, p99, max and mean in milliseconds).
    */
   watch: async (p) => {
     gc();
@@ -249,29 +227,25 @@ const OPS: Record<string, Op> = {
       const t = (payload as { t?: number } | null)?.t;
       if (typeof t === "number") latencies.push(at - t);
     };
-    let close: () => Promise<unknown>;
-    if (p.contender === "floor") {
-      const watcher = floors.floorWatch(p.dirs[0], p.events, (record) => onTask(record.payload));
-      close = async () => {
-        watcher.close();
-        await watcher.done;
-      };
-    } else {
-      const watcher = watchListener(p, onTask, p.concurrency);
-      await watcher.ready;
-      close = () => watcher.close();
-    }
+    const watcher = p.contender === "floor"
+      ? floors.floorWatch(p.dirs[0], p.events, (record) => onTask(record.payload))
+      : watchListener(p, onTask, p.concurrency);
+    await watcher.ready;
     return async () => {
-      await tally.wait(p.timeoutMs, `watch (${p.contender})`, close);
-      return { first: tally.first, last: tally.last, count: tally.handled, ...latencyStats(latencies) };
+      await tally.wait(p.timeoutMs, `watch (${p.contender})`, () => watcher.close());
+      const stats = latencies.length === 0 ? {} : {
+        ...Object.fromEntries([50, 90, 99].map((n) => [`p${n}`, percentile(latencies, n)])),
+        max: Math.max(...latencies),
+        mean: latencies.reduce((sum, x) => sum + x, 0) / latencies.length,
+      };
+      return { first: tally.first, last: tally.last, count: tally.handled, ...stats };
     };
   },
 
   /**
-   * Drains a backlog as `hurah run` (ordered or parallel) or `hurah watch`
-   * does, or as the drain floor does, and reports the process's RSS just
-   * before (idle, after a warm-up on an empty listener and a garbage
-   * collection) and its peak during the drain. Meant for a fresh process.
+   * Drains a backlog as `hurah run` (ordered or parallel) or `hurah watch` does, or as the drain floor does, and
+   * reports the process's RSS just before (idle, after a warm-up on an empty listener and a garbage collection) and
+   * its peak during the drain. Meant for a fresh process.
    */
   memory: async (p) => {
     const drain = DRAINS[MEMORY_DRAINS[p.contender]]; // undefined for `watch`
@@ -322,9 +296,8 @@ const OPS: Record<string, Op> = {
   },
 
   /**
-   * Deno KV end to end: `events` sequential `enqueue()`s while `listenQueue()`
-   * in the same process handles them (a local KV queue delivers only to the
-   * process that enqueued); ends when the last one was handled. With `batch`
+   * Deno KV end to end: `events` sequential `enqueue()`s while `listenQueue()` in the same process handles them (a
+   * local KV queue delivers only to the process that enqueued); ends when the last one was handled. With `batch`
    * above 1, that many `enqueue()`s per `atomic()` commit.
    */
   "kv-e2e": async (p) => {
@@ -373,15 +346,11 @@ const OPS: Record<string, Op> = {
 
 async function setUp(line: string): Promise<Run> {
   const params: Params = { ...DEFAULTS, ...JSON.parse(line) };
-  const op = OPS[params.op];
-  if (op === undefined) throw new Error(`unknown op ${params.op}`);
-  return await op(params);
+  return await pick(OPS, params.op, "unknown op")(params);
 }
 
-const encoder = new TextEncoder();
-
 function print(value: unknown): void {
-  const bytes = encoder.encode(JSON.stringify(value) + "\n");
+  const bytes = new TextEncoder().encode(JSON.stringify(value) + "\n");
   for (let written = 0; written < bytes.length;) written += Deno.stdout.writeSync(bytes.subarray(written));
 }
 

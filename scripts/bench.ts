@@ -1,25 +1,14 @@
 /**
- * The benchmarks behind `deno task bench` and `deno task bench:quick`.
+ * The benchmarks behind `deno task bench` (a full run: several minutes; writes docs/benchmarks.{json,md}) and `deno
+ * task bench:quick` (under a minute, smaller sizes); `--from docs/benchmarks.json` regenerates docs/benchmarks.md,
+ * `--only dispatch,drain --runs 3` runs some workloads, `--profile prof` has the workers write .cpuprofile files to
+ * prof/. Needs `-A` (Deno asks for all permissions to touch /dev/shm).
  *
- *     deno task bench                                # full run: several minutes
- *     deno task bench:quick                          # under a minute, smaller sizes
- *     deno task bench --from docs/benchmarks.json    # regenerate docs/benchmarks.md
- *     deno task bench --only dispatch,drain --runs 3 # some workloads
- *     deno task bench --profile prof                 # workers write .cpuprofile files to prof/
- *
- * Workloads (docs/benchmarks.md explains each): dispatch, drain, trigger
- * latency, burst, memory and a Deno KV queue as a peer, on /dev/shm and on the
- * working disk, durable mode off and on, each contender next to its floor
- * (scripts/_bench_floors.ts). Each workload is a matrix of configurations
- * (file system × durability × ...) and one trial function; `runMatrix()`
- * walks the matrix. Every trial runs in a worker process
- * (scripts/_bench_worker.ts); contenders are interleaved round by round.
- * This file measures; scripts/_bench_report.ts turns the results into text.
- *
- * It prints a Markdown table per configuration, then the targets met or
- * missed. It writes the raw results to `bench-results/<time>.json`; a full
- * run also writes docs/benchmarks.json and docs/benchmarks.md. Needs `-A`
- * (Deno asks for all permissions to touch /dev/shm).
+ * Each workload (docs/benchmarks.md explains them) is a matrix of configurations (file system × durability × ...)
+ * and one trial function that measures a contender, hurah's or a floor (scripts/_bench_floors.ts), in a worker
+ * process (scripts/_bench_worker.ts); `runMatrix()` walks the matrix, interleaving the contenders round by round.
+ * This file measures and prints a Markdown table per configuration, then the targets; scripts/_bench_report.ts
+ * turns the results into text. The raw results go to `bench-results/<time>.json`.
  *
  * @module
  */
@@ -27,70 +16,42 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { encodeTask, formatDelivery } from "../mod.ts";
+import * as harness from "./_bench_harness.ts";
 import {
   BenchWorker,
-  countEntries,
-  DISPATCH_BATCH,
   type Fs,
-  interleave,
-  machineInfo,
   makeListeners,
   type Round,
   runAll,
   Scratch,
-  syncDisks,
-  withWorkers,
-  WORKER,
-  WORKER_FLAGS,
   type WorkerResult,
 } from "./_bench_harness.ts";
-import {
-  type BenchResults,
-  checkTargets,
-  LABELS,
-  renderReport,
-  renderSyscalls,
-  renderTable,
-  renderTargets,
-  type ResultTable,
-  type Series,
-  type SyscallCount,
-  syscallLabel,
-  TABLE_KINDS,
-  tableTitle,
-  type WorkloadName,
-  WORKLOADS,
-} from "./_bench_report.ts";
-import { parseStraceSummary, perSecond } from "./_bench_stats.ts";
+import * as report from "./_bench_report.ts";
+import { LABELS, type ResultTable, type Series, type WorkloadName } from "./_bench_report.ts";
+import { perSecond } from "./_bench_stats.ts";
 
 const PROJECT = dirname(dirname(fileURLToPath(import.meta.url)));
 const EVENT_TYPE = "bench";
 
-/** Sizes and counts of a full run. */
+const BOTH: Fs[] = ["shm", "disk"];
+
+/** Sizes and counts of a full run: `runs` measured rounds per configuration unless a workload says otherwise. */
 const FULL = {
-  /** Measured rounds per configuration. */
   runs: 5,
-  fileSystems: ["shm", "disk"] as Fs[],
+  fileSystems: BOTH,
   dispatch: {
     /** Deliveries per trial (all listeners and processes together), by `<fs>/<durable>`. */
     deliveries: { "shm/off": 4000, "shm/on": 1500, "disk/off": 2000, "disk/on": 600 } as Record<string, number>,
     listeners: [1, 10],
     processes: [1, 4],
   },
-  /**
-   * Backlogs drained; the largest with durable on (hurah's SUCCESS path issues the same calls either way), the
-   * largest on the working disk, and the rounds for backlogs of 100k and more.
-   */
+  /** Backlogs drained; the largest with durable on (its SUCCESS path makes the same calls) and on disk; rounds from 100k. */
   drain: { backlogs: [1000, 10_000, 100_000], durableMaxBacklog: 10_000, diskMaxBacklog: 100_000, largeRuns: 3 },
-  latency: { events: 300, intervalMs: 5, runs: 5, fileSystems: ["shm", "disk"] as Fs[] },
-  burst: { events: 1000, runs: 5, fileSystems: ["shm", "disk"] as Fs[] },
+  latency: { events: 300, intervalMs: 5, runs: 5, fileSystems: BOTH },
+  burst: { events: 1000, runs: 5, fileSystems: BOTH },
   memory: { backlogs: [10_000, 100_000], runs: 3 },
   /** Messages per trial, by file system. */
-  peer: {
-    messages: { shm: 2000, disk: 1000 } as Record<string, number>,
-    runs: 5,
-    fileSystems: ["shm", "disk"] as Fs[],
-  },
+  peer: { messages: { shm: 2000, disk: 1000 } as Record<string, number>, runs: 5, fileSystems: BOTH },
   syscalls: true,
 };
 
@@ -98,13 +59,9 @@ const FULL = {
 type Plan = typeof FULL;
 
 const QUICK: Plan = {
+  ...FULL,
   runs: 2,
-  fileSystems: ["shm", "disk"],
-  dispatch: {
-    deliveries: { "shm/off": 600, "shm/on": 300, "disk/off": 300, "disk/on": 60 },
-    listeners: [1, 10],
-    processes: [1, 4],
-  },
+  dispatch: { ...FULL.dispatch, deliveries: { "shm/off": 600, "shm/on": 300, "disk/off": 300, "disk/on": 60 } },
   drain: { backlogs: [1000, 10_000], durableMaxBacklog: 1000, diskMaxBacklog: 1000, largeRuns: 1 },
   latency: { events: 100, intervalMs: 5, runs: 2, fileSystems: ["shm"] },
   burst: { events: 1000, runs: 2, fileSystems: ["shm"] },
@@ -113,16 +70,14 @@ const QUICK: Plan = {
   syscalls: false,
 };
 
-/** What every workload gets. */
+/** What every workload gets; `backlogs` are written once and reused (by `<fs>/<size>`), `flags` go to every worker. */
 interface Context {
   plan: Plan;
   scratch: Scratch;
-  /** Extra flags for every worker (profiling). */
   flags: string[];
   tables: ResultTable[];
-  syscalls: SyscallCount[];
+  syscalls: report.SyscallCount[];
   notes: string[];
-  /** Backlogs written once and reused (by `<fs>/<size>`). */
   backlogs: Map<string, Backlog>;
 }
 
@@ -137,8 +92,8 @@ function expectCount(what: string, found: number, expected: number): void {
   if (found !== expected) throw new Error(`${what}: expected ${expected}, found ${found}`);
 }
 
-/** The named figures of a worker's result, as numbers. */
-const numbers = (r: WorkerResult, ...keys: string[]) => Object.fromEntries(keys.map((key) => [key, Number(r[key])]));
+/** The named figures of a worker's result. */
+const pick = (r: WorkerResult, ...keys: string[]) => Object.fromEntries(keys.map((key) => [key, r[key]]));
 
 /** Every combination of the axes' values, the first axis outermost. */
 function matrix<A extends Record<string, readonly unknown[]>>(axes: A): { [K in keyof A]: A[K][number] }[] {
@@ -159,35 +114,34 @@ async function measure(
   options: { runs: number; warmup: boolean },
   trial: (contender: string, round: Round) => Promise<Sample>,
 ): Promise<Series[]> {
-  const samples = await interleave(contenders, options, trial);
+  const samples = await harness.interleave(contenders, options, trial);
   return [...samples].map(([id, runs]) => {
-    const values = runs.map((run) => typeof run === "number" ? run : run.value);
-    const first = runs[0];
-    if (typeof first !== "object") return { id, label: LABELS[workload][id], values };
-    const extra = Object.fromEntries(
-      Object.keys(first.extra).map((key) => [key, runs.map((r) => (r as typeof first).extra[key])]),
-    );
-    return { id, label: LABELS[workload][id], values, extra };
+    const values = runs.map((r) => typeof r === "number" ? r : r.value);
+    const series: Series = { id, label: LABELS[workload][id], values };
+    const extras = runs.map((r) => typeof r === "number" ? undefined : r.extra);
+    if (extras[0]) series.extra = Object.fromEntries(Object.keys(extras[0]).map((k) => [k, extras.map((e) => e![k])]));
+    return series;
   });
 }
 
 /** Adds a table to the results, with the title, unit and floor the report gives its workload, and prints it. */
-function publish(
-  context: Context,
-  workload: WorkloadName,
-  id: string,
-  params: ResultTable["params"],
-  series: Series[],
-) {
-  const table = { workload, id, title: tableTitle(workload, params), params, ...TABLE_KINDS[workload], series };
+function publish(context: Context, workload: WorkloadName, id: string, params: Cell, series: Series[]): void {
+  const table = {
+    workload,
+    id,
+    title: report.tableTitle(workload, params),
+    params,
+    ...report.tableKind(workload),
+    series,
+  };
   context.tables.push(table);
-  console.log(renderTable(table));
+  console.log(report.renderTable(table));
 }
 
 /** A configuration of a workload, one cell of its matrix: its keys are the table's params. */
 type Cell = { fs: Fs; durable?: boolean } & ResultTable["params"];
 
-/** What a trial gets: the contender, the configuration, the round, the workers and a fresh event root. */
+/** What a trial gets: the contender, the configuration, the round, the workers and a fresh event root with its listener directories. */
 interface Trial<C extends Cell> {
   contender: string;
   cell: C;
@@ -195,45 +149,51 @@ interface Trial<C extends Cell> {
   workers: BenchWorker[];
   context: Context;
   root: string;
-  /** The root's listener directories. */
   dirs: string[];
 }
 
 /** A workload as a matrix of configurations and the trial that measures one contender in one of them. */
 interface Workload<C extends Cell> {
+  name: WorkloadName;
   cells(plan: Plan): C[];
-  id(cell: C): string;
+  /** The table's id. @default `<name>/<fs>/<durable>` */
+  id?(cell: C): string;
   /** The axes whose equal values share worker processes: the first cell of each group gets a warm-up round. */
-  group: (keyof C)[];
+  group?: (keyof C)[];
   workers(cell: C): string[];
-  contenders(cell: C): string[];
-  runs(cell: C, plan: Plan): number;
+  /** @default every contender the report labels */
+  contenders?(cell: C): string[];
+  /** @default the workload's runs in the plan, or the plan's */
+  runs?(cell: C, plan: Plan): number;
   /** Listener directories made on each trial's fresh root (removed after it, and the disks flushed); none: no root. */
   listeners?: (cell: C) => number;
   trial(t: Trial<C>): Promise<Sample>;
 }
 
 /** Measures every cell of a workload's matrix and publishes one table per cell. */
-async function runMatrix<C extends Cell>(context: Context, workload: WorkloadName, w: Workload<C>): Promise<void> {
-  const groups = Map.groupBy(w.cells(context.plan), (cell) => JSON.stringify(w.group.map((axis) => cell[axis])));
+async function runMatrix<C extends Cell>(context: Context, w: Workload<C>): Promise<void> {
+  const { plan, scratch, flags } = context;
+  const groups = Map.groupBy(w.cells(plan), (cell) => JSON.stringify((w.group ?? []).map((axis) => cell[axis])));
   for (const cells of groups.values()) {
-    await withWorkers(w.workers(cells[0]), context.flags, async (workers) => {
+    await harness.withWorkers(w.workers(cells[0]), flags, async (workers) => {
       for (const [index, cell] of cells.entries()) {
-        const options = { runs: w.runs(cell, context.plan), warmup: index === 0 };
-        const series = await measure(workload, w.contenders(cell), options, async (contender, round) => {
+        const runs = w.runs?.(cell, plan) ?? (plan[w.name as keyof Plan] as { runs?: number }).runs ?? plan.runs;
+        const contenders = w.contenders?.(cell) ?? Object.keys(LABELS[w.name]);
+        const series = await measure(w.name, contenders, { runs, warmup: index === 0 }, async (contender, round) => {
           if (w.listeners === undefined) {
             return await w.trial({ contender, cell, round, workers, context, root: "", dirs: [] });
           }
-          const root = context.scratch.fresh(cell.fs);
+          const root = scratch.fresh(cell.fs);
           try {
             const { dirs } = makeListeners(root, EVENT_TYPE, w.listeners(cell));
             return await w.trial({ contender, cell, round, workers, context, root, dirs });
           } finally {
             await Deno.remove(root, { recursive: true }).catch(() => {});
-            await syncDisks();
+            await harness.syncDisks();
           }
         });
-        publish(context, workload, w.id(cell), cell, series);
+        const id = w.id?.(cell) ?? `${w.name}/${cell.fs}${cell.durable === undefined ? "" : `/${onOff(cell.durable)}`}`;
+        publish(context, w.name, id, cell, series);
       }
     });
   }
@@ -241,6 +201,7 @@ async function runMatrix<C extends Cell>(context: Context, workload: WorkloadNam
 
 /** Deliveries per second, 1 and 10 listeners, from one process and from four started together. */
 const dispatch: Workload<{ fs: Fs; durable: boolean; listeners: number; processes: number; deliveries: number }> = {
+  name: "dispatch",
   cells: ({ fileSystems, dispatch: { deliveries, processes, listeners } }) =>
     matrix({ fs: fileSystems, durable: DURABILITY, processes, listeners }).map(
       ({ fs, durable, listeners, processes }) => {
@@ -253,28 +214,22 @@ const dispatch: Workload<{ fs: Fs; durable: boolean; listeners: number; processe
   workers: ({ processes }) => Array.from({ length: processes }, (_, k) => `dispatch-${k}`),
   // The async protocol floor is only counted, in the syscall table: it is slow.
   contenders: () => ["hurah", "hurah-concurrent", "hurah-batch", "floor", "floor-async", "protocol"],
-  runs: (_, plan) => plan.runs,
   listeners: ({ listeners }) => listeners,
   trial: async ({ contender, cell: { durable, deliveries, listeners, processes }, round, workers, root, dirs }) => {
     const events = deliveries / listeners / processes;
     const perProcess = round.warmup ? Math.max(1, Math.ceil(events / 4)) : events;
     const command = { op: "dispatch", contender, root, dirs, events: perProcess, durable };
     const results = await runAll(workers.map((worker, k) => [worker, { ...command, writer: `w${k}` }]));
-    const count = results.reduce((sum, r) => sum + Number(r.count), 0);
+    const count = results.reduce((sum, r) => sum + r.count, 0);
     expectCount(`dispatch ${contender}: deliveries`, count, perProcess * processes * listeners);
-    const files = dirs.reduce((sum, dir) => sum + countEntries(join(dir, "inbox")), 0);
+    const files = dirs.reduce((sum, dir) => sum + harness.countEntries(join(dir, "inbox")), 0);
     expectCount(`dispatch ${contender}: files in the inboxes`, files, perProcess * processes * listeners);
-    const start = Math.min(...results.map((r) => Number(r.start)));
-    return perSecond(count, Math.max(...results.map((r) => Number(r.end))) - start);
+    return perSecond(count, Math.max(...results.map((r) => r.end)) - Math.min(...results.map((r) => r.start)));
   },
 };
 
 /** A listener with `size` tasks, reused by every drain trial (put back by renaming archive/ to inbox/). */
-interface Backlog {
-  root: string;
-  dir: string;
-  size: number;
-}
+type Backlog = { root: string; dir: string; size: number };
 
 /** Writes a backlog of `size` tasks in hurah's exact format (encodeTask), and tracking.json. */
 function writeBacklog(root: string, size: number): Backlog {
@@ -300,7 +255,7 @@ async function backlog(context: Context, fs: Fs, size: number): Promise<Backlog>
     context.backlogs.set(`${fs}/${size}`, b);
   }
   const [inbox, archive] = [join(b.dir, "inbox"), join(b.dir, "archive")];
-  const [pending, archived] = [countEntries(inbox), countEntries(archive)];
+  const [pending, archived] = [harness.countEntries(inbox), harness.countEntries(archive)];
   if (pending !== b.size) { // hurah leaves SUCCESS tasks unchanged: the archive is the backlog again
     if (pending !== 0 || archived !== b.size) {
       throw new Error(`backlog ${b.dir}: ${pending} tasks in inbox/ and ${archived} in archive/, expected ${b.size}`);
@@ -309,12 +264,13 @@ async function backlog(context: Context, fs: Fs, size: number): Promise<Backlog>
     Deno.renameSync(archive, inbox);
     Deno.renameSync(join(b.dir, "inbox.swap"), archive);
   }
-  await syncDisks();
+  await harness.syncDisks();
   return b;
 }
 
 /** Tasks per second draining backlogs of growing size with a no-op handler. */
 const drain: Workload<{ fs: Fs; durable: boolean; backlog: number }> = {
+  name: "drain",
   cells: ({ fileSystems, drain: { backlogs, durableMaxBacklog, diskMaxBacklog } }) =>
     matrix({ fs: fileSystems, durable: DURABILITY, backlog: backlogs }).filter(({ fs, durable, backlog }) =>
       backlog <= (durable ? durableMaxBacklog : Infinity) && (fs !== "disk" || backlog <= diskMaxBacklog)
@@ -331,68 +287,59 @@ const drain: Workload<{ fs: Fs; durable: boolean; backlog: number }> = {
   trial: async ({ contender, cell: { fs, durable, backlog: size }, workers: [worker], context }) => {
     const { root, dir } = await backlog(context, fs, size);
     const r = await worker.run({ op: "drain", contender, root, dirs: [dir], durable, concurrency: 4 });
-    expectCount(`drain ${contender}: tasks`, Number(r.count), size);
-    return perSecond(Number(r.count), Number(r.end) - Number(r.start));
+    expectCount(`drain ${contender}: tasks`, r.count, size);
+    return perSecond(r.count, r.end - r.start);
   },
 };
 
 /** The time from just before `dispatch()` to the handler's entry, one event every few ms. */
 const latency: Workload<{ fs: Fs; durable: boolean; events: number; intervalMs: number }> = {
+  name: "latency",
   cells: ({ latency: { fileSystems, events, intervalMs } }) =>
     matrix({ fs: fileSystems, durable: DURABILITY }).map((cell) => ({ ...cell, events, intervalMs })),
-  id: ({ fs, durable }) => `latency/${fs}/${onOff(durable)}`,
-  group: [],
   workers: () => ["watcher", "dispatcher"],
-  contenders: () => Object.keys(LABELS.latency),
-  runs: (_, plan) => plan.latency.runs,
   listeners: () => 1,
   trial: async (
-    { contender, cell: { durable, events, intervalMs }, round, workers: [watcher, dispatcher], root, dirs },
+    { contender, cell: { durable, events, intervalMs }, round, workers: [watcher, sender], root, dirs },
   ) => {
     const count = round.warmup ? 20 : events;
     const [kind, concurrency] = [contender === "floor" ? "floor" : "hurah", contender === "hurah-parallel" ? 4 : 1];
     const common = { contender: kind, root, dirs, events: count, durable };
     const [w] = await runAll([
       [watcher, { ...common, op: "watch", concurrency, timeoutMs: count * intervalMs + 60_000 }],
-      [dispatcher, { ...common, op: "paced", intervalMs }],
+      [sender, { ...common, op: "paced", intervalMs }],
     ]);
-    expectCount(`latency ${contender}: handled`, Number(w.count), count);
-    return { value: Number(w.p50), extra: numbers(w, "p90", "p99", "max", "mean") };
+    expectCount(`latency ${contender}: handled`, w.count, count);
+    return { value: w.p50, extra: pick(w, "p90", "p99", "max", "mean") };
   },
 };
 
 /** 1,000 events dispatched at once while a watcher runs: the time until all are handled. */
 const burst: Workload<{ fs: Fs; durable: boolean; events: number }> = {
+  name: "burst",
   cells: ({ burst: { fileSystems, events } }) =>
     matrix({ fs: fileSystems, durable: DURABILITY }).map((cell) => ({ ...cell, events })),
-  id: ({ fs, durable }) => `burst/${fs}/${onOff(durable)}`,
-  group: [],
   workers: () => ["watcher", "dispatcher"],
-  contenders: () => Object.keys(LABELS.burst),
-  runs: (_, plan) => plan.burst.runs,
   listeners: () => 1,
   trial: async ({ contender, cell: { durable, events }, round, workers: [watcher, dispatcher], root, dirs }) => {
     const count = round.warmup ? 100 : events;
     const dispatch = { op: "dispatch", contender: "hurah", root, dirs, events: count, durable };
     if (contender === "alone") {
       const d = await dispatcher.run(dispatch);
-      return { value: Number(d.end) - Number(d.start), extra: { dispatchMs: Number(d.end) - Number(d.start) } };
+      return { value: d.end - d.start, extra: { dispatchMs: d.end - d.start } };
     }
     const concurrency = contender === "watch" ? 1 : 4;
     const [w, d] = await runAll([[watcher, { ...dispatch, op: "watch", concurrency }], [dispatcher, dispatch]]);
-    expectCount(`burst ${contender}: handled`, Number(w.count), count);
-    return { value: Number(w.last) - Number(d.start), extra: { dispatchMs: Number(d.end) - Number(d.start) } };
+    expectCount(`burst ${contender}: handled`, w.count, count);
+    return { value: w.last - d.start, extra: { dispatchMs: d.end - d.start } };
   },
 };
 
 /** A Deno KV queue next to hurah: enqueue and end-to-end throughput for the same number of messages. */
 const peer: Workload<{ fs: Fs; messages: number }> = {
+  name: "peer",
   cells: ({ peer: { fileSystems, messages } }) => fileSystems.map((fs) => ({ fs, messages: messages[fs] })),
-  id: ({ fs }) => `peer/${fs}`,
-  group: [],
   workers: () => ["watcher", "producer"],
-  contenders: () => Object.keys(LABELS.peer),
-  runs: (_, plan) => plan.peer.runs,
   listeners: () => 1,
   trial: async ({ contender, cell: { messages }, round, workers: [watcher, producer], root, dirs }) => {
     const events = round.warmup ? 100 : messages;
@@ -400,21 +347,21 @@ const peer: Workload<{ fs: Fs; messages: number }> = {
     const alone: Record<string, Record<string, unknown>> = {
       "kv-enqueue": { op: "kv-enqueue", path, events },
       "kv-e2e": { op: "kv-e2e", path, events, batch: 1 },
-      "kv-e2e-batch": { op: "kv-e2e", path, events, batch: DISPATCH_BATCH },
+      "kv-e2e-batch": { op: "kv-e2e", path, events, batch: harness.DISPATCH_BATCH },
       "hurah-dispatch": { op: "dispatch", contender: "hurah", root, dirs, events, durable },
       "hurah-dispatch-durable": { op: "dispatch", contender: "hurah", root, dirs, events, durable },
       "hurah-e2e-in-process": { op: "in-process", root, events, durable },
     };
-    let r: Record<string, number>;
+    let r: WorkerResult;
     if (alone[contender]) {
-      r = numbers(await producer.run(alone[contender]), "start", "end", "count");
+      r = await producer.run(alone[contender]);
     } else {
       const sender = contender.startsWith("hurah-e2e-batch") ? "hurah-batch" : "hurah";
       const [w, d] = await runAll([
         [watcher, { op: "watch", root, dirs, events, durable, concurrency: 1 }],
         [producer, { op: "dispatch", contender: sender, root, dirs, events, durable }],
       ]);
-      r = { start: Number(d.start), end: Number(w.last), count: Number(w.count) };
+      r = { start: d.start, end: w.last, count: w.count };
     }
     expectCount(`peer ${contender}: messages`, r.count, events);
     return perSecond(r.count, r.end - r.start);
@@ -435,8 +382,8 @@ async function memoryWorkload(context: Context): Promise<void> {
       } finally {
         await worker.close();
       }
-      expectCount(`memory ${kind}: tasks`, Number(r.count), size);
-      const [idle, peak] = [Number(r.idleKiB) / 1024, Number(r.peakKiB) / 1024];
+      expectCount(`memory ${kind}: tasks`, r.count, size);
+      const [idle, peak] = [r.idleKiB / 1024, r.peakKiB / 1024];
       return { value: peak - idle, extra: { idleMiB: idle, peakMiB: peak, backlog: size } };
     });
     all.push(...series.map((s) => ({ ...s, id: `${s.id}@${size}` })));
@@ -444,20 +391,6 @@ async function memoryWorkload(context: Context): Promise<void> {
   const kindOf = (s: Series) => kinds.indexOf(s.id.split("@")[0]);
   all.sort((a, b) => kindOf(a) - kindOf(b) || a.extra!.backlog[0] - b.extra!.backlog[0]);
   publish(context, "memory", "memory/shm", { fs: "shm", durable: false }, all);
-}
-
-/** Runs one worker command under `strace -f -c` and returns its calls by name. */
-async function strace(scratch: Scratch, command: Record<string, unknown>): Promise<Map<string, number>> {
-  const out = join(scratch.base("shm"), `strace-${crypto.randomUUID()}.txt`);
-  const { code, stderr } = await new Deno.Command("strace", {
-    args: ["-f", "-c", "-o", out, Deno.execPath(), ...WORKER_FLAGS, WORKER, "--once", JSON.stringify(command)],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (code !== 0) throw new Error(`strace failed (${code}): ${new TextDecoder().decode(stderr)}`);
-  const calls = parseStraceSummary(Deno.readTextFileSync(out));
-  Deno.removeSync(out);
-  return calls;
 }
 
 /** Syscalls per delivery and per drained task, by the difference of two runs of different sizes. */
@@ -477,7 +410,7 @@ async function syscallsWorkload(context: Context): Promise<void> {
         ? { op, contender, root, dirs: makeListeners(root, EVENT_TYPE, 1).dirs, events: n, durable }
         : { op, contender, root, dirs: [writeBacklog(root, n).dir], durable, concurrency: 4 };
       try {
-        counts.push(await strace(context.scratch, command));
+        counts.push(await harness.strace(context.scratch.base("shm"), command));
       } finally {
         await Deno.remove(root, { recursive: true });
       }
@@ -489,7 +422,7 @@ async function syscallsWorkload(context: Context): Promise<void> {
       if (perOp >= 0.05) calls[name] = Math.round(perOp * 100) / 100;
       total += perOp;
     }
-    const [label, per] = [syscallLabel(op, contender, durable), op === "dispatch" ? "delivery" : "task"];
+    const [label, per] = [report.syscallLabel(op, contender, durable), op === "dispatch" ? "delivery" : "task"];
     context.syscalls.push({
       id: `${op}/${contender}/${onOff(durable)}`,
       label,
@@ -499,15 +432,15 @@ async function syscallsWorkload(context: Context): Promise<void> {
     });
     log(`syscalls ${label}: ${context.syscalls.at(-1)!.total} per ${per}`);
   }
-  console.log("#### System calls per operation (strace -f -c, /dev/shm)\n\n" + renderSyscalls(context.syscalls));
+  console.log("#### System calls per operation (strace -f -c, /dev/shm)\n\n" + report.renderSyscalls(context.syscalls));
 }
 
 // ---------------------------------------------------------------- main
 
 const WORKLOAD_FUNCTIONS: Record<string, (context: Context) => Promise<void>> = {
-  dispatch: (context) => runMatrix(context, "dispatch", dispatch),
+  dispatch: (context) => runMatrix(context, dispatch),
   drain: async (context) => {
-    await runMatrix(context, "drain", drain);
+    await runMatrix(context, drain);
     const { backlogs, durableMaxBacklog } = context.plan.drain;
     if (backlogs.some((size) => size > durableMaxBacklog)) {
       context.notes.push(
@@ -516,20 +449,12 @@ const WORKLOAD_FUNCTIONS: Record<string, (context: Context) => Promise<void>> = 
       );
     }
   },
-  latency: (context) => runMatrix(context, "latency", latency),
-  burst: (context) => runMatrix(context, "burst", burst),
+  latency: (context) => runMatrix(context, latency),
+  burst: (context) => runMatrix(context, burst),
   memory: memoryWorkload,
-  peer: (context) => runMatrix(context, "peer", peer),
+  peer: (context) => runMatrix(context, peer),
   syscalls: syscallsWorkload,
 };
-
-async function hasStrace(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("strace", { args: ["-V"], stdout: "null", stderr: "null" }).output()).success;
-  } catch {
-    return false;
-  }
-}
 
 /** Writes JSON with arrays of numbers on one line (as `deno fmt` keeps them). */
 function toJson(value: unknown): string {
@@ -540,7 +465,7 @@ function toJson(value: unknown): string {
 }
 
 /** Writes docs/benchmarks.md from results, keeping the marked blocks of the current one. */
-async function writeDocs(results: BenchResults, withJson: boolean): Promise<void> {
+async function writeDocs(results: report.BenchResults, withJson: boolean): Promise<void> {
   const markdown = join(PROJECT, "docs", "benchmarks.md");
   let previous = "";
   try {
@@ -548,7 +473,7 @@ async function writeDocs(results: BenchResults, withJson: boolean): Promise<void
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  Deno.writeTextFileSync(markdown, renderReport(results, previous));
+  Deno.writeTextFileSync(markdown, report.renderReport(results, previous));
   const written = [markdown];
   if (withJson) {
     const json = join(PROJECT, "docs", "benchmarks.json");
@@ -572,18 +497,18 @@ async function main(): Promise<number> {
     },
   });
   if (values.from !== undefined) {
-    const results: BenchResults = JSON.parse(Deno.readTextFileSync(values.from));
-    for (const table of results.tables) console.log(renderTable(table));
-    console.log(renderTargets(checkTargets(results)));
+    const results: report.BenchResults = JSON.parse(Deno.readTextFileSync(values.from));
+    for (const table of results.tables) console.log(report.renderTable(table));
+    console.log(report.renderTargets(report.checkTargets(results)));
     await writeDocs(results, false);
     return 0;
   }
   const plan: Plan = structuredClone(values.quick ? QUICK : FULL);
   if (values.runs !== undefined) plan.runs = Number(values.runs);
-  const selected = values.only?.split(",") ?? [...WORKLOADS, ...(plan.syscalls ? ["syscalls"] : [])];
+  const selected = values.only?.split(",") ?? [...report.WORKLOADS, ...(plan.syscalls ? ["syscalls"] : [])];
   for (const name of selected) if (!WORKLOAD_FUNCTIONS[name]) throw new Error(`unknown workload ${name}`);
   const notes: string[] = [];
-  if (selected.includes("syscalls") && !await hasStrace()) {
+  if (selected.includes("syscalls") && await harness.commandOutput("strace", ["-V"]) === undefined) {
     selected.splice(selected.indexOf("syscalls"), 1);
     notes.push("System calls were not counted: `strace` is not installed (`apt-get install -y strace`).");
   }
@@ -591,7 +516,7 @@ async function main(): Promise<number> {
   const scratch = new Scratch();
   const started = new Date();
   const context: Context = { plan, scratch, flags, tables: [], syscalls: [], notes, backlogs: new Map() };
-  const machine = await machineInfo(PROJECT, plan.fileSystems);
+  const machine = await harness.machineInfo(PROJECT, plan.fileSystems);
   let failed = false;
   try {
     for (const name of selected) {
@@ -611,7 +536,7 @@ async function main(): Promise<number> {
     await scratch.removeAll();
   }
   const finished = new Date();
-  const results: BenchResults = {
+  const results: report.BenchResults = {
     version: 1,
     quick: values.quick,
     startedAt: started.toISOString(),
@@ -624,7 +549,7 @@ async function main(): Promise<number> {
     syscalls: context.syscalls,
     notes,
   };
-  console.log("### Targets\n\n" + renderTargets(checkTargets(results)));
+  console.log("### Targets\n\n" + report.renderTargets(report.checkTargets(results)));
   const dir = join(PROJECT, "bench-results");
   Deno.mkdirSync(dir, { recursive: true });
   const stamp = started.toISOString().replace(/[:.]/g, "-").slice(0, 19);
