@@ -12,7 +12,7 @@
  *
  * @example Catching an invalid name
  * ```ts
- * import { InvalidNameError, parseEventType } from "../../mod.ts";
+ * import { InvalidNameError, parseEventType } from "jsr:@hurah/events";
  * try {
  *   parseEventType("a//b");
  * } catch (error) {
@@ -47,7 +47,7 @@ export class InvalidNameError extends Error {
  *
  * @example Catching an unrepresentable payload
  * ```ts
- * import { encodePayload, PayloadError } from "../../mod.ts";
+ * import { encodePayload, PayloadError } from "jsr:@hurah/events";
  * try {
  *   encodePayload({ id: 1n });
  * } catch (error) {
@@ -77,7 +77,7 @@ export class PayloadError extends Error {
  *
  * @example Catching a corrupt task file
  * ```ts
- * import { decodeTask, CorruptFileError } from "../../mod.ts";
+ * import { decodeTask, CorruptFileError } from "jsr:@hurah/events";
  * try {
  *   decodeTask("{not json", 1);
  * } catch (error) {

@@ -45,7 +45,7 @@ export class HandlerLoadError extends Error {
  *
  * @example Recognising an exec failure
  * ```ts
- * import { ExecHandlerError } from "../../mod.ts";
+ * import { ExecHandlerError } from "jsr:@hurah/events";
  * const error = new ExecHandlerError("php mail.php", { code: 255, signal: null }, "PHP Fatal error");
  * console.log(error.message);
  * ```

@@ -28,7 +28,7 @@ export interface BackoffOptions {
  *
  * @example Delays of the first retries
  * ```ts
- * import { backoff } from "../../mod.ts";
+ * import { backoff } from "jsr:@hurah/events";
  * import { deepEqual } from "node:assert/strict";
  * const noJitter = { random: () => 0.999999 };
  * deepEqual([1, 2, 3].map((n) => Math.round(backoff(n, noJitter))), [1000, 2000, 4000]);

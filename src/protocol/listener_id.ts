@@ -32,7 +32,7 @@ const FORM = "expected <event_type>/<handler_name>, as product/created/image_sca
  *
  * @example Naming listeners
  * ```ts
- * import { listenerId } from "../../mod.ts";
+ * import { listenerId } from "jsr:@hurah/events";
  * import { deepEqual } from "node:assert/strict";
  * deepEqual(listenerId("image_scaler", "product/created"), "product/created/image_scaler");
  * deepEqual(listenerId("audit", ""), "audit");
@@ -77,7 +77,7 @@ export function checkListener(name: string, eventType: string): Listener {
  *
  * @example Parsing listener ids
  * ```ts
- * import { parseListenerId } from "../../mod.ts";
+ * import { parseListenerId } from "jsr:@hurah/events";
  * import { deepEqual } from "node:assert/strict";
  * deepEqual(parseListenerId("product/created/image_scaler"), {
  *   name: "image_scaler",

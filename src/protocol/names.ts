@@ -30,7 +30,7 @@ const HANDLER_RULE = "letters, digits, '_' and '-', starting with a letter or di
  *
  * @example Parsing an event type
  * ```ts
- * import { parseEventType } from "../../mod.ts";
+ * import { parseEventType } from "jsr:@hurah/events";
  * import { deepEqual } from "node:assert/strict";
  * deepEqual(parseEventType("product/created"), ["product", "created"]);
  * deepEqual(parseEventType(""), []);
@@ -75,7 +75,7 @@ export function parseEventType(eventType: string): string[] {
  *
  * @example Checking a handler name
  * ```ts
- * import { checkHandlerName } from "../../mod.ts";
+ * import { checkHandlerName } from "jsr:@hurah/events";
  * checkHandlerName("image_scaler");
  * ```
  */
@@ -109,7 +109,7 @@ export function checkHandlerName(name: string): string {
  *
  * @example The directory of a listener
  * ```ts
- * import { listenerPath } from "../../mod.ts";
+ * import { listenerPath } from "jsr:@hurah/events";
  * import { deepEqual } from "node:assert/strict";
  * deepEqual(listenerPath("image_scaler", "product/created"), "product/created/image_scaler_listener");
  * deepEqual(listenerPath("audit", ""), "audit_listener");

@@ -25,7 +25,7 @@ function escapePhp(char: string): string {
  *
  * @example PHP's escaping
  * ```ts
- * import { encodePhpJson } from "../../mod.ts";
+ * import { encodePhpJson } from "jsr:@hurah/events";
  * import { deepEqual } from "node:assert/strict";
  * deepEqual(encodePhpJson({ url: "a/b", name: "é" }), '{"url":"a\\/b","name":"\\u00e9"}');
  * ```
@@ -55,7 +55,7 @@ function describe(value: unknown): string {
  *
  * @example Checking a payload
  * ```ts
- * import { encodePayload } from "../../mod.ts";
+ * import { encodePayload } from "jsr:@hurah/events";
  * import { deepEqual, throws } from "node:assert/strict";
  * deepEqual(encodePayload({ product_id: 123 }), { product_id: 123 });
  * throws(() => encodePayload({ id: 10n }), /payload\.id is a bigint/);

@@ -103,7 +103,7 @@ function pad(value: number, width = 2): string {
  *
  * @example Formatting a delivery time
  * ```ts
- * import { formatDelivery } from "../../mod.ts";
+ * import { formatDelivery } from "jsr:@hurah/events";
  * import { deepEqual } from "node:assert/strict";
  * const date = new Date(Date.UTC(2026, 10, 29, 3, 39, 28));
  * deepEqual(formatDelivery(date, 0), "2026-11-29T03:39:28+00:00");
@@ -128,7 +128,7 @@ export function formatDelivery(date: Date, offsetMinutes: number = -date.getTime
  *
  * @example Encoding a task
  * ```ts
- * import { encodeTask } from "../../mod.ts";
+ * import { encodeTask } from "jsr:@hurah/events";
  * import { deepEqual } from "node:assert/strict";
  * const text = encodeTask({ payload: { product_id: 1 }, sequence: 1, count: 1, delivery: "2026-11-29T03:39:28+00:00" });
  * deepEqual(text, '{"payload":{"product_id":1},"sequence":1,"count":1,"delivery":"2026-11-29T03:39:28+00:00"}');
@@ -179,7 +179,7 @@ export function encodeNewTask(
  *
  * @example Decoding a task
  * ```ts
- * import { decodeTask } from "../../mod.ts";
+ * import { decodeTask } from "jsr:@hurah/events";
  * import { deepEqual } from "node:assert/strict";
  * const task = decodeTask('{"payload":null,"sequence":7,"count":7,"delivery":"2026-11-29T03:39:28+00:00"}', 7);
  * deepEqual(task.sequence, 7);
@@ -336,7 +336,7 @@ const TASK_FILE = /^([1-9][0-9]{0,14})\.json$/;
  *
  * @example Reading a task file name
  * ```ts
- * import { sequenceOf } from "../../mod.ts";
+ * import { sequenceOf } from "jsr:@hurah/events";
  * import { deepEqual } from "node:assert/strict";
  * deepEqual(sequenceOf("12.json"), 12);
  * deepEqual(sequenceOf("12.json.tmp"), undefined);

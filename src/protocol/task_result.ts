@@ -12,7 +12,7 @@
  *
  * @example Returning a result
  * ```ts
- * import { Task, type TaskResult } from "../../mod.ts";
+ * import { Task, type TaskResult } from "jsr:@hurah/events";
  * function handleTask(): TaskResult {
  *   return Task.SUCCESS;
  * }
@@ -63,7 +63,7 @@ export type Fate =
  *
  * @example Deciding fates
  * ```ts
- * import { decideFate, Task } from "../../mod.ts";
+ * import { decideFate, Task } from "jsr:@hurah/events";
  * import { deepEqual } from "node:assert/strict";
  * deepEqual(decideFate(Task.RETRY, 0, 2), { fate: "retry", retryCount: 1 });
  * deepEqual(decideFate(Task.RETRY, 2, 2).fate, "error");

@@ -53,7 +53,7 @@ export interface Violation {
  *
  * @example Checking a backlog limit
  * ```ts
- * import { checkThresholds, type ListenerStatus } from "../../mod.ts";
+ * import { checkThresholds, type ListenerStatus } from "jsr:@hurah/events";
  * import { deepEqual } from "node:assert/strict";
  * const listener = {
  *   listener: "product/created/image_scaler", pending: 12, oldestPending: 3, oldestPendingAgeMs: 5000,

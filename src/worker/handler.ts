@@ -66,7 +66,7 @@ export type HandlerFunction = (context: TaskContext) => TaskResult | Promise<Tas
  *
  * @example A handler
  * ```ts
- * import { Handler, Task, type TaskContext, type TaskResult } from "../../mod.ts";
+ * import { Handler, Task, type TaskContext, type TaskResult } from "jsr:@hurah/events";
  * class ImageScaler extends Handler {
  *   override maxAttempts(): number {
  *     return 3;
@@ -111,7 +111,7 @@ export abstract class Handler implements HandlerLike {
  *
  * @example Using a function as a handler
  * ```ts
- * import { toHandler, Task } from "../../mod.ts";
+ * import { toHandler, Task } from "jsr:@hurah/events";
  * const handler = toHandler(() => Task.SUCCESS);
  * console.log(handler.maxAttempts?.() ?? 0);
  * ```
