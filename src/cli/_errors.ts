@@ -82,6 +82,16 @@ const ERROR_TABLE: readonly ErrorRule[] = [
     text: messageOf,
     debugStack: true,
   }),
+  // Bad input whose message says all there is to fix (a handler that does not load, a missing root): no hint.
+  rule({
+    when: (error): error is Error =>
+      error instanceof HandlerLoadError || (error instanceof UnsafePathError && error.atRoot) ||
+      (error instanceof UsageError && !error.hint),
+    exitCode: 2,
+    text: messageOf,
+    debugStack: true,
+  }),
+  // A wrong argument or option: where to read how the command is used.
   rule({
     when: isUsage,
     exitCode: 2,
@@ -115,10 +125,9 @@ function stackOf(error: Error): string {
   return error.stack ?? error.message;
 }
 
-/** Bad input: exit 2 and where to find help. */
+/** A wrong argument or option: exit 2 and where to find help. */
 function isUsage(error: Error): error is Error {
   return error instanceof UsageError || error instanceof InvalidNameError || error instanceof PayloadError ||
-    error instanceof HandlerLoadError || error instanceof UnsafePathError ||
     (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
 }
 

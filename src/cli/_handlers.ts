@@ -133,9 +133,10 @@ export async function loadSpecs(specs: HandlerSpec[]): Promise<WatchListener[]> 
       failures.push(`${spec.name}: ${error.message}`);
     }
   }
-  if (failures.length === 1) throw new UsageError(failures[0]);
+  // The message says what is wrong with each handler: the usage hint would not help.
+  if (failures.length === 1) throw new UsageError(failures[0], { hint: false });
   if (failures.length > 1) {
-    throw new UsageError(`${failures.length} handlers cannot be loaded:\n  ${failures.join("\n  ")}`);
+    throw new UsageError(`${failures.length} handlers cannot be loaded:\n  ${failures.join("\n  ")}`, { hint: false });
   }
   return listeners;
 }

@@ -22,9 +22,13 @@ export interface CliIo {
 
 /** A command-line mistake: exit code 2, one line saying what to fix. */
 export class UsageError extends Error {
-  constructor(message: string) {
+  /** Whether "Run 'hurah <command> --help' for usage." helps here (not when the message says all: a handler that does not load). */
+  readonly hint: boolean;
+
+  constructor(message: string, options: { hint?: boolean } = {}) {
     super(message);
     this.name = "UsageError";
+    this.hint = options.hint ?? true;
   }
 }
 

@@ -6,9 +6,86 @@
  *
  * @module
  */
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { ArchivePolicy } from "../worker/run_once.ts";
 import { UsageError } from "./_io.ts";
 import type { LogFormat } from "./_log.ts";
+
+/** The options of a command, as `parseArgs` takes them. */
+export type OptionTable = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * Parses a command's arguments (strict: an unknown option is refused, and
+ * positionals allowed only when `allowPositionals`), turning the parser's
+ * errors into usage errors that name the option, with a "did you mean" for
+ * an unknown one.
+ */
+export function parseOptions<O extends OptionTable, P extends boolean = true>(
+  args: string[],
+  options: O,
+  allowPositionals: P = true as P,
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: P; strict: true }>> {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (error) {
+    throw parseError(error, options);
+  }
+}
+
+/** The usage error of a `parseArgs` error; anything else as it is. */
+function parseError(error: unknown, options: OptionTable): unknown {
+  const { code, message } = error as { code?: string; message?: string };
+  const quoted = /'([^']*)'/.exec(message ?? "")?.[1] ?? "";
+  switch (code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION": {
+      const name = quoted.split("=")[0];
+      const known = Object.entries(options).flatMap((
+        [long, { short }],
+      ) => [`--${long}`, ...short ? [`-${short}`] : []]);
+      const near = suggest(name, known);
+      return new UsageError(`unknown option ${name}${near ? `; did you mean ${near}?` : ""}`);
+    }
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
+      const name = quoted.split(" ")[0];
+      return new UsageError(
+        options[name.replace(/^--?/, "")]?.type === "boolean" || /does not take an argument/.test(message ?? "")
+          ? `${name} takes no value`
+          : `${name} needs a value`,
+      );
+    }
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return new UsageError(`unexpected argument ${JSON.stringify(quoted)}; this command takes options only`);
+    default:
+      return error;
+  }
+}
+
+/**
+ * The candidate nearest to `word` by edit distance, when near enough to be
+ * a typo (at most a third of its length, and 1 at least); else `undefined`.
+ */
+export function suggest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(word, candidate);
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions, each 1. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, k) => k);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
 
 /** A non-negative integer option, as `--max-pending 100`. */
 export function countOption(value: string | undefined, option: string): number | undefined {
@@ -57,6 +134,13 @@ export function duration(text: string, what: string): number {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+/** Parses a duration option where zero makes no sense (an interval): at least 1 ms. */
+export function positiveDuration(text: string, what: string): number {
+  const ms = duration(text, what);
+  if (ms < 1) throw new UsageError(`${what} must be longer than 0, found ${JSON.stringify(text)}`);
+  return ms;
 }
 
 const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
@@ -116,8 +200,7 @@ export function parallelOptions(values: { "host-id"?: string; lease?: string }):
     options.hostId = values["host-id"];
   }
   if (values.lease !== undefined) {
-    options.leaseMs = duration(values.lease, "--lease");
-    if (options.leaseMs <= 0) throw new UsageError("--lease must be longer than 0");
+    options.leaseMs = positiveDuration(values.lease, "--lease");
   }
   return options;
 }

@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import { checkTaskSize, type Delivery, Dispatcher, type DispatcherOptions, type DispatchEvent } from "../dispatcher.ts";
 import { lockWaitFormatter } from "./_log.ts";
 import { DeliveryError, InvalidNameError, PayloadError } from "../errors.ts";
@@ -7,7 +6,7 @@ import { encodePayload, encodePhpJson } from "../protocol/php_json.ts";
 import { DEFAULT_MAX_TASK_SIZE } from "../protocol/task_file.ts";
 import { type CliIo, InterruptError, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
-import { duration, taskSizeOption } from "./_options.ts";
+import { duration, parseOptions, taskSizeOption } from "./_options.ts";
 
 /** Help text of `hurah dispatch`. */
 export const DISPATCH_HELP = `Usage: hurah dispatch <event_type> [payload] [options]
@@ -54,18 +53,14 @@ written); 130/143 interrupted by SIGINT/SIGTERM while waiting for a lock
 
 /** `hurah dispatch`: returns the exit code. */
 export async function dispatchCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      root: { type: "string" },
-      batch: { type: "string" },
-      "lock-timeout": { type: "string", default: "30s" },
-      "no-fsync": { type: "boolean", default: false },
-      "max-task-size": { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const { values, positionals } = parseOptions(args, {
+    root: { type: "string" },
+    batch: { type: "string" },
+    "lock-timeout": { type: "string", default: "30s" },
+    "no-fsync": { type: "boolean", default: false },
+    "max-task-size": { type: "string" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) {
     io.stdout(DISPATCH_HELP);

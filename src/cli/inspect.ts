@@ -1,8 +1,7 @@
-import { parseArgs } from "node:util";
 import type { FailureRecord } from "../protocol/task_file.ts";
 import { connect } from "../backend/connect.ts";
 import type { FoundTask, TaskInspection } from "../backend/operations.ts";
-import { sequenceArgument } from "./_options.ts";
+import { parseOptions, sequenceArgument } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
 
@@ -31,14 +30,10 @@ Exit codes: 0 found, 1 not found (or no such listener), 2 usage error,
 
 /** `hurah inspect`: returns the exit code. */
 export async function inspectCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      root: { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const { values, positionals } = parseOptions(args, {
+    root: { type: "string" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) {
     io.stdout(INSPECT_HELP);

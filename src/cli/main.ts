@@ -1,6 +1,7 @@
 import { toError } from "../errors.ts";
 import { reportError } from "./_errors.ts";
 import { mainUsage } from "./_handler_help.ts";
+import { suggest } from "./_options.ts";
 import { DISPATCH_HELP, dispatchCommand } from "./dispatch.ts";
 import { INSPECT_HELP, inspectCommand } from "./inspect.ts";
 import { PRUNE_HELP, pruneCommand } from "./prune.ts";
@@ -104,11 +105,25 @@ Run 'hurah <command> --help' for a command's arguments and options.
 The event root comes from the argument, --root, or $HURAH_ROOT.
 `;
 
+/** Says that there is no command `name`, with the nearest one when it looks like a typo; exit code 2. */
+function unknownCommand(name: string, io: CliIo): number {
+  const near = suggest(name, COMMANDS.map((command) => command.name));
+  const hint = near === undefined ? "" : ` did you mean '${near}'?`;
+  io.stderr(`hurah: unknown command ${JSON.stringify(name)};${hint} run 'hurah --help' for the list of commands\n`);
+  return 2;
+}
+
 /** Runs the `hurah` command line and returns its exit code. */
 export async function main(args: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = args;
+  if (command === "help" && rest.length > 0) {
+    const entry = commandNamed(rest[0]);
+    if (entry === undefined) return unknownCommand(rest[0], io);
+    io.stdout(entry.help);
+    return 0;
+  }
   if (command === undefined || command === "-h" || command === "--help" || command === "help") {
-    io.stdout((command === "help" ? commandNamed(rest[0])?.help : undefined) ?? MAIN_HELP);
+    io.stdout(MAIN_HELP);
     return command === undefined ? 2 : 0;
   }
   if (command === "--version" || command === "-V") {
@@ -116,10 +131,7 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const entry = commandNamed(command);
-  if (entry === undefined) {
-    io.stderr(`hurah: unknown command ${JSON.stringify(command)}; run 'hurah --help' for the list\n`);
-    return 2;
-  }
+  if (entry === undefined) return unknownCommand(command, io);
   try {
     return await entry.run(rest, io);
   } catch (thrown) {

@@ -1,6 +1,5 @@
-import { parseArgs } from "node:util";
 import { connect } from "../backend/connect.ts";
-import { duration } from "./_options.ts";
+import { duration, parseOptions } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
 
@@ -34,18 +33,14 @@ Exit codes: 0 done, 1 no such listener or an unexpected error, 2 usage error.
 
 /** `hurah prune`: returns the exit code. */
 export async function pruneCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      "older-than": { type: "string" },
-      archive: { type: "boolean", default: false },
-      error: { type: "boolean", default: false },
-      root: { type: "string" },
-      "dry-run": { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const { values, positionals } = parseOptions(args, {
+    "older-than": { type: "string" },
+    archive: { type: "boolean", default: false },
+    error: { type: "boolean", default: false },
+    root: { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) {
     io.stdout(PRUNE_HELP);

@@ -1,6 +1,5 @@
-import { parseArgs } from "node:util";
 import { connect } from "../backend/connect.ts";
-import { sequenceArgument } from "./_options.ts";
+import { parseOptions, sequenceArgument } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
 
@@ -34,16 +33,12 @@ refused (or no such listener), 2 usage error.
 
 /** `hurah requeue`: returns the exit code. */
 export async function requeueCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      root: { type: "string" },
-      all: { type: "boolean", default: false },
-      "no-fsync": { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const { values, positionals } = parseOptions(args, {
+    root: { type: "string" },
+    all: { type: "boolean", default: false },
+    "no-fsync": { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) {
     io.stdout(REQUEUE_HELP);

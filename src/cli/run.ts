@@ -1,12 +1,11 @@
-import { parseArgs } from "node:util";
-import { type RunEvent, runOnce } from "../worker/run_once.ts";
+import { type RunEvent, runOnce, type RunReport } from "../worker/run_once.ts";
 import { Progress } from "./_progress.ts";
 import { LockTimeoutError } from "../errors.ts";
 import { HANDLER_OPTIONS, handlerSpecs, loadSpecs } from "./_handlers.ts";
 import { argumentHelp, flagHelp, usageLines } from "./_handler_help.ts";
 import type { CliIo } from "./_io.ts";
 import { eventFormatter, lockWaitFormatter } from "./_log.ts";
-import { archivePolicy, logFormat, parallelOptions, taskSizeOption, waitOption } from "./_options.ts";
+import { archivePolicy, logFormat, parallelOptions, parseOptions, taskSizeOption, waitOption } from "./_options.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 
 /** Help text of `hurah run`. */
@@ -48,7 +47,8 @@ ${flagHelp(24, true)}  --config FILE         handle every listener of a config f
                         listener is busy (for cron)
   --no-fsync            do not flush rewritten task files to disk
   --log-format FORMAT   text (default) or json, one line per task on stderr
-  --json                print the pass report as JSON on stdout
+  --json                print the pass report as JSON on stdout (with --config:
+                        one document, {"listeners": [report, ...]})
   -h, --help            show this help
 
 Task results: SUCCESS -> archive/, INVALID -> error/, RETRY -> stays until
@@ -83,16 +83,12 @@ or --wait ran out; with --config the other listeners are still handled),
 
 /** `hurah run`: returns the exit code. */
 export async function runCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      ...HANDLER_OPTIONS,
-      json: { type: "boolean", default: false },
-      "log-format": { type: "string", default: "text" },
-      wait: { type: "string" },
-      "no-wait": { type: "boolean", default: false },
-    },
+  const { values, positionals } = parseOptions(args, {
+    ...HANDLER_OPTIONS,
+    json: { type: "boolean", default: false },
+    "log-format": { type: "string", default: "text" },
+    wait: { type: "string" },
+    "no-wait": { type: "boolean", default: false },
   });
   if (values.help) {
     io.stdout(RUN_HELP);
@@ -109,6 +105,8 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const lockLine = lockWaitFormatter(format, "run");
   let failed = false;
   let busy = false;
+  /** With --config and --json: every listener's report, printed as one document at the end. */
+  const reports: RunReport[] | undefined = values.json && values.config !== undefined ? [] : undefined;
   const progress = io.stderrIsTerminal && format === "text" ? new Progress(io.stderr) : undefined;
   const onEvent = (event: RunEvent) => {
     if (progress === undefined) io.stderr(log(event));
@@ -139,7 +137,8 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     }
     progress?.finish();
     failed ||= report.failedAt !== undefined;
-    if (values.json) {
+    if (reports !== undefined) reports.push(report);
+    else if (values.json) {
       io.stdout(JSON.stringify(report) + "\n");
     } else {
       io.stdout(
@@ -151,6 +150,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
       );
     }
   }
+  if (reports !== undefined) io.stdout(JSON.stringify({ listeners: reports }) + "\n");
   return failed ? 1 : busy ? BUSY_EXIT_CODE : 0;
 }
 

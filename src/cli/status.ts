@@ -1,9 +1,8 @@
-import { parseArgs } from "node:util";
 import { formatAge } from "../protocol/_age.ts";
 import type { ListenerStatus, StatusReport } from "../protocol/listener_status.ts";
 import { checkThresholds, type StatusThresholds, type Violation } from "../protocol/thresholds.ts";
 import { connect } from "../backend/connect.ts";
-import { countOption, duration } from "./_options.ts";
+import { countOption, duration, parseOptions } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
 import { formatTable } from "./_table.ts";
@@ -44,20 +43,16 @@ const LIMITS = ["max-pending", "max-oldest", "max-errors", "max-in-flight-age"] 
 
 /** `hurah status`: returns the exit code. */
 export async function statusCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      root: { type: "string" },
-      json: { type: "boolean", default: false },
-      table: { type: "boolean", default: false },
-      check: { type: "boolean", default: false },
-      "max-pending": { type: "string" },
-      "max-oldest": { type: "string" },
-      "max-errors": { type: "string" },
-      "max-in-flight-age": { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const { values, positionals } = parseOptions(args, {
+    root: { type: "string" },
+    json: { type: "boolean", default: false },
+    table: { type: "boolean", default: false },
+    check: { type: "boolean", default: false },
+    "max-pending": { type: "string" },
+    "max-oldest": { type: "string" },
+    "max-errors": { type: "string" },
+    "max-in-flight-age": { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) {
     io.stdout(STATUS_HELP);

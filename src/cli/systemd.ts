@@ -1,10 +1,17 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { handlerArgs, handlerSpecs, WATCH_OPTIONS } from "./_handlers.ts";
 import { type CliIo, UsageError } from "./_io.ts";
-import { archivePolicy, duration, logFormat, parallelOptions, taskSizeOption } from "./_options.ts";
+import {
+  archivePolicy,
+  duration,
+  logFormat,
+  parallelOptions,
+  parseOptions,
+  positiveDuration,
+  taskSizeOption,
+} from "./_options.ts";
 
 /** Help text of `hurah systemd`. */
 export const SYSTEMD_HELP = `Usage: hurah systemd <watch arguments> [--service-user USER]
@@ -29,17 +36,13 @@ Exit codes: 0 printed, 2 usage error.
 
 /** `hurah systemd`: prints a unit file. */
 export async function systemdCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { ...WATCH_OPTIONS, "service-user": { type: "string" } },
-  });
+  const { values, positionals } = parseOptions(args, { ...WATCH_OPTIONS, "service-user": { type: "string" } });
   if (values.help) {
     io.stdout(SYSTEMD_HELP);
     return 0;
   }
   const graceMs = duration(values.grace, "--grace");
-  duration(values["rescan-interval"], "--rescan-interval");
+  positiveDuration(values["rescan-interval"], "--rescan-interval");
   logFormat(values["log-format"]);
   const { root, specs } = await handlerSpecs(values, positionals, io);
   for (const spec of specs) {

@@ -1,10 +1,17 @@
-import { parseArgs } from "node:util";
 import { watch } from "../worker/watch.ts";
 import { handlerSpecs, loadSpecs, WATCH_OPTIONS } from "./_handlers.ts";
 import { flagHelp, usageLines } from "./_handler_help.ts";
 import type { CliIo } from "./_io.ts";
 import { eventFormatter, lockWaitFormatter } from "./_log.ts";
-import { archivePolicy, duration, logFormat, parallelOptions, taskSizeOption } from "./_options.ts";
+import {
+  archivePolicy,
+  duration,
+  logFormat,
+  parallelOptions,
+  parseOptions,
+  positiveDuration,
+  taskSizeOption,
+} from "./_options.ts";
 
 /** Help text of `hurah watch`. */
 export const WATCH_HELP = `${usageLines("watch")}
@@ -54,14 +61,14 @@ handler that cannot be loaded (nothing is started then).
 
 /** `hurah watch`: returns the exit code once stopped. */
 export async function watchCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: WATCH_OPTIONS });
+  const { values, positionals } = parseOptions(args, WATCH_OPTIONS);
   if (values.help) {
     io.stdout(WATCH_HELP);
     return 0;
   }
   const format = logFormat(values["log-format"]);
   const graceMs = duration(values.grace, "--grace");
-  const rescanIntervalMs = duration(values["rescan-interval"], "--rescan-interval");
+  const rescanIntervalMs = positiveDuration(values["rescan-interval"], "--rescan-interval");
   const { root, specs } = await handlerSpecs(values, positionals, io);
   const listeners = await loadSpecs(specs);
   const log = eventFormatter(format, io.color);
@@ -83,7 +90,8 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
   const names = listeners.map((l) => `${l.name} (${JSON.stringify(l.eventType)})`).join(", ");
   if (format === "text") io.stderr(`hurah watch: watching ${names} under ${root}\n`);
   io.signal.addEventListener("abort", () => {
-    if (format === "text") io.stderr(`hurah watch: stopping; a running task gets up to ${values.grace}\n`);
+    const grace = graceMs === 0 ? "running tasks are stopped at once" : `a running task gets up to ${values.grace}`;
+    if (format === "text") io.stderr(`hurah watch: stopping; ${grace}\n`);
   }, { once: true });
   await watcher.done;
   if (format === "text") io.stderr("hurah watch: stopped\n");

@@ -47,11 +47,21 @@ Deno.test("hurah --version and -V print the version from deno.json", async () =>
   }
 });
 
-Deno.test("hurah with an unknown command exits 2 with one line", async () => {
-  const result = await runCli(["dispath", "product/created"]);
-  equal(result.code, 2);
-  equal(result.stdout, "");
-  equal(result.stderr, `hurah: unknown command "dispath"; run 'hurah --help' for the list\n`);
+Deno.test("hurah with an unknown command exits 2 with one line, naming the nearest command", async (t) => {
+  const cases: [string[], string][] = [
+    [["dispath", "product/created"], `hurah: unknown command "dispath"; did you mean 'dispatch'? `],
+    [["help", "stauts"], `hurah: unknown command "stauts"; did you mean 'status'? `],
+    [["frobnicate"], `hurah: unknown command "frobnicate"; `],
+    [["help", "bogus"], `hurah: unknown command "bogus"; `],
+  ];
+  for (const [args, line] of cases) {
+    await t.step(args.join(" "), async () => {
+      const result = await runCli(args);
+      equal(result.code, 2);
+      equal(result.stdout, "");
+      equal(result.stderr, `${line}run 'hurah --help' for the list of commands\n`);
+    });
+  }
 });
 
 Deno.test("hurah <command> --help prints the command's usage and exits 0", async (t) => {
@@ -79,7 +89,7 @@ Deno.test("hurah usage errors exit 2 with one line and where to find help", asyn
     { args: ["dispatch", "product", "{not json", "--root", root.path], expected: /is not valid JSON/ },
     { args: ["dispatch", "product//created", "--root", root.path], expected: /Invalid event type/ },
     { args: ["dispatch", "product"], expected: /no event root given/ },
-    { args: ["run", "--bogus"], expected: /Unknown option '--bogus'/ },
+    { args: ["run", "--bogus"], expected: /unknown option --bogus/ },
     { args: ["run", "worker", "product"], expected: /expected <handler_name> <event_type> <handler>/ },
     {
       args: ["run", "worker", "product", "--exec", "true", root.path, "--max-attempts", "x"],

@@ -192,7 +192,7 @@ Deno.test("hurah status --check exits 0 within the limits, 1 past them, 2 on usa
       [["--check", "--max-pending=-1"], /--max-pending must be a non-negative integer, found "-1"/],
       [["--check", "--max-oldest", "soon"], /--max-oldest must be a duration like 500ms/],
       [["--json", "--table"], /--json and --table exclude each other/],
-      [["--bogus"], /Unknown option '--bogus'/],
+      [["--bogus"], /unknown option --bogus/],
     ] as const
   ) {
     await t.step(`usage error: ${args.join(" ")}`, async () => {

@@ -71,12 +71,13 @@ Deno.test("reportError() gives each error its exit code and its text", async (t)
     {
       error: new UnsafePathError("/r", "the event root is not a directory", { atRoot: true }),
       code: 2,
-      stderr: /^hurah x: Refusing \/r: the event root is not a directory\nRun 'hurah x --help' for usage\.\n$/,
+      // The message says what to fix: no "Run 'hurah x --help'" hint, which would not help.
+      stderr: /^hurah x: Refusing \/r: the event root is not a directory\n$/,
     },
     { error: new UsageError("missing <event_type>"), code: 2, stderr: /^hurah x: missing <event_type>\nRun / },
     { error: new InvalidNameError("event type", "a//b", "empty segment"), code: 2, stderr: /\nRun 'hurah x --help'/ },
     { error: new PayloadError("payload", "too deep"), code: 2, stderr: /\nRun 'hurah x --help'/ },
-    { error: new HandlerLoadError("./h.ts", "module not found"), code: 2, stderr: /\nRun 'hurah x --help'/ },
+    { error: new HandlerLoadError("./h.ts", "module not found"), code: 2, stderr: /^hurah x: Cannot load [^\n]*\n$/ },
     { error: parseArgsError, code: 2, stderr: /^hurah x: Unknown option '--nope'\nRun / },
     { error: new Deno.errors.PermissionDenied("no\nway"), code: 1, stderr: /^hurah x: no; way\n$/ },
     { error: new Error("No space left on device (os error 28)"), code: 1, stderr: /^hurah x: No space left[^\n]*\n$/ },
@@ -87,7 +88,9 @@ Deno.test("reportError() gives each error its exit code and its text", async (t)
       const result = report(error);
       equal(result.code, code, result.stderr);
       match(result.stderr, stderr);
-      equal(result.stderr.endsWith(HINT), code === 2, `usage hint only with exit 2:\n${result.stderr}`);
+      // The usage hint goes with a wrong argument or option, never with what it would not help.
+      const usage = code === 2 && !(error instanceof HandlerLoadError) && !(error instanceof UnsafePathError);
+      equal(result.stderr.endsWith(HINT), usage, `usage hint only for a wrong argument:\n${result.stderr}`);
     });
   }
 });
