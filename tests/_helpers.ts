@@ -34,6 +34,12 @@ export interface CliResult {
 }
 
 /** Runs `hurah <args>` as `deno run -A cli.ts` and waits for it. */
+/** Text log lines without the time they start with (`--log-timestamps`, the default off journald). */
+export function untimed(text: string): string {
+  return text.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /gm, "");
+}
+
+/** Runs the CLI and collects its exit code and output. */
 export async function runCli(
   args: string[],
   options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},

@@ -13,6 +13,7 @@ import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
 import { concurrencyOption, countOption, duration } from "./_options.ts";
 import { handlerUsage, listed } from "./_handler_help.ts";
+import { LOG_OPTIONS } from "./_log.ts";
 
 /** The flag of each handler form named by one (`--exec`), for `parseArgs`. */
 const FORM_OPTIONS: Readonly<Record<string, { readonly type: "string" }>> = Object.fromEntries(
@@ -39,9 +40,9 @@ export const HANDLER_OPTIONS = {
 /** The options of `hurah watch`, which `hurah systemd` passes on. */
 export const WATCH_OPTIONS = {
   ...HANDLER_OPTIONS,
+  ...LOG_OPTIONS,
   grace: { type: "string", default: "10s" },
   "rescan-interval": { type: "string", default: "10s" },
-  "log-format": { type: "string", default: "text" },
 } as const;
 
 /** The handler-related option values, with the flags of the handler forms (`exec`). */

@@ -1,6 +1,6 @@
 /**
  * The option parsers every command shares: counts, sequence numbers,
- * durations, sizes, lock waits, log formats, archive policies and the
+ * durations, sizes, lock waits, archive policies and the
  * parallel-mode options. Each checks its value once, at the edge, and throws
  * a {@linkcode UsageError} naming the option and what is allowed.
  *
@@ -9,7 +9,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { ArchivePolicy } from "../worker/run_once.ts";
 import { UsageError } from "./_io.ts";
-import type { LogFormat } from "./_log.ts";
 
 /** The options of a command, as `parseArgs` takes them. */
 export type OptionTable = NonNullable<ParseArgsConfig["options"]>;
@@ -170,12 +169,6 @@ export function waitOption(wait: string | undefined, noWait: boolean): number {
   if (noWait && wait !== undefined) throw new UsageError("--wait and --no-wait exclude each other; give one");
   if (noWait) return 0;
   return wait === undefined ? Infinity : duration(wait, "--wait");
-}
-
-/** Checks `--log-format`. */
-export function logFormat(value: string | undefined): LogFormat {
-  if (value === "text" || value === "json" || value === undefined) return value ?? "text";
-  throw new UsageError(`--log-format must be text or json, found ${JSON.stringify(value)}`);
 }
 
 /** `--archive keep|delete|DURATION`: what SUCCESS does with a task. */

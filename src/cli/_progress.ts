@@ -1,13 +1,19 @@
 /**
  * A progress line for `hurah run` on a terminal: done/total, rate and ETA,
- * redrawn in place at most ten times a second. Log lines are written above
- * it: the line is cleared, the log line written, the line drawn again.
+ * kept as a footer below the log. Each log line is written above it in the
+ * same write as the line drawn again (so that it is on screen between log
+ * lines, however many there are); its figures are computed again at most ten
+ * times a second.
  */
 export class Progress {
   #total = 0;
   #done = 0;
   #drawn = false;
-  #lastDraw = -Infinity;
+  /** The line as last computed, and when. */
+  #line = "";
+  #computedAt = -Infinity;
+  /** The line on screen now. */
+  #shown = "";
   readonly #started: number;
 
   constructor(
@@ -22,17 +28,20 @@ export class Progress {
     this.#total = Math.max(this.#total, this.#done + pending);
   }
 
-  /** Writes a log line above the progress line, counting it if it is a handled task. */
+  /** Writes a log line above the progress line, counting it if it is a handled task, and draws the line again. */
   log(text: string, handled: boolean): void {
     if (handled) this.#done++;
-    this.#clear();
-    if (text) this.write(text);
-    this.#draw();
+    const line = this.#current();
+    if (!text && (line === "" || (this.#drawn && line === this.#shown))) return;
+    this.write((this.#drawn ? "\r\x1b[K" : "") + text + line);
+    this.#drawn = line !== "";
+    this.#shown = line;
   }
 
   /** Removes the progress line. */
   finish(): void {
-    this.#clear();
+    if (this.#drawn) this.write("\r\x1b[K");
+    this.#drawn = false;
   }
 
   /** The progress text, as `1200/5000 tasks, 830/s, ETA 5s`. */
@@ -44,18 +53,15 @@ export class Progress {
     return `${this.#done}/${this.#total} tasks, ${Math.round(rate)}/s${eta}`;
   }
 
-  #clear(): void {
-    if (this.#drawn) this.write("\r\x1b[K");
-    this.#drawn = false;
-  }
-
-  /** Draws the line, at most ten times a second (between log lines it may stay away a moment). */
-  #draw(): void {
+  /** The line to draw: none for fewer than 2 tasks; its figures computed again at most ten times a second. */
+  #current(): string {
+    if (this.#total < 2) return "";
     const now = this.now();
-    if (this.#total < 2 || now - this.#lastDraw < 100) return;
-    this.#lastDraw = now;
-    this.write(this.text());
-    this.#drawn = true;
+    if (now - this.#computedAt >= 100) {
+      this.#computedAt = now;
+      this.#line = this.text();
+    }
+    return this.#line;
   }
 }
 

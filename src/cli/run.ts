@@ -4,8 +4,17 @@ import { LockTimeoutError } from "../errors.ts";
 import { HANDLER_OPTIONS, handlerSpecs, loadSpecs } from "./_handlers.ts";
 import { argumentHelp, flagHelp, usageLines } from "./_handler_help.ts";
 import type { CliIo } from "./_io.ts";
-import { eventFormatter, lockWaitFormatter } from "./_log.ts";
-import { archivePolicy, logFormat, parallelOptions, parseOptions, taskSizeOption, waitOption } from "./_options.ts";
+import {
+  commandOptions,
+  eventFormatter,
+  lockWaitFormatter,
+  LOG_OPTIONS,
+  logHelp,
+  logSettings,
+  noticeFormatter,
+} from "./_log.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+import { archivePolicy, parallelOptions, parseOptions, taskSizeOption, waitOption } from "./_options.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 
 /** Help text of `hurah run`. */
@@ -46,8 +55,7 @@ ${flagHelp(24, true)}  --config FILE         handle every listener of a config f
   --no-wait             do not wait: exit 75 at once if another runner of the
                         listener is busy (for cron)
   --no-fsync            do not flush rewritten task files to disk
-  --log-format FORMAT   text (default) or json, one line per task on stderr
-  --json                print the pass report as JSON on stdout (with --config:
+${logHelp(22)}  --json                print the pass report as JSON on stdout (with --config:
                         one document, {"listeners": [report, ...]})
   -h, --help            show this help
 
@@ -85,8 +93,8 @@ or --wait ran out; with --config the other listeners are still handled),
 export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     ...HANDLER_OPTIONS,
+    ...LOG_OPTIONS,
     json: { type: "boolean", default: false },
-    "log-format": { type: "string", default: "text" },
     wait: { type: "string" },
     "no-wait": { type: "boolean", default: false },
   });
@@ -94,15 +102,17 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     io.stdout(RUN_HELP);
     return 0;
   }
-  const format = logFormat(values["log-format"]);
+  const logging = logSettings(values, io.env);
+  const { format } = logging;
   const { root, specs } = await handlerSpecs(values, positionals, io);
   const listeners = await loadSpecs(specs);
-  const log = eventFormatter(format, io.color);
+  const log = eventFormatter(format, io.color, logging);
+  const notice = noticeFormatter(logging);
   const parallel = parallelOptions(values);
   const archive = archivePolicy(values.archive);
   const taskSize = taskSizeOption(values);
   const lockTimeoutMs = waitOption(values.wait, values["no-wait"]);
-  const lockLine = lockWaitFormatter(format, "run");
+  const lockLine = lockWaitFormatter(format, "run", logging.timestamps);
   let failed = false;
   let busy = false;
   /** With --config and --json: every listener's report, printed as one document at the end. */
@@ -110,9 +120,21 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const progress = io.stderrIsTerminal && format === "text" ? new Progress(io.stderr) : undefined;
   const onEvent = (event: RunEvent) => {
     if (progress === undefined) io.stderr(log(event));
-    else if (event.type === "backlog") progress.backlog(event.pending);
-    else progress.log(log(event), event.type === "task");
+    else {
+      if (event.type === "backlog") progress.backlog(event.pending);
+      progress.log(log(event), event.type === "task");
+    }
   };
+  const ids = listeners.map((listener) => listenerId(listener.name, listener.eventType));
+  if (format === "json") {
+    io.stderr(notice("", "start", {
+      command: "run",
+      version: denoJson.version,
+      root,
+      listeners: ids,
+      options: commandOptions(values),
+    }));
+  }
   for (const listener of listeners) {
     if (io.signal.aborted) break;
     const id = listenerId(listener.name, listener.eventType);
@@ -151,7 +173,9 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     }
   }
   if (reports !== undefined) io.stdout(JSON.stringify({ listeners: reports }) + "\n");
-  return failed ? 1 : busy ? BUSY_EXIT_CODE : 0;
+  const code = failed ? 1 : busy ? BUSY_EXIT_CODE : 0;
+  if (format === "json") io.stderr(notice("", "stop", { command: "run", exitCode: code }));
+  return code;
 }
 
 /** The exit code of a run that found another runner busy: EX_TEMPFAIL, as `flock -n` is used from cron. */

@@ -3,10 +3,10 @@ import { fileURLToPath } from "node:url";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { handlerArgs, handlerSpecs, WATCH_OPTIONS } from "./_handlers.ts";
 import { type CliIo, UsageError } from "./_io.ts";
+import { logSettings } from "./_log.ts";
 import {
   archivePolicy,
   duration,
-  logFormat,
   parallelOptions,
   parseOptions,
   positiveDuration,
@@ -43,7 +43,7 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   }
   const graceMs = duration(values.grace, "--grace");
   positiveDuration(values["rescan-interval"], "--rescan-interval");
-  logFormat(values["log-format"]);
+  logSettings(values, () => undefined);
   const { root, specs } = await handlerSpecs(values, positionals, io);
   for (const spec of specs) {
     checkHandlerName(spec.name);
@@ -69,6 +69,9 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   if (values.timeout !== undefined) watchArgs.push("--timeout", values.timeout);
   if (values["max-task-size"] !== undefined) watchArgs.push("--max-task-size", values["max-task-size"]);
   if (values["log-format"] !== "text") watchArgs.push("--log-format", values["log-format"]);
+  for (const flag of ["log-timestamps", "no-log-timestamps", "quiet", "verbose"] as const) {
+    if (values[flag]) watchArgs.push(`--${flag}`);
+  }
   if (values["no-fsync"]) watchArgs.push("--no-fsync");
   io.stdout(unitFile({
     command: [...hurahCommand(), "watch", ...watchArgs],

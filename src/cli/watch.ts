@@ -2,11 +2,12 @@ import { watch } from "../worker/watch.ts";
 import { handlerSpecs, loadSpecs, WATCH_OPTIONS } from "./_handlers.ts";
 import { flagHelp, usageLines } from "./_handler_help.ts";
 import type { CliIo } from "./_io.ts";
-import { eventFormatter, lockWaitFormatter } from "./_log.ts";
+import { listenerId } from "../protocol/listener_id.ts";
+import { commandOptions, eventFormatter, lockWaitFormatter, logHelp, logSettings, noticeFormatter } from "./_log.ts";
+import denoJson from "../../deno.json" with { type: "json" };
 import {
   archivePolicy,
   duration,
-  logFormat,
   parallelOptions,
   parseOptions,
   positiveDuration,
@@ -47,8 +48,7 @@ ${flagHelp(29, false)}  --config FILE              watch every listener of a con
                              judged by the file system's clock, not this host's
   --grace DURATION           shutdown grace period (default 10s)
   --rescan-interval DURATION safety re-listing interval (default 10s)
-  --log-format FORMAT        text (default) or json, one line per task on stderr
-  --archive POLICY           keep (default), delete, or a retention like 7d
+${logHelp(27)}  --archive POLICY           keep (default), delete, or a retention like 7d
                              (archived tasks older than that are deleted hourly)
   --max-task-size SIZE       the largest task file read, as 16MiB (default);
                              larger ones are quarantined unread
@@ -66,14 +66,15 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
     io.stdout(WATCH_HELP);
     return 0;
   }
-  const format = logFormat(values["log-format"]);
+  const logging = logSettings(values, io.env);
   const graceMs = duration(values.grace, "--grace");
   const rescanIntervalMs = positiveDuration(values["rescan-interval"], "--rescan-interval");
   const { root, specs } = await handlerSpecs(values, positionals, io);
   const listeners = await loadSpecs(specs);
-  const log = eventFormatter(format, io.color);
+  const log = eventFormatter(logging.format, io.color, logging);
+  const notice = noticeFormatter(logging);
   const taskSize = taskSizeOption(values);
-  const lockLine = lockWaitFormatter(format, "watch");
+  const lockLine = lockWaitFormatter(logging.format, "watch", logging.timestamps);
   const watcher = watch(root, {
     listeners,
     signal: io.signal,
@@ -87,13 +88,20 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
     archive: archivePolicy(values.archive),
   });
   await watcher.ready;
+  const ids = listeners.map((l) => listenerId(l.name, l.eventType));
   const names = listeners.map((l) => `${l.name} (${JSON.stringify(l.eventType)})`).join(", ");
-  if (format === "text") io.stderr(`hurah watch: watching ${names} under ${root}\n`);
+  io.stderr(notice(`hurah watch: watching ${names} under ${root}`, "start", {
+    command: "watch",
+    version: denoJson.version,
+    root,
+    listeners: ids,
+    options: commandOptions(values),
+  }));
   io.signal.addEventListener("abort", () => {
     const grace = graceMs === 0 ? "running tasks are stopped at once" : `a running task gets up to ${values.grace}`;
-    if (format === "text") io.stderr(`hurah watch: stopping; ${grace}\n`);
+    if (logging.format === "text") io.stderr(notice(`hurah watch: stopping; ${grace}`, "stopping"));
   }, { once: true });
-  await watcher.done;
-  if (format === "text") io.stderr("hurah watch: stopped\n");
+  const reports = await watcher.done;
+  io.stderr(notice("hurah watch: stopped", "stop", { command: "watch", listeners: reports }));
   return 0;
 }

@@ -10,7 +10,7 @@ import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { Dispatcher, Layout, listenerPath } from "../../mod.ts";
 import { parseConfig } from "../../src/cli/_config.ts";
-import { exists, runCli, spawnCli, stopChild, tempRoot, waitUntil } from "../_helpers.ts";
+import { exists, runCli, spawnCli, stopChild, tempRoot, untimed, waitUntil } from "../_helpers.ts";
 
 /** The directories of one test: the config file's, the event root, a working directory apart, and the audit output. */
 interface Dirs {
@@ -348,7 +348,9 @@ Deno.test("run and watch --config with two listeners of one name on different ev
     for (const type of ["a", "b"]) await dispatcher.dispatch(type, { type });
     const run = await runCli(["run", "--config", config]);
     equal(run.code, 0, run.stderr);
-    const logs = run.stderr.split("\n").filter((line) => line !== "");
+    // Each line starts with the time (no JOURNAL_STREAM here): then the listener, told apart by its event type.
+    ok(run.stderr.split("\n").filter(Boolean).every((line) => /^\d{4}-\d\d-\d\dT[\d:.]+Z /.test(line)), run.stderr);
+    const logs = untimed(run.stderr).split("\n").filter((line) => line !== "");
     deepEqual(logs.map((line) => line.replace(/\(.* ms\)$/, "(ms)")), [
       "a/mailer #1 SUCCESS -> archive (ms)",
       "b/mailer #1 SUCCESS -> archive (ms)",
@@ -363,7 +365,17 @@ Deno.test("run and watch --config with two listeners of one name on different ev
     for (const type of ["a", "b"]) await dispatcher.dispatch(type, { type });
     const run = await runCli(["run", "--config", config, "--log-format", "json", "--json"]);
     equal(run.code, 0, run.stderr);
-    const logs = run.stderr.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+    const records = run.stderr.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+    // A start record (version, options, the listener set) first, a stop record last.
+    const [start, stop] = [records[0], records.at(-1)];
+    deepEqual([start.type, start.command, start.listeners, typeof start.version], ["start", "run", [
+      "a/mailer",
+      "b/mailer",
+    ], "string"]);
+    equal(start.options.config, config);
+    deepEqual([stop.type, stop.exitCode], ["stop", 0]);
+    const logs = records.slice(1, -1);
+    ok(logs.every((log) => /^\d+(\.\d{1,3})?$/.test(String(log.durationMs))), "durations to the microsecond");
     deepEqual(logs.map(({ type, listener, sequence, result }) => ({ type, listener, sequence, result })), [
       { type: "task", listener: "a/mailer", sequence: 2, result: "SUCCESS" },
       { type: "task", listener: "b/mailer", sequence: 2, result: "SUCCESS" },
@@ -392,7 +404,13 @@ Deno.test("run and watch --config with two listeners of one name on different ev
       exited = true;
       await Promise.all([stdout.done, stderr.done]);
       equal(status.code, 0, stderr.text);
-      const logs = stderr.text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+      const records = stderr.text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+      deepEqual([records[0].type, records[0].command, records[0].listeners], ["start", "watch", [
+        "a/mailer",
+        "b/mailer",
+      ]]);
+      equal(records.at(-1).type, "stop");
+      const logs = records.filter((record) => record.type === "task");
       deepEqual(
         logs.map(({ type, listener, sequence, result }) => ({ type, listener, sequence, result }))
           .sort((x, y) => x.listener < y.listener ? -1 : 1),

@@ -2,7 +2,7 @@
 import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { buildOpsRoot, GONE_WORKER, LIVE_WORKER } from "../_ops_root.ts";
-import { runCli, tempRoot } from "../_helpers.ts";
+import { runCli, tempRoot, untimed } from "../_helpers.ts";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -335,7 +335,7 @@ Deno.test("hurah requeue puts tasks back with their history, and hurah run then 
     const result = await runCli(["run", "audit", "", handler], { env });
     equal(result.code, 0, result.stderr);
     match(
-      result.stderr,
+      untimed(result.stderr),
       /^audit #2 SUCCESS -> archive .*\naudit #3 SUCCESS -> archive .*\naudit #4 SUCCESS -> archive/,
     );
     const archived = await read("archive", "4.json");

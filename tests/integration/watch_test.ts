@@ -30,7 +30,7 @@ import {
   type TaskContext,
   watch,
 } from "../../mod.ts";
-import { killQuietly, sequencesIn, spawnCli, tempRoot, waitUntil } from "../_helpers.ts";
+import { killQuietly, sequencesIn, spawnCli, tempRoot, untimed, waitUntil } from "../_helpers.ts";
 import { spawnDispatchLoop } from "./_dispatch_loop.ts";
 
 const HANDLERS = join(dirname(fileURLToPath(import.meta.url)), "handlers");
@@ -168,7 +168,7 @@ Deno.test("hurah watch handles 500 tasks that another process dispatches", async
     equal((await exitOf(watcher)).code, 0, watcher.stderr());
 
     const handled = linesOf(log);
-    const stderrLines = watcher.stderr().split("\n").filter((line) => line !== "");
+    const stderrLines = untimed(watcher.stderr()).split("\n").filter((line) => line !== "");
     for (const [k, { name, eventType }] of listeners.entries()) {
       // Exactly once each, in sequence order.
       deepEqual(
@@ -206,7 +206,7 @@ Deno.test("hurah watch handles 500 tasks that another process dispatches", async
       ["mailer", "shop/order", join(HANDLERS, "append_log.ts"), root.path, "--no-fsync", "--log-format", "json"],
       { HURAH_TEST_LOG: log },
     );
-    // The JSON format prints no start line: wait for the registration (the dispatcher only
+    // The start record comes once the watcher is ready: wait for the registration (the dispatcher only
     // delivers to registered listeners). A task that comes before the inbox is watched is
     // found by the first pass anyway.
     await waitUntil("the listener's registration", () => existsDir(inbox), DEADLINE_MS, 10);
@@ -228,7 +228,13 @@ Deno.test("hurah watch handles 500 tasks that another process dispatches", async
     deepEqual(linesOf(log).map(Number), range(total), "the handler's calls");
     deepEqual(sequencesIn(archive, SKIP_OTHERS), range(total));
     deepEqual(sequencesIn(inbox, SKIP_OTHERS), []);
-    const lines = watcher.stderr().split("\n").filter((line) => line !== "");
+    const records = watcher.stderr().split("\n").filter((line) => line !== "");
+    // A start record (version, options, listeners), then one line per task, then a stop record: nothing else.
+    const [start, stop] = [JSON.parse(records[0]), JSON.parse(records.at(-1)!)];
+    deepEqual([start.type, start.command, start.listeners], ["start", "watch", ["shop/order/mailer"]]);
+    equal(start.options["log-format"], "json");
+    deepEqual([stop.type, stop.listeners["shop/order/mailer"].archived], ["stop", total]);
+    const lines = records.slice(1, -1);
     equal(lines.length, total, "one log line per task, nothing else");
     for (const [k, line] of lines.entries()) {
       const event = JSON.parse(line);
@@ -238,6 +244,7 @@ Deno.test("hurah watch handles 500 tasks that another process dispatches", async
       equal(event.result, "SUCCESS");
       equal(event.fate, "archive");
       ok(typeof event.durationMs === "number" && event.durationMs >= 0, line);
+      ok(/^\d+(\.\d{1,3})?$/.test(String(event.durationMs)), `durationMs to the microsecond: ${line}`);
       ok(!Number.isNaN(Date.parse(event.time)), line);
     }
   });
@@ -456,7 +463,7 @@ Deno.test("hurah watch retries a RETRY task after retryDelay(), woken by not_bef
   equal(archived.retry_count, 1);
 
   // The text log: RETRY with its delay, then SUCCESS.
-  const taskLines = watcher.stderr().split("\n").filter((line) => line.startsWith("job/retrier #1 "));
+  const taskLines = untimed(watcher.stderr()).split("\n").filter((line) => line.startsWith("job/retrier #1 "));
   equal(taskLines.length, 2, watcher.stderr());
   ok(/^job\/retrier #1 RETRY -> retry in 300 ms /.test(taskLines[0]), taskLines[0]);
   ok(/^job\/retrier #1 SUCCESS -> archive /.test(taskLines[1]), taskLines[1]);
