@@ -95,6 +95,12 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
     io.stderr(
       `hurah dispatch: no listener for ${JSON.stringify(eventType)} under ${dispatcher.root}; nothing delivered\n`,
     );
+  } else if (deliveries.every((delivery) => delivery.listenerEventType !== eventType)) {
+    const types = [...new Set(deliveries.map((delivery) => delivery.listenerEventType || "the root type"))];
+    io.stderr(
+      `hurah dispatch: note: ${JSON.stringify(eventType)} has no listener of its own; delivered to listeners of ` +
+        `${types.join(", ")} only\n`,
+    );
   }
   return 0;
 }
@@ -122,13 +128,16 @@ function printDeliveries(deliveries: readonly Delivery[], json: boolean, io: Cli
  */
 const EVENTS_PER_CALL = 2_048;
 
+/** How many events that reached no listener a batch names; the rest are counted. */
+const UNREACHED_NAMED = 5;
+
 async function dispatchBatch(
   source: string,
   options: { root?: string; "no-fsync": boolean; "max-task-size"?: string; json: boolean; "lock-timeout": string },
   io: CliIo,
 ): Promise<number> {
   const { maxTaskSize } = taskSizeOption(options);
-  const events = parseEventLines(
+  const { events, lines: lineOf } = parseEventLines(
     await readSource(source, "batch file", io),
     source === "-" ? "standard input" : source,
     maxTaskSize ?? DEFAULT_MAX_TASK_SIZE,
@@ -136,7 +145,8 @@ async function dispatchBatch(
   const root = resolveRoot(undefined, options.root, io);
   const dispatcher = new Dispatcher(root, { ...dispatcherOptions(options, io), maxTaskSize });
   let deliveries = 0;
-  let unreached = 0;
+  /** The event types (line numbers) of the events that reached no listener. */
+  const unreached: string[] = [];
   let separator = "[";
   let failure: DeliveryError | undefined;
   for (let start = 0; start < events.length && failure === undefined; start += EVENTS_PER_CALL) {
@@ -149,9 +159,9 @@ async function dispatchBatch(
       failure = error;
       results = error.deliveries.slice(0, error.deliveries.findLastIndex((each) => each.length > 0) + 1);
     }
-    for (const each of results) {
+    for (const [k, each] of results.entries()) {
       deliveries += each.length;
-      if (each.length === 0) unreached++;
+      if (each.length === 0) unreached.push(`${events[start + k].eventType} (line ${lineOf[start + k]})`);
       if (options.json) {
         io.stdout(separator + JSON.stringify(each) + "\n");
         separator = ",";
@@ -170,17 +180,27 @@ async function dispatchBatch(
     `hurah dispatch: ${count(events.length, "event", "events")}, ` +
       `${count(deliveries, "delivery", "deliveries")} under ${dispatcher.root}\n`,
   );
-  if (unreached > 0) io.stderr(`hurah dispatch: ${count(unreached, "event", "events")} reached no listener\n`);
+  if (unreached.length > 0) {
+    const named = unreached.slice(0, UNREACHED_NAMED).join(", ");
+    const more = unreached.length > UNREACHED_NAMED ? `, and ${unreached.length - UNREACHED_NAMED} more` : "";
+    io.stderr(`hurah dispatch: ${count(unreached.length, "event", "events")} reached no listener: ${named}${more}\n`);
+  }
   return 0;
 }
 
 /**
- * The events of a JSON-lines text, each line checked as `dispatchMany()`
+ * The events of a JSON-lines text (with their line numbers), each line checked as `dispatchMany()`
  * will check it, so that a mistake is reported with its line number and
  * nothing is written.
  */
-function parseEventLines(text: string, source: string, maxTaskSize: number): DispatchEvent[] {
+function parseEventLines(
+  text: string,
+  source: string,
+  maxTaskSize: number,
+): { events: DispatchEvent[]; lines: number[] } {
   const events: DispatchEvent[] = [];
+  /** Each event's line number. */
+  const lines: number[] = [];
   for (const [k, line] of text.split("\n").entries()) {
     if (line.trim() === "") continue;
     const where = `${source} line ${k + 1}`;
@@ -213,8 +233,9 @@ function parseEventLines(text: string, source: string, maxTaskSize: number): Dis
       throw error;
     }
     events.push(Object.hasOwn(rest, "payload") ? { eventType, payload: rest.payload } : { eventType });
+    lines.push(k + 1);
   }
-  return events;
+  return { events, lines };
 }
 
 /** Standard input for `-`, else the file's text; `what` names the file in the error. */

@@ -7,7 +7,7 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { decodeTask, Layout } from "../../mod.ts";
-import { namesIn, runCli, sequencesIn, spawnCli, tempRoot, waitUntil } from "../_helpers.ts";
+import { listDirs, namesIn, runCli, sequencesIn, spawnCli, tempRoot, waitUntil } from "../_helpers.ts";
 import { smallTmpfs } from "../_tmpfs.ts";
 
 async function registeredRoot() {
@@ -181,4 +181,40 @@ Deno.test("hurah dispatch never gives the number of a task in flight, when track
   const who = (state: string) =>
     namesIn(join(dir, state)).map((name) => JSON.parse(Deno.readTextFileSync(join(dir, state, name))).payload.who);
   deepEqual([...who(Layout.ARCHIVE), ...who(Layout.INBOX)].sort(), ["A", "B"], "both tasks kept");
+});
+
+Deno.test("hurah dispatch to a type with no listener of its own says so, and leaves no directory behind", async (t) => {
+  await using root = await registeredRoot();
+  const before = await listDirs(root.path);
+  await t.step("only ancestor listeners: delivered, with a note naming them", async () => {
+    const result = await runCli(["dispatch", "product/created/late", "{}", "--root", root.path]);
+    equal(result.code, 0, result.stderr);
+    deepEqual(result.stdout.trim().split("\n").map((line) => line.split(" ")[0]), ["mailer", "audit"]);
+    equal(
+      result.stderr,
+      `hurah dispatch: note: "product/created/late" has no listener of its own; ` +
+        "delivered to listeners of product/created, the root type only\n",
+    );
+  });
+  await t.step("its own listener: no note", async () => {
+    const result = await runCli(["dispatch", "product/created", "{}", "--root", root.path]);
+    equal(result.code, 0, result.stderr);
+    equal(result.stderr, "");
+  });
+  await t.step("a batch names the events that reached no listener, the first 5, then a count", async () => {
+    await Deno.remove(join(root.path, "audit_listener"), { recursive: true });
+    const lines = ["product/created", ...Array.from({ length: 7 }, (_, k) => `typo${k}`)]
+      .map((type) => JSON.stringify({ event_type: type })).join("\n");
+    const result = await runCli(["dispatch", "--batch", "-", "--root", root.path], { stdin: lines });
+    equal(result.code, 0, result.stderr);
+    match(
+      result.stderr,
+      /\nhurah dispatch: 7 events reached no listener: typo0 \(line 2\), typo1 \(line 3\), typo2 \(line 4\), typo3 \(line 5\), typo4 \(line 6\), and 2 more\n$/,
+    );
+  });
+  // No directory was made for the types nobody listens to (PHP's dispatcher makes them; nothing needs them).
+  deepEqual(
+    (await listDirs(root.path)).filter((dir) => !dir.startsWith("./audit_listener")),
+    before.filter((dir) => !dir.startsWith("./audit_listener")),
+  );
 });

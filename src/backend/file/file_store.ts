@@ -91,8 +91,8 @@ export class FileStore {
 
   /**
    * Every listener that a dispatch of an event type reaches, deepest level
-   * first, given the type's checked segments (`parseEventType`). Creates the
-   * type's directories as PHP does. Throws before anything is delivered when
+   * first, given the type's checked segments (`parseEventType`). Creates no
+   * directory (PHP's dispatcher creates the type's). Throws before anything is delivered when
    * a link or a file stands where a directory should be.
    */
   listenersFor(segments: readonly string[]): ListenerRef[] {
@@ -117,10 +117,9 @@ export class FileStore {
       levels.push(found);
       if (next === undefined) break;
       const nextDir = join(dir, next);
-      if (nextEntry === undefined) {
-        Deno.mkdirSync(join(nextDir, ...segments.slice(depth + 1)), { recursive: true });
-        break;
-      }
+      // No directory for the rest of the type: no listener below, and none is made (PHP's dispatcher makes them,
+      // but its runner and hurah's make their own), so that a type nobody listens to leaves nothing behind.
+      if (nextEntry === undefined) break;
       if (nextEntry.isSymlink) throw new UnsafePathError(nextDir, "event type directory is a symbolic link");
       if (!nextEntry.isDirectory) throw new UnsafePathError(nextDir, "expected an event type directory, found a file");
       dir = nextDir;
