@@ -186,7 +186,7 @@ export function packageCache(path: string): string | undefined {
 /**
  * Checks the program that ExecStart runs: it exists, is a file, and lies in
  * no package manager's cache (neither the path given nor, for a symbolic
- * link, its target). `flag` names the option to fix it with.
+ * link, its target). `what` names it in the message, `fix` says what to do.
  *
  * @throws {UsageError} Naming the path and what to do.
  */

@@ -712,6 +712,10 @@ serviceTest("hurah systemd: the options that widen the sandbox", async (t) => {
       deepEqual(paths(unit, "Service", "ReadWritePaths"), readWrite ?? [root]);
     });
   }
+  await t.step("a path under /home: ProtectHome=read-only, not yes, which would hide it", async () => {
+    const { unit } = await systemd([...base, "--allow-read", "/home/alice/data"], dir.path);
+    equal(value(unit, "Service", "ProtectHome"), "read-only");
+  });
   await t.step("a handler loaded over the network: the unit waits for network-online.target", async () => {
     const result = await systemdRun(
       ["scaler", "a", "https://example.com/h.ts", "/srv/events", "--deno", deno, "--service-user", "hurah"],
