@@ -92,22 +92,7 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   const absoluteRoot = resolve(root);
   const config = values.config === undefined ? undefined : resolve(values.config);
   const modules = specs.map(moduleOf).filter((module) => module !== undefined);
-  const watchArgs: string[] = config !== undefined ? ["--config", config] : [
-    specs[0].name,
-    specs[0].eventType,
-    ...handlerArgs(specs[0]),
-  ];
-  watchArgs.push("--root", absoluteRoot, "--grace", values.grace, "--rescan-interval", values["rescan-interval"]);
-  if (values["max-attempts"] !== undefined) watchArgs.push("--max-attempts", values["max-attempts"]);
-  if (values["max-lost"] !== undefined) watchArgs.push("--max-lost", values["max-lost"]);
-  if (values.concurrency !== undefined) watchArgs.push("--concurrency", values.concurrency);
-  if (values["host-id"] !== undefined) watchArgs.push("--host-id", values["host-id"]);
-  if (values.lease !== undefined) watchArgs.push("--lease", values.lease);
-  if (values.archive !== undefined) watchArgs.push("--archive", values.archive);
-  if (values.timeout !== undefined) watchArgs.push("--timeout", values.timeout);
-  if (values["max-task-size"] !== undefined) watchArgs.push("--max-task-size", values["max-task-size"]);
-  if (values["log-format"] !== "text") watchArgs.push("--log-format", values["log-format"]);
-  if (values["no-fsync"]) watchArgs.push("--no-fsync");
+  const watchArgs = watchArguments(values, specs, absoluteRoot, config);
 
   const readWrite = allowWrite.map((path) => resolve(path));
   const reads = [
@@ -153,6 +138,40 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
     sandbox: settingLines(settings),
   }));
   return 0;
+}
+
+/** The options of `hurah watch` that ExecStart passes on as given, when given, in this order. */
+const PASSED_ON = [
+  "max-attempts",
+  "max-lost",
+  "concurrency",
+  "host-id",
+  "lease",
+  "archive",
+  "timeout",
+  "max-task-size",
+] as const;
+
+/** The option values `watchArguments()` reads. */
+type WatchValues =
+  & { grace: string; "rescan-interval": string; "log-format": string; "no-fsync": boolean }
+  & {
+    [Option in typeof PASSED_ON[number]]?: string;
+  };
+
+/** The arguments of `hurah watch` in ExecStart: those given, with absolute paths. */
+function watchArguments(values: WatchValues, specs: HandlerSpec[], root: string, config: string | undefined): string[] {
+  const watchArgs: string[] = config !== undefined
+    ? ["--config", config]
+    : [specs[0].name, specs[0].eventType, ...handlerArgs(specs[0])];
+  watchArgs.push("--root", root, "--grace", values.grace, "--rescan-interval", values["rescan-interval"]);
+  for (const option of PASSED_ON) {
+    const value = values[option];
+    if (value !== undefined) watchArgs.push(`--${option}`, value);
+  }
+  if (values["log-format"] !== "text") watchArgs.push("--log-format", values["log-format"]);
+  if (values["no-fsync"]) watchArgs.push("--no-fsync");
+  return watchArgs;
 }
 
 /** A module handler's file (when local) and URL (when remote). */
