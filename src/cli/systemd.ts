@@ -1,6 +1,7 @@
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
+import type { HandlerSpec } from "./_config.ts";
 import { handlerArgs, handlerSpecs, WATCH_OPTIONS } from "./_handlers.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { logSettings } from "./_log.ts";
@@ -12,31 +13,65 @@ import {
   positiveDuration,
   taskSizeOption,
 } from "./_options.ts";
+import { checkProgram, escapeSpecifiers, quoteArg, quotePath, sandbox, settingLines, stateDirectory } from "./_unit.ts";
 
 /** Help text of `hurah systemd`. */
-export const SYSTEMD_HELP = `Usage: hurah systemd <watch arguments> [--service-user USER]
+export const SYSTEMD_HELP = `Usage: hurah systemd <watch arguments> [--service-user USER] [--deno PATH] [options]
 
 Prints a systemd service unit that runs 'hurah watch' with the same
 arguments (see 'hurah watch --help'). Relative paths are made absolute.
 Save it as /etc/systemd/system/hurah-<name>.service, then run
 'systemctl daemon-reload && systemctl enable --now hurah-<name>'.
 
-The unit uses Type=exec, Restart=on-failure, KillSignal=SIGTERM with
+The unit uses Type=exec, Restart=on-failure (but not after exit 2, a usage
+error or a handler that does not load), KillSignal=SIGTERM with
 KillMode=mixed (only hurah gets SIGTERM; it stops exec handlers itself
-after the grace period), TimeoutStopSec = grace + 10 s, and hardening:
-NoNewPrivileges, ProtectSystem=strict with ReadWritePaths for the root,
-PrivateTmp.
+after the grace period), TimeoutStopSec = grace + 10 s, and a sandbox that
+'systemd-analyze security' rates OK: the file system read-only but for the
+event root, no home directories, a private /tmp and /dev, no capabilities,
+a system call filter; the network stays. Deno gets read and write access to
+the event root, read access to the handler modules' directories, and run
+access for exec handlers; see docs/operations.md for every setting.
 
 Options:
-  --service-user USER   run the service as USER (User= and Group=)
+  --service-user USER   run the service as USER (User= and Group=); without
+                        it the service runs as root, with a warning
+  --deno PATH           the deno binary ExecStart runs (default: this one);
+                        it must not lie in a package manager's cache (npx)
+  --allow-net           let module handlers use the network (deno --allow-net)
+  --allow-env           let module handlers read every environment variable
+                        (default: HURAH_*, NO_COLOR and JOURNAL_STREAM)
+  --allow-run           let module handlers run programs (given anyway when
+                        an exec handler is configured)
+  --allow-read PATH     let module handlers read PATH too (repeatable)
+  --allow-write PATH    let the service write to PATH too: deno --allow-write
+                        and ReadWritePaths= (repeatable)
+  --allow-all           deno -A: every Deno permission (the sandbox stays)
   -h, --help            show this help
 
-Exit codes: 0 printed, 2 usage error.
+Exit codes: 0 printed, 2 usage error (a deno binary in a cache, a handler
+module that does not exist, ...).
 `;
+
+/** The environment variables hurah itself reads. */
+const HURAH_ENV = ["HURAH_*", "NO_COLOR", "JOURNAL_STREAM"];
+
+/** The options of `hurah systemd` beyond those of `hurah watch`, for `parseArgs`. */
+const SYSTEMD_OPTIONS = {
+  "service-user": { type: "string" },
+  deno: { type: "string" },
+  "allow-net": { type: "boolean", default: false },
+  "allow-env": { type: "boolean", default: false },
+  "allow-run": { type: "boolean", default: false },
+  "allow-read": { type: "string", multiple: true },
+  "allow-write": { type: "string", multiple: true },
+  "allow-all": { type: "boolean", default: false },
+} as const;
 
 /** `hurah systemd`: prints a unit file. */
 export async function systemdCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseOptions(args, { ...WATCH_OPTIONS, "service-user": { type: "string" } });
+  const { values: all, positionals } = parseOptions(args, { ...WATCH_OPTIONS, ...SYSTEMD_OPTIONS });
+  const { "allow-read": allowRead = [], "allow-write": allowWrite = [], ...values } = all;
   if (values.help) {
     io.stdout(SYSTEMD_HELP);
     return 0;
@@ -53,72 +88,235 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   parallelOptions(values);
   archivePolicy(values.archive);
   taskSizeOption(values);
-  const absoluteRoot = resolve(root);
-  const watchArgs: string[] = values.config !== undefined ? ["--config", resolve(values.config)] : [
-    specs[0].name,
-    specs[0].eventType,
-    ...handlerArgs(specs[0]),
-  ];
-  watchArgs.push("--root", absoluteRoot, "--grace", values.grace, "--rescan-interval", values["rescan-interval"]);
-  if (values["max-attempts"] !== undefined) watchArgs.push("--max-attempts", values["max-attempts"]);
-  if (values["max-lost"] !== undefined) watchArgs.push("--max-lost", values["max-lost"]);
-  if (values.concurrency !== undefined) watchArgs.push("--concurrency", values.concurrency);
-  if (values["host-id"] !== undefined) watchArgs.push("--host-id", values["host-id"]);
-  if (values.lease !== undefined) watchArgs.push("--lease", values.lease);
-  if (values.archive !== undefined) watchArgs.push("--archive", values.archive);
-  if (values.timeout !== undefined) watchArgs.push("--timeout", values.timeout);
-  if (values["max-task-size"] !== undefined) watchArgs.push("--max-task-size", values["max-task-size"]);
-  if (values["log-format"] !== "text") watchArgs.push("--log-format", values["log-format"]);
-  for (const flag of ["log-timestamps", "no-log-timestamps", "quiet", "verbose"] as const) {
-    if (values[flag]) watchArgs.push(`--${flag}`);
+  const user = values["service-user"];
+  if (user !== undefined && !/^[a-z_][a-z0-9_-]*[$]?$/i.test(user)) {
+    throw new UsageError(`--service-user ${JSON.stringify(user)} is not a valid user name`);
   }
-  if (values["no-fsync"]) watchArgs.push("--no-fsync");
+  const absoluteRoot = resolve(root);
+  const config = values.config === undefined ? undefined : resolve(values.config);
+  const modules = specs.map(moduleOf).filter((module) => module !== undefined);
+  const watchArgs = watchArguments(values, specs, absoluteRoot, config);
+
+  const readWrite = allowWrite.map((path) => resolve(path));
+  const reads = [
+    absoluteRoot,
+    ...readWrite,
+    ...config === undefined ? [] : [config],
+    ...new Set(modules.filter((module) => module.path !== undefined).map((module) => dirname(module.path!))),
+    ...allowRead.map((path) => resolve(path)),
+  ];
+  const hurah = hurahCommand(values.deno, {
+    read: reads,
+    write: [absoluteRoot, ...readWrite],
+    env: values["allow-env"],
+    net: values["allow-net"],
+    run: values["allow-run"] || specs.some((spec) => spec.exec !== undefined),
+    all: values["allow-all"],
+  });
+  const remote = [hurah.cli, ...modules.map((module) => module.url)].some((url) => /^https?:/.test(url ?? ""));
+  const { settings, notes } = sandbox({
+    root: absoluteRoot,
+    readWrite,
+    seen: [...hurah.files, ...reads, Deno.cwd()],
+  });
+  for (const note of notes) io.stderr(`hurah systemd: ${note}\n`);
+  if (user === undefined) {
+    io.stderr(
+      "hurah systemd: warning: no --service-user, so the service runs as root (without capabilities, but owning " +
+        "what it writes); create a user (useradd --system --user-group --no-create-home --shell /usr/sbin/nologin " +
+        "hurah) and give --service-user hurah\n",
+    );
+  }
+  const names = specs.map((spec) => spec.name);
   io.stdout(unitFile({
-    command: [...hurahCommand(), "watch", ...watchArgs],
-    description: `hurah watch ${specs.map((s) => s.name).join(", ")} under ${absoluteRoot}`,
+    command: [...hurah.command, "watch", ...watchArgs],
+    description: `hurah watch ${names.join(", ")} under ${absoluteRoot}`,
+    identifier: syslogIdentifier(names),
     root: absoluteRoot,
     workingDirectory: Deno.cwd(),
     stopTimeoutSec: Math.ceil(graceMs / 1000) + 10,
-    user: values["service-user"],
+    user,
     standalone: Deno.build.standalone,
+    remote,
+    sandbox: settingLines(settings),
   }));
   return 0;
 }
 
-/** How to start this hurah: the binary itself, or deno running cli.ts. */
-function hurahCommand(): string[] {
-  if (Deno.build.standalone) return [Deno.execPath()];
+/** The options of `hurah watch` that ExecStart passes on as given, when given, in this order. */
+const PASSED_ON = [
+  "max-attempts",
+  "max-lost",
+  "concurrency",
+  "host-id",
+  "lease",
+  "archive",
+  "timeout",
+  "max-task-size",
+] as const;
+
+/** The logging flags of `hurah watch`, passed on when given. */
+const LOG_FLAGS = ["log-timestamps", "no-log-timestamps", "quiet", "verbose"] as const;
+
+/** The option values `watchArguments()` reads. */
+type WatchValues =
+  & { grace: string; "rescan-interval": string; "log-format": string; "no-fsync": boolean }
+  & { [Flag in typeof LOG_FLAGS[number]]?: boolean }
+  & {
+    [Option in typeof PASSED_ON[number]]?: string;
+  };
+
+/** The arguments of `hurah watch` in ExecStart: those given, with absolute paths. */
+function watchArguments(values: WatchValues, specs: HandlerSpec[], root: string, config: string | undefined): string[] {
+  const watchArgs: string[] = config !== undefined
+    ? ["--config", config]
+    : [specs[0].name, specs[0].eventType, ...handlerArgs(specs[0])];
+  watchArgs.push("--root", root, "--grace", values.grace, "--rescan-interval", values["rescan-interval"]);
+  for (const option of PASSED_ON) {
+    const value = values[option];
+    if (value !== undefined) watchArgs.push(`--${option}`, value);
+  }
+  if (values["log-format"] !== "text") watchArgs.push("--log-format", values["log-format"]);
+  for (const flag of LOG_FLAGS) if (values[flag]) watchArgs.push(`--${flag}`);
+  if (values["no-fsync"]) watchArgs.push("--no-fsync");
+  return watchArgs;
+}
+
+/** A module handler's file (when local) and URL (when remote). */
+function moduleOf(spec: HandlerSpec): { path?: string; url?: string } | undefined {
+  if (spec.module === undefined) return undefined;
+  const value = handlerArgs(spec)[0];
+  let path: string | undefined;
+  if (value.startsWith("file:")) path = fileURLToPath(value);
+  else if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(value)) return { url: value };
+  else path = value;
+  let isFile = false;
+  try {
+    isFile = Deno.statSync(path).isFile;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (!isFile) {
+    throw new UsageError(`${spec.name}: the handler module ${path} does not exist (or is not a file)`);
+  }
+  return { path };
+}
+
+/** The journal's name for the service's lines: `hurah-<listener>`, or the listeners' names joined with `+`. */
+export function syslogIdentifier(names: string[]): string {
+  const joined = names.join("+");
+  return `hurah-${joined.length <= 48 ? joined : `${names[0]}+${names.length - 1}-more`}`;
+}
+
+/** The Deno permissions the service gets. */
+interface Permissions {
+  /** Paths Deno may read. */
+  read: string[];
+  /** Paths Deno may write. */
+  write: string[];
+  /** Every environment variable, not only hurah's own. */
+  env: boolean;
+  /** The network. */
+  net: boolean;
+  /** Running programs: exec handlers need it (`setsid`, `sh`, and `Deno.kill` of their process group). */
+  run: boolean;
+  /** `-A`. */
+  all: boolean;
+}
+
+/**
+ * How to start this hurah: the binary itself, or deno running cli.ts with
+ * the permissions given; `files` are the local files ExecStart needs, `cli`
+ * is cli.ts's URL.
+ */
+function hurahCommand(deno: string | undefined, permissions: Permissions): {
+  command: string[];
+  files: string[];
+  cli?: string;
+} {
+  if (Deno.build.standalone) {
+    if (deno !== undefined) throw new UsageError("--deno does not go with a standalone hurah binary: it runs itself");
+    const binary = Deno.execPath();
+    checkProgram(binary, "this hurah binary", "copy it to /usr/local/bin and run that copy");
+    return { command: [binary], files: [binary] };
+  }
+  const denoPath = resolve(deno ?? Deno.execPath());
+  checkProgram(
+    denoPath,
+    deno === undefined ? "the deno running this (for ExecStart)" : "the deno binary",
+    'install deno where the service user can read it (cp "$(command -v deno)" /usr/local/bin/deno, after ' +
+      "resolving links) and give --deno /usr/local/bin/deno",
+  );
   const cli = new URL("../../cli.ts", import.meta.url);
+  const cliPath = cli.protocol === "file:" ? fileURLToPath(cli) : undefined;
+  return {
+    command: [
+      denoPath,
+      "run",
+      ...denoPermissions(permissions),
+      "--v8-flags=--max-semi-space-size=1", // as `deno install` in the README: flat memory on long drains
+      cliPath ?? cli.href,
+    ],
+    files: [denoPath, ...cliPath === undefined ? [] : [cliPath]],
+    cli: cli.href,
+  };
+}
+
+/** The `--allow-*` flags of `deno run`. */
+function denoPermissions(permissions: Permissions): string[] {
+  if (permissions.all) return ["-A"];
   return [
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--v8-flags=--max-semi-space-size=1", // as `deno install` in the README: flat memory on long drains
-    cli.protocol === "file:" ? fileURLToPath(cli) : cli.href,
+    `--allow-read=${pathList(permissions.read)}`,
+    `--allow-write=${pathList(permissions.write)}`,
+    permissions.env ? "--allow-env" : `--allow-env=${HURAH_ENV.join(",")}`,
+    "--allow-sys=hostname", // the host in worker ids and failure records
+    ...permissions.net ? ["--allow-net"] : [],
+    ...permissions.run ? ["--allow-run"] : [],
   ];
+}
+
+/** A comma-separated list of paths for a Deno permission flag, which has no way to escape a comma. */
+function pathList(paths: string[]): string {
+  const withComma = paths.find((path) => path.includes(","));
+  if (withComma !== undefined) {
+    throw new UsageError(`${withComma} has a comma, which a Deno permission list cannot hold; rename it`);
+  }
+  return [...new Set(paths)].join(",");
 }
 
 interface UnitSettings {
   command: string[];
   description: string;
+  identifier: string;
   root: string;
   workingDirectory: string;
   stopTimeoutSec: number;
   user?: string;
   standalone: boolean;
+  /** Whether ExecStart loads code over the network (hurah or a handler from JSR or another URL). */
+  remote: boolean;
+  /** The sandbox, as lines (`sandbox()`). */
+  sandbox: string[];
 }
 
 /** Renders the unit file. */
 export function unitFile(unit: UnitSettings): string {
-  if (unit.user !== undefined && !/^[a-z_][a-z0-9_-]*[$]?$/i.test(unit.user)) {
-    throw new UsageError(`--service-user ${JSON.stringify(unit.user)} is not a valid user name`);
-  }
+  const state = stateDirectory(unit.root);
+  const owner = unit.user ?? "root";
   const lines = [
-    `# Generated by 'hurah systemd'. Install as /etc/systemd/system/<name>.service, then:`,
-    `#   systemctl daemon-reload && systemctl enable --now <name>`,
+    `# Generated by 'hurah systemd'. Install as /etc/systemd/system/${unit.identifier}.service, then:`,
+    `#   systemctl daemon-reload && systemctl enable --now ${unit.identifier}`,
+    ...state !== undefined ? [] : [
+      "# Create the event root first: ReadWritePaths= below fails on a missing directory (the start fails",
+      "# with status=226/NAMESPACE), and hurah does not create it there:",
+      `#   install -d -m 2770 -o ${owner} -g ${owner} ${quotePath(unit.root)}`,
+    ],
     "[Unit]",
     `Description=${escapeSpecifiers(unit.description).replaceAll("\n", " ")}`,
-    "After=local-fs.target",
+    ...unit.remote
+      // deno fetches hurah or a handler at start.
+      ? ["Wants=network-online.target", "After=network-online.target local-fs.target"]
+      : ["After=local-fs.target"],
     `RequiresMountsFor=${quotePath(unit.root)}`,
     "",
     "[Service]",
@@ -126,43 +324,22 @@ export function unitFile(unit: UnitSettings): string {
     `ExecStart=${unit.command.map(quoteArg).join(" ")}`,
     // WorkingDirectory= takes the rest of the line as the path: quotes would be part of it.
     `WorkingDirectory=${escapeSpecifiers(unit.workingDirectory)}`,
+    `SyslogIdentifier=${escapeSpecifiers(unit.identifier)}`,
     "Restart=on-failure",
     "RestartSec=2s",
+    "# Exit 2 is a usage error or a handler that does not load: restarting would not help.",
+    "RestartPreventExitStatus=2",
     "KillSignal=SIGTERM",
     "KillMode=mixed",
     `TimeoutStopSec=${unit.stopTimeoutSec}s`,
     "Environment=NO_COLOR=1",
     ...(unit.standalone ? [] : ["CacheDirectory=hurah", "Environment=DENO_DIR=%C/hurah/deno"]),
     ...(unit.user !== undefined ? [`User=${unit.user}`, `Group=${unit.user}`] : []),
-    "NoNewPrivileges=yes",
-    "ProtectSystem=strict",
-    `ReadWritePaths=${quotePath(unit.root)}`,
-    // A private /tmp would hide a root that lives in /tmp or /var/tmp.
-    ...(/^\/(var\/)?tmp(\/|$)/.test(unit.root) ? [] : ["PrivateTmp=yes"]),
+    ...unit.sandbox,
     "",
     "[Install]",
     "WantedBy=multi-user.target",
     "",
   ];
   return lines.join("\n");
-}
-
-/** Escapes `%` so that systemd passes text through without expanding specifiers. */
-function escapeSpecifiers(text: string): string {
-  return text.replaceAll("%", "%%");
-}
-
-/** Quotes one path of a path list (RequiresMountsFor=, ReadWritePaths=); `$` is literal there. */
-function quotePath(path: string): string {
-  return quoteWord(escapeSpecifiers(path));
-}
-
-/** Quotes one command-line word for ExecStart, escaping `%` (specifiers) and `$` (variables). */
-export function quoteArg(word: string): string {
-  return quoteWord(escapeSpecifiers(word).replaceAll("$", "$$$$"));
-}
-
-function quoteWord(escaped: string): string {
-  if (escaped !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped)) return escaped;
-  return `"${escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")}"`;
 }

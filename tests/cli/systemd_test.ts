@@ -1,16 +1,20 @@
 /**
  * Acceptance: the output of `hurah systemd …` passes `systemd-analyze
- * verify` (when this machine has it), and always a structural test: the
- * settings that matter, and an ExecStart that systemd's own quoting rules
- * turn back into the very `hurah watch` command line, which then really
- * watches and runs the exec command intact.
+ * verify` and is rated at most 2.5 ("OK") by `systemd-analyze security`
+ * (when this machine has it), and always a structural test: the settings
+ * that matter, and an ExecStart that systemd's own quoting rules turn back
+ * into the very `hurah watch` command line, which then really watches, with
+ * the Deno permissions of the unit, and as the service user, and runs the
+ * exec command intact. The refusals (a deno in npx's cache, a handler module
+ * that does not exist) and the warnings (no service user, a path under /tmp).
  *
  * @module
  */
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Dispatcher, Layout, listenerPath } from "../../mod.ts";
-import { CLI, exists, runCli, spawnCli, stopChild, tempRoot, waitUntil } from "../_helpers.ts";
+import { packageCache } from "../../src/cli/_unit.ts";
+import { CLI, exists, runCli, stopChild, tempRoot, waitUntil } from "../_helpers.ts";
 
 const SYSTEMD_ANALYZE = "/usr/bin/systemd-analyze";
 
@@ -121,29 +125,102 @@ const HAS_ANALYZE = (() => {
   }
 })();
 
+/** Runs systemd-analyze on the unit saved as `hurah-test.service` in `dir`. */
+async function analyze(text: string, dir: string, args: string[]): Promise<{ code: number; said: string }> {
+  const file = join(dir, "hurah-test.service");
+  await Deno.writeTextFile(file, text);
+  const { code, stdout, stderr } = await new Deno.Command(SYSTEMD_ANALYZE, {
+    args: [...args, file],
+    env: { SYSTEMD_LOG_COLOR: "0", SYSTEMD_PAGER: "", SYSTEMD_COLORS: "0" },
+  }).output();
+  const decoder = new TextDecoder();
+  return { code, said: decoder.decode(stderr) + decoder.decode(stdout) };
+}
+
 /** A step running `systemd-analyze verify` on the unit; shown as ignored where it cannot run. */
 function verify(t: Deno.TestContext, text: string, dir: string): Promise<boolean> {
   return t.step({
-    name: "systemd-analyze verify accepts the unit",
+    name: HAS_ANALYZE ? "systemd-analyze verify accepts the unit" : "skipped: no systemd-analyze (verify)",
     ignore: !HAS_ANALYZE,
     async fn() {
-      const file = join(dir, "hurah-test.service");
-      await Deno.writeTextFile(file, text);
-      const { code, stdout, stderr } = await new Deno.Command(SYSTEMD_ANALYZE, {
-        args: ["verify", file],
-        env: { SYSTEMD_LOG_COLOR: "0", SYSTEMD_PAGER: "" },
-      }).output();
-      const decoder = new TextDecoder();
-      const said = decoder.decode(stderr) + decoder.decode(stdout);
+      const { code, said } = await analyze(text, dir, ["verify"]);
       equal(said, "", `systemd-analyze verify said:\n${said}\nabout:\n${text}`);
       equal(code, 0, "systemd-analyze verify exit code");
     },
   });
 }
 
-/** Prints the unit for `args`, run from `cwd`. */
+/** The highest exposure `systemd-analyze security` may rate a unit: "OK" ends at 2.5. */
+const MAX_EXPOSURE = 2.5;
+
+/** A step asserting that `systemd-analyze security --offline=yes` rates the unit at most 2.5. */
+function security(t: Deno.TestContext, text: string, dir: string): Promise<boolean> {
+  return t.step({
+    name: HAS_ANALYZE
+      ? `systemd-analyze security rates the unit at most ${MAX_EXPOSURE}`
+      : "skipped: no systemd-analyze (security)",
+    ignore: !HAS_ANALYZE,
+    async fn() {
+      const { code, said } = await analyze(text, dir, ["security", "--offline=yes"]);
+      equal(code, 0, said);
+      const score = /Overall exposure level for hurah-test\.service: (\d+\.\d+) (\w+)/.exec(said);
+      ok(score, `no exposure level in:\n${said}`);
+      ok(Number(score[1]) <= MAX_EXPOSURE, `exposure ${score[1]} ${score[2]}:\n${said}\nof:\n${text}`);
+      equal(score[2], "OK");
+    },
+  });
+}
+
+/**
+ * Where the tests put what a unit runs: outside /tmp (which PrivateTmp=
+ * would hide), /home and /root (ProtectHome=), /var/lib (StateDirectory=),
+ * in a directory every user may enter. Only root may write there: as
+ * another user, the tests that need it are skipped.
+ */
+const SERVICE_BASE = Deno.uid() === 0 ? "/srv" : undefined;
+/** Why a test that needs SERVICE_BASE is skipped. */
+const NOT_ROOT = "skipped: not root (needs a directory under /srv)";
+
+/** A fresh directory under /srv, removed by `[Symbol.asyncDispose]`. */
+async function serviceDir(): Promise<AsyncDisposable & { path: string }> {
+  ok(SERVICE_BASE !== undefined, NOT_ROOT);
+  await Deno.mkdir(SERVICE_BASE, { recursive: true });
+  const path = await Deno.makeTempDir({ dir: SERVICE_BASE, prefix: "hurah_test_" });
+  await Deno.chmod(path, 0o755);
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/**
+ * A deno binary that the service user may run, in `dir`: the deno running
+ * the tests lies in npx's cache under /root (on CI), which `hurah systemd`
+ * refuses. A hard link where the file system allows, else a copy.
+ */
+async function serviceDeno(dir: string): Promise<string> {
+  await Deno.mkdir(join(dir, "bin"), { mode: 0o755 });
+  const path = join(dir, "bin", "deno");
+  const source = await Deno.realPath(Deno.execPath());
+  await Deno.link(source, path).catch(() => Deno.copyFile(source, path));
+  return path;
+}
+
+/** `Deno.test` of a test that needs a directory under /srv: ignored, and named so, where there is none. */
+function serviceTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
+  Deno.test({ name: SERVICE_BASE === undefined ? `${name} (${NOT_ROOT})` : name, ignore: !SERVICE_BASE, fn });
+}
+
+/** What `hurah systemd …`, run from `cwd`, printed. */
+async function systemdRun(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return await runCli(["systemd", ...args], { cwd, env: { HURAH_ROOT: "" } });
+}
+
+/** Prints the unit for `args`, run from `cwd`; nothing may be said on stderr. */
 async function systemd(args: string[], cwd: string): Promise<{ text: string; unit: Unit }> {
-  const result = await runCli(["systemd", ...args], { cwd });
+  const result = await systemdRun(args, cwd);
   equal(result.code, 0, result.stderr);
   equal(result.stderr, "");
   return { text: result.stdout, unit: parseUnit(result.stdout) };
@@ -153,36 +230,130 @@ async function systemd(args: string[], cwd: string): Promise<{ text: string; uni
 function assertCommonSettings(unit: Unit, root: string, cwd: string, graceSeconds: number): void {
   equal(value(unit, "Service", "Type"), "exec");
   equal(value(unit, "Service", "Restart"), "on-failure");
+  equal(value(unit, "Service", "RestartPreventExitStatus"), "2");
   equal(value(unit, "Service", "KillSignal"), "SIGTERM");
   equal(value(unit, "Service", "KillMode"), "mixed");
   const stop = /^(\d+)s$/.exec(value(unit, "Service", "TimeoutStopSec"));
   ok(stop && Number(stop[1]) >= graceSeconds + 1, `TimeoutStopSec=${stop?.[1]} after a grace of ${graceSeconds} s`);
+  equal(value(unit, "Service", "UMask"), "0007");
   equal(value(unit, "Service", "NoNewPrivileges"), "yes");
   equal(value(unit, "Service", "ProtectSystem"), "strict");
-  deepEqual(paths(unit, "Service", "ReadWritePaths"), [root]);
+  for (
+    const key of [
+      "PrivateDevices",
+      "ProtectKernelTunables",
+      "ProtectKernelModules",
+      "ProtectKernelLogs",
+      "ProtectControlGroups",
+      "RestrictSUIDSGID",
+      "LockPersonality",
+    ]
+  ) {
+    equal(value(unit, "Service", key), "yes", key);
+  }
+  equal(value(unit, "Service", "SystemCallArchitectures"), "native");
+  equal(value(unit, "Service", "CapabilityBoundingSet"), "");
+  equal(value(unit, "Service", "RestrictAddressFamilies"), "AF_UNIX AF_INET AF_INET6");
   deepEqual(paths(unit, "Unit", "RequiresMountsFor"), [root]);
   equal(unSpecifier(value(unit, "Service", "WorkingDirectory")), cwd);
   equal(value(unit, "Install", "WantedBy"), "multi-user.target");
 }
 
-/** What ExecStart must run: this deno, this cli.ts, `watch`. */
-const HURAH = [Deno.execPath(), "run", "-A", "--v8-flags=--max-semi-space-size=1", CLI, "watch"];
+/** The settings of a unit whose paths lie outside /tmp, /home and /var/lib. */
+function assertOutsideSettings(unit: Unit, root: string): void {
+  deepEqual(paths(unit, "Service", "ReadWritePaths"), [root]);
+  equal(unit.Service.StateDirectory, undefined);
+  equal(value(unit, "Service", "PrivateTmp"), "yes");
+  equal(value(unit, "Service", "ProtectHome"), "yes");
+}
 
-Deno.test("hurah systemd: a module handler", async (t) => {
-  await using tmp = await tempRoot();
-  await Deno.mkdir(join(tmp.path, "handlers"));
-  await Deno.writeTextFile(join(tmp.path, "handlers", "scaler.ts"), "export default () => 0;\n");
+/** The Deno permissions of a unit whose handlers read `reads` (besides the root) and write the root. */
+function permissions(root: string, reads: string[], more: string[] = []): string[] {
+  return [
+    `--allow-read=${[root, ...reads].join(",")}`,
+    `--allow-write=${root}`,
+    "--allow-env=HURAH_*,NO_COLOR,JOURNAL_STREAM",
+    "--allow-sys=hostname",
+    ...more,
+  ];
+}
+
+/** What ExecStart must run: this deno, these permissions, this cli.ts, `watch`. */
+function hurah(deno: string, flags: string[]): string[] {
+  return [deno, "run", ...flags, "--v8-flags=--max-semi-space-size=1", CLI, "watch"];
+}
+
+/** The environment a unit sets (Environment=), with %C (the cache directories' parent) as `cache`. */
+function environment(unit: Unit, cache: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of unit.Service.Environment ?? []) {
+    const [word] = splitWords(line, true);
+    const at = word.indexOf("=");
+    env[word.slice(0, at)] = word.slice(at + 1).replace(/%(.)/g, (_, c: string) => c === "C" ? cache : c);
+  }
+  return env;
+}
+
+/** Watches until the task `sequence` of `name` on `eventType` is archived, then stops with SIGTERM. */
+async function watchOneTask(
+  child: Deno.ChildProcess,
+  root: string,
+  name: string,
+  eventType: string,
+  dispatch: () => Promise<unknown>,
+): Promise<string> {
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream());
+  let said = "";
+  const reading = (async () => {
+    for await (const chunk of stderr) said += chunk;
+  })();
+  let exited = false;
+  try {
+    const listening = join(root, listenerPath(name, eventType), Layout.INBOX);
+    await waitUntil(() => `the watcher to register; stderr: ${said}`, () => exists(listening));
+    await dispatch();
+    const archive = join(root, listenerPath(name, eventType), Layout.ARCHIVE, "1.json");
+    await waitUntil(() => `the task to be archived; stderr: ${said}`, () => exists(archive));
+    child.kill("SIGTERM");
+    equal((await child.status).code, 0, said);
+    exited = true;
+  } finally {
+    if (!exited) await stopChild(child);
+    await child.stdout.cancel();
+    await reading;
+  }
+  return said;
+}
+
+serviceTest("hurah systemd: a module handler", async (t) => {
+  await using dir = await serviceDir();
+  const deno = await serviceDeno(dir.path);
+  await Deno.mkdir(join(dir.path, "handlers"));
+  await Deno.writeTextFile(join(dir.path, "handlers", "scaler.ts"), "export default () => 0;\n");
   const { text, unit } = await systemd(
-    ["image_scaler", "product/created", "./handlers/scaler.ts", "./events", "--grace", "30s", "--timeout", "2m"],
-    tmp.path,
+    [
+      "image_scaler",
+      "product/created",
+      "./handlers/scaler.ts",
+      "./events",
+      "--grace",
+      "30s",
+      "--timeout",
+      "2m",
+      "--deno",
+      deno,
+      "--service-user",
+      "hurah",
+    ],
+    dir.path,
   );
-  const root = join(tmp.path, "events");
-  assertCommonSettings(unit, root, tmp.path, 30);
+  const root = join(dir.path, "events");
+  assertCommonSettings(unit, root, dir.path, 30);
   deepEqual(execStart(unit), [
-    ...HURAH,
+    ...hurah(deno, permissions(root, [join(dir.path, "handlers")])),
     "image_scaler",
     "product/created",
-    join(tmp.path, "handlers", "scaler.ts"),
+    join(dir.path, "handlers", "scaler.ts"),
     "--root",
     root,
     "--grace",
@@ -192,14 +363,41 @@ Deno.test("hurah systemd: a module handler", async (t) => {
     "--timeout",
     "2m",
   ]);
-  equal(unit.Service.User, undefined);
-  await verify(t, text, tmp.path);
+  equal(value(unit, "Service", "SyslogIdentifier"), "hurah-image_scaler");
+  equal(value(unit, "Service", "User"), "hurah");
+  equal(value(unit, "Unit", "After"), "local-fs.target");
+  assertOutsideSettings(unit, root);
+  // A root that systemd does not create: the unit says how to create it, and why.
+  match(text, /# Create the event root first: ReadWritePaths= below fails on a missing directory/);
+  ok(text.includes(`#   install -d -m 2770 -o hurah -g hurah ${root}\n`), text);
+  await verify(t, text, dir.path);
+  await security(t, text, dir.path);
+
+  // ExecStart, run as it is (these permissions, not -A), handles a task.
+  await Deno.mkdir(root);
+  const argv = execStart(unit);
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    cwd: dir.path,
+    env: { ...environment(unit, join(dir.path, "cache")) },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await watchOneTask(
+    child,
+    root,
+    "image_scaler",
+    "product/created",
+    () => new Dispatcher(root, { durable: false }).dispatch("product/created", { id: 1 }),
+  );
 });
 
-Deno.test("hurah systemd: an exec handler with spaces, quotes, % and $ in the command and the root", async (t) => {
-  await using tmp = await tempRoot();
+serviceTest("hurah systemd: an exec handler with spaces, quotes, % and $ in the command and the root", async (t) => {
+  await using dir = await serviceDir();
+  const deno = await serviceDeno(dir.path);
   // A working directory and a root with a space, a %, a $ and a quote in their names.
-  const cwd = join(tmp.path, "my app 100%$HOME'");
+  const cwd = join(dir.path, "my app 100%$HOME'");
   await Deno.mkdir(cwd);
   const command = `printf '%s|%s|%s\\n' "$HURAH_LISTENER" "it's 100% \\"done\\"" '$HOME' > "$OUT_FILE"`;
   const { text, unit } = await systemd(
@@ -221,14 +419,18 @@ Deno.test("hurah systemd: an exec handler with spaces, quotes, % and $ in the co
       "--no-fsync",
       "--service-user",
       "www-data",
+      "--deno",
+      deno,
     ],
     cwd,
   );
   const root = join(cwd, "events $x");
   assertCommonSettings(unit, root, cwd, 1);
+  assertOutsideSettings(unit, root);
   const argv = execStart(unit);
   deepEqual(argv, [
-    ...HURAH,
+    // An exec handler runs `setsid sh -c` and kills its process group: --allow-run.
+    ...hurah(deno, permissions(root, [], ["--allow-run"])),
     "mailer",
     "user/signup",
     "--exec",
@@ -249,55 +451,56 @@ Deno.test("hurah systemd: an exec handler with spaces, quotes, % and $ in the co
   ]);
   equal(value(unit, "Service", "User"), "www-data");
   equal(value(unit, "Service", "Group"), "www-data");
+  equal(value(unit, "Service", "SyslogIdentifier"), "hurah-mailer");
   match(value(unit, "Unit", "Description"), /^hurah watch mailer under .*100%%\$HOME'/);
-  await verify(t, text, tmp.path);
+  await verify(t, text, dir.path);
+  await security(t, text, dir.path);
 
-  // The command line systemd would run really watches, and the command arrives intact.
+  // The command line systemd would run really watches, with its permissions, and the command arrives intact.
   await Deno.mkdir(root);
-  const out = join(tmp.path, "out.txt");
-  const child = spawnCli(argv.slice(HURAH.length - 1), { env: { OUT_FILE: out } });
-  const stderr = child.stderr.pipeThrough(new TextDecoderStream());
-  let said = "";
-  const reading = (async () => {
-    for await (const chunk of stderr) said += chunk;
-  })();
-  let exited = false;
-  try {
-    const listening = join(root, listenerPath("mailer", "user/signup"), Layout.INBOX);
-    await waitUntil(() => `the watcher to register; stderr: ${said}`, () => exists(listening));
-    await new Dispatcher(root, { durable: false }).dispatch("user/signup", { id: 1 });
-    const archive = join(root, listenerPath("mailer", "user/signup"), Layout.ARCHIVE, "1.json");
-    await waitUntil(() => `the task to be archived; stderr: ${said}`, () => exists(archive));
-    child.kill("SIGTERM");
-    equal((await child.status).code, 0, said);
-    exited = true;
-  } finally {
-    if (!exited) await stopChild(child);
-    await child.stdout.cancel();
-    await reading;
-  }
+  const out = join(dir.path, "out.txt");
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    cwd,
+    env: { ...environment(unit, join(dir.path, "cache")), OUT_FILE: out },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await watchOneTask(
+    child,
+    root,
+    "mailer",
+    "user/signup",
+    () => new Dispatcher(root, { durable: false }).dispatch("user/signup", { id: 1 }),
+  );
   equal(await Deno.readTextFile(out), `mailer|it's 100% "done"|$HOME\n`);
 });
 
-Deno.test("hurah systemd: a config file", async (t) => {
-  await using tmp = await tempRoot();
-  const conf = join(tmp.path, "conf");
+serviceTest("hurah systemd: a config file", async (t) => {
+  await using dir = await serviceDir();
+  const deno = await serviceDeno(dir.path);
+  const conf = join(dir.path, "conf");
   await Deno.mkdir(conf);
+  await Deno.writeTextFile(join(conf, "scaler.ts"), "export default () => 0;\n");
   await Deno.writeTextFile(
     join(conf, "hurah.json"),
     JSON.stringify({
-      root: "../var/events",
+      root: "../srv/events",
       handlers: [
         { name: "scaler", eventType: "product/created", module: "./scaler.ts" },
         { name: "mailer", eventType: "user", exec: "php mail.php" },
       ],
     }),
   );
-  const { text, unit } = await systemd(["--config", "conf/hurah.json", "--grace", "45s"], tmp.path);
-  const root = join(tmp.path, "var", "events");
-  assertCommonSettings(unit, root, tmp.path, 45);
+  const { text, unit } = await systemd(
+    ["--config", "conf/hurah.json", "--grace", "45s", "--deno", deno, "--service-user", "hurah"],
+    dir.path,
+  );
+  const root = join(dir.path, "srv", "events");
+  assertCommonSettings(unit, root, dir.path, 45);
   deepEqual(execStart(unit), [
-    ...HURAH,
+    ...hurah(deno, permissions(root, [join(conf, "hurah.json"), conf], ["--allow-run"])),
     "--config",
     join(conf, "hurah.json"),
     "--root",
@@ -308,7 +511,9 @@ Deno.test("hurah systemd: a config file", async (t) => {
     "10s",
   ]);
   match(value(unit, "Unit", "Description"), /^hurah watch scaler, mailer under /);
-  await verify(t, text, tmp.path);
+  equal(value(unit, "Service", "SyslogIdentifier"), "hurah-scaler+mailer");
+  await verify(t, text, dir.path);
+  await security(t, text, dir.path);
 });
 
 Deno.test("hurah systemd: usage errors exit 2 with one line", async (t) => {
@@ -343,6 +548,282 @@ Deno.test("hurah systemd: usage errors exit 2 with one line", async (t) => {
   }
 });
 
+serviceTest(
+  "hurah systemd: refuses a deno in a package manager's cache and a handler module that does not exist",
+  async (t) => {
+    await using dir = await serviceDir();
+    const deno = await serviceDeno(dir.path);
+    const npx = join(dir.path, ".npm", "_npx", "7a40be787520bede", "node_modules", "deno", "deno");
+    await Deno.mkdir(dirname(npx), { recursive: true });
+    await Deno.writeTextFile(npx, "#!/bin/sh\n", { mode: 0o755 });
+    const link = join(dir.path, "bin", "deno-link");
+    await Deno.symlink(npx, link);
+    await Deno.writeTextFile(join(dir.path, "h.ts"), "export default () => 0;\n");
+    await Deno.mkdir(join(dir.path, "conf"));
+    await Deno.writeTextFile(
+      join(dir.path, "conf", "hurah.json"),
+      JSON.stringify({ handlers: [{ name: "scaler", eventType: "a", module: "./gone.ts" }] }),
+    );
+    const handler = ["scaler", "product/created", "./h.ts", "./events", "--service-user", "hurah"];
+    const cases: { what: string; args: string[]; expected: string | RegExp }[] = [
+      {
+        what: "a deno in npx's cache",
+        args: [...handler, "--deno", npx],
+        expected: `hurah systemd: the deno binary ${npx} lies in npx's cache (~/.npm/_npx), which may be cleaned at ` +
+          "any time and which the service user may not read; install deno where the service user can read it " +
+          `(cp "$(command -v deno)" /usr/local/bin/deno, after resolving links) and give --deno /usr/local/bin/deno`,
+      },
+      {
+        what: "a link to a deno in npx's cache",
+        args: [...handler, "--deno", link],
+        expected: new RegExp(`^hurah systemd: the deno binary ${link} \\(a link to ${npx}\\) lies in npx's cache`),
+      },
+      {
+        what: "a deno that does not exist",
+        args: [...handler, "--deno", join(dir.path, "nowhere", "deno")],
+        expected: new RegExp(`^hurah systemd: the deno binary ${join(dir.path, "nowhere", "deno")} does not exist; `),
+      },
+      {
+        what: "a handler module that does not exist",
+        args: ["scaler", "product/created", "./gone.ts", "./events", "--deno", deno],
+        expected: `hurah systemd: scaler: the handler module ${
+          join(dir.path, "gone.ts")
+        } does not exist (or is not a file)`,
+      },
+      {
+        what: "a handler module of a config file that does not exist",
+        args: ["--config", "conf/hurah.json", "./events", "--deno", deno],
+        expected: `hurah systemd: scaler: the handler module ${join(dir.path, "conf", "gone.ts")} does not exist ` +
+          "(or is not a file)",
+      },
+      {
+        what: "a path with a comma, which a Deno permission list cannot hold",
+        args: ["scaler", "product/created", "./h.ts", "./a,b", "--deno", deno],
+        expected: `hurah systemd: ${
+          join(dir.path, "a,b")
+        } has a comma, which a Deno permission list cannot hold; rename it`,
+      },
+    ];
+    for (const { what, args, expected } of cases) {
+      await t.step(what, async () => {
+        const result = await systemdRun(args, dir.path);
+        equal(result.code, 2, result.stderr);
+        equal(result.stdout, "");
+        const lines = result.stderr.split("\n");
+        deepEqual(lines.slice(1), ["Run 'hurah systemd --help' for usage.", ""], result.stderr);
+        if (typeof expected === "string") equal(lines[0], expected);
+        else match(lines[0], expected);
+      });
+    }
+    await t.step("the deno running this, without --deno: refused where it lies in a cache", async () => {
+      const real = await Deno.realPath(Deno.execPath());
+      const cached = packageCache(real) !== undefined || packageCache(Deno.execPath()) !== undefined;
+      const result = await systemdRun(handler, dir.path);
+      if (cached) {
+        equal(result.code, 2, result.stderr);
+        match(result.stderr, /^hurah systemd: the deno running this \(for ExecStart\) .* lies in .*; install deno/);
+      } else {
+        equal(result.code, 0, result.stderr);
+        deepEqual(execStart(parseUnit(result.stdout))[0], Deno.execPath());
+      }
+    });
+  },
+);
+
+serviceTest(
+  "hurah systemd: warns without --service-user, and leaves PrivateTmp off for paths under /tmp",
+  async (t) => {
+    await using dir = await serviceDir();
+    const deno = await serviceDeno(dir.path);
+    await using tmp = await tempRoot();
+    await Deno.writeTextFile(join(tmp.path, "h.ts"), "export default () => 0;\n");
+    await t.step("no --service-user: a warning, and the unit has no User=", async (step) => {
+      await Deno.writeTextFile(join(dir.path, "h.ts"), "export default () => 0;\n");
+      const result = await systemdRun(["scaler", "a", "./h.ts", "./events", "--deno", deno], dir.path);
+      equal(result.code, 0, result.stderr);
+      equal(
+        result.stderr,
+        "hurah systemd: warning: no --service-user, so the service runs as root (without capabilities, but owning " +
+          "what it writes); create a user (useradd --system --user-group --no-create-home --shell /usr/sbin/nologin " +
+          "hurah) and give --service-user hurah\n",
+      );
+      const unit = parseUnit(result.stdout);
+      equal(unit.Service.User, undefined);
+      // Even as root, the sandbox rates OK.
+      await security(step, result.stdout, dir.path);
+    });
+    await t.step("a handler and a root under /tmp: no PrivateTmp=, and a note saying why", async () => {
+      const root = join(tmp.path, "events");
+      const result = await systemdRun(
+        ["scaler", "a", join(tmp.path, "h.ts"), root, "--deno", deno, "--service-user", "hurah"],
+        dir.path,
+      );
+      equal(result.code, 0, result.stderr);
+      equal(
+        result.stderr,
+        `hurah systemd: PrivateTmp= is left off, since a private /tmp would hide ${root}, ${tmp.path}; /tmp and ` +
+          "/var/tmp are cleaned now and then: better move them\n",
+      );
+      const unit = parseUnit(result.stdout);
+      equal(unit.Service.PrivateTmp, undefined);
+      deepEqual(paths(unit, "Service", "ReadWritePaths"), [root]);
+    });
+  },
+);
+
+serviceTest("hurah systemd: the options that widen the sandbox", async (t) => {
+  await using dir = await serviceDir();
+  const deno = await serviceDeno(dir.path);
+  await Deno.writeTextFile(join(dir.path, "h.ts"), "export default () => 0;\n");
+  const root = join(dir.path, "events");
+  const base = ["scaler", "a", "./h.ts", "./events", "--deno", deno, "--service-user", "hurah"];
+  const cases: { what: string; options: string[]; flags: string[]; readWrite?: string[] }[] = [
+    { what: "none", options: [], flags: permissions(root, [dir.path]) },
+    {
+      what: "--allow-net, --allow-env and --allow-run",
+      options: ["--allow-net", "--allow-env", "--allow-run"],
+      flags: [
+        `--allow-read=${root},${dir.path}`,
+        `--allow-write=${root}`,
+        "--allow-env",
+        "--allow-sys=hostname",
+        "--allow-net",
+        "--allow-run",
+      ],
+    },
+    {
+      what: "--allow-read and --allow-write",
+      options: ["--allow-read", "/usr/share/dict", "--allow-write", "./out", "--allow-write", "/srv/x"],
+      flags: [
+        `--allow-read=${root},${join(dir.path, "out")},/srv/x,${dir.path},/usr/share/dict`,
+        `--allow-write=${root},${join(dir.path, "out")},/srv/x`,
+        "--allow-env=HURAH_*,NO_COLOR,JOURNAL_STREAM",
+        "--allow-sys=hostname",
+      ],
+      readWrite: [root, join(dir.path, "out"), "/srv/x"],
+    },
+    { what: "--allow-all", options: ["--allow-all"], flags: ["-A"] },
+  ];
+  for (const { what, options, flags, readWrite } of cases) {
+    await t.step(what, async () => {
+      const { unit } = await systemd([...base, ...options], dir.path);
+      deepEqual(execStart(unit).slice(0, flags.length + 2), [deno, "run", ...flags]);
+      equal(execStart(unit)[flags.length + 3], CLI);
+      deepEqual(paths(unit, "Service", "ReadWritePaths"), readWrite ?? [root]);
+    });
+  }
+  await t.step("a path under /home: ProtectHome=read-only, not yes, which would hide it", async () => {
+    const { unit } = await systemd([...base, "--allow-read", "/home/alice/data"], dir.path);
+    equal(value(unit, "Service", "ProtectHome"), "read-only");
+  });
+  await t.step("a handler loaded over the network: the unit waits for network-online.target", async () => {
+    const result = await systemdRun(
+      ["scaler", "a", "https://example.com/h.ts", "/srv/events", "--deno", deno, "--service-user", "hurah"],
+      dir.path,
+    );
+    equal(result.code, 0, result.stderr);
+    const remote = parseUnit(result.stdout);
+    equal(value(remote, "Unit", "Wants"), "network-online.target");
+    equal(value(remote, "Unit", "After"), "network-online.target local-fs.target");
+  });
+});
+
+serviceTest("hurah systemd: a root under /var/lib is a StateDirectory=", async (t) => {
+  await using dir = await serviceDir();
+  const deno = await serviceDeno(dir.path);
+  const { text, unit } = await systemd(
+    ["mailer", "user", "--exec", "true", "/var/lib/hurah/events", "--deno", deno, "--service-user", "hurah"],
+    dir.path,
+  );
+  equal(value(unit, "Service", "StateDirectory"), "hurah/events");
+  equal(value(unit, "Service", "StateDirectoryMode"), "0770");
+  // systemd makes a StateDirectory= writable itself; a ReadWritePaths= would fail before it exists.
+  equal(unit.Service.ReadWritePaths, undefined);
+  ok(!text.includes("# Create the event root first"), text);
+  await verify(t, text, dir.path);
+  await security(t, text, dir.path);
+});
+
+/** Whether this test run may switch users: root, with setpriv and the user nobody. */
+const CAN_SETPRIV = (() => {
+  if (SERVICE_BASE === undefined) return false;
+  try {
+    return Deno.statSync("/usr/bin/setpriv").isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: CAN_SETPRIV
+    ? "hurah systemd: ExecStart, run as the service user, handles a module and an exec handler's task"
+    : "skipped: not root or no setpriv (ExecStart as the service user)",
+  ignore: !CAN_SETPRIV,
+  async fn() {
+    await using dir = await serviceDir();
+    const deno = await serviceDeno(dir.path);
+    const conf = join(dir.path, "app");
+    await Deno.mkdir(conf, { mode: 0o755 });
+    // A handler module that imports a module next to it: Deno may read the handler's directory.
+    await Deno.writeTextFile(join(conf, "result.ts"), "export const SUCCESS = 0;\n");
+    await Deno.writeTextFile(
+      join(conf, "scaler.ts"),
+      'import { SUCCESS } from "./result.ts";\nexport default () => SUCCESS;\n',
+    );
+    await Deno.writeTextFile(
+      join(conf, "hurah.json"),
+      JSON.stringify({
+        root: "../events",
+        handlers: [
+          { name: "scaler", eventType: "product/created", module: "./scaler.ts" },
+          { name: "mailer", eventType: "user/signup", exec: 'cat > "../events/mail-$HURAH_SEQUENCE.json"' },
+        ],
+      }),
+    );
+    const root = join(dir.path, "events");
+    const cache = join(dir.path, "cache");
+    for (const owned of [root, cache]) {
+      await Deno.mkdir(owned);
+      await Deno.chown(owned, 65534, 65534);
+    }
+    const { unit } = await systemd(
+      ["--config", "app/hurah.json", "--deno", deno, "--service-user", "nobody"],
+      dir.path,
+    );
+    const asNobody = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"];
+    const env = environment(unit, cache);
+    const argv = execStart(unit);
+    const child = new Deno.Command("/usr/bin/setpriv", {
+      args: [...asNobody, ...argv],
+      cwd: unSpecifier(value(unit, "Service", "WorkingDirectory")),
+      clearEnv: true,
+      env: { PATH: "/usr/local/bin:/usr/bin:/bin", ...env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // The dispatcher runs as the service user too, as a dispatcher in its group would.
+    const dispatch = (type: string) =>
+      new Deno.Command("/usr/bin/setpriv", {
+        args: [...asNobody, deno, "run", "-A", "--quiet", CLI, "dispatch", type, '{"id":1}', "--root", root],
+        clearEnv: true,
+        env: { PATH: "/usr/local/bin:/usr/bin:/bin", ...env },
+      }).output().then(({ code, stderr }) => equal(code, 0, new TextDecoder().decode(stderr)));
+    const said = await watchOneTask(child, root, "scaler", "product/created", async () => {
+      const mailer = join(root, listenerPath("mailer", "user/signup"), Layout.INBOX);
+      await waitUntil("the exec handler's listener to register", () => exists(mailer));
+      await dispatch("product/created");
+      await dispatch("user/signup");
+      const mail = join(root, listenerPath("mailer", "user/signup"), Layout.ARCHIVE, "1.json");
+      await waitUntil("the exec handler's task to be archived", () => exists(mail));
+    });
+    match(said, /product\/created\/scaler #1 SUCCESS/);
+    match(said, /user\/signup\/mailer #1 SUCCESS/);
+    equal(JSON.parse(await Deno.readTextFile(join(root, "mail-1.json"))).payload.id, 1);
+    equal((await Deno.stat(join(root, "mail-1.json"))).uid, 65534);
+  },
+});
+
 Deno.test("hurah systemd: --archive, --host-id, --lease and --max-task-size are refused as hurah run refuses them", async (t) => {
   await using tmp = await tempRoot();
   await Deno.mkdir(join(tmp.path, "r"));
@@ -371,8 +852,9 @@ Deno.test("hurah systemd: --archive, --host-id, --lease and --max-task-size are 
   }
 });
 
-Deno.test("hurah systemd: valid parallel, archive and task size options go into ExecStart as given", async () => {
-  await using tmp = await tempRoot();
+serviceTest("hurah systemd: valid parallel, archive and task size options go into ExecStart as given", async () => {
+  await using dir = await serviceDir();
+  const deno = await serviceDeno(dir.path);
   const { unit } = await systemd([
     "mailer",
     "user",
@@ -389,15 +871,20 @@ Deno.test("hurah systemd: valid parallel, archive and task size options go into 
     "7d",
     "--max-task-size",
     "16MiB",
-  ], tmp.path);
+    "--deno",
+    deno,
+    "--service-user",
+    "hurah",
+  ], dir.path);
+  const root = join(dir.path, "events");
   deepEqual(execStart(unit), [
-    ...HURAH,
+    ...hurah(deno, permissions(root, [], ["--allow-run"])),
     "mailer",
     "user",
     "--exec",
     "true",
     "--root",
-    join(tmp.path, "events"),
+    root,
     "--grace",
     "10s",
     "--rescan-interval",
