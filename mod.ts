@@ -95,6 +95,7 @@ export type {
   ListenerQueue,
   OpenOptions,
   PublishEvent,
+  Registration,
   Take,
   TakeHooks,
   TakenTask,

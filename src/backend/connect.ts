@@ -18,3 +18,18 @@ export type ConnectOptions = FileBackendOptions;
 export function connect(address: BackendAddress, options: ConnectOptions = {}): Backend {
   return new FileBackend(address.root, options);
 }
+
+/**
+ * Whether the place an address names is there: the event root exists (a
+ * directory, or anything else standing there: then the backend says what is
+ * wrong when it is used).
+ */
+export function addressExists(address: BackendAddress): boolean {
+  try {
+    Deno.statSync(address.root);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}

@@ -34,6 +34,14 @@ export interface PublishEvent {
   delivery: string;
 }
 
+/** What {@linkcode Backend.register} did. */
+export interface Registration {
+  /** Whether the listener is new: it did not exist before. */
+  created: boolean;
+  /** Where its tasks arrive, for people: its inbox directory, a broker's consumer. */
+  location: string;
+}
+
 /** What to do with a task after SUCCESS: keep it archived, or delete it at once. */
 export type ArchiveMode = "keep" | "delete";
 
@@ -96,7 +104,7 @@ export interface Backend {
    */
   publish(events: readonly PublishEvent[]): Promise<Delivery[][]>;
   /** Registers a listener (creating what it needs), so that dispatches reach it from now on. */
-  register(listener: Listener): Promise<void>;
+  register(listener: Listener): Promise<Registration>;
   /** Opens a registered listener's queue for one worker; dispose of it with `await using`. */
   open(listener: Listener, options: OpenOptions): Promise<ListenerQueue>;
   /**

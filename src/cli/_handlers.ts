@@ -34,6 +34,7 @@ export const HANDLER_OPTIONS = {
   timeout: { type: "string" },
   "max-task-size": { type: "string" },
   "no-fsync": { type: "boolean", default: false },
+  "create-root": { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 

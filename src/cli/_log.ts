@@ -171,6 +171,10 @@ function formatText(event: RunEvent, paint: (word: string) => string): string {
       return `${event.listener} #${event.sequence} ${paint("LOST")}: ${event.message}\n`;
     case "rescan":
       return `${event.listener} re-listing the inbox (${event.reason})\n`;
+    case "registered":
+      return `${event.listener} registered: handler ${JSON.stringify(event.name)} on event type ` +
+        `${event.eventType === "" ? '"" (the root: every event)' : JSON.stringify(event.eventType)}, ` +
+        `tasks arrive in ${event.location}\n`;
     case "fault":
       return `${event.listener} ${paint("FAULT")}, trying again in ${seconds(event.retryInMs)}: ` +
         event.message.replaceAll("\n", "\n    ") + "\n";

@@ -4,6 +4,7 @@ import { LockTimeoutError } from "../errors.ts";
 import { HANDLER_OPTIONS, handlerSpecs, loadSpecs } from "./_handlers.ts";
 import { argumentHelp, flagHelp, usageLines } from "./_handler_help.ts";
 import type { CliIo } from "./_io.ts";
+import { requireRoot } from "./_root.ts";
 import {
   commandOptions,
   eventFormatter,
@@ -55,6 +56,8 @@ ${flagHelp(24, true)}  --config FILE         handle every listener of a config f
   --no-wait             do not wait: exit 75 at once if another runner of the
                         listener is busy (for cron)
   --no-fsync            do not flush rewritten task files to disk
+  --create-root         create the event root if it does not exist (by
+                        default a missing root is refused: a typo, mostly)
 ${logHelp(22)}  --json                print the pass report as JSON on stdout (with --config:
                         one document, {"listeners": [report, ...]})
   -h, --help            show this help
@@ -105,6 +108,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const logging = logSettings(values, io.env);
   const { format } = logging;
   const { root, specs } = await handlerSpecs(values, positionals, io);
+  requireRoot(root, values["create-root"]);
   const listeners = await loadSpecs(specs);
   const log = eventFormatter(format, io.color, logging);
   const notice = noticeFormatter(logging);

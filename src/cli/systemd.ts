@@ -155,8 +155,8 @@ const PASSED_ON = [
   "max-task-size",
 ] as const;
 
-/** The logging flags of `hurah watch`, passed on when given. */
-const LOG_FLAGS = ["log-timestamps", "no-log-timestamps", "quiet", "verbose"] as const;
+/** The flags of `hurah watch` passed on when given: logging, and --create-root. */
+const LOG_FLAGS = ["log-timestamps", "no-log-timestamps", "quiet", "verbose", "create-root"] as const;
 
 /** The option values `watchArguments()` reads. */
 type WatchValues =

@@ -2,6 +2,7 @@ import { watch } from "../worker/watch.ts";
 import { handlerSpecs, loadSpecs, WATCH_OPTIONS } from "./_handlers.ts";
 import { flagHelp, usageLines } from "./_handler_help.ts";
 import type { CliIo } from "./_io.ts";
+import { requireRoot } from "./_root.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 import { commandOptions, eventFormatter, lockWaitFormatter, logHelp, logSettings, noticeFormatter } from "./_log.ts";
 import denoJson from "../../deno.json" with { type: "json" };
@@ -53,6 +54,8 @@ ${logHelp(27)}  --archive POLICY           keep (default), delete, or a retentio
   --max-task-size SIZE       the largest task file read, as 16MiB (default);
                              larger ones are quarantined unread
   --no-fsync                 do not flush rewritten task files to disk
+  --create-root              create the event root if it does not exist (by
+                             default a missing root is refused: a typo, mostly)
   -h, --help                 show this help
 
 Exit codes: 0 stopped by a signal, 1 unexpected error, 2 usage error or a
@@ -70,6 +73,7 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
   const graceMs = duration(values.grace, "--grace");
   const rescanIntervalMs = positiveDuration(values["rescan-interval"], "--rescan-interval");
   const { root, specs } = await handlerSpecs(values, positionals, io);
+  requireRoot(root, values["create-root"]);
   const listeners = await loadSpecs(specs);
   const log = eventFormatter(logging.format, io.color, logging);
   const notice = noticeFormatter(logging);

@@ -1,4 +1,6 @@
 /** What a worker reports: the events of a pass, for logs, and what a pass did. */
+import type { Registration } from "../backend/port.ts";
+import type { Listener } from "../protocol/listener_id.ts";
 import type { Fate } from "../protocol/transition.ts";
 
 /** Something that happened during a pass, for logs. */
@@ -95,6 +97,18 @@ export type RunEvent =
     retryInMs: number;
   }
   | {
+    /** A listener was registered that did not exist before (its first `runOnce()` or `watch()`). */
+    type: "registered";
+    /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
+    listener: string;
+    /** The handler name. */
+    name: string;
+    /** The event type it listens to (`""` for the root). */
+    eventType: string;
+    /** Where its tasks arrive: the inbox directory. */
+    location: string;
+  }
+  | {
     /** A watcher re-listed an inbox because file events may have been lost. */
     type: "rescan";
     /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
@@ -136,6 +150,12 @@ export interface RunReport {
 
 /** What a pass found, apart from its counts: set anew by every pass. */
 export type PassFindings = Pick<RunReport, "failedAt" | "waitingFor" | "nextDueAt">;
+
+/** The event of a listener registered anew. */
+export function registered(listener: Listener, registration: Registration): RunEvent {
+  const { id, name, eventType } = listener;
+  return { type: "registered", listener: id, name, eventType, location: registration.location };
+}
 
 /** A fresh, empty report. */
 export function emptyReport(listener: string): RunReport {

@@ -2,7 +2,7 @@ import { connect } from "../backend/connect.ts";
 import type { Backend } from "../backend/port.ts";
 import { checkListener } from "../protocol/listener_id.ts";
 import { toHandler } from "./handler.ts";
-import { emptyReport, type RunReport } from "./report.ts";
+import { emptyReport, registered, type RunReport } from "./report.ts";
 import { DEFAULTS, openOptions, resolveSettings } from "./_settings.ts";
 import { ListenerLoop } from "./_loop.ts";
 import { TaskRunner } from "./_task_runner.ts";
@@ -57,7 +57,8 @@ export async function runOnce(root: string | Backend, options: RunOptions): Prom
   const listener = checkListener(options.name, options.eventType);
   const handler = toHandler(options.handler);
   const settings = resolveSettings(options, { retryDelay: () => 0, reapIntervalMs: DEFAULTS.rescanIntervalMs });
-  await backend.register(listener);
+  const registration = await backend.register(listener);
+  if (registration.created) settings.pass.onEvent(registered(listener, registration));
   const wait = { signal: options.signal, timeoutMs: options.lockTimeoutMs, onWait: options.onLockWait };
   await using queue = await backend.open(listener, openOptions(settings, wait));
   const runner = new TaskRunner(queue, listener, handler, settings.pass);

@@ -3,7 +3,7 @@ import type { Backend, ListenerQueue } from "../backend/port.ts";
 import { backoff } from "../protocol/backoff.ts";
 import { checkListener, type Listener } from "../protocol/listener_id.ts";
 import { toHandler } from "./handler.ts";
-import type { RunReport } from "./report.ts";
+import { registered, type RunReport } from "./report.ts";
 import { ListenerLoop } from "./_loop.ts";
 import { ListenerWorker } from "./_listener_worker.ts";
 import { DEFAULTS, type ListenerSettings, openOptions, resolveSettings } from "./_settings.ts";
@@ -135,7 +135,10 @@ async function run(
     onEvent,
     now,
   };
-  for (const listener of listeners) await backend.register(listener);
+  for (const listener of listeners) {
+    const registration = await backend.register(listener);
+    if (registration.created) onEvent(registered(listener, registration));
+  }
   // Every queue is opened before the watcher is ready: a parallel one takes its lease then (and starts its renewal
   // thread, tens of milliseconds), so that the first task is not kept waiting for that.
   const queues: ListenerQueue[] = [];

@@ -113,7 +113,7 @@ Deno.test("hurah run --config: an event root argument wins over the file's root"
   const other = join(root.path, "other");
   const config = join(layout.conf, "hurah.json");
   await Deno.writeTextFile(config, JSON.stringify({ root: "../events", handlers: handlers(layout.audit) }));
-  const result = await runCli(["run", "--config", config, other]);
+  const result = await runCli(["run", "--config", config, other, "--create-root"]);
   equal(result.code, 0, result.stderr);
   ok(await exists(join(other, listenerPath("mailer", "user/signup"))));
   deepEqual(await entries(layout.events), []);

@@ -3,9 +3,9 @@
  * message of an unknown option (with the nearest one), an option without its
  * value, a zero interval, and an error whose message says all (no usage hint).
  */
-import { equal, match } from "node:assert/strict";
+import { deepEqual, equal, match } from "node:assert/strict";
 import { join } from "node:path";
-import { PROJECT, runCli, tempRoot } from "../_helpers.ts";
+import { exists, PROJECT, runCli, tempRoot, untimed } from "../_helpers.ts";
 
 const HANDLER = join(PROJECT, "tests/integration/handlers/append_log.ts");
 const HINT = /Run 'hurah \w+ --help' for usage\.\n$/;
@@ -50,4 +50,44 @@ Deno.test("hurah's conventions: exit 2 and a message that names the mistake, wit
       equal(HINT.test(result.stderr), hint, result.stderr);
     });
   }
+});
+
+Deno.test("hurah run refuses a missing root unless --create-root, and says what its first run registered", async (t) => {
+  await using base = await tempRoot();
+  const root = join(base.path, "evnets"); // a typo: nothing there
+  await t.step("a missing root: exit 2, nothing created", async () => {
+    for (const command of ["run", "watch"]) {
+      const result = await runCli([command, "mailer", "user", HANDLER, root]);
+      equal(result.code, 2, result.stderr);
+      equal(
+        untimed(result.stderr),
+        `hurah ${command}: the event root ${root} does not exist; check the path, or create it (mkdir -p, or ` +
+          "--create-root to let this command create it)\n",
+      );
+      equal(await exists(root), false);
+    }
+  });
+  await t.step("--create-root: created, and the registration said", async () => {
+    const result = await runCli(["run", "mailer", "user", HANDLER, root, "--create-root"]);
+    equal(result.code, 0, result.stderr);
+    const inbox = join(root, "user", "mailer_listener", "inbox");
+    equal(
+      untimed(result.stderr),
+      `user/mailer registered: handler "mailer" on event type "user", tasks arrive in ${inbox}\n`,
+    );
+  });
+  await t.step("the next run registers nothing new and says nothing of it", async () => {
+    const result = await runCli(["run", "mailer", "user", HANDLER, root]);
+    equal(result.code, 0, result.stderr);
+    equal(result.stderr, "");
+  });
+  await t.step("a new listener on an existing root, also in JSON", async () => {
+    const result = await runCli(["run", "audit", "", HANDLER, root, "--log-format", "json"]);
+    equal(result.code, 0, result.stderr);
+    const registered = result.stderr.split("\n").filter(Boolean).map((line) => JSON.parse(line))
+      .filter((record) => record.type === "registered");
+    deepEqual(registered.map(({ listener, name, eventType, location }) => ({ listener, name, eventType, location })), [
+      { listener: "audit", name: "audit", eventType: "", location: join(root, "audit_listener", "inbox") },
+    ]);
+  });
 });

@@ -576,6 +576,7 @@ const LINK_AND_ROOT_CASES: BadInputCase[] = [
     name: "a listener directory that is a link outside the root",
     check: async (box) => {
       const link = join(box.root, "product", "evil_listener");
+      await Deno.mkdir(join(box.root, "product"), { recursive: true }); // no dispatch makes type directories
       await Deno.symlink(join(box.outside, "dir"), link);
       await leavesRootAlone(box, async () => {
         const reason = /listener directory is a symbolic link/;

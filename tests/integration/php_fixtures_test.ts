@@ -58,6 +58,8 @@ async function run(root: string, name: ListenerName, env: Record<string, string>
 
 /** The four registration runs of 00-registered: each handler once on an empty queue. */
 async function registerAll(root: string): Promise<void> {
+  // PHP's runner creates a missing root; `hurah run` refuses one unless asked (--create-root). The tree is the same.
+  await Deno.mkdir(root, { recursive: true });
   for (const name of LISTENER_NAMES) {
     const result = await run(root, name, { HE_CODE: "0" });
     equal(result.code, 0, result.stderr);

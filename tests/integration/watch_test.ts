@@ -179,7 +179,10 @@ Deno.test("hurah watch handles 500 tasks that another process dispatches", async
       deepEqual(sequencesIn(dirs[k].archive, SKIP_OTHERS), range(total), `${name}: archive/`);
       deepEqual(sequencesIn(dirs[k].inbox, SKIP_OTHERS), [], `${name}: inbox/`);
       // One text line per task: "<event_type>/<name> #<sequence> SUCCESS -> archive (<ms> ms)".
-      const lines = stderrLines.filter((line) => line.startsWith(`${eventType}/${name} `));
+      const own = stderrLines.filter((line) => line.startsWith(`${eventType}/${name} `));
+      // Its registration, said once (the listener is new), then one line per task.
+      equal(own.filter((line) => line.startsWith(`${eventType}/${name} registered: `)).length, 1, own[0]);
+      const lines = own.filter((line) => !line.startsWith(`${eventType}/${name} registered: `));
       deepEqual(
         lines.map((line) => Number(/^\S+ #(\d+) SUCCESS -> archive \(\d+\.\d ms\)$/.exec(line)?.[1])),
         range(total),
@@ -228,8 +231,11 @@ Deno.test("hurah watch handles 500 tasks that another process dispatches", async
     deepEqual(linesOf(log).map(Number), range(total), "the handler's calls");
     deepEqual(sequencesIn(archive, SKIP_OTHERS), range(total));
     deepEqual(sequencesIn(inbox, SKIP_OTHERS), []);
-    const records = watcher.stderr().split("\n").filter((line) => line !== "");
-    // A start record (version, options, listeners), then one line per task, then a stop record: nothing else.
+    const all = watcher.stderr().split("\n").filter((line) => line !== "");
+    // The new listener's registration, a start record (version, options, listeners), then one line per task, then a
+    // stop record: nothing else.
+    equal(JSON.parse(all[0]).type, "registered", all[0]);
+    const records = all.slice(1);
     const [start, stop] = [JSON.parse(records[0]), JSON.parse(records.at(-1)!)];
     deepEqual([start.type, start.command, start.listeners], ["start", "watch", ["shop/order/mailer"]]);
     equal(start.options["log-format"], "json");

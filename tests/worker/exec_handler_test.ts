@@ -22,7 +22,7 @@ import {
   Task,
   type TaskRecord,
 } from "../../mod.ts";
-import { exists, runCli, tempRoot } from "../_helpers.ts";
+import { exists, runCli, tempRoot, untimed } from "../_helpers.ts";
 
 const NAME = "shell";
 const EVENT_TYPE = "product/created";
@@ -248,7 +248,7 @@ Deno.test("hurah run --exec: a missing script's stderr is logged with the task n
   const dir = join(root.path, listenerPath(NAME, EVENT_TYPE));
   const result = await runCli(["run", NAME, EVENT_TYPE, "--exec", "sh ./missing.sh", root.path], { cwd: root.path });
   equal(result.code, 0, result.stderr);
-  match(result.stderr, /^product\/created\/shell #1 \| .*missing\.sh.*$/m);
+  match(untimed(result.stderr), /^product\/created\/shell #1 \| .*missing\.sh.*$/m);
   const failure = (await readTask(join(dir, Layout.ERROR, "1.json"))).failures?.at(-1);
   match(failure?.output ?? "", /missing\.sh/);
 });

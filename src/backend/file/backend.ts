@@ -9,7 +9,7 @@ import { DeliveryError } from "../../errors.ts";
 import { Layout } from "../../protocol/layout.ts";
 import type { Listener } from "../../protocol/listener_id.ts";
 import { encodeNewTask, formatDelivery } from "../../protocol/task_file.ts";
-import type { Backend, Delivery, ListenerQueue, OpenOptions, PublishEvent, Wakeups } from "../port.ts";
+import type { Backend, Delivery, ListenerQueue, OpenOptions, PublishEvent, Registration, Wakeups } from "../port.ts";
 import { type Build, type Delivered, FileStore, type ListenerRef, PartialDeliveryError } from "./file_store.ts";
 import { watchInboxes } from "./inbox_watcher.ts";
 import { openFileQueue } from "./listener_queue.ts";
@@ -98,9 +98,10 @@ export class FileBackend implements Backend {
   }
 
   /** Creates the listener's directories (the root too) if needed, refusing links on the way. */
-  register(listener: Listener): Promise<void> {
-    this.#refs.set(listener.id, this.store.register(listener));
-    return Promise.resolve();
+  register(listener: Listener): Promise<Registration> {
+    const { created, ...ref } = this.store.register(listener);
+    this.#refs.set(listener.id, ref);
+    return Promise.resolve({ created, location: join(ref.dir, Layout.INBOX) });
   }
 
   /** Opens a listener's inbox; a parallel queue takes its lease now, and the run lock at its first `hold()`. */

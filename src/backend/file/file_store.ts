@@ -59,7 +59,7 @@ export class FileStore {
       tmpPath: (dir, kind) => this.#tmpPath(dir, kind),
       checkListener: (listener) => this.#checkListener(listener),
       uncheck: (listener) => void this.#checked.delete(listener.dir),
-      ensureDir: (path) => this.#ensureDir(path),
+      ensureDir: (path) => void this.#ensureDir(path),
       ensureStateDir: (listener, dir) => this.ensureStateDir(listener, dir),
     };
     this.#deliverer = new Deliverer(host);
@@ -134,7 +134,7 @@ export class FileStore {
    * Creates a listener's directories (the root too) if needed and returns
    * it. Refuses links anywhere on the way.
    */
-  register(listener: Listener): ListenerRef {
+  register(listener: Listener): ListenerRef & { created: boolean } {
     const relative = listenerPath(listener.name, listener.eventType).split("/");
     try {
       Deno.mkdirSync(this.root, { recursive: true });
@@ -144,23 +144,26 @@ export class FileStore {
       throw error;
     }
     let dir = this.root;
+    let created = false;
     for (const part of relative) {
       dir = join(dir, part);
-      this.#ensureDir(dir);
+      created = this.#ensureDir(dir);
     }
     const ref = { name: listener.name, eventType: listener.eventType, id: listener.id, dir };
     this.#checkListener(ref);
-    return ref;
+    return { ...ref, created };
   }
 
-  #ensureDir(path: string): void {
+  /** Creates a directory if needed (true when it did), refusing a link or a file in its place. */
+  #ensureDir(path: string): boolean {
     try {
       Deno.mkdirSync(path);
-      return;
+      return true;
     } catch (error) {
       if (!isAlreadyExists(error)) throw error;
     }
     this.#ensureExistingDir(path);
+    return false;
   }
 
   #checkListener(listener: ListenerRef): void {
