@@ -12,8 +12,12 @@ import type { Operations } from "../backend/operations.ts";
 import type { ListenerStatus, StatusReport } from "../protocol/listener_status.ts";
 import { checkThresholds, type StatusThresholds, type Violation } from "../protocol/thresholds.ts";
 
-/** The upper bounds of the latency histogram's buckets, in seconds (then `+Inf`). */
-export const LATENCY_BUCKETS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+/**
+ * The upper bounds of the latency histogram's buckets, in seconds (then
+ * `+Inf`). Whole seconds: a task's `delivery` is written to the second (the
+ * PHP format), and so is the time a file got into `archive/` as Deno reads it.
+ */
+export const LATENCY_BUCKETS: readonly number[] = [1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400];
 
 /** What one listener has done since the dashboard started. */
 export interface ListenerCounters {
@@ -25,8 +29,8 @@ export interface ListenerCounters {
   latencySum: number;
   /** Latencies observed. */
   latencyCount: number;
-  /** The latest arrival in `archive/` observed (milliseconds since the epoch); older ones are not observed again. */
-  observedUntil: number;
+  /** The highest archived sequence number observed (or there when the listener was first seen). */
+  lastArchived: number;
 }
 
 /** One point of the rate charts: tasks handled and errors per second between two scans. */
@@ -182,7 +186,10 @@ export class Scanner {
       if (before !== undefined && previousTime !== undefined) {
         await this.#count(listener, before, (time - previousTime) / 1000, time);
       } else {
-        this.#counters.set(listener.listener, this.#counters.get(listener.listener) ?? newCounters(time));
+        this.#counters.set(
+          listener.listener,
+          this.#counters.get(listener.listener) ?? await this.#newCounters(listener),
+        );
       }
       await this.#noteFailing(listener);
     }
@@ -205,7 +212,7 @@ export class Scanner {
 
   /** Adds what moved between two scans of a listener to its counters and its rate history. */
   async #count(now: ListenerStatus, before: ListenerStatus, seconds: number, time: number): Promise<void> {
-    const counters = this.#counters.get(now.listener) ?? newCounters(time);
+    const counters = this.#counters.get(now.listener) ?? await this.#newCounters(before);
     this.#counters.set(now.listener, counters);
     // What left the queue: the new dispatches, less the growth of pending and in flight (a requeue adds to pending
     // what was no dispatch: the difference is clamped at 0). This counts deleted archives too (--archive delete).
@@ -230,20 +237,36 @@ export class Scanner {
       newest: true,
       limit: Math.min(added, 100),
     });
-    let latest = counters.observedUntil;
-    for (const { since, task } of list.tasks) {
-      const arrived = since === null ? NaN : Date.parse(since);
-      if (!(arrived > counters.observedUntil) || typeof task?.delivery !== "string") continue;
-      const seconds = (arrived - Date.parse(task.delivery)) / 1000;
+    let highest = counters.lastArchived;
+    for (const { sequence, since, task } of list.tasks) {
+      if (sequence <= counters.lastArchived || since === null || typeof task?.delivery !== "string") continue;
+      const seconds = (Date.parse(since) - Date.parse(task.delivery)) / 1000;
       if (!Number.isFinite(seconds)) continue;
-      latest = Math.max(latest, arrived);
+      highest = Math.max(highest, sequence);
       const latency = Math.max(0, seconds);
       const bucket = LATENCY_BUCKETS.findIndex((bound) => latency <= bound);
       counters.buckets[bucket === -1 ? LATENCY_BUCKETS.length : bucket]++;
       counters.latencySum += latency;
       counters.latencyCount++;
     }
-    counters.observedUntil = latest;
+    counters.lastArchived = highest;
+  }
+
+  /** Counters from 0; tasks archived before the dashboard first saw the listener are not observed. */
+  async #newCounters(listener: ListenerStatus): Promise<ListenerCounters> {
+    const newest = listener.archived === 0 ? undefined : await this.#operations.tasks({
+      listener: listener.listener,
+      location: "archive",
+      newest: true,
+      limit: 1,
+    });
+    return {
+      handled: { success: 0, error: 0 },
+      buckets: new Array(LATENCY_BUCKETS.length + 1).fill(0),
+      latencySum: 0,
+      latencyCount: 0,
+      lastArchived: newest?.tasks[0]?.sequence ?? 0,
+    };
   }
 
   /** Finds when a failing listener's failure was recorded, once per task it is stopped at. */
@@ -258,15 +281,4 @@ export class Scanner {
     const since = failures.at(-1)?.time;
     if (since !== undefined) this.#failingSince.set(listener.listener, { at: listener.failingAt, since });
   }
-}
-
-function newCounters(time: number): ListenerCounters {
-  return {
-    handled: { success: 0, error: 0 },
-    buckets: new Array(LATENCY_BUCKETS.length + 1).fill(0),
-    latencySum: 0,
-    latencyCount: 0,
-    // Tasks archived before the dashboard first saw the listener are not observed.
-    observedUntil: time,
-  };
 }
