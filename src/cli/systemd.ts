@@ -5,12 +5,17 @@ import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import { handlerArgs, handlerSpecs, WATCH_OPTIONS } from "./_handlers.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { archivePolicy, duration, logFormat, parallelOptions, taskSizeOption } from "./_options.ts";
+import { SERVE_OPTIONS, serveSettings } from "./_serve_options.ts";
 
 /** Help text of `hurah systemd`. */
 export const SYSTEMD_HELP = `Usage: hurah systemd <watch arguments> [--service-user USER]
+       hurah systemd --serve <serve options> [--service-user USER]
 
 Prints a systemd service unit that runs 'hurah watch' with the same
-arguments (see 'hurah watch --help'). Relative paths are made absolute.
+arguments (see 'hurah watch --help'), or with --serve, 'hurah serve' (see
+'hurah serve --help'). Relative paths are made absolute. A serve unit never
+holds the token: it reads HURAH_TOKEN from EnvironmentFile=
+/etc/hurah/serve.env (mode 0600) when the address is not a loopback one.
 Save it as /etc/systemd/system/hurah-<name>.service, then run
 'systemctl daemon-reload && systemctl enable --now hurah-<name>'.
 
@@ -29,6 +34,7 @@ Exit codes: 0 printed, 2 usage error.
 
 /** `hurah systemd`: prints a unit file. */
 export async function systemdCommand(args: string[], io: CliIo): Promise<number> {
+  if (args[0] === "--serve") return serveUnit(args.slice(1), io);
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -79,6 +85,46 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   return 0;
 }
 
+/** `hurah systemd --serve`: a unit for `hurah serve` with the same options, the token left out. */
+function serveUnit(args: string[], io: CliIo): number {
+  const { values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...SERVE_OPTIONS, "service-user": { type: "string" } },
+  });
+  if (values.help) {
+    io.stdout(SYSTEMD_HELP);
+    return 0;
+  }
+  const user = values["service-user"];
+  const serveArgs = args.filter((_, k) => !isServiceUser(args, k));
+  const settings = serveSettings(serveArgs, io); // refuses a non-local address without a token, as serve would
+  const absoluteRoot = resolve(settings.root);
+  const command = [...hurahCommand(), "serve", "--root", absoluteRoot, "--listen", values.listen];
+  if (settings.readOnly) command.push("--read-only");
+  if (values.interval !== "1s") command.push("--interval", values.interval);
+  for (const option of ["scan-limit", "max-pending", "max-oldest", "max-errors", "max-in-flight-age"] as const) {
+    if (values[option] !== undefined) command.push(`--${option}`, values[option]);
+  }
+  io.stdout(unitFile({
+    command,
+    description: `hurah serve ${values.listen} for ${absoluteRoot}`,
+    root: absoluteRoot,
+    workingDirectory: Deno.cwd(),
+    stopTimeoutSec: 10,
+    user,
+    standalone: Deno.build.standalone,
+    readOnly: settings.readOnly,
+    environmentFile: settings.token === undefined ? undefined : "/etc/hurah/serve.env",
+  }));
+  return 0;
+}
+
+/** Whether `args[k]` is `--service-user` or its value (`--service-user USER` or `--service-user=USER`). */
+function isServiceUser(args: string[], k: number): boolean {
+  return args[k] === "--service-user" || args[k].startsWith("--service-user=") || args[k - 1] === "--service-user";
+}
+
 /** How to start this hurah: the binary itself, or deno running cli.ts. */
 function hurahCommand(): string[] {
   if (Deno.build.standalone) return [Deno.execPath()];
@@ -100,6 +146,10 @@ interface UnitSettings {
   stopTimeoutSec: number;
   user?: string;
   standalone: boolean;
+  /** Nothing under the root is written (`hurah serve --read-only`): no ReadWritePaths. */
+  readOnly?: boolean;
+  /** An `EnvironmentFile=` for secrets (`HURAH_TOKEN`), optional (`-`): the unit starts without it. */
+  environmentFile?: string;
 }
 
 /** Renders the unit file. */
@@ -126,11 +176,12 @@ export function unitFile(unit: UnitSettings): string {
     "KillMode=mixed",
     `TimeoutStopSec=${unit.stopTimeoutSec}s`,
     "Environment=NO_COLOR=1",
+    ...(unit.environmentFile === undefined ? [] : [`EnvironmentFile=-${escapeSpecifiers(unit.environmentFile)}`]),
     ...(unit.standalone ? [] : ["CacheDirectory=hurah", "Environment=DENO_DIR=%C/hurah/deno"]),
     ...(unit.user !== undefined ? [`User=${unit.user}`, `Group=${unit.user}`] : []),
     "NoNewPrivileges=yes",
     "ProtectSystem=strict",
-    `ReadWritePaths=${quotePath(unit.root)}`,
+    ...(unit.readOnly ? [] : [`ReadWritePaths=${quotePath(unit.root)}`]),
     // A private /tmp would hide a root that lives in /tmp or /var/tmp.
     ...(/^\/(var\/)?tmp(\/|$)/.test(unit.root) ? [] : ["PrivateTmp=yes"]),
     "",

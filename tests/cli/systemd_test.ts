@@ -414,3 +414,32 @@ Deno.test("hurah systemd: valid parallel, archive and task size options go into 
     "16MiB",
   ]);
 });
+
+Deno.test("hurah systemd --serve: a unit for hurah serve, its token in an EnvironmentFile, never on the command line", async (t) => {
+  await using tmp = await tempRoot();
+  const serve = [Deno.execPath(), "run", "-A", "--v8-flags=--max-semi-space-size=1", CLI, "serve"];
+  const local = await systemd(
+    ["--serve", "--root", "./events", "--max-errors", "3", "--service-user", "hurah"],
+    tmp.path,
+  );
+  const root = join(tmp.path, "events");
+  assertCommonSettings(local.unit, root, tmp.path, 0);
+  deepEqual(execStart(local.unit), [...serve, "--root", root, "--listen", "127.0.0.1:8377", "--max-errors", "3"]);
+  equal(local.unit.Service.EnvironmentFile, undefined);
+  equal(value(local.unit, "Service", "User"), "hurah");
+  await verify(t, local.text, tmp.path);
+  const token = "a-token-of-thirty-two-characters";
+  const result = await runCli(["systemd", "--serve", "--root", root, "--listen", "0.0.0.0:8377", "--token", token], {
+    cwd: tmp.path,
+  });
+  equal(result.code, 0, result.stderr);
+  ok(!result.stdout.includes(token), "the token is not in the unit");
+  const remote = parseUnit(result.stdout);
+  deepEqual(execStart(remote), [...serve, "--root", root, "--listen", "0.0.0.0:8377"]);
+  equal(value(remote, "Service", "EnvironmentFile"), "-/etc/hurah/serve.env");
+  const readOnly = await systemd(["--serve", "--root", root, "--read-only"], tmp.path);
+  equal(readOnly.unit.Service.ReadWritePaths, undefined, "a read-only dashboard writes nothing");
+  const refused = await runCli(["systemd", "--serve", "--root", root, "--listen", "0.0.0.0:8377"], { cwd: tmp.path });
+  equal(refused.code, 2);
+  match(refused.stderr, /without a token/);
+});
