@@ -66,6 +66,7 @@ export function overviewPage(frame: Frame, snapshot: Snapshot): string {
 export function overviewTable(snapshot: Snapshot): SafeHtml {
   const listeners = snapshot.report.listeners;
   if (listeners.length === 0) return html`<p>No listeners under this root yet.</p>`;
+  const now = Date.parse(snapshot.report.time);
   const crossed = new Map<string, string[]>();
   for (const violation of snapshot.violations) {
     crossed.set(violation.listener, [...crossed.get(violation.listener) ?? [], violation.threshold]);
@@ -77,7 +78,12 @@ export function overviewTable(snapshot: Snapshot): SafeHtml {
         <td class="mono">${listener.eventType === ""
           ? html`<span class="muted">(root)</span>`
           : listener.eventType}</td>
-        <td>${stateCell(listener, snapshot.failingSince.get(listener.listener), crossed.get(listener.listener))}</td>
+        <td>${stateCell(
+          listener,
+          snapshot.failingSince.get(listener.listener),
+          crossed.get(listener.listener),
+          now,
+        )}</td>
         <td class="n">${listener.pending}</td>
         <td class="n">${listener.inFlight.length}</td>
         <td class="n">${listener.errors}${listener.quarantined > 0
@@ -117,12 +123,13 @@ function stateCell(
   listener: ListenerStatus,
   failingSince: string | undefined,
   crossed: string[] | undefined,
+  now: number,
 ): SafeHtml {
   const state = listener.state === "failing"
     ? html`<span class="state failing">failing at #${listener.failingAt}</span>${
       failingSince
         ? html`
-          <span class="muted">since ${failingSince}</span>
+          <span class="muted" title="since ${failingSince}">for ${formatAge(now - Date.parse(failingSince))}</span>
         `
         : ""
     }`
@@ -232,7 +239,7 @@ export function listenerPage(frame: Frame, view: ListenerView): string {
     `
   );
   const actions = frame.readOnly ? "" : html`<h2>Actions</h2>
-<p><a href="/confirm/requeue?listener=${linkPart(id)}&amp;all=1">Requeue all ${status.errors} errors</a></p>
+<p><a href="/confirm/requeue?listener=${linkPart(id)}&amp;all=1">Requeue every task in error/ (${status.errors})</a></p>
 <form method="get" action="/confirm/prune"><input type="hidden" name="listener" value="${id}">
 Prune entries older than <input type="text" name="older_than" value="7d" size="5">
 <label><input type="checkbox" name="archive" value="1" checked> archive/</label>

@@ -169,6 +169,7 @@ export class Dashboard {
     if (get && path === "/healthz") return new Response("ok\n", { headers: { "content-type": "text/plain" } });
     if (get && path === "/assets/app.css") return asset(STYLESHEET, "text/css; charset=utf-8");
     if (get && path === "/assets/app.js") return asset(SCRIPT, "text/javascript; charset=utf-8");
+    if (get && path === "/favicon.ico") return new Response(null, { status: 204 });
     if (method === "POST" && path === "/login") return await this.#login(request);
     const caller = this.#auth.caller(request);
     if (!caller.allowed) {
