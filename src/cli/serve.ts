@@ -31,7 +31,7 @@ Options:
   --read-only                   no actions: nothing is ever written
   --interval DURATION           shortest time between two scans (default 1s)
   --scan-limit N                pending tasks read per listener and scan, to
-                                find its state (default 100)
+                                find its state (default 20)
   --max-pending N               mark listeners with more pending tasks
   --max-oldest DURATION         ... with an older first pending task
   --max-errors N                ... with more entries in error/

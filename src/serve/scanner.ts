@@ -64,8 +64,10 @@ export interface Snapshot {
 /** Options of {@linkcode Scanner}. */
 export interface ScannerOptions {
   /**
-   * How many pending tasks per listener each scan reads (as `status`'s `scanLimit`).
-   * @default {100}
+   * How many pending tasks per listener each scan reads (as `status`'s
+   * `scanLimit`): enough to find a listener stopped on FAILURE (its first
+   * task) and count the retries near the head of its inbox.
+   * @default {20}
    */
   scanLimit?: number;
   /**
@@ -110,7 +112,7 @@ export class Scanner {
 
   constructor(operations: Operations, options: ScannerOptions = {}) {
     this.#operations = operations;
-    this.#scanLimit = options.scanLimit ?? 100;
+    this.#scanLimit = options.scanLimit ?? 20;
     this.#intervalMs = options.intervalMs ?? 1000;
     this.#historyMs = options.historyMs ?? 600_000;
     this.#thresholds = options.thresholds ?? {};
@@ -122,6 +124,11 @@ export class Scanner {
     const last = this.#snapshot;
     if (last !== undefined && this.#now() - Date.parse(last.report.time) < this.#spacing(last)) return last;
     return await this.scan();
+  }
+
+  /** The last scan, however old; `undefined` before the first. Never scans. */
+  latest(): Snapshot | undefined {
+    return this.#snapshot;
   }
 
   /** Scans now, unless a scan is running: then its result. */

@@ -46,7 +46,7 @@ export interface DashboardOptions {
   token?: string;
   /**
    * How many pending tasks per listener a scan reads.
-   * @default {100}
+   * @default {20}
    */
   scanLimit?: number;
   /**
@@ -215,12 +215,12 @@ export class Dashboard {
     await operations.findListener(id); // the CLI's name checks, before anything else is read
     const limit = this.#options.listLimit ?? 50;
     const [report, pending, errors] = await Promise.all([
-      operations.status({ listeners: [id], scanLimit: this.#options.scanLimit ?? 100 }),
+      operations.status({ listeners: [id], scanLimit: this.#options.scanLimit ?? 20 }),
       operations.tasks({ listener: id, location: "inbox", limit }),
       operations.tasks({ listener: id, location: "error", limit, newest: true }),
     ]);
     const status = report.listeners[0];
-    const rates = (await this.scanner.current()).rates.get(status.listener) ?? [];
+    const rates = this.scanner.latest()?.rates.get(status.listener) ?? []; // no scan of every listener for one
     return listenerPage(frame, { status, pending, errors, rates });
   }
 
