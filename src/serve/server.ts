@@ -332,7 +332,7 @@ export class Dashboard {
           if (rendered?.generation !== snapshot.generation) {
             rendered = {
               generation: snapshot.generation,
-              bytes: encoder.encode(sseEvent("overview", overviewTable(snapshot).text)),
+              bytes: encoder.encode(sseEvent("overview", overviewTable(snapshot).text.replace(/>\s+</g, "><"))),
             };
           }
           send(rendered.bytes);
@@ -418,7 +418,8 @@ export async function serveDashboard(options: ServeDashboardOptions): Promise<vo
   const stopping = new AbortController();
   const stop = () => {
     dashboard.close(); // the event streams would hold the shutdown open
-    stopping.abort();
+    // Their last chunk is written on a later turn: a shutdown begun at once cuts the connections short.
+    setTimeout(() => stopping.abort(), 50);
   };
   if (options.signal.aborted) stop();
   else options.signal.addEventListener("abort", stop, { once: true });
