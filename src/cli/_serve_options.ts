@@ -10,6 +10,7 @@ import type { StatusThresholds } from "../protocol/thresholds.ts";
 import { countOption, duration } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
+import { isLoopback } from "../serve/_auth.ts";
 
 /** The `parseArgs` options of `hurah serve`. */
 export const SERVE_OPTIONS = {
@@ -90,9 +91,4 @@ export function listenAddress(text: string): { hostname: string; port: number } 
     throw new UsageError(`--listen must be HOST:PORT, as 127.0.0.1:8377 or [::1]:8377, found ${JSON.stringify(text)}`);
   }
   return { hostname: match[1] ?? match[2], port };
-}
-
-/** Whether an address is this machine's loopback: 127.0.0.0/8, ::1 or localhost. */
-export function isLoopback(hostname: string): boolean {
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) || hostname === "::1" || hostname === "localhost";
 }

@@ -92,3 +92,9 @@ function cookie(request: Request, name: string): string | undefined {
   }
   return undefined;
 }
+
+/** Whether an address is this machine's loopback: 127.0.0.0/8, ::1 (bracketed or not) or localhost. */
+export function isLoopback(hostname: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) || hostname === "::1" || hostname === "[::1]" ||
+    hostname === "localhost";
+}

@@ -11,7 +11,7 @@ import type { Operations } from "../backend/operations.ts";
 import { parseDuration } from "../cli/_options.ts";
 import type { StatusThresholds } from "../protocol/thresholds.ts";
 import { SCRIPT, STYLESHEET } from "./_assets.ts";
-import { Auth } from "./_auth.ts";
+import { Auth, isLoopback } from "./_auth.ts";
 import { html } from "./_html.ts";
 import {
   confirmPage,
@@ -170,6 +170,11 @@ export class Dashboard {
     if (get && path === "/assets/app.css") return asset(STYLESHEET, "text/css; charset=utf-8");
     if (get && path === "/assets/app.js") return asset(SCRIPT, "text/javascript; charset=utf-8");
     if (get && path === "/favicon.ico") return new Response(null, { status: 204 });
+    // Without a token only this machine may ask, by a loopback name: a page of another site whose name was made to
+    // point at 127.0.0.1 (DNS rebinding) gets nothing, not even the CSRF token of the forms.
+    if (!this.#auth.required && !isLoopback(url.hostname)) {
+      return new Response("421 Misdirected Request: without a token, use a loopback address\n", { status: 421 });
+    }
     if (method === "POST" && path === "/login") return await this.#login(request);
     const caller = this.#auth.caller(request);
     if (!caller.allowed) {

@@ -211,3 +211,22 @@ Deno.test("Dashboard: --read-only shows no action and refuses every one", async 
   equal((await post(board, "/actions/requeue", { listener: "audit", sequence: "3", csrf: "00" })).status, 403);
   ok(namesIn(join(audit, "error")).includes("3.json"));
 });
+
+Deno.test("Dashboard: without a token, a request by another host name than a loopback one gets 421", async () => {
+  await using root = await tempRoot();
+  await buildOpsRoot(root.path);
+  using board = dashboard(root.path);
+  for (const host of ["evil.example", "10.0.0.1", "localhost.evil.example"]) {
+    const answer = await board.handle(new Request(`http://${host}:8377/listener/audit`));
+    equal(answer.status, 421, host);
+    ok(!(await answer.text()).includes("csrf"));
+  }
+  for (const host of ["127.0.0.1:8377", "localhost:8377", "[::1]:8377", "127.1.2.3"]) {
+    equal((await board.handle(new Request(`http://${host}/`))).status, 200, host);
+  }
+  using guarded = dashboard(root.path, { token: TOKEN });
+  const remote = await guarded.handle(
+    new Request("http://queue1.example/", { headers: { authorization: `Bearer ${TOKEN}` } }),
+  );
+  equal(remote.status, 200, "with a token, any host name");
+});
