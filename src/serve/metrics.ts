@@ -24,8 +24,8 @@ function sample(value: number): string {
   return String(value);
 }
 
-/** Renders a snapshot as the text format. */
-export function renderMetrics(snapshot: Snapshot): string {
+/** Renders a snapshot as the text format; `now` (milliseconds since the epoch) dates `hurah_scan_age_seconds`. */
+export function renderMetrics(snapshot: Snapshot, now: number = Date.now()): string {
   const lines: string[] = [];
   const family = (name: string, type: string, help: string) =>
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -94,5 +94,7 @@ export function renderMetrics(snapshot: Snapshot): string {
   lines.push(`hurah_listeners ${listeners.length}`);
   family("hurah_scan_duration_seconds", "gauge", "How long the last scan of the event root took.");
   lines.push(`hurah_scan_duration_seconds ${sample(snapshot.scanMs / 1000)}`);
+  family("hurah_scan_age_seconds", "gauge", "How old the scan these values come from is.");
+  lines.push(`hurah_scan_age_seconds ${sample(Math.max(0, now - Date.parse(snapshot.report.time)) / 1000)}`);
   return lines.join("\n") + "\n";
 }

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { toError } from "../errors.ts";
 import type { Operations } from "../backend/operations.ts";
 import type { ListenerStatus, StatusReport } from "../protocol/listener_status.ts";
 import { checkThresholds, type StatusThresholds, type Violation } from "../protocol/thresholds.ts";
@@ -109,6 +110,7 @@ export class Scanner {
   #scanning: Promise<Snapshot> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  #failed: Error | undefined;
 
   constructor(operations: Operations, options: ScannerOptions = {}) {
     this.#operations = operations;
@@ -119,11 +121,24 @@ export class Scanner {
     this.#now = options.now ?? (() => Date.now());
   }
 
-  /** The last scan if it is recent (within the interval), else a new one (shared with every caller meanwhile). */
+  /**
+   * The last scan, at once; when it is older than the interval, a new scan
+   * starts in the background for the next caller (so a page or a scrape never
+   * waits for a scan of a large root but the first). Throws what the last
+   * background scan threw, once.
+   */
   async current(): Promise<Snapshot> {
     const last = this.#snapshot;
-    if (last !== undefined && this.#now() - Date.parse(last.report.time) < this.#spacing(last)) return last;
-    return await this.scan();
+    if (last === undefined) return await this.scan();
+    const failed = this.#failed;
+    if (failed !== undefined) {
+      this.#failed = undefined;
+      throw failed;
+    }
+    if (!this.#closed && this.#now() - Date.parse(last.report.time) >= this.#spacing(last)) {
+      this.scan().catch((error) => this.#failed = toError(error));
+    }
+    return last;
   }
 
   /** The last scan, however old; `undefined` before the first. Never scans. */
@@ -150,11 +165,12 @@ export class Scanner {
     };
   }
 
-  /** Stops the timer; no scan starts after this. */
-  close(): void {
+  /** Stops the timer; no scan starts after this. Resolves once a scan still running has ended. */
+  async close(): Promise<void> {
     this.#closed = true;
     this.#listeners.clear();
     this.#stopTimer();
+    await this.#scanning?.catch(() => {}); // its error is of no use any more
   }
 
   #spacing(snapshot: Snapshot): number {
@@ -168,8 +184,9 @@ export class Scanner {
       try {
         const snapshot = await this.scan();
         for (const listener of [...this.#listeners]) listener(snapshot);
-      } catch {
+      } catch (error) {
         // A failed scan (the root moved away, a link appeared) is shown by the next page load; the timer goes on.
+        this.#failed = toError(error);
       } finally {
         this.#timer = undefined;
         this.#schedule();
@@ -205,6 +222,7 @@ export class Scanner {
       for (const id of map.keys()) if (!ids.has(id)) map.delete(id);
     }
     const failingSince = new Map([...this.#failingSince].map(([id, { since }]) => [id, since]));
+    this.#failed = undefined;
     this.#snapshot = {
       report,
       scanMs: performance.now() - started,

@@ -8,6 +8,7 @@
  */
 import { InvalidNameError, ListenerNotFoundError, toError } from "../errors.ts";
 import type { Operations } from "../backend/operations.ts";
+import { listenerId } from "../protocol/listener_id.ts";
 import { parseDuration } from "../cli/_options.ts";
 import type { StatusThresholds } from "../protocol/thresholds.ts";
 import { SCRIPT, STYLESHEET } from "./_assets.ts";
@@ -136,8 +137,8 @@ export class Dashboard {
     return response;
   }
 
-  /** Ends every event stream and stops the scanner. */
-  close(): void {
+  /** Ends every event stream and stops the scanner; resolves once a scan still running has ended. */
+  close(): Promise<void> {
     for (const unsubscribe of this.#unsubscribes) unsubscribe();
     this.#unsubscribes.clear();
     for (const stream of this.#streams) {
@@ -148,7 +149,7 @@ export class Dashboard {
       }
     }
     this.#streams.clear();
-    this.scanner.close();
+    return this.scanner.close();
   }
 
   #frame(request: Request): Frame {
@@ -217,15 +218,21 @@ export class Dashboard {
 
   async #listener(frame: Frame, id: string): Promise<string> {
     const operations = this.#options.operations;
-    await operations.findListener(id); // the CLI's name checks, before anything else is read
+    const listener = await operations.findListener(id); // the CLI's name checks, before anything else is read
     const limit = this.#options.listLimit ?? 50;
-    const [report, pending, errors] = await Promise.all([
-      operations.status({ listeners: [id], scanLimit: this.#options.scanLimit ?? 20 }),
+    // The status of the last scan when it is recent (listing a large inbox once, not twice), else of this listener.
+    const latest = this.scanner.latest();
+    const fresh =
+      latest !== undefined && Date.now() - Date.parse(latest.report.time) < 2 * (this.#options.intervalMs ?? 1000)
+        ? latest.report.listeners.find((each) => each.listener === listenerId(listener.name, listener.eventType))
+        : undefined;
+    const [status, pending, errors] = await Promise.all([
+      fresh ??
+        operations.status({ listeners: [id], scanLimit: this.#options.scanLimit ?? 20 }).then((r) => r.listeners[0]),
       operations.tasks({ listener: id, location: "inbox", limit }),
       operations.tasks({ listener: id, location: "error", limit, newest: true }),
     ]);
-    const status = report.listeners[0];
-    const rates = this.scanner.latest()?.rates.get(status.listener) ?? []; // no scan of every listener for one
+    const rates = latest?.rates.get(status.listener) ?? []; // no scan of every listener for one
     return listenerPage(frame, { status, pending, errors, rates });
   }
 
@@ -348,7 +355,9 @@ export class Dashboard {
       },
       cancel: end,
     });
-    return new Response(body, { headers: { "content-type": "text/event-stream; charset=utf-8" } });
+    return new Response(body, {
+      headers: { "content-type": "text/event-stream; charset=utf-8", "x-accel-buffering": "no" },
+    });
   }
 }
 
@@ -421,8 +430,9 @@ export interface ServeDashboardOptions extends DashboardOptions {
 export async function serveDashboard(options: ServeDashboardOptions): Promise<void> {
   const dashboard = new Dashboard(options);
   const stopping = new AbortController();
+  let closed: Promise<void> | undefined;
   const stop = () => {
-    dashboard.close(); // the event streams would hold the shutdown open
+    closed = dashboard.close(); // the event streams would hold the shutdown open
     // Their last chunk is written on a later turn: a shutdown begun at once cuts the connections short.
     setTimeout(() => stopping.abort(), 50);
   };
@@ -438,6 +448,6 @@ export async function serveDashboard(options: ServeDashboardOptions): Promise<vo
     await server.finished;
   } finally {
     options.signal.removeEventListener("abort", stop);
-    dashboard.close();
+    await (closed ?? dashboard.close());
   }
 }

@@ -129,7 +129,7 @@ Deno.test("renderMetrics() values match hurah status --json on the same root, in
     const age = value(samples, "hurah_oldest_pending_age_seconds", id)!;
     ok(Math.abs(age * 1000 - (listener.oldestPendingAgeMs as number)) < 5000, `${id} oldest age`);
   }
-  scanner.close();
+  await scanner.close();
 });
 
 Deno.test("Scanner counts the tasks handled between two scans and observes their latencies", async () => {
@@ -156,7 +156,7 @@ Deno.test("Scanner counts the tasks handled between two scans and observes their
   equal(value(samples, "hurah_tasks_handled_total", "order/paid/counter", { result: "error" }), 1);
   equal(value(samples, "hurah_task_latency_seconds_count", "order/paid/counter"), 4);
   equal(value(samples, "hurah_task_latency_seconds_bucket", "order/paid/counter", { le: "+Inf" }), 4);
-  scanner.close();
+  await scanner.close();
 });
 
 Deno.test("renderMetrics() passes promtool check metrics", async (t) => {
@@ -169,7 +169,7 @@ Deno.test("renderMetrics() passes promtool check metrics", async (t) => {
   await buildOpsRoot(root.path);
   const scanner = new Scanner(connect({ root: root.path }).operations);
   const text = renderMetrics(await scanner.scan());
-  scanner.close();
+  await scanner.close();
   await t.step("promtool check metrics", async () => {
     const child = new Deno.Command(promtool, {
       args: ["check", "metrics"],
@@ -185,4 +185,18 @@ Deno.test("renderMetrics() passes promtool check metrics", async (t) => {
     const said = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
     equal(output.code, 0, said);
   });
+});
+
+Deno.test("Scanner.current() answers from the last scan and starts the next one in the background when it is old", async () => {
+  await using root = await tempRoot();
+  await buildOpsRoot(root.path);
+  let clock = Date.now();
+  const scanner = new Scanner(connect({ root: root.path }).operations, { intervalMs: 1000, now: () => clock });
+  equal((await scanner.current()).generation, 1, "the first caller waits for the first scan");
+  equal((await scanner.current()).generation, 1, "a recent scan is reused");
+  clock += 5000;
+  equal((await scanner.current()).generation, 1, "an old scan is answered at once...");
+  equal((await scanner.scan()).generation, 2, "...while the next one runs (scan() joins it)");
+  equal((await scanner.current()).generation, 2);
+  await scanner.close();
 });

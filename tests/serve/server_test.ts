@@ -10,10 +10,10 @@ import { namesIn, tempRoot } from "../_helpers.ts";
 
 const TOKEN = "s3cret-token-for-tests-0123456789";
 
-/** A dashboard on `root`, disposed (its scanner and streams closed) with `using`. */
-function dashboard(root: string, options: Partial<DashboardOptions> = {}): Dashboard & Disposable {
+/** A dashboard on `root`, disposed (its scanner and streams closed) with `await using`. */
+function dashboard(root: string, options: Partial<DashboardOptions> = {}): Dashboard & AsyncDisposable {
   const board = new Dashboard({ operations: connect({ root }).operations, root, ...options });
-  return Object.assign(board, { [Symbol.dispose]: () => board.close() });
+  return Object.assign(board, { [Symbol.asyncDispose]: () => board.close() });
 }
 
 async function get(board: Dashboard, path: string, headers: Record<string, string> = {}) {
@@ -47,7 +47,7 @@ function csrfOf(page: string): string {
 Deno.test("Dashboard: the overview lists every listener with its state, counts and security headers", async () => {
   await using root = await tempRoot();
   await buildOpsRoot(root.path);
-  using board = dashboard(root.path);
+  await using board = dashboard(root.path);
   const page = await get(board, "/");
   equal(page.status, 200);
   match(page.text, /href="\/listener\/audit">audit</);
@@ -65,7 +65,7 @@ Deno.test("Dashboard: the overview lists every listener with its state, counts a
 Deno.test("Dashboard: the listener page shows pending tasks, in flight with owner and lease, recent errors", async () => {
   await using root = await tempRoot();
   await buildOpsRoot(root.path);
-  using board = dashboard(root.path);
+  await using board = dashboard(root.path);
   const audit = await get(board, "/listener/audit");
   equal(audit.status, 200);
   match(audit.text, /Pending \(first 3 of 3\)/);
@@ -87,7 +87,7 @@ Deno.test("Dashboard: the listener page shows pending tasks, in flight with owne
 Deno.test("Dashboard: path parameters go through the name checks: traversal is 400, unknown is 404", async () => {
   await using root = await tempRoot();
   await buildOpsRoot(root.path);
-  using board = dashboard(root.path);
+  await using board = dashboard(root.path);
   for (
     const path of [
       "/listener/..%2f..%2fetc",
@@ -127,7 +127,7 @@ Deno.test("Dashboard: hostile payloads, failure messages and event types render 
   await runOnce(root.path, listener);
   await dispatcher.dispatch("hostile", { text: hostile });
   await runOnce(root.path, { ...listener, handler: () => Task.FAILURE });
-  using board = dashboard(root.path);
+  await using board = dashboard(root.path);
   for (
     const path of [
       "/",
@@ -150,7 +150,7 @@ Deno.test("Dashboard: hostile payloads, failure messages and event types render 
 Deno.test("Dashboard: with a token, requests need Bearer or the login session; /healthz does not", async () => {
   await using root = await tempRoot();
   await buildOpsRoot(root.path);
-  using board = dashboard(root.path, { token: TOKEN });
+  await using board = dashboard(root.path, { token: TOKEN });
   for (const path of ["/", "/listener/audit", "/task/audit/3", "/metrics", "/events"]) {
     equal((await get(board, path)).status, 401, path);
     equal((await get(board, path, { authorization: "Bearer wrong-token-wrong-token" })).status, 401, path);
@@ -174,7 +174,7 @@ Deno.test("Dashboard: with a token, requests need Bearer or the login session; /
 Deno.test("Dashboard: an action needs a POST with the CSRF token; a GET changes nothing", async () => {
   await using root = await tempRoot();
   const { audit } = await buildOpsRoot(root.path);
-  using board = dashboard(root.path);
+  await using board = dashboard(root.path);
   const confirm = await get(board, "/confirm/requeue?listener=audit&sequence=3");
   equal(confirm.status, 200);
   match(confirm.text, /requeue task #3 of audit/);
@@ -203,7 +203,7 @@ Deno.test("Dashboard: an action needs a POST with the CSRF token; a GET changes 
 Deno.test("Dashboard: --read-only shows no action and refuses every one", async () => {
   await using root = await tempRoot();
   const { audit } = await buildOpsRoot(root.path);
-  using board = dashboard(root.path, { readOnly: true });
+  await using board = dashboard(root.path, { readOnly: true });
   const page = await get(board, "/listener/audit");
   ok(!page.text.includes("/confirm/"), "no action link");
   ok(!page.text.includes("<form"), "no form");
@@ -215,7 +215,7 @@ Deno.test("Dashboard: --read-only shows no action and refuses every one", async 
 Deno.test("Dashboard: without a token, a request by another host name than a loopback one gets 421", async () => {
   await using root = await tempRoot();
   await buildOpsRoot(root.path);
-  using board = dashboard(root.path);
+  await using board = dashboard(root.path);
   for (const host of ["evil.example", "10.0.0.1", "localhost.evil.example"]) {
     const answer = await board.handle(new Request(`http://${host}:8377/listener/audit`));
     equal(answer.status, 421, host);
@@ -224,7 +224,7 @@ Deno.test("Dashboard: without a token, a request by another host name than a loo
   for (const host of ["127.0.0.1:8377", "localhost:8377", "[::1]:8377", "127.1.2.3"]) {
     equal((await board.handle(new Request(`http://${host}/`))).status, 200, host);
   }
-  using guarded = dashboard(root.path, { token: TOKEN });
+  await using guarded = dashboard(root.path, { token: TOKEN });
   const remote = await guarded.handle(
     new Request("http://queue1.example/", { headers: { authorization: `Bearer ${TOKEN}` } }),
   );

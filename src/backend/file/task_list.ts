@@ -9,6 +9,9 @@ import type { ListedTask, TaskList, TaskListOptions } from "../operations.ts";
 
 export type { ListedLocation, ListedTask, TaskList, TaskListOptions } from "../operations.ts";
 
+/** Task files kept beyond `limit`, to stand in for those that vanish while they are read. */
+const READ_SPARE = 16;
+
 /**
  * Lists the first task files of one state directory of a listener
  * (`inbox/`, `error/` or `archive/`), lowest or highest sequence number
@@ -45,18 +48,27 @@ export async function listTasks(root: string, options: TaskListOptions): Promise
   const now = (options.now ?? (() => new Date()))().getTime();
   const ref = await findListener(root, options.listener);
   const dir = join(ref.dir, options.location);
-  const files = (await readStateDir(ref.dir, options.location))
-    .filter((entry) => entry.isFile)
-    .map((entry) => ({ file: entry.name, sequence: sequenceOf(entry.name) }))
-    .filter((task): task is { file: string; sequence: number } => task.sequence !== undefined)
-    .sort((a, b) => options.newest ? b.sequence - a.sequence : a.sequence - b.sequence);
+  // The first `limit` by sequence number, kept while listing: a million-task inbox is not sorted for fifty.
+  const first: { file: string; sequence: number }[] = [];
+  const before = (a: number, b: number) => options.newest ? a > b : a < b;
+  let total = 0;
+  for (const entry of await readStateDir(ref.dir, options.location)) {
+    const sequence = entry.isFile ? sequenceOf(entry.name) : undefined;
+    if (sequence === undefined) continue;
+    total++;
+    if (first.length === limit + READ_SPARE && !before(sequence, first.at(-1)!.sequence)) continue;
+    let at = first.length;
+    while (at > 0 && before(sequence, first[at - 1].sequence)) at--;
+    first.splice(at, 0, { file: entry.name, sequence });
+    if (first.length > limit + READ_SPARE) first.pop();
+  }
   const tasks: ListedTask[] = [];
-  for (const { file, sequence } of files) {
+  for (const { file, sequence } of first) {
     if (tasks.length >= limit) break;
     const listed = await readListed(join(dir, file), sequence, now);
     if (listed !== undefined) tasks.push(listed);
   }
-  return { listener: listenerId(ref.name, ref.eventType), location: options.location, total: files.length, tasks };
+  return { listener: listenerId(ref.name, ref.eventType), location: options.location, total, tasks };
 }
 
 /** One task file, or `undefined` when it vanished meanwhile (handled, requeued, pruned). */

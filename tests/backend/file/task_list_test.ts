@@ -70,3 +70,22 @@ Deno.test("Operations.tasks() of the file backend is listTasks() on its root", a
     (await listTasks(root.path, options)).tasks.map((t) => t.sequence),
   );
 });
+
+Deno.test("listTasks() picks the lowest or highest numbers of many, whatever the directory's order", async () => {
+  await using root = await tempRoot();
+  const { scaler } = await buildOpsRoot(root.path);
+  const numbers = Array.from({ length: 300 }, (_, k) => ((k * 7919) % 300) + 100); // 100..399, shuffled
+  for (const n of numbers) {
+    await Deno.writeTextFile(
+      join(scaler, "archive", `${n}.json`),
+      JSON.stringify({ payload: n, sequence: n, count: n, delivery: "2026-01-01T00:00:00+00:00" }),
+    );
+  }
+  const listener = "product/created/image_scaler";
+  const newest = await listTasks(root.path, { listener, location: "archive", newest: true, limit: 5 });
+  equal(newest.total, 304);
+  deepEqual(newest.tasks.map((task) => task.sequence), [399, 398, 397, 396, 395]);
+  const oldest = await listTasks(root.path, { listener, location: "archive", limit: 6 });
+  deepEqual(oldest.tasks.map((task) => task.sequence), [1, 2, 3, 4, 100, 101]);
+  deepEqual(oldest.tasks[4].task?.payload, 100);
+});
