@@ -93,7 +93,7 @@ export function overviewTable(snapshot: Snapshot): SafeHtml {
           : ""}</td>
         <td class="n">${listener.archived}</td>
         <td class="n">${listener.oldestPendingAgeMs === null ? "-" : formatAge(listener.oldestPendingAgeMs)}</td>
-        <td class="mono">${listener.lastDelivery ?? "-"}</td>
+        <td>${lastDelivery(listener.lastDelivery, now)}</td>
         <td>${rateChart(snapshot.rates.get(listener.listener) ?? [])}</td>
       </tr>
     `
@@ -152,10 +152,22 @@ function stateCell(
   }`;
 }
 
+/** The last delivery as an age, the time in its title. */
+function lastDelivery(time: string | null, now: number): SafeHtml | string {
+  const at = time === null ? NaN : Date.parse(time);
+  if (Number.isNaN(at)) return time ?? "-";
+  return html`<span title="${time}">${formatAge(Math.max(0, now - at))} ago</span>`;
+}
+
 /** Two small lines, handled/s and errors/s, over the rate history. */
 export function rateChart(points: readonly RatePoint[], width = 140, height = 28): SafeHtml {
   const last = points.at(-1);
-  const label = last === undefined ? "no data yet" : `${round(last.handled)}/s, ${round(last.errors)} errors/s`;
+  // The label: the mean of the last 10 s, steadier than the last point.
+  const recent = last === undefined ? [] : points.filter((point) => point.time > last.time - 10_000);
+  const mean = (value: (point: RatePoint) => number) => recent.reduce((sum, p) => sum + value(p), 0) / recent.length;
+  const label = last === undefined
+    ? "no data yet"
+    : `${round(mean((p) => p.handled))}/s, ${round(mean((p) => p.errors))} errors/s`;
   if (points.length < 2) return html`<span class="muted">${label}</span>`;
   const start = points[0].time;
   const span = Math.max(1, points.at(-1)!.time - start);

@@ -22,7 +22,7 @@ export const LATENCY_BUCKETS: readonly number[] = [1, 2, 5, 10, 30, 60, 120, 300
 
 /** What one listener has done since the dashboard started. */
 export interface ListenerCounters {
-  /** Tasks that left the queue (pending and in flight) other than back to it, by how: `success` or `error`. */
+  /** Tasks that left the queue (pending and in flight), by how: `success` (archived or deleted) or `error`. */
   handled: { success: number; error: number };
   /** Counts of the latency histogram, one per bucket of {@linkcode LATENCY_BUCKETS}, then `+Inf`; not cumulative. */
   buckets: number[];
@@ -32,6 +32,12 @@ export interface ListenerCounters {
   latencyCount: number;
   /** The highest archived sequence number observed (or there when the listener was first seen). */
   lastArchived: number;
+  /** The highest count of tasks gone from the queue (dispatched less pending and in flight) seen so far. */
+  highWater: number;
+  /** That count at the last scan. */
+  lastGone: number;
+  /** Tasks gone from the queue since the listener was first seen. */
+  left: number;
 }
 
 /** One point of the rate charts: tasks handled and errors per second between two scans. */
@@ -239,17 +245,27 @@ export class Scanner {
   async #count(now: ListenerStatus, before: ListenerStatus, seconds: number, time: number): Promise<void> {
     const counters = this.#counters.get(now.listener) ?? await this.#newCounters(before);
     this.#counters.set(now.listener, counters);
-    // What left the queue: the new dispatches, less the growth of pending and in flight (a requeue adds to pending
-    // what was no dispatch: the difference is clamped at 0). This counts deleted archives too (--archive delete).
-    const dispatched = Math.max(0, (now.lastSequence ?? 0) - (before.lastSequence ?? 0));
-    const queued = now.pending + now.inFlight.length - (before.pending + before.inFlight.length);
-    const left = Math.max(0, dispatched - queued);
-    const errors = Math.min(left, Math.max(0, now.errors - before.errors));
-    counters.handled.success += left - errors;
+    // What left the queue: tasks dispatched less tasks pending or in flight. A dispatch reserves its numbers in
+    // tracking.json before it links the task files, so one scan may see a number whose file is not there yet: only
+    // what two scans in a row agree on counts (the lower of the two), and only past the highest count so far, so a
+    // requeue (pending up with no dispatch) and its handling again count nothing twice. Deleted archives
+    // (--archive delete) count too. The growth of error/ is the errors; the rest are successes.
+    const gone = (now.lastSequence ?? 0) - now.pending - now.inFlight.length;
+    const agreed = Math.min(gone, counters.lastGone);
+    counters.lastGone = gone;
+    const left = Math.max(0, agreed - counters.highWater);
+    counters.highWater = Math.max(counters.highWater, agreed);
+    counters.left += left;
+    const errors = Math.max(0, now.errors - before.errors);
     counters.handled.error += errors;
+    counters.handled.success = Math.max(counters.handled.success, counters.left - counters.handled.error);
     if (now.archived > before.archived) await this.#observeLatencies(now, counters, now.archived - before.archived);
     const points = this.#rates.get(now.listener) ?? [];
-    points.push({ time, handled: seconds > 0 ? left / seconds : 0, errors: seconds > 0 ? errors / seconds : 0 });
+    points.push({
+      time,
+      handled: seconds > 0 ? left / seconds : 0,
+      errors: seconds > 0 ? errors / seconds : 0,
+    });
     while (points.length > 0 && points[0].time < time - this.#historyMs) points.shift();
     this.#rates.set(now.listener, points);
   }
@@ -291,6 +307,9 @@ export class Scanner {
       latencySum: 0,
       latencyCount: 0,
       lastArchived: newest?.tasks[0]?.sequence ?? 0,
+      highWater: (listener.lastSequence ?? 0) - listener.pending - listener.inFlight.length,
+      lastGone: (listener.lastSequence ?? 0) - listener.pending - listener.inFlight.length,
+      left: 0,
     };
   }
 

@@ -344,7 +344,7 @@ export class Dashboard {
           if (rendered?.generation !== snapshot.generation) {
             rendered = {
               generation: snapshot.generation,
-              bytes: encoder.encode(sseEvent("overview", overviewTable(snapshot).text.replace(/>\s+</g, "><"))),
+              bytes: encoder.encode(sseEvent("overview", overviewTable(snapshot).text.replace(/\n\s*/g, " "))),
             };
           }
           send(rendered.bytes);

@@ -2,6 +2,8 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { Dispatcher, runOnce, Task } from "../../mod.ts";
 import { connect } from "../../src/backend/connect.ts";
+import type { Operations } from "../../src/backend/operations.ts";
+import type { ListenerStatus } from "../../src/protocol/listener_status.ts";
 import { escapeLabel, renderMetrics } from "../../src/serve/metrics.ts";
 import { Scanner } from "../../src/serve/scanner.ts";
 import { buildOpsRoot } from "../_ops_root.ts";
@@ -145,12 +147,13 @@ Deno.test("Scanner counts the tasks handled between two scans and observes their
   await runOnce(root.path, { ...listener, handler: () => Task.INVALID }); // nothing left: no error
   await dispatcher.dispatch("order/paid", { n: 5 });
   await runOnce(root.path, { ...listener, handler: () => Task.INVALID });
-  const snapshot = await scanner.scan();
+  await scanner.scan();
+  const snapshot = await scanner.scan(); // what two scans in a row agree on counts
   const counters = snapshot.counters.get("order/paid/counter")!;
   deepEqual(counters.handled, { success: 4, error: 1 });
   equal(counters.latencyCount, 4);
   equal(counters.buckets.reduce((a, b) => a + b, 0), 4);
-  equal(snapshot.rates.get("order/paid/counter")?.length, 1);
+  equal(snapshot.rates.get("order/paid/counter")?.length, 2);
   const { samples } = parseMetrics(renderMetrics(snapshot));
   equal(value(samples, "hurah_tasks_handled_total", "order/paid/counter", { result: "success" }), 4);
   equal(value(samples, "hurah_tasks_handled_total", "order/paid/counter", { result: "error" }), 1);
@@ -198,5 +201,47 @@ Deno.test("Scanner.current() answers from the last scan and starts the next one 
   equal((await scanner.current()).generation, 1, "an old scan is answered at once...");
   equal((await scanner.scan()).generation, 2, "...while the next one runs (scan() joins it)");
   equal((await scanner.current()).generation, 2);
+  await scanner.close();
+});
+
+Deno.test("Scanner counts each task that left the queue once, whatever the order a dispatch's files are seen in", async () => {
+  // (last sequence, pending, errors) as successive scans see them: tracking.json ahead of the task file, then behind,
+  // a requeue of 2 (pending up, errors down), and the requeued tasks handled again.
+  const scans: [number, number, number][] = [
+    [10, 10, 0],
+    [11, 10, 0],
+    [11, 11, 0],
+    [11, 5, 1],
+    [11, 7, 0],
+    [11, 0, 1],
+    [11, 0, 1],
+  ];
+  let scan = 0;
+  const operations = {
+    status: () => {
+      const [lastSequence, pending, errors] = scans[scan++];
+      const listener = {
+        listener: "a/l",
+        eventType: "a",
+        pending,
+        inFlight: [],
+        errors,
+        archived: 0,
+        lastSequence,
+        failingAt: null,
+        state: "ok",
+      } as unknown as ListenerStatus;
+      return Promise.resolve({
+        root: "/r",
+        time: new Date(Date.now() + scan * 1000).toISOString(),
+        listeners: [listener],
+      });
+    },
+  } as unknown as Operations;
+  const scanner = new Scanner(operations);
+  let snapshot;
+  for (let k = 0; k < scans.length; k++) snapshot = await scanner.scan();
+  // 11 dispatched, 0 left: 11 handled once each; 2 errors seen grow error/ (the first, and the requeued one's again).
+  deepEqual(snapshot!.counters.get("a/l")!.handled, { success: 9, error: 2 });
   await scanner.close();
 });
