@@ -29,6 +29,8 @@ Deno.test({
       console.log("skipped: no chromium (apt-get install chromium)");
       return;
     }
+    // Pinned here, not in deno.json: a test-only dependency, loaded only where chromium is there to drive.
+    // deno-lint-ignore no-import-prefix
     const { chromium } = await import("npm:playwright-core@1.57.0");
     await using root = await tempRoot();
     await using shots = await tempRoot();
