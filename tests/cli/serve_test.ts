@@ -5,6 +5,9 @@ import { buildOpsRoot } from "../_ops_root.ts";
 import { runCli, tempRoot } from "../_helpers.ts";
 import { startServe } from "../serve/_server.ts";
 
+/** Whether this test run may connect to 127.0.0.1 (`deno task test` grants `--allow-net=127.0.0.1`). */
+const NET = Deno.permissions.querySync({ name: "net", host: "127.0.0.1" }).state === "granted";
+
 Deno.test("hurah serve refuses a non-local address without a token, a short token and a bad --listen", async () => {
   await using root = await tempRoot();
   const refused = await runCli(["serve", "--root", root.path, "--listen", "0.0.0.0:8377"]);
@@ -20,7 +23,10 @@ Deno.test("hurah serve refuses a non-local address without a token, a short toke
   match((await runCli(["--help"])).stdout, /serve \[--listen 127\.0\.0\.1:8377\]/);
 });
 
-Deno.test("hurah serve answers on its port, needs the token when given one, and stops on SIGTERM", async () => {
+Deno.test({
+  name: "hurah serve answers on its port, needs the token when given one, and stops on SIGTERM",
+  ignore: !NET,
+}, async () => {
   await using root = await tempRoot();
   await buildOpsRoot(root.path);
   const token = "a-token-of-thirty-two-characters";
@@ -38,7 +44,10 @@ Deno.test("hurah serve answers on its port, needs the token when given one, and 
   match(server.stderr(), /hurah serve: stopped/);
 });
 
-Deno.test("hurah serve streams the overview as server-sent events: a dispatch shows within 2 s; SIGTERM ends it", async () => {
+Deno.test({
+  name: "hurah serve streams the overview as server-sent events: a dispatch shows within 2 s; SIGTERM ends it",
+  ignore: !NET,
+}, async () => {
   await using root = await tempRoot();
   await buildOpsRoot(root.path);
   await using server = await startServe(["--root", root.path]);
