@@ -282,7 +282,7 @@ Prune entries older than <input type="text" name="older_than" value="7d" size="5
           <tr>
             <th>Task</th>
             <th>Owner</th>
-            <th class="n">Lease age</th>
+            <th class="n">Claimed for</th>
             <th>Lease</th>
           </tr>
         </thead>
