@@ -9,7 +9,7 @@
 import { InvalidNameError, ListenerNotFoundError, toError } from "../errors.ts";
 import type { Operations } from "../backend/operations.ts";
 import { listenerId } from "../protocol/listener_id.ts";
-import { parseDuration } from "../cli/_options.ts";
+import { parseDuration } from "../protocol/_duration.ts";
 import type { StatusThresholds } from "../protocol/thresholds.ts";
 import { SCRIPT, STYLESHEET } from "./_assets.ts";
 import { Auth, isLoopback } from "./_auth.ts";
