@@ -27,7 +27,8 @@ Options:
   --listen HOST:PORT            where to listen (default 127.0.0.1:8377;
                                 port 0 picks a free one)
   --token TOKEN                 the token requests must carry, 16 characters
-                                or more (default: $HURAH_TOKEN)
+                                or more (default: $HURAH_TOKEN, better: a
+                                --token shows in the process list)
   --read-only                   no actions: nothing is ever written
   --interval DURATION           shortest time between two scans (default 1s)
   --scan-limit N                pending tasks read per listener and scan, to

@@ -182,6 +182,8 @@ Deno.test("Dashboard: an action needs a POST with the CSRF token; a GET changes 
   deepEqual(namesIn(join(audit, "error")).filter((name) => name === "3.json"), ["3.json"], "nothing moved");
   equal((await post(board, "/actions/requeue", { listener: "audit", sequence: "3" })).status, 403);
   equal((await post(board, "/actions/requeue", { listener: "audit", sequence: "3", csrf: "00" })).status, 403);
+  const huge = await post(board, "/actions/requeue", { listener: "audit", sequence: "3", pad: "x".repeat(70_000) });
+  equal(huge.status, 413);
   ok(namesIn(join(audit, "error")).includes("3.json"), "still nothing moved");
   const done = await post(board, "/actions/requeue", { listener: "audit", sequence: "3", csrf: csrfOf(confirm.text) });
   equal(done.status, 200);
