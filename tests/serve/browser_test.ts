@@ -22,8 +22,6 @@ const HANDLER = "export default () => 0;\n";
 
 Deno.test({
   name: "hurah serve in chromium: live overview, a listener with errors, a task requeued from the page and handled",
-  sanitizeResources: false, // playwright's pipes to the browser outlive its close() by a tick
-  sanitizeOps: false,
   async fn() {
     if (!hasChromium) {
       console.log("skipped: no chromium (apt-get install chromium)");
