@@ -52,7 +52,10 @@ const COMMANDS: readonly Command[] = [
     name: "systemd",
     run: systemdCommand,
     help: SYSTEMD_HELP,
-    synopses: [["<watch arguments>", "print a systemd unit for that watch"]],
+    synopses: [
+      ["<watch arguments>", "print a systemd unit for that watch"],
+      ["--serve <serve options>", "print a systemd unit for that serve"],
+    ],
   },
   {
     name: "status",
