@@ -128,6 +128,9 @@ export class Dashboard {
         response = htmlResponse(errorPage(frame, "400", error.message), 400);
       } else if (error instanceof ListenerNotFoundError) {
         response = htmlResponse(errorPage(frame, "404", "No such listener."), 404);
+      } else if (error.name === "NotSupportedError") {
+        // An operation this backend does not offer (a broker may have no inspect or requeue): said, not a failure.
+        response = htmlResponse(errorPage(frame, "501", error.message), 501);
       } else {
         this.#options.onError?.(error);
         response = htmlResponse(errorPage(frame, "500", "The request failed; see the server's log."), 500);

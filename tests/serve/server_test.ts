@@ -232,3 +232,18 @@ Deno.test("Dashboard: without a token, a request by another host name than a loo
   );
   equal(remote.status, 200, "with a token, any host name");
 });
+
+Deno.test("Dashboard: an operation the backend does not offer (NotSupportedError) is a 501 page, not a 500", async () => {
+  await using root = await tempRoot();
+  await buildOpsRoot(root.path);
+  const operations = connect({ root: root.path }).operations;
+  const unsupported = Object.assign(new Error("this backend cannot inspect a task"), { name: "NotSupportedError" });
+  const limited = Object.assign(Object.create(operations), { inspect: () => Promise.reject(unsupported) });
+  const errors: Error[] = [];
+  const board = new Dashboard({ operations: limited, root: root.path, onError: (error) => errors.push(error) });
+  const answer = await get(board, "/task/audit/3");
+  equal(answer.status, 501);
+  match(answer.text, /this backend cannot inspect a task/);
+  deepEqual(errors, []);
+  await board.close();
+});
