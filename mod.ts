@@ -74,6 +74,8 @@ export { requeue } from "./src/backend/file/requeue.ts";
 export type { RequeueOptions, RequeueRefusal, RequeueReport } from "./src/backend/file/requeue.ts";
 export { prune } from "./src/backend/file/prune.ts";
 export type { ListenerPrune, PruneOptions, PruneReport } from "./src/backend/file/prune.ts";
+export { listTasks } from "./src/backend/file/task_list.ts";
+export type { ListedLocation, ListedTask, TaskList, TaskListOptions } from "./src/backend/file/task_list.ts";
 export {
   CorruptFileError,
   DeliveryError,

@@ -21,6 +21,7 @@ export function compileArgs(options: { include: string[]; target?: string; outpu
     "--allow-env",
     "--allow-run",
     "--allow-sys",
+    "--allow-net", // hurah serve: binds the --listen address
     `--v8-flags=${HURAH_V8_FLAGS}`,
     ...options.include.flatMap((module) => ["--include", resolve(module)]),
     ...(options.target ? ["--target", options.target] : []),

@@ -32,6 +32,7 @@ Deno.test("mod.ts exports exactly the public API", () => {
     "formatDelivery",
     "inspectTask",
     "listListeners",
+    "listTasks",
     "listenerId",
     "listenerPath",
     "loadHandler",

@@ -139,11 +139,13 @@ Deno.test("importCycles() finds a cycle of two modules, a module importing itsel
   deepEqual(cycles.map((cycle) => describeCycle(graph, cycle, name)), ["a.ts -> b.ts -> a.ts", "self.ts -> self.ts"]);
 });
 
-Deno.test("the worker, the CLI and the dispatcher reach a backend only through the port and connect()", async () => {
+Deno.test("the worker, the CLI, the dashboard and the dispatcher reach a backend only through the port and connect()", async () => {
   const graph = await moduleGraph([join(PROJECT, "mod.ts"), join(PROJECT, "cli.ts")]);
   const outside = (
     path: string,
-  ) => (path.startsWith("src/worker/") || path.startsWith("src/cli/") || path === "src/dispatcher.ts");
+  ) => (path.startsWith("src/worker/") || path.startsWith("src/cli/") || path.startsWith("src/serve/") ||
+    path === "src/dispatcher.ts");
+  ok([...graph.keys()].some((module) => projectPath(module).startsWith("src/serve/")), "the dashboard is in the graph");
   const crossings: string[] = [];
   for (const [module, imports] of graph) {
     const from = projectPath(module);

@@ -28,6 +28,12 @@ export interface Operations {
   requeue(options: RequeueOptions): Promise<RequeueReport>;
   /** Removes old archived (and, when asked, errored) tasks. */
   prune(options: PruneOptions): Promise<PruneReport>;
+  /**
+   * Lists the first tasks of one state of a listener (pending, in error or
+   * archived), with their records: the dashboard's listener page. Reads
+   * only, at most `limit` task files.
+   */
+  tasks(options: TaskListOptions): Promise<TaskList>;
 }
 
 /** Options of `status`. */
@@ -48,6 +54,59 @@ export interface StatusOptions {
    * @default {() => new Date()}
    */
   now?: () => Date;
+}
+
+/** The states {@linkcode Operations.tasks} lists: pending, failed for good, or archived. */
+export type ListedLocation = "inbox" | "error" | "archive";
+
+/** Options of `tasks`. */
+export interface TaskListOptions {
+  /** The listener id, as `product/created/image_scaler` (or `audit` for the root type). */
+  listener: string;
+  /** Which state's tasks. */
+  location: ListedLocation;
+  /**
+   * How many tasks to read, at most.
+   * @default {50}
+   */
+  limit?: number;
+  /**
+   * Highest sequence numbers first (the latest errors, the last archived);
+   * else lowest first (the next pending tasks).
+   * @default {false}
+   */
+  newest?: boolean;
+  /**
+   * The clock, for tests.
+   * @default {() => new Date()}
+   */
+  now?: () => Date;
+}
+
+/** One task of a {@linkcode TaskList}. */
+export interface ListedTask {
+  /** The task's sequence number. */
+  sequence: number;
+  /** When it got into its state (the file's ctime, else its mtime), ISO 8601; `null` when unknown. */
+  since: string | null;
+  /** Milliseconds since `since`; `null` when unknown. */
+  ageMs: number | null;
+  /** The task record, or `null` when the file is not a readable task (see `problem`). */
+  task: TaskRecord | null;
+  /** Why `task` is `null`; else `null`. */
+  problem: string | null;
+}
+
+/** What `tasks` found. */
+export interface TaskList {
+  /** The listener id. */
+  listener: string;
+  /** The state listed. */
+  location: ListedLocation;
+  /** Task files (`<N>.json`) in that state in all; quarantined files are not counted. */
+  total: number;
+  /** The first `limit` of them, in the order asked for; a file that vanished while listed is left out. */
+  tasks: ListedTask[];
 }
 
 /** Options of `inspect`. */

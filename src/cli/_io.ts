@@ -1,5 +1,3 @@
-import { useColor } from "./_log.ts";
-
 /** What a command may touch of the outside world; tests pass their own. */
 export interface CliIo {
   /** Writes to standard output. */
@@ -97,4 +95,9 @@ export function processIo(signal: AbortSignal): CliIo {
 function writeAll(target: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
   let written = 0;
   while (written < bytes.length) written += target.writeSync(bytes.subarray(written));
+}
+
+/** Whether to color: a terminal, and `NO_COLOR` unset or empty. */
+export function useColor(noColor: string | undefined, isTerminal: boolean): boolean {
+  return isTerminal && (noColor === undefined || noColor === "");
 }

@@ -184,8 +184,3 @@ function formatText(event: RunEvent, paint: (word: string) => string): string {
 function seconds(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
-
-/** Whether to color: a terminal, and `NO_COLOR` unset or empty. */
-export function useColor(noColor: string | undefined, isTerminal: boolean): boolean {
-  return isTerminal && (noColor === undefined || noColor === "");
-}

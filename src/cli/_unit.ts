@@ -25,6 +25,8 @@ export interface SandboxOptions {
   root: string;
   /** More directories the service may write to (ReadWritePaths=). */
   readWrite?: string[];
+  /** Nothing is written, the root neither (`hurah serve --read-only`): no ReadWritePaths=, no StateDirectory=. */
+  readOnly?: boolean;
   /**
    * Every path the service must see: the deno binary, cli.ts, handlers, the
    * config file, the working directory. A path under /home, /root or
@@ -68,8 +70,8 @@ export function stateDirectory(root: string): string | undefined {
  */
 export function sandbox(options: SandboxOptions): { settings: UnitSetting[]; notes: string[] } {
   const notes: string[] = [];
-  const state = stateDirectory(options.root);
-  const readWrite = [...(state === undefined ? [options.root] : []), ...options.readWrite ?? []];
+  const state = options.readOnly ? undefined : stateDirectory(options.root);
+  const readWrite = [...(state === undefined && !options.readOnly ? [options.root] : []), ...options.readWrite ?? []];
   const seen = [...new Set([options.root, ...options.readWrite ?? [], ...options.seen])];
   const inHome = under(seen, HOME_DIRS);
   const inTmp = under(seen, TMP_DIRS);

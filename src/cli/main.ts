@@ -9,6 +9,7 @@ import { REQUEUE_HELP, requeueCommand } from "./requeue.ts";
 import { STATUS_HELP, statusCommand } from "./status.ts";
 import type { CliIo } from "./_io.ts";
 import { RUN_HELP, runCommand } from "./run.ts";
+import { SERVE_HELP, serveCommand } from "./serve.ts";
 import { WATCH_HELP, watchCommand } from "./watch.ts";
 import { SYSTEMD_HELP, systemdCommand } from "./systemd.ts";
 import denoJson from "../../deno.json" with { type: "json" };
@@ -52,7 +53,10 @@ const COMMANDS: readonly Command[] = [
     name: "systemd",
     run: systemdCommand,
     help: SYSTEMD_HELP,
-    synopses: [["<watch arguments>", "print a systemd unit for that watch"]],
+    synopses: [
+      ["<watch arguments>", "print a systemd unit for that watch"],
+      ["--serve <serve options>", "print a systemd unit for that serve"],
+    ],
   },
   {
     name: "status",
@@ -77,6 +81,12 @@ const COMMANDS: readonly Command[] = [
     run: pruneCommand,
     help: PRUNE_HELP,
     synopses: [["--older-than DURATION [--archive] [--error]", "remove old files from archive/ or error/"]],
+  },
+  {
+    name: "serve",
+    run: serveCommand,
+    help: SERVE_HELP,
+    synopses: [["[--listen 127.0.0.1:8377]", "web dashboard and Prometheus /metrics (long-running)"]],
   },
 ];
 

@@ -13,13 +13,18 @@ import {
   positiveDuration,
   taskSizeOption,
 } from "./_options.ts";
+import { SERVE_OPTIONS, serveSettings } from "./_serve_options.ts";
 import { checkProgram, escapeSpecifiers, quoteArg, quotePath, sandbox, settingLines, stateDirectory } from "./_unit.ts";
 
 /** Help text of `hurah systemd`. */
 export const SYSTEMD_HELP = `Usage: hurah systemd <watch arguments> [--service-user USER] [--deno PATH] [options]
+       hurah systemd --serve <serve options> [--service-user USER] [--deno PATH]
 
 Prints a systemd service unit that runs 'hurah watch' with the same
-arguments (see 'hurah watch --help'). Relative paths are made absolute.
+arguments (see 'hurah watch --help'), or with --serve, 'hurah serve' (see
+'hurah serve --help'). Relative paths are made absolute. A serve unit never
+holds the token: it reads HURAH_TOKEN from EnvironmentFile=
+/etc/hurah/serve.env (mode 0600) when the address is not a loopback one.
 Save it as /etc/systemd/system/hurah-<name>.service, then run
 'systemctl daemon-reload && systemctl enable --now hurah-<name>'.
 
@@ -70,6 +75,7 @@ const SYSTEMD_OPTIONS = {
 
 /** `hurah systemd`: prints a unit file. */
 export async function systemdCommand(args: string[], io: CliIo): Promise<number> {
+  if (args[0] === "--serve") return serveUnit(args.slice(1), io);
   const { values: all, positionals } = parseOptions(args, { ...WATCH_OPTIONS, ...SYSTEMD_OPTIONS });
   const { "allow-read": allowRead = [], "allow-write": allowWrite = [], ...values } = all;
   if (values.help) {
@@ -88,10 +94,7 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   parallelOptions(values);
   archivePolicy(values.archive);
   taskSizeOption(values);
-  const user = values["service-user"];
-  if (user !== undefined && !/^[a-z_][a-z0-9_-]*[$]?$/i.test(user)) {
-    throw new UsageError(`--service-user ${JSON.stringify(user)} is not a valid user name`);
-  }
+  const user = checkUser(values["service-user"]);
   const absoluteRoot = resolve(root);
   const config = values.config === undefined ? undefined : resolve(values.config);
   const modules = specs.map(moduleOf).filter((module) => module !== undefined);
@@ -120,13 +123,7 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
     seen: [...hurah.files, ...reads, Deno.cwd()],
   });
   for (const note of notes) io.stderr(`hurah systemd: ${note}\n`);
-  if (user === undefined) {
-    io.stderr(
-      "hurah systemd: warning: no --service-user, so the service runs as root (without capabilities, but owning " +
-        "what it writes); create a user (useradd --system --user-group --no-create-home --shell /usr/sbin/nologin " +
-        "hurah) and give --service-user hurah\n",
-    );
-  }
+  if (user === undefined) warnRoot(io);
   const names = specs.map((spec) => spec.name);
   io.stdout(unitFile({
     command: [...hurah.command, "watch", ...watchArgs],
@@ -141,6 +138,91 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
     sandbox: settingLines(settings),
   }));
   return 0;
+}
+
+/** The options of `hurah systemd --serve` beyond those of `hurah serve`. */
+const SERVE_UNIT_OPTIONS = {
+  "service-user": SYSTEMD_OPTIONS["service-user"],
+  deno: SYSTEMD_OPTIONS.deno,
+  "allow-all": SYSTEMD_OPTIONS["allow-all"],
+} as const;
+
+/** `hurah systemd --serve`: a unit for `hurah serve` with the same options, the token left out. */
+function serveUnit(args: string[], io: CliIo): number {
+  const { values } = parseOptions(args, { ...SERVE_OPTIONS, ...SERVE_UNIT_OPTIONS });
+  if (values.help) {
+    io.stdout(SYSTEMD_HELP);
+    return 0;
+  }
+  const user = checkUser(values["service-user"]);
+  // Refuses a non-local address without a token, as serve would (the unit gets the token from its environment file).
+  const settings = serveSettings(serveArguments(args), io);
+  const root = resolve(settings.root);
+  const hurah = hurahCommand(values.deno, {
+    read: [root],
+    write: settings.readOnly ? [] : [root],
+    env: false,
+    net: true, // it listens
+    run: false,
+    all: values["allow-all"],
+  });
+  const command = [...hurah.command, "serve", "--root", root, "--listen", values.listen];
+  if (settings.readOnly) command.push("--read-only");
+  if (values.interval !== "1s") command.push("--interval", values.interval);
+  for (const option of ["scan-limit", "max-pending", "max-oldest", "max-errors", "max-in-flight-age"] as const) {
+    if (values[option] !== undefined) command.push(`--${option}`, values[option]);
+  }
+  const { settings: hardening, notes } = sandbox({
+    root,
+    readOnly: settings.readOnly,
+    seen: [...hurah.files, root, Deno.cwd()],
+  });
+  for (const note of notes) io.stderr(`hurah systemd: ${note}\n`);
+  if (user === undefined) warnRoot(io);
+  io.stdout(unitFile({
+    command,
+    description: `hurah serve ${values.listen} for ${root}`,
+    identifier: "hurah-serve",
+    root,
+    workingDirectory: Deno.cwd(),
+    stopTimeoutSec: 10,
+    user,
+    standalone: Deno.build.standalone,
+    remote: /^https?:/.test(hurah.cli ?? ""),
+    sandbox: settingLines(hardening),
+    environmentFile: settings.token === undefined ? undefined : "/etc/hurah/serve.env",
+  }));
+  return 0;
+}
+
+/** `hurah serve`'s own arguments among `hurah systemd --serve`'s: without the unit's options and their values. */
+function serveArguments(args: string[]): string[] {
+  const unitOptions = Object.keys(SERVE_UNIT_OPTIONS).map((name) => `--${name}`);
+  const valued = ["--service-user", "--deno"];
+  const kept: string[] = [];
+  for (let k = 0; k < args.length; k++) {
+    const [name] = args[k].split("=");
+    if (!unitOptions.includes(name)) kept.push(args[k]);
+    else if (valued.includes(args[k])) k++; // and its value
+  }
+  return kept;
+}
+
+/** Checks `--service-user`. */
+function checkUser(user: string | undefined): string | undefined {
+  if (user !== undefined && !/^[a-z_][a-z0-9_-]*[$]?$/i.test(user)) {
+    throw new UsageError(`--service-user ${JSON.stringify(user)} is not a valid user name`);
+  }
+  return user;
+}
+
+/** The warning of a unit without `--service-user`. */
+function warnRoot(io: CliIo): void {
+  io.stderr(
+    "hurah systemd: warning: no --service-user, so the service runs as root (without capabilities, but owning " +
+      "what it writes); create a user (useradd --system --user-group --no-create-home --shell /usr/sbin/nologin " +
+      "hurah) and give --service-user hurah\n",
+  );
 }
 
 /** The options of `hurah watch` that ExecStart passes on as given, when given, in this order. */
@@ -267,7 +349,7 @@ function denoPermissions(permissions: Permissions): string[] {
   if (permissions.all) return ["-A"];
   return [
     `--allow-read=${pathList(permissions.read)}`,
-    `--allow-write=${pathList(permissions.write)}`,
+    ...permissions.write.length === 0 ? [] : [`--allow-write=${pathList(permissions.write)}`],
     permissions.env ? "--allow-env" : `--allow-env=${HURAH_ENV.join(",")}`,
     "--allow-sys=hostname", // the host in worker ids and failure records
     ...permissions.net ? ["--allow-net"] : [],
@@ -297,6 +379,8 @@ interface UnitSettings {
   remote: boolean;
   /** The sandbox, as lines (`sandbox()`). */
   sandbox: string[];
+  /** An `EnvironmentFile=` for secrets (`HURAH_TOKEN`), optional (`-`): the unit starts without it. */
+  environmentFile?: string;
 }
 
 /** Renders the unit file. */
@@ -333,6 +417,7 @@ export function unitFile(unit: UnitSettings): string {
     "KillMode=mixed",
     `TimeoutStopSec=${unit.stopTimeoutSec}s`,
     "Environment=NO_COLOR=1",
+    ...(unit.environmentFile === undefined ? [] : [`EnvironmentFile=-${escapeSpecifiers(unit.environmentFile)}`]),
     ...(unit.standalone ? [] : ["CacheDirectory=hurah", "Environment=DENO_DIR=%C/hurah/deno"]),
     ...(unit.user !== undefined ? [`User=${unit.user}`, `Group=${unit.user}`] : []),
     ...unit.sandbox,

@@ -901,3 +901,57 @@ serviceTest("hurah systemd: valid parallel, archive and task size options go int
     "16MiB",
   ]);
 });
+
+serviceTest(
+  "hurah systemd --serve: a unit for hurah serve, its token in an EnvironmentFile, never on the command line",
+  async (t) => {
+    await using dir = await serviceDir();
+    const deno = await serviceDeno(dir.path);
+    const root = join(dir.path, "events");
+    await Deno.mkdir(root);
+    const serve = (flags: string[]) => [deno, "run", ...flags, "--v8-flags=--max-semi-space-size=1", CLI, "serve"];
+    const reads = `--allow-read=${root}`;
+    const env = "--allow-env=HURAH_*,NO_COLOR,JOURNAL_STREAM";
+    const common = [reads, `--allow-write=${root}`, env, "--allow-sys=hostname", "--allow-net"];
+    const unitArgs = ["--deno", deno, "--service-user", "hurah"];
+    const local = await systemd(["--serve", "--root", "./events", "--max-errors", "3", ...unitArgs], dir.path);
+    assertCommonSettings(local.unit, root, dir.path, 0);
+    deepEqual(execStart(local.unit), [
+      ...serve(common),
+      "--root",
+      root,
+      "--listen",
+      "127.0.0.1:8377",
+      "--max-errors",
+      "3",
+    ]);
+    equal(local.unit.Service.EnvironmentFile, undefined);
+    equal(value(local.unit, "Service", "User"), "hurah");
+    equal(value(local.unit, "Service", "SyslogIdentifier"), "hurah-serve");
+    await verify(t, local.text, dir.path);
+    await security(t, local.text, dir.path);
+    const token = "a-token-of-thirty-two-characters";
+    const result = await systemdRun(
+      ["--serve", "--root", root, "--listen", "0.0.0.0:8377", "--token", token, ...unitArgs],
+      dir.path,
+    );
+    equal(result.code, 0, result.stderr);
+    ok(!result.stdout.includes(token), "the token is not in the unit");
+    const remote = parseUnit(result.stdout);
+    deepEqual(execStart(remote), [...serve(common), "--root", root, "--listen", "0.0.0.0:8377"]);
+    equal(value(remote, "Service", "EnvironmentFile"), "-/etc/hurah/serve.env");
+    const readOnly = await systemd(["--serve", "--root", root, "--read-only", ...unitArgs], dir.path);
+    equal(readOnly.unit.Service.ReadWritePaths, undefined, "a read-only dashboard writes nothing");
+    deepEqual(execStart(readOnly.unit), [
+      ...serve([reads, env, "--allow-sys=hostname", "--allow-net"]), // no --allow-write
+      "--root",
+      root,
+      "--listen",
+      "127.0.0.1:8377",
+      "--read-only",
+    ]);
+    const refused = await systemdRun(["--serve", "--root", root, "--listen", "0.0.0.0:8377", ...unitArgs], dir.path);
+    equal(refused.code, 2);
+    match(refused.stderr, /without a token/);
+  },
+);

@@ -4,16 +4,17 @@ import { compileArgs } from "../../scripts/compile.ts";
 
 Deno.test("compileArgs() grants hurah's permissions and includes handler modules by absolute path", () => {
   const args = compileArgs({ include: ["examples/image_scaler.ts"], output: "dist/hurah" });
-  deepEqual(args.slice(0, 7), [
+  deepEqual(args.slice(0, 8), [
     "compile",
     "--allow-read",
     "--allow-write",
     "--allow-env",
     "--allow-run",
     "--allow-sys",
+    "--allow-net",
     "--v8-flags=--max-semi-space-size=1",
   ]);
-  deepEqual(args.slice(7, 9), ["--include", resolve("examples/image_scaler.ts")]);
+  deepEqual(args.slice(8, 10), ["--include", resolve("examples/image_scaler.ts")]);
   deepEqual(args.slice(-3), ["--output", "dist/hurah", "cli.ts"]);
 });
 

@@ -1,4 +1,4 @@
-/** The file backend's {@linkcode Operations}: the functions of `status.ts`, `inspect.ts`, `requeue.ts`, `prune.ts` and `listeners.ts` on one root. */
+/** The file backend's {@linkcode Operations}: the functions of `status.ts`, `inspect.ts`, `requeue.ts`, `prune.ts`, `task_list.ts` and `listeners.ts` on one root. */
 import type { Listener } from "../../protocol/listener_id.ts";
 import type { StatusReport } from "../../protocol/listener_status.ts";
 import type {
@@ -10,12 +10,15 @@ import type {
   RequeueReport,
   StatusOptions,
   TaskInspection,
+  TaskList,
+  TaskListOptions,
 } from "../operations.ts";
 import { inspectTask } from "./inspect.ts";
 import { findListener, listListeners } from "./listeners.ts";
 import { prune } from "./prune.ts";
 import { requeue } from "./requeue.ts";
 import { status } from "./status.ts";
+import { listTasks } from "./task_list.ts";
 
 /** The operations of one event root. */
 export class FileOperations implements Operations {
@@ -43,5 +46,9 @@ export class FileOperations implements Operations {
 
   prune(options: PruneOptions): Promise<PruneReport> {
     return prune(this.root, options);
+  }
+
+  tasks(options: TaskListOptions): Promise<TaskList> {
+    return listTasks(this.root, options);
   }
 }
