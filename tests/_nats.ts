@@ -1,8 +1,8 @@
 /**
  * A real `nats-server -js` for the tests: on 127.0.0.1, a free port, a
  * temporary store directory, stopped by its PID. With no `nats-server` on
- * PATH, {@linkcode NATS_SERVER} is `undefined`: the NATS tests print
- * "skipped: no nats-server" and are ignored (never passed silently).
+ * PATH (or without `--allow-net`), {@linkcode NATS_SKIP} says why: the NATS
+ * tests print "skipped: no nats-server" and are ignored (never passed silently).
  *
  * @module
  */
@@ -22,9 +22,16 @@ export const NATS_SERVER: string | undefined = (() => {
   return undefined;
 })();
 
-/** Why the NATS tests are ignored, printed once by each test file that needs a server. */
+/** Why the NATS tests cannot run here (no server binary, or no `--allow-net`), or `undefined` when they can. */
+export const NATS_SKIP: string | undefined = NATS_SERVER === undefined
+  ? "no nats-server"
+  : Deno.permissions.querySync({ name: "net" }).state !== "granted"
+  ? "no nats-server: the tests need --allow-net to reach it"
+  : undefined;
+
+/** Says why the NATS tests are ignored, once by each test file that needs a server. */
 export function reportSkip(file: string): void {
-  if (NATS_SERVER === undefined) console.log(`skipped: no nats-server (${file})`);
+  if (NATS_SKIP !== undefined) console.log(`skipped: ${NATS_SKIP} (${file})`);
 }
 
 /** A running server: its URL, and how to stop it. */

@@ -16,16 +16,43 @@ import { parseEventType } from "../../protocol/names.ts";
 /** The first tokens of every event subject. */
 export const EVENT_PREFIX = "hurah.ev";
 
-/** The stream of events (interest retention), versioned: a stream is never deleted and made again. */
+/**
+ * The stream of events (interest retention), versioned: a stream is never deleted and made again.
+ *
+ * @example The stream's name
+ * ```ts
+ * import { EVENT_STREAM } from "./subjects.ts";
+ * import { equal } from "node:assert/strict";
+ * equal(EVENT_STREAM, "HURAH_EV_1");
+ * ```
+ */
 export const EVENT_STREAM = "HURAH_EV_1";
 
-/** The stream of error records (limits retention): one subject per listener's task. */
+/**
+ * The stream of error records (limits retention): one subject per listener's task.
+ *
+ * @example The stream's name
+ * ```ts
+ * import { ERROR_STREAM } from "./subjects.ts";
+ * import { equal } from "node:assert/strict";
+ * equal(ERROR_STREAM, "HURAH_ERR_1");
+ * ```
+ */
 export const ERROR_STREAM = "HURAH_ERR_1";
 
 /** The first tokens of error record subjects. */
 export const ERROR_PREFIX = "hurah.err";
 
-/** The stream of retry state (the task record as hurah last wrote it), one message per subject. */
+/**
+ * The stream of retry state (the task record as hurah last wrote it), one message per subject.
+ *
+ * @example The stream's name
+ * ```ts
+ * import { STATE_STREAM } from "./subjects.ts";
+ * import { equal } from "node:assert/strict";
+ * equal(STATE_STREAM, "HURAH_STATE_1");
+ * ```
+ */
 export const STATE_STREAM = "HURAH_STATE_1";
 
 /** The first tokens of retry state subjects. */

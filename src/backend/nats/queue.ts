@@ -1,0 +1,389 @@
+/**
+ * The NATS backend's {@linkcode ListenerQueue}: a listener's durable pull
+ * consumer, opened for one worker. A take pulls exactly the free slots
+ * (`no_wait`, with a short server-side expiry, so that nothing is delivered
+ * to a request nobody reads any more). Every task taken is owned by this
+ * worker until it is settled: an in-progress ack every third of the ack wait
+ * keeps it so. Settling is an ack (archive), an error record then a term
+ * (error), or a nak, with a delay when the record says `not_before` (retry)
+ * or the FAILURE pause; before a nak, the record and the deliveries
+ * accounted for are written to the retry state stream, the slow path.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { createInbox, headers, type Msg, nanos } from "@nats-io/transport-node";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { CorruptFileError, TaskLostError } from "../../errors.ts";
+import { backoff } from "../../protocol/backoff.ts";
+import type { Listener } from "../../protocol/listener_id.ts";
+import { encodeTask, type TaskRecord } from "../../protocol/task_file.ts";
+import type { Destination } from "../../protocol/transition.ts";
+import type { ListenerQueue, OpenOptions, Take, TakeHooks, TakenTask, TaskRead } from "../port.ts";
+import {
+  decodeState,
+  encodeState,
+  firstRecord,
+  HEADER,
+  parseAckSubject,
+  type RetryState,
+  stableTaskId,
+} from "./_message.ts";
+import { ERROR_PREFIX, EVENT_STREAM, STATE_PREFIX, STATE_STREAM, taskSubject } from "./subjects.ts";
+
+/** A delivered message, as the worker handles it. */
+export interface NatsTask extends TakenTask {
+  /** The stream sequence (global: every listener's task of one event has the same). */
+  readonly sequence: number;
+  /** `<sequence>.json`, as with files. */
+  readonly task: string;
+  /** The ack subject of this delivery. */
+  readonly reply: string;
+  /** How many times the message was delivered to this consumer, this time included. */
+  readonly deliveryCount: number;
+  /** Deliveries before this one that nobody settled (a worker died, an ack wait lapsed). */
+  readonly lost: number;
+  /** Whether a retry state was found (to be removed once the task is done). */
+  readonly hadState: boolean;
+  /** What reading it found. */
+  found: TaskRead;
+  /** The record as last noted. */
+  record: TaskRecord | undefined;
+  /** Settled (or given back): no more acks for it. */
+  done: boolean;
+}
+
+/** The connection a queue uses. */
+export interface NatsLink {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+/** How a NATS queue works. */
+export interface NatsQueueOptions {
+  /** The listener's consumer name. */
+  consumer: string;
+  /** The ack wait of the consumer, in milliseconds: in-progress acks go out every third of it. */
+  ackWaitMs: number;
+  /** How long a pull that is not filled at once waits on the server, in milliseconds. */
+  pullExpiresMs: number;
+  /** How long an ack (or a state write) waits for the server, in milliseconds. */
+  requestTimeoutMs: number;
+  /** Whether in-progress acks keep the tasks owned (off: only to show what they prevent). */
+  inProgressAcks: boolean;
+}
+
+const WPI = "+WPI";
+const TERM = "+TERM";
+
+/** The pause after a FAILURE: as the watcher's default, by the FAILURE records in a row at the end of the record. */
+export function failurePauseMs(record: TaskRecord | undefined): number {
+  let failures = 0;
+  for (const failure of [...(record?.failures ?? [])].reverse()) {
+    if (failure.result !== "FAILURE") break;
+    failures++;
+  }
+  return Math.ceil(backoff(Math.max(1, failures), { capMs: 60_000 }));
+}
+
+/** Milliseconds until a record's `not_before`, 0 when none or past. */
+function dueInMs(record: TaskRecord | undefined, now: number): number {
+  const due = typeof record?.not_before === "string" ? Date.parse(record.not_before) : NaN;
+  return due > now ? Math.ceil(due - now) : 0;
+}
+
+/** One listener's consumer, opened for one worker. */
+export class NatsQueue implements ListenerQueue<NatsTask> {
+  /** Messages pulled and not handed out yet (owned: kept alive by in-progress acks). */
+  readonly #buffer: NatsTask[] = [];
+  /** Messages taken earlier in this pass that came back (a RETRY without delay): handed out in the next pass. */
+  #nextPass: NatsTask[] = [];
+  /** Messages handed out and not settled. */
+  readonly #owned = new Set<NatsTask>();
+  /** Sequences taken in this pass. */
+  #seen = new Set<number>();
+  /** When this worker's delayed naks come due (epoch ms), by sequence. */
+  readonly #delayed = new Map<number, number>();
+  #firstTake = true;
+  readonly #heartbeat: ReturnType<typeof setInterval>;
+  #closed = false;
+
+  constructor(
+    readonly link: NatsLink,
+    readonly listener: Listener,
+    readonly open: OpenOptions,
+    readonly options: NatsQueueOptions,
+  ) {
+    this.#heartbeat = setInterval(() => {
+      if (options.inProgressAcks) this.#keepAlive();
+    }, Math.max(100, Math.floor(options.ackWaitMs / 3)));
+  }
+
+  /** Every task is this worker's until settled: the server redelivers it to nobody else meanwhile. */
+  claimed(): boolean {
+    return true;
+  }
+
+  /** Ordered mode is the consumer's `max_ack_pending` of 1: nothing to hold here. */
+  hold(): Promise<Disposable> {
+    return Promise.resolve({ [Symbol.dispose]: () => {} });
+  }
+
+  /** Nothing to keep up: lost deliveries are found by `take()` from the delivery count. */
+  upkeep(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** No archive is kept on NATS (an ack removes the task): nothing to expire. */
+  expire(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  startPass(): void {
+    this.#seen = new Set();
+    this.#firstTake = true;
+    this.#buffer.unshift(...this.#nextPass);
+    this.#nextPass = [];
+  }
+
+  async take(max: number, hooks: TakeHooks<NatsTask>): Promise<Take<NatsTask>> {
+    const take: Take<NatsTask> = { tasks: [], strays: [] };
+    const first = this.#firstTake;
+    this.#firstTake = false;
+    while (take.tasks.length < max && !hooks.stopped()) {
+      const task = this.#buffer.shift();
+      if (task === undefined) {
+        const messages = await this.#pull(max - take.tasks.length);
+        if (messages.length === 0) break;
+        if (first && take.backlog === undefined) {
+          take.backlog = take.tasks.length + messages.length + parseAckSubject(messages.at(-1)!.reply!).pending;
+        }
+        this.#buffer.push(...await Promise.all(messages.map((message) => this.#toTask(message))));
+        continue;
+      }
+      if (this.#seen.has(task.sequence)) {
+        this.#nextPass.push(task);
+        continue;
+      }
+      this.#owned.add(task);
+      if (task.lost > 0) {
+        const why = `${task.lost} earlier ${task.lost === 1 ? "delivery was" : "deliveries were"} not settled ` +
+          `(a worker stopped, or its ack wait of ${this.options.ackWaitMs} ms lapsed)`;
+        await hooks.recover(task, why);
+        continue;
+      }
+      this.#seen.add(task.sequence);
+      take.tasks.push(task);
+    }
+    const now = this.open.now().getTime();
+    for (const [sequence, dueAt] of this.#delayed) {
+      if (dueAt <= now) this.#delayed.delete(sequence);
+      else take.dueAt = Math.min(take.dueAt ?? Infinity, dueAt);
+    }
+    return take;
+  }
+
+  defer(task: NatsTask, dueAt: number): void {
+    this.#delayed.set(task.sequence, dueAt);
+  }
+
+  finished(task: NatsTask): void {
+    this.#owned.delete(task);
+  }
+
+  read(task: NatsTask): TaskRead {
+    if (task.done) throw new TaskLostError(this.listener.id, task.sequence);
+    return task.found.kind === "task" ? { kind: "task", task: structuredClone(task.found.task) } : task.found;
+  }
+
+  /** Keeps the record for the settlement that follows (which writes it, on the paths that keep state). */
+  note(task: NatsTask, record: TaskRecord): Promise<void> {
+    if (task.done) return Promise.reject(new TaskLostError(this.listener.id, task.sequence));
+    task.record = structuredClone(record);
+    return Promise.resolve();
+  }
+
+  async settle(task: NatsTask, to: Destination, record?: TaskRecord): Promise<void> {
+    if (task.done) throw new TaskLostError(this.listener.id, task.sequence);
+    if (record) task.record = structuredClone(record);
+    const now = this.open.now().getTime();
+    switch (to) {
+      case "archive":
+        await this.#ack(task);
+        break;
+      case "error":
+        await this.#publishError(
+          task,
+          encodeTask(task.record ?? { payload: null, sequence: task.sequence, count: task.sequence, delivery: "" }),
+        );
+        await this.#finish(task, TERM);
+        break;
+      case "first":
+        await this.#nak(task, failurePauseMs(task.record), now);
+        break;
+      default: // inbox (a retry: its `not_before` is the delay), untouched (not counted: state says it was accounted)
+        await this.#nak(task, dueInMs(task.record, now), now);
+    }
+    if (task.hadState && (to === "archive" || to === "error")) await this.#dropState(task);
+  }
+
+  async quarantine(task: NatsTask, reason: string): Promise<boolean> {
+    if (task.done) return false;
+    await this.#publishError(task, reason, reason);
+    await this.#finish(task, TERM);
+    if (task.hadState) await this.#dropState(task);
+    return true;
+  }
+
+  /** Stops the in-progress acks and gives back every message not settled (a nak without delay, accounted). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    const left = [...this.#owned, ...this.#buffer, ...this.#nextPass].filter((task) => !task.done);
+    this.#owned.clear();
+    this.#buffer.length = 0;
+    this.#nextPass = [];
+    if (this.link.nc.isClosed()) return;
+    const now = this.open.now().getTime();
+    await Promise.all(left.map((task) => this.#nak(task, dueInMs(task.record, now), now)));
+  }
+
+  /** Sends an in-progress ack for every message this worker owns. */
+  #keepAlive(): void {
+    if (this.link.nc.isClosed()) return;
+    for (const task of [...this.#owned, ...this.#buffer, ...this.#nextPass]) {
+      if (!task.done) this.link.nc.publish(task.reply, WPI);
+    }
+  }
+
+  /**
+   * Pulls up to `batch` messages: what is there at once, then what arrives
+   * until the server expires the request (it ends it: a message is never
+   * delivered to a request nobody reads).
+   */
+  async #pull(batch: number): Promise<Msg[]> {
+    const { nc } = this.link;
+    const inbox = createInbox();
+    const sub = nc.subscribe(inbox);
+    const messages: Msg[] = [];
+    const expiresMs = this.options.pullExpiresMs;
+    nc.publish(
+      `$JS.API.CONSUMER.MSG.NEXT.${EVENT_STREAM}.${this.options.consumer}`,
+      JSON.stringify({ batch, no_wait: true, expires: nanos(expiresMs) }),
+      { reply: inbox },
+    );
+    // The server ends the request itself; this bound is for a server that went away meanwhile.
+    const guard = setTimeout(() => sub.unsubscribe(), expiresMs + this.options.requestTimeoutMs);
+    try {
+      for await (const message of sub) {
+        const code = message.headers?.code ?? 0;
+        if (code === 404 || code === 408) break;
+        if (code === 409 && /exceeded/i.test(message.headers?.description ?? "")) break;
+        if (code !== 0) {
+          throw new Error(
+            `pulling from consumer ${this.options.consumer} of ${EVENT_STREAM} failed: ${code} ` +
+              `${message.headers?.description ?? ""}; is the listener registered (the consumer missing)?`,
+          );
+        }
+        messages.push(message);
+        if (messages.length >= batch) break;
+      }
+    } finally {
+      clearTimeout(guard);
+      sub.unsubscribe();
+    }
+    return messages;
+  }
+
+  /** A delivered message as a task: its record built from the message, or from the retry state when redelivered. */
+  async #toTask(message: Msg): Promise<NatsTask> {
+    const reply = message.reply!;
+    const { deliveryCount, streamSequence: sequence } = parseAckSubject(reply);
+    const state = deliveryCount > 1 ? await this.#readState(sequence) : undefined;
+    const lost = Math.max(0, deliveryCount - 1 - (state?.accounted ?? 0));
+    const base = { sequence, task: `${sequence}.json`, reply, deliveryCount, lost, hadState: state !== undefined };
+    if (state !== undefined) {
+      return { ...base, found: { kind: "task", task: state.record }, record: state.record, done: false };
+    }
+    if (message.data.length > this.open.maxTaskSize) {
+      const reason = `task too large: ${message.data.length} bytes of payload, over the limit of ` +
+        `${this.open.maxTaskSize} bytes (maxTaskSize)`;
+      return { ...base, found: { kind: "refused", reason }, record: undefined, done: false };
+    }
+    const eventId = message.headers?.get(HEADER.msgId) || undefined;
+    try {
+      const record = firstRecord(new TextDecoder().decode(message.data), sequence, {
+        delivery: message.headers?.get(HEADER.delivery) ?? "",
+        eventType: message.headers?.get(HEADER.eventType) || undefined,
+        eventId,
+        taskId: await stableTaskId(eventId ?? String(sequence), this.options.consumer),
+      });
+      return { ...base, found: { kind: "task", task: record }, record, done: false };
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      return {
+        ...base,
+        found: { kind: "refused", reason: `corrupt task: ${error.message}` },
+        record: undefined,
+        done: false,
+      };
+    }
+  }
+
+  /** The retry state of a task, or `undefined` when there is none (or it is unreadable: then a fresh record). */
+  async #readState(sequence: number): Promise<RetryState | undefined> {
+    const subject = taskSubject(STATE_PREFIX, this.options.consumer, sequence);
+    const stored = await this.link.jsm.streams.getMessage(STATE_STREAM, { last_by_subj: subject });
+    if (stored === null) return undefined;
+    try {
+      return decodeState(new TextDecoder().decode(stored.data));
+    } catch (error) {
+      if (error instanceof CorruptFileError) return undefined;
+      throw error;
+    }
+  }
+
+  /** Acks a task and waits for the server to confirm it. */
+  async #ack(task: NatsTask): Promise<void> {
+    task.done = true;
+    this.#owned.delete(task);
+    await this.link.nc.request(task.reply, "+ACK", { timeout: this.options.requestTimeoutMs });
+  }
+
+  /** Sends a final ack (`+TERM`, a nak) and flushes it to the server. */
+  async #finish(task: NatsTask, payload: string): Promise<void> {
+    task.done = true;
+    this.#owned.delete(task);
+    this.link.nc.publish(task.reply, payload);
+    await this.link.nc.flush();
+  }
+
+  /** Writes the retry state (this delivery accounted for), then naks, with a delay when given. */
+  async #nak(task: NatsTask, delayMs: number, now: number): Promise<void> {
+    if (task.record !== undefined) {
+      const state = encodeState({ record: task.record, accounted: task.deliveryCount });
+      await this.link.js.publish(taskSubject(STATE_PREFIX, this.options.consumer, task.sequence), state, {
+        timeout: this.options.requestTimeoutMs,
+      });
+    }
+    if (delayMs > 0) this.#delayed.set(task.sequence, now + delayMs);
+    await this.#finish(task, delayMs > 0 ? `-NAK ${JSON.stringify({ delay: nanos(Math.ceil(delayMs)) })}` : "-NAK");
+  }
+
+  /** Publishes a task's error record (or a quarantined message's reason) to the error stream. */
+  async #publishError(task: NatsTask, body: string, reason?: string): Promise<void> {
+    const head = headers();
+    if (reason !== undefined) head.set(HEADER.reason, reason.replace(/[\r\n]+/g, " "));
+    await this.link.js.publish(taskSubject(ERROR_PREFIX, this.options.consumer, task.sequence), body, {
+      headers: head,
+      timeout: this.options.requestTimeoutMs,
+    });
+  }
+
+  /** Removes a finished task's retry state. */
+  async #dropState(task: NatsTask): Promise<void> {
+    await this.link.jsm.streams.purge(STATE_STREAM, {
+      filter: taskSubject(STATE_PREFIX, this.options.consumer, task.sequence),
+    });
+  }
+}
