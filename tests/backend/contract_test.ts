@@ -7,7 +7,8 @@
  * @module
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { Dispatcher, runOnce, Task, type TaskContext, watch } from "../../mod.ts";
+import { Dispatcher, execHandler, runOnce, Task, type TaskContext, watch } from "../../mod.ts";
+import { join } from "node:path";
 import type { Backend } from "../../src/backend/port.ts";
 import { FileBackend } from "../../src/backend/file/backend.ts";
 import { NatsBackend } from "../../src/backend/nats/mod.ts";
@@ -351,4 +352,55 @@ contract("status counts pending tasks and errors per listener", async ({ backend
   status = await backend.operations.status();
   deepEqual(status.listeners.map((l) => [l.listener, l.pending, l.errors]), [["a/counted", 0, 1], ["b/other", 1, 0]]);
   deepEqual((await backend.operations.listeners()).map((l) => l.id), ["a/counted", "b/other"]);
+});
+
+contract(
+  "an exec handler gets the task's JSON on stdin with the fields of a task file, and the HURAH_* variables",
+  async ({ backend }) => {
+    await register(backend, ["shell", "user/signup"]);
+    const [delivery] = await new Dispatcher(backend).dispatch("user/signup", { id: 7, name: "Zoë" });
+    await using out = await tempRoot();
+    const report = await runOnce(backend, {
+      name: "shell",
+      eventType: "user/signup",
+      handler: execHandler("cat > stdin.json; env | grep '^HURAH_' | sort > env.txt; exit 0", { cwd: out.path }),
+    });
+    equal(report.archived, 1);
+    const task = JSON.parse(await Deno.readTextFile(join(out.path, "stdin.json")));
+    deepEqual(Object.keys(task).sort(), [
+      "count",
+      "delivery",
+      "event_id",
+      "event_type",
+      "payload",
+      "sequence",
+      "task_id",
+    ]);
+    deepEqual(task.payload, { id: 7, name: "Zoë" });
+    equal(task.sequence, delivery.sequence);
+    equal(task.event_type, "user/signup");
+    const env = await Deno.readTextFile(join(out.path, "env.txt"));
+    ok(env.includes(`HURAH_SEQUENCE=${delivery.sequence}\n`), env);
+    ok(env.includes("HURAH_EVENT_TYPE=user/signup\n"), env);
+    ok(env.includes(`HURAH_TASK_ID=${task.task_id}\n`), env);
+  },
+);
+
+contract("RETRY without a delay is tried again in the next pass, not in the same one", async ({ backend }) => {
+  await register(backend, ["again", "a"]);
+  await new Dispatcher(backend).dispatch("a", 1);
+  const counts: number[] = [];
+  const handler = {
+    handleTask: (context: TaskContext) => {
+      counts.push(context.retryCount);
+      return context.retryCount < 2 ? Task.RETRY : Task.SUCCESS;
+    },
+    maxAttempts: () => 3,
+  };
+  for (let pass = 0; pass < 3; pass++) {
+    const report = await runOnce(backend, { name: "again", eventType: "a", handler });
+    equal(report.handled, 1, `pass ${pass}`);
+  }
+  deepEqual(counts, [0, 1, 2]);
+  equal((await runOnce(backend, { name: "again", eventType: "a", handler })).handled, 0);
 });

@@ -37,6 +37,7 @@ import {
   reaches,
   STATE_PREFIX,
   STATE_STREAM,
+  subjectOfSegments,
 } from "./subjects.ts";
 
 /** Options of {@linkcode NatsBackend.connect}. */
@@ -238,8 +239,7 @@ export class NatsBackend implements Backend, AsyncDisposable {
     const head = headers();
     head.set(HEADER.delivery, event.delivery);
     head.set(HEADER.eventType, event.eventType);
-    const subject = [EVENT_PREFIX, ...event.segments.map((segment) => segment.replaceAll(".", "~")), "_"].join(".");
-    return this.#js.publish(subject, event.payloadJson, {
+    return this.#js.publish(subjectOfSegments(event.segments), event.payloadJson, {
       msgID: event.eventId,
       headers: head,
       timeout: this.#options.requestTimeoutMs,

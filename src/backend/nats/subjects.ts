@@ -88,7 +88,25 @@ function tokens(segments: readonly string[]): string[] {
  * ```
  */
 export function eventSubject(eventType: string): string {
-  return [EVENT_PREFIX, ...tokens(parseEventType(eventType)), "_"].join(".");
+  return subjectOfSegments(parseEventType(eventType));
+}
+
+/**
+ * The subject of an event type already split into checked segments (as a
+ * `PublishEvent` carries them): {@linkcode eventSubject} without the check.
+ *
+ * @param segments The event type's segments.
+ * @returns The subject, as `hurah.ev.product.created._`.
+ *
+ * @example A subject of segments
+ * ```ts
+ * import { subjectOfSegments } from "./subjects.ts";
+ * import { equal } from "node:assert/strict";
+ * equal(subjectOfSegments(["v1.2", "x"]), "hurah.ev.v1~2.x._");
+ * ```
+ */
+export function subjectOfSegments(segments: readonly string[]): string {
+  return [EVENT_PREFIX, ...tokens(segments), "_"].join(".");
 }
 
 /**
