@@ -122,3 +122,109 @@ async function accepting(port: number, child: Deno.ChildProcess): Promise<boolea
   }
   return false;
 }
+
+/** A running cluster: its nodes, and the URLs of all of them. */
+export interface NatsCluster extends AsyncDisposable {
+  /** Every node's client URL, comma-separated (as `NatsBackend.connect` takes them). */
+  readonly urls: string;
+  /** The nodes, in start order. */
+  readonly nodes: ClusterNode[];
+  /** Stops every node and removes the stores. */
+  stop(): Promise<void>;
+}
+
+/** One node of a cluster. */
+export interface ClusterNode {
+  /** Its server name, as `n1`. */
+  readonly name: string;
+  /** Its client URL. */
+  readonly url: string;
+  /** Its PID while running. */
+  pid(): number | undefined;
+  /** Kills it with SIGKILL and waits for it to exit. */
+  kill(): Promise<void>;
+  /** Starts it again (same ports, same store). */
+  restart(): Promise<void>;
+}
+
+/**
+ * Starts `size` nodes of one JetStream cluster on 127.0.0.1 (free ports,
+ * temporary stores), routed to each other, and waits until every node
+ * accepts clients and the cluster has a JetStream meta leader.
+ */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  if (NATS_SERVER === undefined) throw new Error("no nats-server on PATH");
+  const base = await Deno.makeTempDir({ prefix: "hurah_nats_cluster_" });
+  const specs = Array.from({ length: size }, (_, index) => ({
+    name: `n${index + 1}`,
+    port: freePort(),
+    clusterPort: freePort(),
+    store: join(base, `n${index + 1}`),
+  }));
+  const routes = specs.map((spec) => `nats://127.0.0.1:${spec.clusterPort}`).join(",");
+  const nodes = specs.map((spec) => {
+    let child: Deno.ChildProcess | undefined;
+    const start = () => {
+      child = new Deno.Command(NATS_SERVER, {
+        args: [
+          "-js",
+          "-n",
+          spec.name,
+          "-a",
+          "127.0.0.1",
+          "-p",
+          String(spec.port),
+          "-sd",
+          spec.store,
+          "--cluster_name",
+          "hurah_test",
+          "--cluster",
+          `nats://127.0.0.1:${spec.clusterPort}`,
+          "--routes",
+          routes,
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    };
+    const kill = async () => {
+      if (child === undefined) return;
+      try {
+        child.kill("SIGKILL");
+      } catch (error) {
+        if (!(error instanceof TypeError)) throw error; // exited already
+      }
+      await child.status;
+      child = undefined;
+    };
+    const node: ClusterNode & { start(): void; child(): Deno.ChildProcess | undefined } = {
+      name: spec.name,
+      url: `nats://127.0.0.1:${spec.port}`,
+      pid: () => child?.pid,
+      kill,
+      async restart() {
+        await kill();
+        start();
+        if (!await accepting(spec.port, child!)) throw new Error(`node ${spec.name} did not start again`);
+      },
+      start,
+      child: () => child,
+    };
+    return node;
+  });
+  const stop = async () => {
+    for (const node of nodes) await node.kill();
+    await Deno.remove(base, { recursive: true }).catch(() => {});
+  };
+  try {
+    for (const node of nodes) node.start();
+    for (const [index, node] of nodes.entries()) {
+      if (!await accepting(specs[index].port, node.child()!)) throw new Error(`node ${node.name} did not start`);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { urls: nodes.map((node) => node.url).join(","), nodes, stop, [Symbol.asyncDispose]: stop };
+}
