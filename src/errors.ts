@@ -514,3 +514,45 @@ export class NotSupportedError extends Error {
     this.backend = backend;
   }
 }
+
+/**
+ * A broker answered a request of the backend with an error status: a pull
+ * from a listener's consumer that is gone (deleted by hand), or that the
+ * server refused. Carries the consumer and the status code; the watcher
+ * pauses that listener and tries again.
+ *
+ * @example Catching a broker's refusal
+ * ```ts ignore
+ * import { BrokerError } from "jsr:@hurah/events/nats";
+ * try {
+ *   await runOnce(backend, options);
+ * } catch (error) {
+ *   if (error instanceof BrokerError) console.error(error.consumer, error.code);
+ * }
+ * ```
+ */
+export class BrokerError extends Error {
+  /** The consumer (stream `/` consumer name) the request was for. */
+  readonly consumer: string;
+  /** The status code the server answered, as 409 or 503. */
+  readonly code: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param consumer The consumer, as `HURAH_EV_1/user_ssignup_smailer`.
+   * @param code The status code.
+   * @param description The server's description of it.
+   */
+  constructor(consumer: string, code: number, description: string) {
+    super(
+      `pulling from ${consumer} failed: ${code} ${description}; ` +
+        (code === 503 || code === 404
+          ? "the listener's consumer is missing; restart the watcher (it registers the listener) to create it again"
+          : "the server refused the pull"),
+    );
+    this.name = "BrokerError";
+    this.consumer = consumer;
+    this.code = code;
+  }
+}

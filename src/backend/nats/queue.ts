@@ -12,7 +12,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createInbox, headers, type Msg, nanos } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { CorruptFileError, TaskLostError } from "../../errors.ts";
+import { BrokerError, CorruptFileError, TaskLostError } from "../../errors.ts";
 import { backoff } from "../../protocol/backoff.ts";
 import type { Listener } from "../../protocol/listener_id.ts";
 import { encodeTask, type TaskRecord } from "../../protocol/task_file.ts";
@@ -272,18 +272,19 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
       JSON.stringify({ batch, no_wait: true, expires: nanos(expiresMs) }),
       { reply: inbox },
     );
-    // The server ends the request itself; this bound is for a server that went away meanwhile.
-    const guard = setTimeout(() => sub.unsubscribe(), expiresMs + this.options.requestTimeoutMs);
+    // The server ends the request itself (408 at its expiry). No answer at all within a second more means no
+    // consumer took the request (deleted by hand: the server says nothing then), or a server gone meanwhile.
+    let answered = false;
+    const guard = setTimeout(() => sub.unsubscribe(), expiresMs + Math.min(1000, this.options.requestTimeoutMs));
     try {
       for await (const message of sub) {
+        answered = true;
         const code = message.headers?.code ?? 0;
         if (code === 404 || code === 408) break;
         if (code === 409 && /exceeded/i.test(message.headers?.description ?? "")) break;
         if (code !== 0) {
-          throw new Error(
-            `pulling from consumer ${this.options.consumer} of ${EVENT_STREAM} failed: ${code} ` +
-              `${message.headers?.description ?? ""}; is the listener registered (the consumer missing)?`,
-          );
+          const description = message.headers?.description ?? "";
+          throw new BrokerError(`${EVENT_STREAM}/${this.options.consumer}`, code, description);
         }
         messages.push(message);
         if (messages.length >= batch) break;
@@ -292,7 +293,19 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
       clearTimeout(guard);
       sub.unsubscribe();
     }
+    if (!answered) await this.#checkConsumer();
     return messages;
+  }
+
+  /** Throws a {@linkcode BrokerError} when the listener's consumer is gone. */
+  async #checkConsumer(): Promise<void> {
+    try {
+      await this.link.jsm.consumers.info(EVENT_STREAM, this.options.consumer);
+    } catch (error) {
+      const code = (error as { code?: unknown })?.code;
+      if (code !== 10014 && code !== 10059) throw error;
+      throw new BrokerError(`${EVENT_STREAM}/${this.options.consumer}`, 404, "consumer not found");
+    }
   }
 
   /** A delivered message as a task: its record built from the message, or from the retry state when redelivered. */

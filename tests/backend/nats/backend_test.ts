@@ -9,6 +9,8 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { Dispatcher, runOnce, Task, type TaskContext, watch } from "../../../mod.ts";
 import {
+  BrokerError,
+  consumerName,
   EVENT_STREAM,
   NatsBackend,
   type NatsBackendOptions,
@@ -231,5 +233,34 @@ Deno.test({
     await rejects(() => ops.inspect(), NotSupportedError);
     await rejects(() => ops.requeue(), NotSupportedError);
     await rejects(() => ops.prune(), NotSupportedError);
+  },
+});
+
+Deno.test({
+  name: "a pull from a consumer deleted by hand throws BrokerError naming it",
+  ignore,
+  async fn() {
+    await using nats = await natsCase();
+    const listener = checkListener("l", "a");
+    await nats.backend.register(listener);
+    await using queue = await nats.backend.open(listener, {
+      worker: "w",
+      maxTaskSize: 1 << 20,
+      archive: "keep",
+      now: () => new Date(),
+      wait: {},
+    });
+    const nc = await connect({ servers: nats.server.url });
+    try {
+      await (await jetstreamManager(nc)).consumers.delete(EVENT_STREAM, await consumerName(listener.id));
+    } finally {
+      await nc.close();
+    }
+    queue.startPass();
+    const error = await rejects(
+      () => queue.take(1, { stopped: () => false, recover: () => Promise.resolve() }),
+      BrokerError,
+    );
+    void error;
   },
 });
