@@ -480,7 +480,7 @@ export class TaskLostError extends Error {
 }
 
 /**
- * A backend does not offer an operation yet: on NATS, `inspect`, `requeue`
+ * A backend does not offer an operation yet: on NATS, `requeue`
  * and `prune` (issue 10's later stage). Says which operation, on which
  * backend, and what to do instead.
  *

@@ -404,3 +404,23 @@ contract("RETRY without a delay is tried again in the next pass, not in the same
   deepEqual(counts, [0, 1, 2]);
   equal((await runOnce(backend, { name: "again", eventType: "a", handler })).handled, 0);
 });
+
+contract(
+  "inspect finds a waiting task in the inbox and an INVALID one in error, with its failure record",
+  async ({ backend }) => {
+    await register(backend, ["looked", "a"]);
+    const dispatcher = new Dispatcher(backend);
+    const [first] = await dispatcher.dispatch("a", { n: 1 });
+    let inspection = await backend.operations.inspect({ listener: "a/looked", sequence: first.sequence });
+    deepEqual(inspection.found.map((f) => [f.location, f.task?.payload]), [["inbox", { n: 1 }]]);
+    await runOnce(backend, { name: "looked", eventType: "a", handler: () => Task.INVALID });
+    inspection = await backend.operations.inspect({ listener: "a/looked", sequence: first.sequence });
+    deepEqual(inspection.found.map((f) => [f.location, f.task?.payload]), [["error", { n: 1 }]]);
+    equal(inspection.found[0].task?.failures?.at(-1)?.result, "INVALID");
+    const [second] = await dispatcher.dispatch("a", { n: 2 });
+    await runOnce(backend, { name: "looked", eventType: "a", handler: () => Task.SUCCESS });
+    inspection = await backend.operations.inspect({ listener: "a/looked", sequence: second.sequence });
+    // Files keep it in archive/; NATS keeps no archive: an acknowledged task is nowhere.
+    deepEqual(inspection.found.map((f) => f.location), backend instanceof NatsBackend ? [] : ["archive"]);
+  },
+);

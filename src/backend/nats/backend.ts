@@ -140,7 +140,7 @@ export function isNotFound(error: unknown): boolean {
 export class NatsBackend implements Backend, AsyncDisposable {
   /** The servers, comma-separated, as given. */
   readonly location: string;
-  /** `hurah status` and the listener list on NATS (`inspect`, `requeue` and `prune` are not supported yet). */
+  /** The listener list, `status` and `inspect` on NATS (`requeue` and `prune` are not supported yet). */
   readonly operations: NatsOperations;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;

@@ -1,14 +1,42 @@
 /**
  * The operations of the NATS backend: the listener list and `status` from the
- * consumers' info and the error stream. `inspect`, `requeue` and `prune` are
- * not supported yet: they throw {@linkcode NotSupportedError}.
+ * consumers' info and the error stream, `inspect` from the streams.
+ * `requeue` and `prune` are not supported yet: they throw
+ * {@linkcode NotSupportedError}.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { ListenerNotFoundError, NotSupportedError } from "../../errors.ts";
+import { CorruptFileError, ListenerNotFoundError, NotSupportedError } from "../../errors.ts";
+import { decodeTask, type TaskRecord } from "../../protocol/task_file.ts";
+import { decodeState, firstRecord, HEADER } from "./_message.ts";
 import { type Listener, parseListenerId } from "../../protocol/listener_id.ts";
 import type { ListenerStatus, StatusReport } from "../../protocol/listener_status.ts";
-import type { Operations, PruneReport, RequeueReport, StatusOptions, TaskInspection } from "../operations.ts";
-import { consumerName, ERROR_PREFIX, ERROR_STREAM, EVENT_STREAM } from "./subjects.ts";
+import type {
+  FoundTask,
+  InspectOptions,
+  Operations,
+  PruneReport,
+  RequeueReport,
+  StatusOptions,
+  TaskInspection,
+  TaskLocation,
+} from "../operations.ts";
+import {
+  consumerName,
+  ERROR_PREFIX,
+  ERROR_STREAM,
+  EVENT_STREAM,
+  eventTypeOfSubject,
+  reaches,
+  STATE_PREFIX,
+  STATE_STREAM,
+  taskSubject,
+} from "./subjects.ts";
+
+/** `null` for a message that is not there (getMessage answers "no message found" with an error on some servers). */
+function notThere(error: unknown): null {
+  if ((error as { code?: unknown })?.code === 10037) return null;
+  throw error;
+}
 
 /** A listener as the backend lists it: with its consumer name. */
 export interface RegisteredListener {
@@ -26,7 +54,7 @@ function notFound(error: unknown): boolean {
 
 /**
  * The NATS backend's operations (`NatsBackend.operations`): the listener
- * list and `status`; `inspect`, `requeue` and `prune` throw
+ * list, `status` and `inspect`; `requeue` and `prune` throw
  * {@linkcode NotSupportedError}.
  *
  * @example Listing the listeners on a broker
@@ -155,14 +183,85 @@ export class NatsOperations implements Operations {
     return Object.keys(info.state.subjects ?? {}).length;
   }
 
-  inspect(): Promise<TaskInspection> {
-    return Promise.reject(
-      new NotSupportedError(
-        "inspect",
-        "NATS",
-        "the error stream HURAH_ERR_1 holds each error record (nats stream view)",
-      ),
-    );
+  /**
+   * Finds a task of a listener: its error record (`error`), the message
+   * while it waits (`inbox`: not delivered yet, or put back with its retry
+   * state), or while it is delivered and not acknowledged (`inflight`; the
+   * server does not say by which worker). An acknowledged task is nowhere:
+   * no archive is kept.
+   */
+  async inspect(options: InspectOptions): Promise<TaskInspection> {
+    const { sequence } = options;
+    if (!Number.isSafeInteger(sequence) || sequence < 1) {
+      throw new RangeError(`sequence must be a positive integer, found ${JSON.stringify(sequence)}`);
+    }
+    const listener = await this.findListener(options.listener);
+    const consumer = await consumerName(listener.id);
+    const dir = `${EVENT_STREAM}/${consumer}`;
+    const found: FoundTask[] = [];
+    /** A found entry: a stored message (or error record) of the task. */
+    const entry = (location: TaskLocation, path: string, since: Date, task: TaskRecord | null): FoundTask => ({
+      location,
+      file: `${sequence}.json`,
+      path,
+      worker: null,
+      since: since.toISOString(),
+      task,
+      problem: null,
+      text: null,
+      reason: null,
+    });
+    const message = await this.#jsm.streams.getMessage(EVENT_STREAM, { seq: sequence }).catch(notThere);
+    if (message && reaches(listener.eventType, eventTypeOfSubject(message.subject))) {
+      const info = await this.#jsm.consumers.info(EVENT_STREAM, consumer);
+      const state = await this.#jsm.streams.getMessage(STATE_STREAM, {
+        last_by_subj: taskSubject(STATE_PREFIX, consumer, sequence),
+      }).catch(notThere);
+      const record = (): TaskRecord | null => {
+        try {
+          return firstRecord(new TextDecoder().decode(message.data), sequence, {
+            delivery: message.header?.get(HEADER.delivery) ?? "",
+            eventType: message.header?.get(HEADER.eventType) || undefined,
+            eventId: message.header?.get(HEADER.msgId) || undefined,
+            taskId: "",
+          });
+        } catch (error) {
+          if (error instanceof CorruptFileError) return null;
+          throw error;
+        }
+      };
+      if (state) {
+        found.push(entry("inbox", `${dir}/${sequence}`, state.time, decodeState(state.string()).record));
+      } else if (sequence > info.delivered.stream_seq) {
+        found.push(entry("inbox", `${dir}/${sequence}`, message.time, record()));
+      } else if (sequence > info.ack_floor.stream_seq) {
+        found.push(entry("inflight", `${dir}/${sequence}`, message.time, record()));
+      }
+    }
+    const error = await this.#jsm.streams.getMessage(ERROR_STREAM, {
+      last_by_subj: taskSubject(ERROR_PREFIX, consumer, sequence),
+    }).catch(notThere);
+    if (error) {
+      const text = error.string();
+      const reason = error.header?.get(HEADER.reason) || null;
+      let task: TaskRecord | null = null;
+      let problem: string | null = reason;
+      if (reason === null) {
+        try {
+          task = decodeTask(text, sequence);
+        } catch (thrown) {
+          if (!(thrown instanceof CorruptFileError)) throw thrown;
+          problem = thrown.message;
+        }
+      }
+      found.push({
+        ...entry("error", `${ERROR_STREAM}/${error.subject}`, error.time, task),
+        problem,
+        reason,
+        text: task === null ? text.slice(0, 4096) : null,
+      });
+    }
+    return { listener: listener.id, dir, sequence, found };
   }
 
   requeue(): Promise<RequeueReport> {
