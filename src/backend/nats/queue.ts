@@ -10,7 +10,7 @@
  * accounted for are written to the retry state stream, the slow path.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { createInbox, headers, type Msg, nanos } from "@nats-io/transport-node";
+import { createInbox, headers, type Msg, nanos, type Subscription } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { BrokerError, CorruptFileError, TaskLostError } from "../../errors.ts";
 import { backoff } from "../../protocol/backoff.ts";
@@ -72,6 +72,14 @@ export interface NatsQueueOptions {
   inProgressAcks: boolean;
 }
 
+/** A pull waiting for its answer. */
+interface Pull {
+  token: string;
+  batch: number;
+  messages: Msg[];
+  end(result: Msg[] | BrokerError): void;
+}
+
 const WPI = "+WPI";
 const TERM = "+TERM";
 
@@ -106,6 +114,14 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
   #firstTake = true;
   readonly #heartbeat: ReturnType<typeof setInterval>;
   #closed = false;
+  /** The inbox pulls are answered on (`<inbox>.<n>`, one subscription for the queue's life). */
+  readonly #inbox = createInbox();
+  readonly #replies: Subscription;
+  #requests = 0;
+  /** The pull waiting for its answer. */
+  #pulling: Pull | undefined;
+  /** Messages that answered a pull given up on (the server went quiet): owned all the same, handed out next. */
+  #late: Msg[] = [];
 
   constructor(
     readonly link: NatsLink,
@@ -113,6 +129,7 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     readonly open: OpenOptions,
     readonly options: NatsQueueOptions,
   ) {
+    this.#replies = link.nc.subscribe(`${this.#inbox}.*`, { callback: (_error, message) => this.#answer(message) });
     this.#heartbeat = setInterval(() => {
       if (options.inProgressAcks) this.#keepAlive();
     }, Math.max(100, Math.floor(options.ackWaitMs / 3)));
@@ -151,6 +168,12 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     this.#firstTake = false;
     while (take.tasks.length < max && !hooks.stopped()) {
       const task = this.#buffer.shift();
+      if (task === undefined && this.#late.length > 0) {
+        const late = this.#late;
+        this.#late = [];
+        this.#buffer.push(...await Promise.all(late.map((message) => this.#toTask(message))));
+        continue;
+      }
       if (task === undefined) {
         const messages = await this.#pull(max - take.tasks.length);
         if (messages.length === 0) break;
@@ -239,11 +262,15 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
+    const late = this.#late;
     const left = [...this.#owned, ...this.#buffer, ...this.#nextPass].filter((task) => !task.done);
+    this.#late = [];
     this.#owned.clear();
     this.#buffer.length = 0;
     this.#nextPass = [];
-    if (this.link.nc.isClosed()) return;
+    if (this.link.nc.isClosed()) return; // the server redelivers them after their ack wait (counted as lost)
+    this.#replies.unsubscribe();
+    left.push(...await Promise.all(late.map((message) => this.#toTask(message))));
     const now = this.open.now().getTime();
     await Promise.all(left.map((task) => this.#nak(task, dueInMs(task.record, now), now)));
   }
@@ -254,47 +281,75 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     for (const task of [...this.#owned, ...this.#buffer, ...this.#nextPass]) {
       if (!task.done) this.link.nc.publish(task.reply, WPI);
     }
+    for (const message of this.#late) this.link.nc.publish(message.reply!, WPI);
   }
 
   /**
    * Pulls up to `batch` messages: what is there at once, then what arrives
    * until the server expires the request (it ends it: a message is never
-   * delivered to a request nobody reads).
+   * delivered to a request nobody reads). The answer comes on the queue's
+   * one reply subscription.
    */
   async #pull(batch: number): Promise<Msg[]> {
-    const { nc } = this.link;
-    const inbox = createInbox();
-    const sub = nc.subscribe(inbox);
-    const messages: Msg[] = [];
     const expiresMs = this.options.pullExpiresMs;
-    nc.publish(
+    const token = String(++this.#requests);
+    const answered = new Promise<Msg[] | BrokerError>((resolve) => {
+      // The server ends the request itself (408 at its expiry). No answer within a second more: maybe no consumer
+      // took the request (deleted by hand: the server says nothing then), which is looked at once; no answer by
+      // the request timeout: a server gone meanwhile, and the pull ends empty.
+      const look = setTimeout(() => {
+        if (this.#pulling !== pull || pull.messages.length > 0) return;
+        this.#checkConsumer().catch((error) => pull.end(error));
+      }, expiresMs + 1000);
+      const timer = setTimeout(() => pull.end(pull.messages), expiresMs + this.options.requestTimeoutMs);
+      const pull: Pull = {
+        token,
+        batch,
+        messages: [],
+        end: (result) => {
+          clearTimeout(look);
+          clearTimeout(timer);
+          if (this.#pulling === pull) this.#pulling = undefined;
+          resolve(result);
+        },
+      };
+      this.#pulling = pull;
+    });
+    this.link.nc.publish(
       `$JS.API.CONSUMER.MSG.NEXT.${EVENT_STREAM}.${this.options.consumer}`,
       JSON.stringify({ batch, no_wait: true, expires: nanos(expiresMs) }),
-      { reply: inbox },
+      { reply: `${this.#inbox}.${token}` },
     );
-    // The server ends the request itself (408 at its expiry). No answer at all within a second more means no
-    // consumer took the request (deleted by hand: the server says nothing then), or a server gone meanwhile.
-    let answered = false;
-    const guard = setTimeout(() => sub.unsubscribe(), expiresMs + Math.min(1000, this.options.requestTimeoutMs));
-    try {
-      for await (const message of sub) {
-        answered = true;
-        const code = message.headers?.code ?? 0;
-        if (code === 404 || code === 408) break;
-        if (code === 409 && /exceeded/i.test(message.headers?.description ?? "")) break;
-        if (code !== 0) {
-          const description = message.headers?.description ?? "";
-          throw new BrokerError(`${EVENT_STREAM}/${this.options.consumer}`, code, description);
-        }
-        messages.push(message);
-        if (messages.length >= batch) break;
+    const result = await answered;
+    if (result instanceof Error) throw result;
+    return result;
+  }
+
+  /**
+   * A message on the reply subscription. A delivery carries its own subject
+   * (not the inbox): it belongs to the pull waiting, or, when none waits,
+   * is late and kept for the next take. A status (404, 408, ...) names its
+   * pull by the inbox token; one of a pull given up on is dropped.
+   */
+  #answer(message: Msg): void {
+    const code = message.headers?.code ?? 0;
+    const pull = this.#pulling;
+    if (code === 0) {
+      if (!message.reply) return;
+      if (pull === undefined) {
+        this.#late.push(message);
+        return;
       }
-    } finally {
-      clearTimeout(guard);
-      sub.unsubscribe();
+      pull.messages.push(message);
+      if (pull.messages.length >= pull.batch) pull.end(pull.messages);
+      return;
     }
-    if (!answered) await this.#checkConsumer();
-    return messages;
+    if (pull === undefined || message.subject !== `${this.#inbox}.${pull.token}`) return;
+    if (code === 404 || code === 408 || (code === 409 && /exceeded/i.test(message.headers?.description ?? ""))) {
+      return pull.end(pull.messages);
+    }
+    const description = message.headers?.description ?? "";
+    pull.end(new BrokerError(`${EVENT_STREAM}/${this.options.consumer}`, code, description));
   }
 
   /** Throws a {@linkcode BrokerError} when the listener's consumer is gone. */
