@@ -21,7 +21,7 @@ import {
   StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { DeliveryError } from "../../errors.ts";
+import { DeliveryError, PayloadError } from "../../errors.ts";
 import type { Listener } from "../../protocol/listener_id.ts";
 import type { Backend, Delivery, ListenerQueue, OpenOptions, PublishEvent, Wakeups } from "../port.ts";
 import { HEADER } from "./_message.ts";
@@ -39,6 +39,9 @@ import {
   STATE_STREAM,
   subjectOfSegments,
 } from "./subjects.ts";
+
+/** Bytes kept free in a message for hurah's headers and the subject (at most 1,700 characters). */
+const HEADROOM = 4096;
 
 /** Options of {@linkcode NatsBackend.connect}. */
 export interface NatsBackendOptions {
@@ -217,6 +220,17 @@ export class NatsBackend implements Backend, AsyncDisposable {
    * as its path.
    */
   async publish(events: readonly PublishEvent[]): Promise<Delivery[][]> {
+    // The server refuses a message over its max_payload: refused here, before anything is published.
+    const maxPayload = this.#nc.info?.max_payload ?? Infinity;
+    for (const event of events) {
+      if (event.payloadJson.length + HEADROOM > maxPayload) {
+        throw new PayloadError(
+          "payload",
+          `is ${event.payloadJson.length} bytes, over what the NATS server takes (max_payload ${maxPayload} bytes, ` +
+            "with the headers); store large data elsewhere and dispatch a reference to it, or raise max_payload",
+        );
+      }
+    }
     await this.#ensureStreams();
     const listeners = await this.listeners(true);
     const results: Delivery[][] = [];
@@ -224,12 +238,18 @@ export class NatsBackend implements Backend, AsyncDisposable {
     for (let start = 0; start < events.length; start += WINDOW) {
       const chunk = events.slice(start, start + WINDOW);
       const acks = await Promise.allSettled(chunk.map((event) => this.#publishOne(event)));
+      let failure: unknown;
       for (const [index, ack] of acks.entries()) {
-        if (ack.status === "rejected") {
-          if (results.length === 0) throw ack.reason;
-          throw new DeliveryError(results, ack.reason as Error);
+        if (ack.status === "fulfilled") results.push(deliveriesOf(chunk[index], ack.value, listeners));
+        else {
+          failure ??= ack.reason;
+          results.push([]); // not stored, or not known to be: a retry with the same event id is stored once
         }
-        results.push(deliveriesOf(chunk[index], ack.value, listeners));
+      }
+      if (failure !== undefined) {
+        while (results.length < events.length) results.push([]); // not published
+        if (results.every((each) => each.length === 0)) throw failure;
+        throw new DeliveryError(results, failure instanceof Error ? failure : new Error(String(failure)));
       }
     }
     return results;

@@ -7,7 +7,7 @@
  * @module
  */
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import { Dispatcher, runOnce, Task, type TaskContext, watch } from "../../../mod.ts";
+import { Dispatcher, PayloadError, runOnce, Task, type TaskContext, watch } from "../../../mod.ts";
 import {
   BrokerError,
   consumerName,
@@ -261,5 +261,21 @@ Deno.test({
       BrokerError,
     );
     void error;
+  },
+});
+
+Deno.test({
+  name: "a payload over the server's max_payload is refused before anything is published (PayloadError)",
+  ignore,
+  async fn() {
+    await using nats = await natsCase();
+    await nats.backend.register(checkListener("l", "a"));
+    const big = { data: "x".repeat(2 * 1024 * 1024) };
+    await rejects(
+      () =>
+        new Dispatcher(nats.backend).dispatchMany([{ eventType: "a", payload: 1 }, { eventType: "a", payload: big }]),
+      PayloadError,
+    );
+    equal(await streamMessages(nats.server), 0);
   },
 });
