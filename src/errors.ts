@@ -481,14 +481,14 @@ export class TaskLostError extends Error {
 
 /**
  * A backend does not offer an operation yet: on NATS, `requeue`
- * and `prune` (issue 10's later stage). Says which operation, on which
+ * (issue 10's later stage). Says which operation, on which
  * backend, and what to do instead.
  *
  * @example Catching an operation a broker does not offer
  * ```ts ignore
  * import { NotSupportedError } from "jsr:@hurah/events/nats";
  * try {
- *   await backend.operations.prune({ olderThanMs: 0 });
+ *   await backend.operations.requeue({ listener: "user/signup/mailer", all: true });
  * } catch (error) {
  *   if (error instanceof NotSupportedError) console.error(error.operation);
  * }

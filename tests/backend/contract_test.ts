@@ -424,3 +424,20 @@ contract(
     deepEqual(inspection.found.map((f) => f.location), backend instanceof NatsBackend ? [] : ["archive"]);
   },
 );
+
+contract("prune with error removes old error records (a dry run only counts them)", async ({ backend }) => {
+  await register(backend, ["pruned", "a"]);
+  const [delivery] = await new Dispatcher(backend).dispatch("a", 1);
+  await runOnce(backend, { name: "pruned", eventType: "a", handler: () => Task.INVALID });
+  const later = () => new Date(Date.now() + 60_000);
+  const young = await backend.operations.prune({ olderThanMs: 120_000, error: true, now: later });
+  equal(young.removed, 0);
+  const dry = await backend.operations.prune({ olderThanMs: 30_000, error: true, dryRun: true, now: later });
+  deepEqual([dry.removed, dry.dryRun], [1, true]);
+  equal((await backend.operations.status()).listeners[0].errors, 1);
+  const pruned = await backend.operations.prune({ olderThanMs: 30_000, error: true, now: later });
+  deepEqual(pruned.listeners, [{ listener: "a/pruned", archive: 0, error: 1 }]);
+  equal((await backend.operations.status()).listeners[0].errors, 0);
+  const inspection = await backend.operations.inspect({ listener: "a/pruned", sequence: delivery.sequence });
+  deepEqual(inspection.found, []);
+});

@@ -143,7 +143,7 @@ export function isNotFound(error: unknown): boolean {
 export class NatsBackend implements Backend, AsyncDisposable {
   /** The servers, comma-separated, as given. */
   readonly location: string;
-  /** The listener list, `status` and `inspect` on NATS (`requeue` and `prune` are not supported yet). */
+  /** The listener list, `status`, `inspect` and `prune` on NATS (`requeue` is not supported yet). */
   readonly operations: NatsOperations;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;

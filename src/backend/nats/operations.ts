@@ -1,7 +1,7 @@
 /**
  * The operations of the NATS backend: the listener list and `status` from the
- * consumers' info and the error stream, `inspect` from the streams.
- * `requeue` and `prune` are not supported yet: they throw
+ * consumers' info and the error stream, `inspect` from the streams, `prune`
+ * of error records. `requeue` is not supported yet: it throws
  * {@linkcode NotSupportedError}.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
@@ -13,7 +13,9 @@ import type { ListenerStatus, StatusReport } from "../../protocol/listener_statu
 import type {
   FoundTask,
   InspectOptions,
+  ListenerPrune,
   Operations,
+  PruneOptions,
   PruneReport,
   RequeueReport,
   StatusOptions,
@@ -54,8 +56,8 @@ function notFound(error: unknown): boolean {
 
 /**
  * The NATS backend's operations (`NatsBackend.operations`): the listener
- * list, `status` and `inspect`; `requeue` and `prune` throw
- * {@linkcode NotSupportedError}.
+ * list, `status`, `inspect` and `prune` (of error records); `requeue`
+ * throws {@linkcode NotSupportedError}.
  *
  * @example Listing the listeners on a broker
  * ```ts ignore
@@ -270,9 +272,38 @@ export class NatsOperations implements Operations {
     );
   }
 
-  prune(): Promise<PruneReport> {
-    return Promise.reject(
-      new NotSupportedError("prune", "NATS", "no archive is kept; purge HURAH_ERR_1 by subject to drop error records"),
-    );
+  /**
+   * With `error`, removes the listeners' error records that were written at
+   * least `olderThanMs` ago (one subject each in `HURAH_ERR_1`). There is no
+   * archive on NATS: `archive` counts 0.
+   */
+  async prune(options: PruneOptions): Promise<PruneReport> {
+    if (!(options.olderThanMs >= 0)) {
+      throw new RangeError(`olderThanMs must be a number of milliseconds, at least 0, found ${options.olderThanMs}`);
+    }
+    const cutoff = (options.now ?? (() => new Date()))().getTime() - options.olderThanMs;
+    const dryRun = options.dryRun ?? false;
+    const wanted = options.listeners === undefined
+      ? await this.#registered()
+      : await Promise.all(options.listeners.map(async (id) => {
+        const listener = await this.findListener(id);
+        return { listener, consumer: await consumerName(listener.id) };
+      }));
+    const listeners: ListenerPrune[] = [];
+    for (const { listener, consumer } of wanted) {
+      let error = 0;
+      if (options.error) {
+        const info = await this.#jsm.streams.info(ERROR_STREAM, { subjects_filter: `${ERROR_PREFIX}.${consumer}.>` });
+        for (const subject of Object.keys(info.state.subjects ?? {}).sort()) {
+          const record = await this.#jsm.streams.getMessage(ERROR_STREAM, { last_by_subj: subject }).catch(notThere);
+          if (record === null || record.time.getTime() > cutoff) continue;
+          if (!dryRun) await this.#jsm.streams.purge(ERROR_STREAM, { filter: subject });
+          error++;
+        }
+      }
+      listeners.push({ listener: listener.id, archive: 0, error });
+    }
+    listeners.sort((a, b) => a.listener < b.listener ? -1 : a.listener > b.listener ? 1 : 0);
+    return { listeners, removed: listeners.reduce((sum, each) => sum + each.error, 0), dryRun };
   }
 }
