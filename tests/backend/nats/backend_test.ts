@@ -148,19 +148,19 @@ Deno.test({
           eventType: "a",
           concurrency: 2,
           handler: async () => {
-            if (++calls === 1) await sleep(1700);
+            if (++calls === 1) await sleep(3300);
             return Task.SUCCESS;
           },
         }];
         // Two workers: the second one would get the task if the server redelivered it.
         await using second = await NatsBackend.connect(nats.server.url, { pollIntervalMs: 100, inProgressAcks });
-        await using first = watch(nats.backend, { onEvent: (event) => events.push(event), listeners, leaseMs: 500 });
+        await using first = watch(nats.backend, { onEvent: (event) => events.push(event), listeners, leaseMs: 1000 });
         await first.ready;
         await waitUntil("the first attempt to start", () => calls === 1);
-        await using other = watch(second, { onEvent: (event) => events.push(event), listeners, leaseMs: 500 });
+        await using other = watch(second, { onEvent: (event) => events.push(event), listeners, leaseMs: 1000 });
         await other.ready;
         await waitUntil("the first attempt done", () => events.some((e) => e.type === "task"), 15_000);
-        await sleep(700); // one more ack wait: a redelivery would show now
+        await sleep(1300); // one more ack wait: a redelivery would show now
         await other.close();
         await first.close();
         const redelivered = events.some((e) => e.type === "task" && e.result === "LOST") || calls > 1;
