@@ -191,7 +191,11 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
       if (task.lost > 0) {
         const why = `${task.lost} earlier ${task.lost === 1 ? "delivery was" : "deliveries were"} not settled ` +
           `(a worker stopped, or its ack wait of ${this.options.ackWaitMs} ms lapsed)`;
-        await hooks.recover(task, why);
+        try {
+          await hooks.recover(task, why);
+        } finally {
+          this.#owned.delete(task); // settled by the recovery; else left to its ack wait, and found lost again
+        }
         continue;
       }
       this.#seen.add(task.sequence);
