@@ -480,42 +480,6 @@ export class TaskLostError extends Error {
 }
 
 /**
- * A backend does not offer an operation yet: on NATS, `requeue`
- * (issue 10's later stage). Says which operation, on which
- * backend, and what to do instead.
- *
- * @example Catching an operation a broker does not offer
- * ```ts ignore
- * import { NotSupportedError } from "jsr:@hurah/events/nats";
- * try {
- *   await backend.operations.requeue({ listener: "user/signup/mailer", all: true });
- * } catch (error) {
- *   if (error instanceof NotSupportedError) console.error(error.operation);
- * }
- * ```
- */
-export class NotSupportedError extends Error {
-  /** The operation, as `requeue`. */
-  readonly operation: string;
-  /** The backend, as `NATS`. */
-  readonly backend: string;
-
-  /**
-   * Creates the error.
-   *
-   * @param operation The operation, as `requeue`.
-   * @param backend The backend, as `NATS`.
-   * @param instead What to do instead.
-   */
-  constructor(operation: string, backend: string, instead: string) {
-    super(`${operation} is not supported on ${backend} yet; ${instead}`);
-    this.name = "NotSupportedError";
-    this.operation = operation;
-    this.backend = backend;
-  }
-}
-
-/**
  * A broker answered a request of the backend with an error status: a pull
  * from a listener's consumer that is gone (deleted by hand), or that the
  * server refused. Carries the consumer and the status code; the watcher

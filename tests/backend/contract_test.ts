@@ -441,3 +441,38 @@ contract("prune with error removes old error records (a dry run only counts them
   const inspection = await backend.operations.inspect({ listener: "a/pruned", sequence: delivery.sequence });
   deepEqual(inspection.found, []);
 });
+
+contract(
+  "requeue puts an errored task back: handled again with its sequence and a REQUEUED record",
+  async ({ backend }) => {
+    await register(backend, ["requeued", "a"]);
+    const dispatcher = new Dispatcher(backend);
+    const [first] = await dispatcher.dispatch("a", 1);
+    const [second] = await dispatcher.dispatch("a", 2);
+    await runOnce(backend, { name: "requeued", eventType: "a", handler: () => Task.INVALID });
+    equal((await backend.operations.status()).listeners[0].errors, 2);
+    const one = await backend.operations.requeue({ listener: "a/requeued", sequences: [first.sequence], by: "test" });
+    deepEqual([one.requeued, one.refused], [[first.sequence], []]);
+    let status = (await backend.operations.status()).listeners[0];
+    deepEqual([status.errors, status.pending], [1, 1]);
+    const inspection = await backend.operations.inspect({ listener: "a/requeued", sequence: first.sequence });
+    deepEqual(inspection.found.map((f) => f.location), ["inbox"]);
+    const seen: TaskContext[] = [];
+    const handler = (context: TaskContext) => {
+      seen.push(context);
+      return Task.SUCCESS;
+    };
+    equal((await runOnce(backend, { name: "requeued", eventType: "a", handler })).archived, 1);
+    equal(seen[0].sequence, first.sequence);
+    deepEqual(seen[0].payload, 1);
+    equal(seen[0].record.failures?.at(-1)?.result, "REQUEUED");
+    ok(seen[0].record.failures?.at(-1)?.message.includes("by test"), seen[0].record.failures?.at(-1)?.message);
+    const again = await backend.operations.requeue({ listener: "a/requeued", sequences: [first.sequence] });
+    deepEqual([again.requeued, again.refused.map((r) => r.sequence)], [[], [first.sequence]]);
+    const all = await backend.operations.requeue({ listener: "a/requeued", all: true });
+    deepEqual(all.requeued, [second.sequence]);
+    equal((await runOnce(backend, { name: "requeued", eventType: "a", handler })).archived, 1);
+    status = (await backend.operations.status()).listeners[0];
+    deepEqual([status.errors, status.pending], [0, 0]);
+  },
+);

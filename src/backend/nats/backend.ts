@@ -35,6 +35,8 @@ import {
   EVENT_STREAM,
   listenerFilter,
   reaches,
+  REQUEUE_PREFIX,
+  REQUEUE_STREAM,
   STATE_PREFIX,
   STATE_STREAM,
   subjectOfSegments,
@@ -143,7 +145,7 @@ export function isNotFound(error: unknown): boolean {
 export class NatsBackend implements Backend, AsyncDisposable {
   /** The servers, comma-separated, as given. */
   readonly location: string;
-  /** The listener list, `status`, `inspect` and `prune` on NATS (`requeue` is not supported yet). */
+  /** The listener list, `status`, `inspect`, `requeue` and `prune` on NATS. */
   readonly operations: NatsOperations;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
@@ -171,7 +173,10 @@ export class NatsBackend implements Backend, AsyncDisposable {
     if (!Number.isSafeInteger(this.#options.replicas) || this.#options.replicas < 1) {
       throw new RangeError(`replicas must be a whole number of at least 1, found ${this.#options.replicas}`);
     }
-    this.operations = new NatsOperations(jsm, () => this.listeners());
+    this.operations = new NatsOperations(jsm, this.#js, {
+      registered: () => this.listeners(),
+      register: (listener) => this.register(listener),
+    });
   }
 
   /**
@@ -272,21 +277,23 @@ export class NatsBackend implements Backend, AsyncDisposable {
   }
 
   /**
-   * Opens a listener's consumer for one worker: ordered mode sets its
-   * `max_ack_pending` to 1, parallel mode to `maxAckPending`, and the ack wait
-   * to the lease (both only when they differ). Do not work one listener in
+   * Opens a listener's consumers (of events and of requeued tasks) for one
+   * worker: ordered mode sets their `max_ack_pending` to 1, parallel mode to
+   * `maxAckPending`, and the ack wait to the lease (both only when they differ). Do not work one listener in
    * both modes at once: the last one opened sets the consumer.
    */
   async open(listener: Listener, options: OpenOptions): Promise<ListenerQueue<NatsTask>> {
     const consumer = await this.#consumer(listener);
     const ackWaitMs = options.parallel?.leaseMs ?? this.#options.ackWaitMs;
     const maxAckPending = options.parallel ? this.#options.maxAckPending : 1;
-    const info = await this.#jsm.consumers.info(EVENT_STREAM, consumer);
-    if (info.config.max_ack_pending !== maxAckPending || info.config.ack_wait !== nanos(ackWaitMs)) {
-      await this.#jsm.consumers.update(EVENT_STREAM, consumer, {
-        max_ack_pending: maxAckPending,
-        ack_wait: nanos(ackWaitMs),
-      });
+    for (const stream of [EVENT_STREAM, REQUEUE_STREAM]) {
+      const info = await this.#jsm.consumers.info(stream, consumer);
+      if (info.config.max_ack_pending !== maxAckPending || info.config.ack_wait !== nanos(ackWaitMs)) {
+        await this.#jsm.consumers.update(stream, consumer, {
+          max_ack_pending: maxAckPending,
+          ack_wait: nanos(ackWaitMs),
+        });
+      }
     }
     return new NatsQueue({ nc: this.#nc, js: this.#js, jsm: this.#jsm }, listener, options, {
       consumer,
@@ -365,21 +372,26 @@ export class NatsBackend implements Backend, AsyncDisposable {
     if (known) return known.consumer;
     await this.#ensureStreams();
     const consumer = await consumerName(listener.id);
-    try {
-      await this.#jsm.consumers.info(EVENT_STREAM, consumer);
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      await this.#jsm.consumers.add(EVENT_STREAM, {
-        durable_name: consumer,
-        description: describeListener(listener),
-        filter_subject: listenerFilter(listener.eventType),
-        ack_policy: AckPolicy.Explicit,
-        ack_wait: nanos(this.#options.ackWaitMs),
-        deliver_policy: DeliverPolicy.New,
-        max_ack_pending: 1,
-        max_deliver: -1,
-        num_replicas: this.#options.replicas,
-      });
+    const base = {
+      durable_name: consumer,
+      description: describeListener(listener),
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(this.#options.ackWaitMs),
+      max_ack_pending: 1,
+      max_deliver: -1,
+      num_replicas: this.#options.replicas,
+    };
+    const consumers = [
+      { stream: EVENT_STREAM, filter_subject: listenerFilter(listener.eventType), deliver_policy: DeliverPolicy.New },
+      { stream: REQUEUE_STREAM, filter_subject: `${REQUEUE_PREFIX}.${consumer}.>`, deliver_policy: DeliverPolicy.All },
+    ];
+    for (const { stream, ...config } of consumers) {
+      try {
+        await this.#jsm.consumers.info(stream, consumer);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        await this.#jsm.consumers.add(stream, { ...base, ...config });
+      }
     }
     this.#registered.set(listener.id, { listener, consumer });
     this.#listeners = undefined;
@@ -394,6 +406,7 @@ export class NatsBackend implements Backend, AsyncDisposable {
       const streams: (Partial<StreamConfig> & { name: string })[] = [
         { ...common, name: EVENT_STREAM, subjects: [`${EVENT_PREFIX}.>`], retention: RetentionPolicy.Interest },
         { ...common, name: ERROR_STREAM, subjects: [`${ERROR_PREFIX}.>`], retention: RetentionPolicy.Limits },
+        { ...common, name: REQUEUE_STREAM, subjects: [`${REQUEUE_PREFIX}.>`], retention: RetentionPolicy.Workqueue },
         {
           ...common,
           name: STATE_STREAM,

@@ -31,5 +31,5 @@ export {
   listenerFilter,
   STATE_STREAM,
 } from "./subjects.ts";
-export { BrokerError, NotSupportedError } from "../../errors.ts";
+export { BrokerError } from "../../errors.ts";
 export type { BrokerListenerStatus } from "../../protocol/listener_status.ts";

@@ -1,12 +1,12 @@
 /**
  * The operations of the NATS backend: the listener list and `status` from the
- * consumers' info and the error stream, `inspect` from the streams, `prune`
- * of error records. `requeue` is not supported yet: it throws
- * {@linkcode NotSupportedError}.
+ * consumers' info and the error stream, `inspect` from the streams,
+ * `requeue` through the requeue stream (a second consumer per listener),
+ * `prune` of error records.
  */
-import type { JetStreamManager } from "@nats-io/jetstream";
-import { CorruptFileError, ListenerNotFoundError, NotSupportedError } from "../../errors.ts";
-import { decodeTask, type TaskRecord } from "../../protocol/task_file.ts";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { CorruptFileError, ListenerNotFoundError } from "../../errors.ts";
+import { decodeTask, encodeTask, type TaskRecord, withFailure } from "../../protocol/task_file.ts";
 import { decodeState, firstRecord, HEADER } from "./_message.ts";
 import { type Listener, parseListenerId } from "../../protocol/listener_id.ts";
 import type { ListenerStatus, StatusReport } from "../../protocol/listener_status.ts";
@@ -17,6 +17,7 @@ import type {
   Operations,
   PruneOptions,
   PruneReport,
+  RequeueOptions,
   RequeueReport,
   StatusOptions,
   TaskInspection,
@@ -29,10 +30,18 @@ import {
   EVENT_STREAM,
   eventTypeOfSubject,
   reaches,
+  REQUEUE_PREFIX,
+  REQUEUE_STREAM,
   STATE_PREFIX,
   STATE_STREAM,
   taskSubject,
 } from "./subjects.ts";
+
+/** Who acts, for failure records: `host:pid`, or `pid:<pid>` when the host name may not be read. */
+function processId(): string {
+  const granted = Deno.permissions.querySync?.({ name: "sys", kind: "hostname" }).state === "granted";
+  return granted ? `${Deno.hostname()}:${Deno.pid}` : `pid:${Deno.pid}`;
+}
 
 /** `null` for a message that is not there (getMessage answers "no message found" with an error on some servers). */
 function notThere(error: unknown): null {
@@ -56,8 +65,7 @@ function notFound(error: unknown): boolean {
 
 /**
  * The NATS backend's operations (`NatsBackend.operations`): the listener
- * list, `status`, `inspect` and `prune` (of error records); `requeue`
- * throws {@linkcode NotSupportedError}.
+ * list, `status`, `inspect`, `requeue` and `prune` (of error records).
  *
  * @example Listing the listeners on a broker
  * ```ts ignore
@@ -68,17 +76,29 @@ function notFound(error: unknown): boolean {
  */
 export class NatsOperations implements Operations {
   readonly #jsm: JetStreamManager;
+  readonly #js: JetStreamClient;
   readonly #registered: () => Promise<RegisteredListener[]>;
+  readonly #register: (listener: Listener) => Promise<void>;
 
   /**
-   * Creates the operations over a JetStream manager.
+   * Creates the operations over a connection.
    *
    * @param jsm The connection's JetStream manager.
-   * @param registered Lists the registered listeners.
+   * @param js The connection's JetStream client (a requeue publishes).
+   * @param backend Lists the registered listeners, and registers one (its consumers) before a requeue.
    */
-  constructor(jsm: JetStreamManager, registered: () => Promise<RegisteredListener[]>) {
+  constructor(
+    jsm: JetStreamManager,
+    js: JetStreamClient,
+    backend: {
+      registered: () => Promise<RegisteredListener[]>;
+      register: (listener: Listener) => Promise<void>;
+    },
+  ) {
     this.#jsm = jsm;
-    this.#registered = registered;
+    this.#js = js;
+    this.#registered = backend.registered;
+    this.#register = backend.register;
   }
 
   async listeners(): Promise<Listener[]> {
@@ -157,23 +177,30 @@ export class NatsOperations implements Operations {
       return { ...base, broker };
     }
     const errors = await this.#errors(consumer);
+    const requeued = await this.#jsm.consumers.info(REQUEUE_STREAM, consumer).catch((error) => {
+      if (notFound(error)) return undefined; // registered before requeues were kept
+      throw error;
+    });
+    const waiting = info.num_pending + (requeued?.num_pending ?? 0);
+    const ackPending = info.num_ack_pending + (requeued?.num_ack_pending ?? 0);
+    const redelivered = info.num_redelivered + (requeued?.num_redelivered ?? 0);
     // The server sends an RFC 3339 time (the client's type says nanoseconds).
     const active: unknown = info.ack_floor?.last_active ?? info.delivered.last_active;
     const lastActive = typeof active === "string" ? new Date(active).toISOString() : null;
     return {
       ...base,
-      state: info.num_redelivered > 0 ? "retrying" : "ok",
-      pending: info.num_pending + info.num_ack_pending,
-      retrying: info.num_redelivered,
+      state: redelivered > 0 ? "retrying" : "ok",
+      pending: waiting + ackPending,
+      retrying: redelivered,
       errors,
       lastSequence: info.delivered.stream_seq || null,
       broker: {
         consumer,
         missing: false,
-        waiting: info.num_pending,
-        ackPending: info.num_ack_pending,
+        waiting,
+        ackPending,
         maxAckPending: info.config.max_ack_pending ?? 0,
-        redelivered: info.num_redelivered,
+        redelivered,
         lastActivity: lastActive,
       },
     };
@@ -240,6 +267,16 @@ export class NatsOperations implements Operations {
         found.push(entry("inflight", `${dir}/${sequence}`, message.time, record()));
       }
     }
+    const requeued = await this.#jsm.streams.getMessage(REQUEUE_STREAM, {
+      last_by_subj: taskSubject(REQUEUE_PREFIX, consumer, sequence),
+    }).catch(notThere);
+    if (requeued) {
+      const retry = await this.#jsm.streams.getMessage(STATE_STREAM, {
+        last_by_subj: taskSubject(STATE_PREFIX, consumer, `rq${requeued.seq}`),
+      }).catch(notThere);
+      const task = retry ? decodeState(retry.string()).record : decodeTask(requeued.string(), sequence);
+      found.push(entry("inbox", `${REQUEUE_STREAM}/${requeued.subject}`, (retry ?? requeued).time, task));
+    }
     const error = await this.#jsm.streams.getMessage(ERROR_STREAM, {
       last_by_subj: taskSubject(ERROR_PREFIX, consumer, sequence),
     }).catch(notThere);
@@ -266,10 +303,77 @@ export class NatsOperations implements Operations {
     return { listener: listener.id, dir, sequence, found };
   }
 
-  requeue(): Promise<RequeueReport> {
-    return Promise.reject(
-      new NotSupportedError("requeue", "NATS", "dispatch the event again to hand the task to its listener once more"),
-    );
+  /**
+   * Puts tasks with an error record back: each record, with a `REQUEUED`
+   * failure record appended and `retry_count`, `lost_count` and `not_before`
+   * removed (as with files), is published to `HURAH_RQ_1` for this listener
+   * alone (its second consumer), then the error record is removed. A
+   * quarantined message (not a task) is never put back. Two requeues of one
+   * record publish it once (`Nats-Msg-Id`, within the duplicate window).
+   */
+  async requeue(options: RequeueOptions): Promise<RequeueReport> {
+    const sequences = options.sequences ?? [];
+    if (options.all && sequences.length > 0) throw new TypeError("give either sequences or all, not both");
+    for (const sequence of sequences) {
+      if (!Number.isSafeInteger(sequence) || sequence < 1) {
+        throw new RangeError(`a sequence number must be a positive integer, found ${JSON.stringify(sequence)}`);
+      }
+    }
+    const listener = await this.findListener(options.listener);
+    await this.#register(listener); // its requeue consumer too, for listeners registered before there was one
+    const consumer = await consumerName(listener.id);
+    const report: RequeueReport = { listener: listener.id, requeued: [], refused: [], skipped: [] };
+    let targets = sequences;
+    if (options.all) {
+      const info = await this.#jsm.streams.info(ERROR_STREAM, { subjects_filter: `${ERROR_PREFIX}.${consumer}.>` });
+      targets = Object.keys(info.state.subjects ?? {}).map((subject) => Number(subject.split(".").at(-1)))
+        .sort((a, b) => a - b);
+    }
+    const now = options.now ?? (() => new Date());
+    const by = options.by ?? processId();
+    for (const sequence of targets) {
+      const file = `${sequence}.json`;
+      const subject = taskSubject(ERROR_PREFIX, consumer, sequence);
+      const stored = await this.#jsm.streams.getMessage(ERROR_STREAM, { last_by_subj: subject }).catch(notThere);
+      if (stored === null) {
+        report.refused.push({ file, sequence, reason: `no error record of task ${sequence} in ${ERROR_STREAM}` });
+        continue;
+      }
+      const reason = stored.header?.get(HEADER.reason);
+      if (reason) {
+        const refusal = { file, sequence, reason: `quarantined, not a task: ${reason}` };
+        (options.all ? report.skipped : report.refused).push(refusal);
+        continue;
+      }
+      let task: TaskRecord;
+      try {
+        task = decodeTask(stored.string(), sequence);
+      } catch (error) {
+        if (!(error instanceof CorruptFileError)) throw error;
+        report.refused.push({ file, sequence, reason: `its error record is not a task: ${error.message}` });
+        continue;
+      }
+      const time = now().toISOString();
+      const updated: TaskRecord = { ...task };
+      delete updated.retry_count;
+      delete updated.lost_count;
+      delete updated.not_before;
+      const retries = (task.retry_count ? `; retry_count ${task.retry_count} reset` : "") +
+        (task.lost_count ? `; lost_count ${task.lost_count} reset` : "");
+      const record = withFailure(updated, {
+        result: "REQUEUED",
+        message: `put back from ${ERROR_STREAM} by ${by} at ${time}${retries}`,
+        time,
+        attempt: (task.retry_count ?? 0) + 1,
+        worker: processId(),
+      });
+      await this.#js.publish(taskSubject(REQUEUE_PREFIX, consumer, sequence), encodeTask(record), {
+        msgID: `requeue:${consumer}:${sequence}:${stored.seq}`,
+      });
+      await this.#jsm.streams.purge(ERROR_STREAM, { filter: subject, seq: stored.seq + 1 });
+      report.requeued.push(sequence);
+    }
+    return report;
   }
 
   /**

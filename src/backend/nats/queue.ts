@@ -15,7 +15,7 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { BrokerError, CorruptFileError, TaskLostError } from "../../errors.ts";
 import { backoff } from "../../protocol/backoff.ts";
 import type { Listener } from "../../protocol/listener_id.ts";
-import { encodeTask, type TaskRecord } from "../../protocol/task_file.ts";
+import { decodeTask, encodeTask, type TaskRecord } from "../../protocol/task_file.ts";
 import type { Destination } from "../../protocol/transition.ts";
 import type { ListenerQueue, OpenOptions, Take, TakeHooks, TakenTask, TaskRead } from "../port.ts";
 import {
@@ -27,7 +27,7 @@ import {
   type RetryState,
   stableTaskId,
 } from "./_message.ts";
-import { ERROR_PREFIX, EVENT_STREAM, STATE_PREFIX, STATE_STREAM, taskSubject } from "./subjects.ts";
+import { ERROR_PREFIX, EVENT_STREAM, REQUEUE_STREAM, STATE_PREFIX, STATE_STREAM, taskSubject } from "./subjects.ts";
 
 /** A delivered message, as the worker handles it. */
 export interface NatsTask extends TakenTask {
@@ -43,6 +43,8 @@ export interface NatsTask extends TakenTask {
   readonly lost: number;
   /** Whether a retry state was found (to be removed once the task is done). */
   readonly hadState: boolean;
+  /** The key of its retry state: the sequence, or `rq<n>` for a requeued task (message `n` of the requeue stream). */
+  readonly stateKey: string;
   /** What reading it found. */
   found: TaskRead;
   /** The record as last noted. */
@@ -74,6 +76,7 @@ export interface NatsQueueOptions {
 
 /** A pull waiting for its answer. */
 interface Pull {
+  stream: string;
   token: string;
   batch: number;
   messages: Msg[];
@@ -166,6 +169,7 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     const take: Take<NatsTask> = { tasks: [], strays: [] };
     const first = this.#firstTake;
     this.#firstTake = false;
+    let requeuesPulled = false;
     while (take.tasks.length < max && !hooks.stopped()) {
       const task = this.#buffer.shift();
       if (task === undefined && this.#late.length > 0) {
@@ -174,8 +178,15 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
         this.#buffer.push(...await Promise.all(late.map((message) => this.#toTask(message))));
         continue;
       }
+      if (task === undefined && first && !requeuesPulled) {
+        // Requeued tasks (rare) are looked for once per pass, before the events.
+        requeuesPulled = true;
+        const messages = await this.#pull(REQUEUE_STREAM, max - take.tasks.length);
+        this.#buffer.push(...await Promise.all(messages.map((message) => this.#toTask(message))));
+        continue;
+      }
       if (task === undefined) {
-        const messages = await this.#pull(max - take.tasks.length);
+        const messages = await this.#pull(EVENT_STREAM, max - take.tasks.length);
         if (messages.length === 0) break;
         if (first && take.backlog === undefined) {
           take.backlog = take.tasks.length + messages.length + parseAckSubject(messages.at(-1)!.reply!).pending;
@@ -294,7 +305,7 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
    * delivered to a request nobody reads). The answer comes on the queue's
    * one reply subscription.
    */
-  async #pull(batch: number): Promise<Msg[]> {
+  async #pull(stream: string, batch: number): Promise<Msg[]> {
     const expiresMs = this.options.pullExpiresMs;
     const token = String(++this.#requests);
     const answered = new Promise<Msg[] | BrokerError>((resolve) => {
@@ -303,10 +314,11 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
       // the request timeout: a server gone meanwhile, and the pull ends empty.
       const look = setTimeout(() => {
         if (this.#pulling !== pull || pull.messages.length > 0) return;
-        this.#checkConsumer().catch((error) => pull.end(error));
+        this.#checkConsumer(stream).catch((error) => pull.end(error));
       }, expiresMs + 1000);
       const timer = setTimeout(() => pull.end(pull.messages), expiresMs + this.options.requestTimeoutMs);
       const pull: Pull = {
+        stream,
         token,
         batch,
         messages: [],
@@ -320,7 +332,7 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
       this.#pulling = pull;
     });
     this.link.nc.publish(
-      `$JS.API.CONSUMER.MSG.NEXT.${EVENT_STREAM}.${this.options.consumer}`,
+      `$JS.API.CONSUMER.MSG.NEXT.${stream}.${this.options.consumer}`,
       JSON.stringify({ batch, no_wait: true, expires: nanos(expiresMs) }),
       { reply: `${this.#inbox}.${token}` },
     );
@@ -357,25 +369,48 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
   }
 
   /** Throws a {@linkcode BrokerError} when the listener's consumer is gone. */
-  async #checkConsumer(): Promise<void> {
+  async #checkConsumer(stream: string): Promise<void> {
     try {
-      await this.link.jsm.consumers.info(EVENT_STREAM, this.options.consumer);
+      await this.link.jsm.consumers.info(stream, this.options.consumer);
     } catch (error) {
       const code = (error as { code?: unknown })?.code;
       if (code !== 10014 && code !== 10059) throw error;
-      throw new BrokerError(`${EVENT_STREAM}/${this.options.consumer}`, 404, "consumer not found");
+      throw new BrokerError(`${stream}/${this.options.consumer}`, 404, "consumer not found");
     }
   }
 
   /** A delivered message as a task: its record built from the message, or from the retry state when redelivered. */
   async #toTask(message: Msg): Promise<NatsTask> {
     const reply = message.reply!;
-    const { deliveryCount, streamSequence: sequence } = parseAckSubject(reply);
-    const state = deliveryCount > 1 ? await this.#readState(sequence) : undefined;
+    const info = parseAckSubject(reply);
+    const { deliveryCount } = info;
+    const requeued = info.stream === REQUEUE_STREAM;
+    // A requeued task keeps its sequence: the last token of its subject (hurah.rq.<consumer>.<sequence>).
+    const sequence = requeued ? Number(message.subject.split(".").at(-1)) : info.streamSequence;
+    const stateKey = requeued ? `rq${info.streamSequence}` : String(sequence);
+    const state = deliveryCount > 1 ? await this.#readState(stateKey) : undefined;
     const lost = Math.max(0, deliveryCount - 1 - (state?.accounted ?? 0));
-    const base = { sequence, task: `${sequence}.json`, reply, deliveryCount, lost, hadState: state !== undefined };
+    const base = {
+      sequence,
+      task: `${sequence}.json`,
+      reply,
+      deliveryCount,
+      lost,
+      hadState: state !== undefined,
+      stateKey,
+    };
     if (state !== undefined) {
       return { ...base, found: { kind: "task", task: state.record }, record: state.record, done: false };
+    }
+    if (requeued) {
+      try {
+        const record = decodeTask(message.data, sequence);
+        return { ...base, found: { kind: "task", task: record }, record, done: false };
+      } catch (error) {
+        if (!(error instanceof CorruptFileError)) throw error;
+        const reason = `corrupt requeued task: ${error.message}`;
+        return { ...base, found: { kind: "refused", reason }, record: undefined, done: false };
+      }
     }
     if (message.data.length > this.open.maxTaskSize) {
       const reason = `task too large: ${message.data.length} bytes of payload, over the limit of ` +
@@ -403,8 +438,8 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
   }
 
   /** The retry state of a task, or `undefined` when there is none (or it is unreadable: then a fresh record). */
-  async #readState(sequence: number): Promise<RetryState | undefined> {
-    const subject = taskSubject(STATE_PREFIX, this.options.consumer, sequence);
+  async #readState(key: string): Promise<RetryState | undefined> {
+    const subject = taskSubject(STATE_PREFIX, this.options.consumer, key);
     const stored = await this.link.jsm.streams.getMessage(STATE_STREAM, { last_by_subj: subject });
     if (stored === null) return undefined;
     try {
@@ -434,7 +469,7 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
   async #nak(task: NatsTask, delayMs: number, now: number): Promise<void> {
     if (task.record !== undefined) {
       const state = encodeState({ record: task.record, accounted: task.deliveryCount });
-      await this.link.js.publish(taskSubject(STATE_PREFIX, this.options.consumer, task.sequence), state, {
+      await this.link.js.publish(taskSubject(STATE_PREFIX, this.options.consumer, task.stateKey), state, {
         timeout: this.options.requestTimeoutMs,
       });
     }
@@ -455,7 +490,7 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
   /** Removes a finished task's retry state. */
   async #dropState(task: NatsTask): Promise<void> {
     await this.link.jsm.streams.purge(STATE_STREAM, {
-      filter: taskSubject(STATE_PREFIX, this.options.consumer, task.sequence),
+      filter: taskSubject(STATE_PREFIX, this.options.consumer, task.stateKey),
     });
   }
 }

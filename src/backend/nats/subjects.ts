@@ -55,6 +55,22 @@ export const ERROR_PREFIX = "hurah.err";
  */
 export const STATE_STREAM = "HURAH_STATE_1";
 
+/**
+ * The stream of requeued tasks (work-queue retention): `hurah.rq.<consumer>.<sequence>`, read by a second
+ * consumer of each listener.
+ *
+ * @example The stream's name
+ * ```ts
+ * import { REQUEUE_STREAM } from "./subjects.ts";
+ * import { equal } from "node:assert/strict";
+ * equal(REQUEUE_STREAM, "HURAH_RQ_1");
+ * ```
+ */
+export const REQUEUE_STREAM = "HURAH_RQ_1";
+
+/** The first tokens of requeued task subjects. */
+export const REQUEUE_PREFIX = "hurah.rq";
+
 /** The first tokens of retry state subjects. */
 export const STATE_PREFIX = "hurah.state";
 
@@ -206,9 +222,9 @@ export async function consumerName(listenerId: string): Promise<string> {
 /**
  * The subject of a listener's task's retry state (or error record), under `prefix`.
  *
- * @param prefix {@linkcode STATE_PREFIX} or {@linkcode ERROR_PREFIX}.
+ * @param prefix {@linkcode STATE_PREFIX}, {@linkcode ERROR_PREFIX} or {@linkcode REQUEUE_PREFIX}.
  * @param consumer The listener's consumer name.
- * @param sequence The task's stream sequence.
+ * @param sequence The task's stream sequence (a state key: `rq<n>` for a requeued delivery).
  * @returns The subject, as `hurah.state.mailer.42`.
  *
  * @example A state subject
@@ -218,6 +234,6 @@ export async function consumerName(listenerId: string): Promise<string> {
  * equal(taskSubject(STATE_PREFIX, "mailer", 42), "hurah.state.mailer.42");
  * ```
  */
-export function taskSubject(prefix: string, consumer: string, sequence: number): string {
+export function taskSubject(prefix: string, consumer: string, sequence: number | string): string {
   return `${prefix}.${consumer}.${sequence}`;
 }

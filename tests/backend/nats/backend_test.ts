@@ -1,8 +1,8 @@
 /**
  * What only the NATS backend does: de-duplication by event id, interest
  * retention, lost deliveries found from the delivery count, in-progress acks
- * keeping a long task, the FAILURE pause holding an ordered listener, and
- * the operations it does not offer yet. A real nats-server per case.
+ * keeping a long task, the FAILURE pause holding an ordered listener, a
+ * consumer deleted by hand, the server's max_payload. A real nats-server per case.
  *
  * @module
  */
@@ -14,7 +14,6 @@ import {
   EVENT_STREAM,
   NatsBackend,
   type NatsBackendOptions,
-  NotSupportedError,
 } from "../../../src/backend/nats/mod.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -221,17 +220,6 @@ Deno.test({
       [["a/l", 1, false], ["a/missing", 0, true]],
     );
     equal((await other.operations.findListener("a/l")).id, "a/l");
-  },
-});
-
-Deno.test({
-  name: "requeue says it is not supported on NATS yet",
-  ignore,
-  async fn() {
-    await using nats = await natsCase();
-    const ops = nats.backend.operations;
-    await rejects(() => ops.requeue(), NotSupportedError);
-    await rejects(() => ops.requeue(), /requeue is not supported on NATS yet/);
   },
 });
 
