@@ -55,6 +55,7 @@ export { Layout } from "./src/protocol/layout.ts";
 export { listenerId, parseListenerId } from "./src/protocol/listener_id.ts";
 export type { Listener, ListenerName } from "./src/protocol/listener_id.ts";
 export type {
+  BrokerListenerStatus,
   InFlightTask,
   LeaseState,
   ListenerState,
@@ -84,6 +85,7 @@ export {
   InvalidNameError,
   ListenerNotFoundError,
   LockTimeoutError,
+  NotSupportedError,
   PayloadError,
   SequenceLimitError,
   TaskMoveError,

@@ -12,7 +12,13 @@ export {
   PayloadError,
   UnsafePathError,
 } from "./errors/names_and_paths.ts";
-export { DeliveryError, LockTimeoutError, SequenceLimitError } from "./errors/dispatch.ts";
+export {
+  BrokerError,
+  DeliveryError,
+  LockTimeoutError,
+  NotSupportedError,
+  SequenceLimitError,
+} from "./errors/dispatch.ts";
 export { ExecHandlerError, HandlerLoadError, TaskLostError, TaskMoveError } from "./errors/worker.ts";
 
 /** Turns anything thrown into an `Error`, once, at a boundary. */

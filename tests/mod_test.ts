@@ -14,6 +14,7 @@ Deno.test("mod.ts exports exactly the public API", () => {
     "Layout",
     "ListenerNotFoundError",
     "LockTimeoutError",
+    "NotSupportedError",
     "PayloadError",
     "SequenceLimitError",
     "Task",

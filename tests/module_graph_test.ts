@@ -157,3 +157,36 @@ Deno.test("the worker, the CLI, the dashboard and the dispatcher reach a backend
   }
   deepEqual(crossings, [], "imports of a backend's own modules (use src/backend/port.ts, operations.ts, connect.ts)");
 });
+
+/** Every module specifier `deno info --json` lists for a root (local, npm:, node:...). */
+async function allSpecifiers(root: string): Promise<string[]> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", root],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  ok(output.success, `deno info --json ${root} failed: ${new TextDecoder().decode(output.stderr)}`);
+  // (Not its `npmPackages`: those are every package deno.json names, reached or not.)
+  const info = JSON.parse(new TextDecoder().decode(output.stdout)) as DenoInfo;
+  const specifiers = info.modules.map((module) => module.specifier);
+  for (const module of info.modules) {
+    for (const dependency of module.dependencies ?? []) {
+      for (const target of [dependency.code?.specifier, dependency.type?.specifier]) {
+        if (target) specifiers.push(target);
+      }
+    }
+  }
+  return specifiers;
+}
+
+Deno.test("mod.ts and cli.ts load no npm: module (the NATS backend's dependencies stay in src/backend/nats/)", async () => {
+  for (const root of ["mod.ts", "cli.ts"]) {
+    const specifiers = await allSpecifiers(join(PROJECT, root));
+    ok(specifiers.length > 40, `${root}: the graph holds the core (found ${specifiers.length})`);
+    const npm = specifiers.filter((specifier) => specifier.startsWith("npm:") || specifier.includes("/backend/nats/"));
+    deepEqual(npm, [], `${root} reaches npm modules or the NATS backend`);
+  }
+  // The check can fail: the NATS module's graph does have them.
+  const nats = await allSpecifiers(join(PROJECT, "src", "backend", "nats", "mod.ts"));
+  ok(nats.some((specifier) => specifier.startsWith("npm:")), "src/backend/nats/mod.ts reaches npm modules");
+});

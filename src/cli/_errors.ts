@@ -3,6 +3,7 @@ import {
   InvalidNameError,
   ListenerNotFoundError,
   LockTimeoutError,
+  NotSupportedError,
   PayloadError,
   SequenceLimitError,
   TaskMoveError,
@@ -62,9 +63,13 @@ const ERROR_TABLE: readonly ErrorRule[] = [
       "resume it (kill -CONT) or end it, then try again",
     debugStack: false,
   }),
-  // The message says what happens next.
+  // The message says what happens next (or what to use instead).
   rule({
-    when: instanceOf<SequenceLimitError | TaskMoveError>(SequenceLimitError, TaskMoveError),
+    when: instanceOf<SequenceLimitError | TaskMoveError | NotSupportedError>(
+      SequenceLimitError,
+      TaskMoveError,
+      NotSupportedError,
+    ),
     exitCode: 1,
     text: messageOf,
     debugStack: true,

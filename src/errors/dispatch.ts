@@ -1,6 +1,7 @@
 /**
  * The errors of dispatching: a lock that stays held, a listener whose
- * sequence numbers are used up, a dispatch that failed part-way. Re-exported
+ * sequence numbers are used up, a dispatch that failed part-way, a broker that
+ * refused a request. Re-exported
  * by `src/errors.ts`, the one place to import error classes from.
  *
  * @module
@@ -140,5 +141,76 @@ export class DeliveryError extends Error {
     this.name = "DeliveryError";
     this.deliveries = deliveries;
     this.delivered = delivered;
+  }
+}
+
+/**
+ * A broker answered a request of the backend with an error status: a pull
+ * from a listener's consumer that is gone (deleted by hand), or that the
+ * server refused. Carries the consumer and the status code; the watcher
+ * pauses that listener and tries again.
+ *
+ * @example Catching a broker's refusal
+ * ```ts ignore
+ * import { BrokerError } from "jsr:@hurah/events/nats";
+ * try {
+ *   await runOnce(backend, options);
+ * } catch (error) {
+ *   if (error instanceof BrokerError) console.error(error.consumer, error.code);
+ * }
+ * ```
+ */
+export class BrokerError extends Error {
+  /** The consumer (stream `/` consumer name) the request was for. */
+  readonly consumer: string;
+  /** The status code the server answered, as 409 or 503. */
+  readonly code: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param consumer The consumer, as `HURAH_EV_1/user_ssignup_smailer`.
+   * @param code The status code.
+   * @param description The server's description of it.
+   */
+  constructor(consumer: string, code: number, description: string) {
+    super(
+      `pulling from ${consumer} failed: ${code} ${description}; ` +
+        (code === 503 || code === 404
+          ? "the listener's consumer is missing; restart the watcher (it registers the listener) to create it again"
+          : "the server refused the pull"),
+    );
+    this.name = "BrokerError";
+    this.consumer = consumer;
+    this.code = code;
+  }
+}
+
+/**
+ * A backend does not offer an operation (a broker may not list a
+ * listener's tasks as a directory can): said, not a failure. The dashboard
+ * answers 501 with the message; the command line exits 1 with it.
+ *
+ * @example Telling an operation the backend lacks from a failure
+ * ```ts ignore
+ * import { NotSupportedError } from "jsr:@hurah/events";
+ * try {
+ *   await backend.operations.tasks({ listener: "user/mailer", location: "inbox" });
+ * } catch (error) {
+ *   if (error instanceof NotSupportedError) console.log(error.message);
+ * }
+ * ```
+ */
+export class NotSupportedError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param operation What was asked, as "listing a listener's tasks".
+   * @param backend The backend that lacks it, as "the NATS backend".
+   * @param instead What to use instead, if anything.
+   */
+  constructor(operation: string, backend: string, instead = "") {
+    super(`${operation} is not supported by ${backend}${instead ? `; ${instead}` : ""}`);
+    this.name = "NotSupportedError";
   }
 }

@@ -73,6 +73,26 @@ export interface ListenerStatus {
   lastDelivery: string | null;
   /** The last sequence number issued (`tracking.json`'s `sequence`), or `null`. */
   lastSequence: number | null;
+  /** On a broker (NATS): what its consumer says; absent on files. */
+  broker?: BrokerListenerStatus;
+}
+
+/** What a broker's consumer says of a listener (NATS: the durable consumer's info). */
+export interface BrokerListenerStatus {
+  /** The consumer's name. */
+  consumer: string;
+  /** Whether the consumer is missing (the listener was asked for by id and is not registered). */
+  missing: boolean;
+  /** Tasks not delivered yet. */
+  waiting: number;
+  /** Tasks delivered and not settled: in flight, and put back with a delay (they count towards the limit). */
+  ackPending: number;
+  /** The consumer's `max_ack_pending`: 1 in ordered mode. */
+  maxAckPending: number;
+  /** Tasks delivered more than once and not settled yet. */
+  redelivered: number;
+  /** When a task was last delivered or acknowledged, ISO 8601; `null` when never (or unknown). */
+  lastActivity: string | null;
 }
 
 /** What `status()` reports about an event root. */

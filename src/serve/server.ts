@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { InvalidNameError, ListenerNotFoundError, toError } from "../errors.ts";
+import { InvalidNameError, ListenerNotFoundError, NotSupportedError, toError } from "../errors.ts";
 import type { Operations } from "../backend/operations.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 import { parseDuration } from "../protocol/_duration.ts";
@@ -128,7 +128,7 @@ export class Dashboard {
         response = htmlResponse(errorPage(frame, "400", error.message), 400);
       } else if (error instanceof ListenerNotFoundError) {
         response = htmlResponse(errorPage(frame, "404", "No such listener."), 404);
-      } else if (error.name === "NotSupportedError") {
+      } else if (error instanceof NotSupportedError) {
         // An operation this backend does not offer (a broker may have no inspect or requeue): said, not a failure.
         response = htmlResponse(errorPage(frame, "501", error.message), 501);
       } else {

@@ -1,0 +1,422 @@
+/**
+ * The operations of the NATS backend: the listener list and `status` from the
+ * consumers' info and the error stream, `inspect` from the streams,
+ * `requeue` through the requeue stream (a second consumer per listener),
+ * `prune` of error records.
+ */
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { CorruptFileError, ListenerNotFoundError, NotSupportedError } from "../../errors.ts";
+import { decodeTask, encodeTask, type TaskRecord, withFailure } from "../../protocol/task_file.ts";
+import { decodeState, firstRecord, HEADER } from "./_message.ts";
+import { type Listener, parseListenerId } from "../../protocol/listener_id.ts";
+import type { ListenerStatus, StatusReport } from "../../protocol/listener_status.ts";
+import type {
+  FoundTask,
+  InspectOptions,
+  ListenerPrune,
+  Operations,
+  PruneOptions,
+  PruneReport,
+  RequeueOptions,
+  RequeueReport,
+  StatusOptions,
+  TaskInspection,
+  TaskList,
+  TaskListOptions,
+  TaskLocation,
+} from "../operations.ts";
+import {
+  consumerName,
+  ERROR_PREFIX,
+  ERROR_STREAM,
+  EVENT_STREAM,
+  eventTypeOfSubject,
+  reaches,
+  REQUEUE_PREFIX,
+  REQUEUE_STREAM,
+  STATE_PREFIX,
+  STATE_STREAM,
+  taskSubject,
+} from "./subjects.ts";
+
+/** Who acts, for failure records: `host:pid`, or `pid:<pid>` when the host name may not be read. */
+function processId(): string {
+  const granted = Deno.permissions.querySync?.({ name: "sys", kind: "hostname" }).state === "granted";
+  return granted ? `${Deno.hostname()}:${Deno.pid}` : `pid:${Deno.pid}`;
+}
+
+/** `null` for a message that is not there (getMessage answers "no message found" with an error on some servers). */
+function notThere(error: unknown): null {
+  if ((error as { code?: unknown })?.code === 10037) return null;
+  throw error;
+}
+
+/** A listener as the backend lists it: with its consumer name. */
+export interface RegisteredListener {
+  /** The listener. */
+  listener: Listener;
+  /** Its durable consumer's name. */
+  consumer: string;
+}
+
+/** Whether an error is JetStream's "not found". */
+function notFound(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === 10014 || code === 10059;
+}
+
+/**
+ * The NATS backend's operations (`NatsBackend.operations`): the listener
+ * list, `status`, `inspect`, `requeue` and `prune` (of error records).
+ *
+ * @example Listing the listeners on a broker
+ * ```ts ignore
+ * import { NatsBackend } from "jsr:@hurah/events/nats";
+ * await using backend = await NatsBackend.connect("nats://127.0.0.1:4222");
+ * console.log((await backend.operations.listeners()).map((listener) => listener.id));
+ * ```
+ */
+export class NatsOperations implements Operations {
+  readonly #jsm: JetStreamManager;
+  readonly #js: JetStreamClient;
+  readonly #registered: () => Promise<RegisteredListener[]>;
+  readonly #register: (listener: Listener) => Promise<void>;
+
+  /**
+   * Creates the operations over a connection.
+   *
+   * @param jsm The connection's JetStream manager.
+   * @param js The connection's JetStream client (a requeue publishes).
+   * @param backend Lists the registered listeners, and registers one (its consumers) before a requeue.
+   */
+  constructor(
+    jsm: JetStreamManager,
+    js: JetStreamClient,
+    backend: {
+      registered: () => Promise<RegisteredListener[]>;
+      register: (listener: Listener) => Promise<void>;
+    },
+  ) {
+    this.#jsm = jsm;
+    this.#js = js;
+    this.#registered = backend.registered;
+    this.#register = backend.register;
+  }
+
+  async listeners(): Promise<Listener[]> {
+    return (await this.#registered()).map(({ listener }) => listener);
+  }
+
+  async findListener(id: string): Promise<Listener> {
+    const listener = parseListenerId(id);
+    const consumer = await consumerName(listener.id);
+    try {
+      await this.#jsm.consumers.info(EVENT_STREAM, consumer);
+    } catch (error) {
+      if (!notFound(error)) throw error;
+      throw new ListenerNotFoundError(id, `${EVENT_STREAM}/${consumer}`, "no such consumer");
+    }
+    return listener;
+  }
+
+  /**
+   * Per listener: tasks waiting (not delivered) and in flight (delivered, not
+   * settled: `ackPending`, which includes tasks put back with a delay),
+   * redelivered, errors (tasks with an error record), last activity, and
+   * whether the consumer is missing. `inFlight` lists no tasks (the server
+   * does not say which); `archived` is 0 (no archive is kept on NATS).
+   */
+  async status(options: StatusOptions = {}): Promise<StatusReport> {
+    const now = options.now ?? (() => new Date());
+    const wanted = options.listeners === undefined
+      ? await this.#registered()
+      : await Promise.all(options.listeners.map(async (id) => {
+        const listener = parseListenerId(id);
+        return { listener, consumer: await consumerName(listener.id) };
+      }));
+    const listeners: ListenerStatus[] = [];
+    for (const { listener, consumer } of wanted) listeners.push(await this.#status(listener, consumer));
+    listeners.sort((a, b) => a.listener < b.listener ? -1 : a.listener > b.listener ? 1 : 0);
+    return { root: EVENT_STREAM, time: now().toISOString(), listeners };
+  }
+
+  async #status(listener: Listener, consumer: string): Promise<ListenerStatus> {
+    const base: ListenerStatus = {
+      listener: listener.id,
+      name: listener.name,
+      eventType: listener.eventType,
+      dir: `${EVENT_STREAM}/${consumer}`,
+      state: "ok",
+      failingAt: null,
+      pending: 0,
+      scanned: 0,
+      retrying: 0,
+      waiting: 0,
+      nextDueAt: null,
+      oldestPending: null,
+      oldestPendingAgeMs: null,
+      inFlight: [],
+      errors: 0,
+      quarantined: 0,
+      archived: 0,
+      lastDelivery: null,
+      lastSequence: null,
+    };
+    let info;
+    try {
+      info = await this.#jsm.consumers.info(EVENT_STREAM, consumer);
+    } catch (error) {
+      if (!notFound(error)) throw error;
+      const broker = {
+        consumer,
+        missing: true,
+        waiting: 0,
+        ackPending: 0,
+        maxAckPending: 0,
+        redelivered: 0,
+        lastActivity: null,
+      };
+      return { ...base, broker };
+    }
+    const errors = await this.#errors(consumer);
+    const requeued = await this.#jsm.consumers.info(REQUEUE_STREAM, consumer).catch((error) => {
+      if (notFound(error)) return undefined; // registered before requeues were kept
+      throw error;
+    });
+    const waiting = info.num_pending + (requeued?.num_pending ?? 0);
+    const ackPending = info.num_ack_pending + (requeued?.num_ack_pending ?? 0);
+    const redelivered = info.num_redelivered + (requeued?.num_redelivered ?? 0);
+    // The server sends an RFC 3339 time (the client's type says nanoseconds).
+    const active: unknown = info.ack_floor?.last_active ?? info.delivered.last_active;
+    const lastActive = typeof active === "string" ? new Date(active).toISOString() : null;
+    return {
+      ...base,
+      state: redelivered > 0 ? "retrying" : "ok",
+      pending: waiting + ackPending,
+      retrying: redelivered,
+      errors,
+      lastSequence: info.delivered.stream_seq || null,
+      broker: {
+        consumer,
+        missing: false,
+        waiting,
+        ackPending,
+        maxAckPending: info.config.max_ack_pending ?? 0,
+        redelivered,
+        lastActivity: lastActive,
+      },
+    };
+  }
+
+  /** How many tasks of a consumer have an error record. */
+  async #errors(consumer: string): Promise<number> {
+    const info = await this.#jsm.streams.info(ERROR_STREAM, { subjects_filter: `${ERROR_PREFIX}.${consumer}.>` });
+    return Object.keys(info.state.subjects ?? {}).length;
+  }
+
+  /**
+   * Finds a task of a listener: its error record (`error`), the message
+   * while it waits (`inbox`: not delivered yet, or put back with its retry
+   * state), or while it is delivered and not acknowledged (`inflight`; the
+   * server does not say by which worker). An acknowledged task is nowhere:
+   * no archive is kept.
+   */
+  async inspect(options: InspectOptions): Promise<TaskInspection> {
+    const { sequence } = options;
+    if (!Number.isSafeInteger(sequence) || sequence < 1) {
+      throw new RangeError(`sequence must be a positive integer, found ${JSON.stringify(sequence)}`);
+    }
+    const listener = await this.findListener(options.listener);
+    const consumer = await consumerName(listener.id);
+    const dir = `${EVENT_STREAM}/${consumer}`;
+    const found: FoundTask[] = [];
+    /** A found entry: a stored message (or error record) of the task. */
+    const entry = (location: TaskLocation, path: string, since: Date, task: TaskRecord | null): FoundTask => ({
+      location,
+      file: `${sequence}.json`,
+      path,
+      worker: null,
+      since: since.toISOString(),
+      task,
+      problem: null,
+      text: null,
+      reason: null,
+    });
+    const message = await this.#jsm.streams.getMessage(EVENT_STREAM, { seq: sequence }).catch(notThere);
+    if (message && reaches(listener.eventType, eventTypeOfSubject(message.subject))) {
+      const info = await this.#jsm.consumers.info(EVENT_STREAM, consumer);
+      const state = await this.#jsm.streams.getMessage(STATE_STREAM, {
+        last_by_subj: taskSubject(STATE_PREFIX, consumer, sequence),
+      }).catch(notThere);
+      const record = (): TaskRecord | null => {
+        try {
+          return firstRecord(new TextDecoder().decode(message.data), sequence, {
+            delivery: message.header?.get(HEADER.delivery) ?? "",
+            eventType: message.header?.get(HEADER.eventType) || undefined,
+            eventId: message.header?.get(HEADER.msgId) || undefined,
+            taskId: "",
+          });
+        } catch (error) {
+          if (error instanceof CorruptFileError) return null;
+          throw error;
+        }
+      };
+      if (state) {
+        found.push(entry("inbox", `${dir}/${sequence}`, state.time, decodeState(state.string()).record));
+      } else if (sequence > info.delivered.stream_seq) {
+        found.push(entry("inbox", `${dir}/${sequence}`, message.time, record()));
+      } else if (sequence > info.ack_floor.stream_seq) {
+        found.push(entry("inflight", `${dir}/${sequence}`, message.time, record()));
+      }
+    }
+    const requeued = await this.#jsm.streams.getMessage(REQUEUE_STREAM, {
+      last_by_subj: taskSubject(REQUEUE_PREFIX, consumer, sequence),
+    }).catch(notThere);
+    if (requeued) {
+      const retry = await this.#jsm.streams.getMessage(STATE_STREAM, {
+        last_by_subj: taskSubject(STATE_PREFIX, consumer, `rq${requeued.seq}`),
+      }).catch(notThere);
+      const task = retry ? decodeState(retry.string()).record : decodeTask(requeued.string(), sequence);
+      found.push(entry("inbox", `${REQUEUE_STREAM}/${requeued.subject}`, (retry ?? requeued).time, task));
+    }
+    const error = await this.#jsm.streams.getMessage(ERROR_STREAM, {
+      last_by_subj: taskSubject(ERROR_PREFIX, consumer, sequence),
+    }).catch(notThere);
+    if (error) {
+      const text = error.string();
+      const reason = error.header?.get(HEADER.reason) || null;
+      let task: TaskRecord | null = null;
+      let problem: string | null = reason;
+      if (reason === null) {
+        try {
+          task = decodeTask(text, sequence);
+        } catch (thrown) {
+          if (!(thrown instanceof CorruptFileError)) throw thrown;
+          problem = thrown.message;
+        }
+      }
+      found.push({
+        ...entry("error", `${ERROR_STREAM}/${error.subject}`, error.time, task),
+        problem,
+        reason,
+        text: task === null ? text.slice(0, 4096) : null,
+      });
+    }
+    return { listener: listener.id, dir, sequence, found };
+  }
+
+  /**
+   * Puts tasks with an error record back: each record, with a `REQUEUED`
+   * failure record appended and `retry_count`, `lost_count` and `not_before`
+   * removed (as with files), is published to `HURAH_RQ_1` for this listener
+   * alone (its second consumer), then the error record is removed. A
+   * quarantined message (not a task) is never put back. Two requeues of one
+   * record publish it once (`Nats-Msg-Id`, within the duplicate window).
+   */
+  async requeue(options: RequeueOptions): Promise<RequeueReport> {
+    const sequences = options.sequences ?? [];
+    if (options.all && sequences.length > 0) throw new TypeError("give either sequences or all, not both");
+    for (const sequence of sequences) {
+      if (!Number.isSafeInteger(sequence) || sequence < 1) {
+        throw new RangeError(`a sequence number must be a positive integer, found ${JSON.stringify(sequence)}`);
+      }
+    }
+    const listener = await this.findListener(options.listener);
+    await this.#register(listener); // its requeue consumer too, for listeners registered before there was one
+    const consumer = await consumerName(listener.id);
+    const report: RequeueReport = { listener: listener.id, requeued: [], refused: [], skipped: [] };
+    let targets = sequences;
+    if (options.all) {
+      const info = await this.#jsm.streams.info(ERROR_STREAM, { subjects_filter: `${ERROR_PREFIX}.${consumer}.>` });
+      targets = Object.keys(info.state.subjects ?? {}).map((subject) => Number(subject.split(".").at(-1)))
+        .sort((a, b) => a - b);
+    }
+    const now = options.now ?? (() => new Date());
+    const by = options.by ?? processId();
+    for (const sequence of targets) {
+      const file = `${sequence}.json`;
+      const subject = taskSubject(ERROR_PREFIX, consumer, sequence);
+      const stored = await this.#jsm.streams.getMessage(ERROR_STREAM, { last_by_subj: subject }).catch(notThere);
+      if (stored === null) {
+        report.refused.push({ file, sequence, reason: `no error record of task ${sequence} in ${ERROR_STREAM}` });
+        continue;
+      }
+      const reason = stored.header?.get(HEADER.reason);
+      if (reason) {
+        const refusal = { file, sequence, reason: `quarantined, not a task: ${reason}` };
+        (options.all ? report.skipped : report.refused).push(refusal);
+        continue;
+      }
+      let task: TaskRecord;
+      try {
+        task = decodeTask(stored.string(), sequence);
+      } catch (error) {
+        if (!(error instanceof CorruptFileError)) throw error;
+        report.refused.push({ file, sequence, reason: `its error record is not a task: ${error.message}` });
+        continue;
+      }
+      const time = now().toISOString();
+      const updated: TaskRecord = { ...task };
+      delete updated.retry_count;
+      delete updated.lost_count;
+      delete updated.not_before;
+      const retries = (task.retry_count ? `; retry_count ${task.retry_count} reset` : "") +
+        (task.lost_count ? `; lost_count ${task.lost_count} reset` : "");
+      const record = withFailure(updated, {
+        result: "REQUEUED",
+        message: `put back from ${ERROR_STREAM} by ${by} at ${time}${retries}`,
+        time,
+        attempt: (task.retry_count ?? 0) + 1,
+        worker: processId(),
+      });
+      await this.#js.publish(taskSubject(REQUEUE_PREFIX, consumer, sequence), encodeTask(record), {
+        msgID: `requeue:${consumer}:${sequence}:${stored.seq}`,
+      });
+      await this.#jsm.streams.purge(ERROR_STREAM, { filter: subject, seq: stored.seq + 1 });
+      report.requeued.push(sequence);
+    }
+    return report;
+  }
+
+  /**
+   * With `error`, removes the listeners' error records that were written at
+   * least `olderThanMs` ago (one subject each in `HURAH_ERR_1`). There is no
+   * archive on NATS: `archive` counts 0.
+   */
+  /** Not offered yet: a stream is not listed as a directory is (`inspect` finds one task, `status` counts them). */
+  tasks(_options: TaskListOptions): Promise<TaskList> {
+    return Promise.reject(
+      new NotSupportedError("listing a listener's tasks", "the NATS backend (yet)", "hurah inspect shows one task"),
+    );
+  }
+
+  async prune(options: PruneOptions): Promise<PruneReport> {
+    if (!(options.olderThanMs >= 0)) {
+      throw new RangeError(`olderThanMs must be a number of milliseconds, at least 0, found ${options.olderThanMs}`);
+    }
+    const cutoff = (options.now ?? (() => new Date()))().getTime() - options.olderThanMs;
+    const dryRun = options.dryRun ?? false;
+    const wanted = options.listeners === undefined
+      ? await this.#registered()
+      : await Promise.all(options.listeners.map(async (id) => {
+        const listener = await this.findListener(id);
+        return { listener, consumer: await consumerName(listener.id) };
+      }));
+    const listeners: ListenerPrune[] = [];
+    for (const { listener, consumer } of wanted) {
+      let error = 0;
+      if (options.error) {
+        const info = await this.#jsm.streams.info(ERROR_STREAM, { subjects_filter: `${ERROR_PREFIX}.${consumer}.>` });
+        for (const subject of Object.keys(info.state.subjects ?? {}).sort()) {
+          const record = await this.#jsm.streams.getMessage(ERROR_STREAM, { last_by_subj: subject }).catch(notThere);
+          if (record === null || record.time.getTime() > cutoff) continue;
+          if (!dryRun) await this.#jsm.streams.purge(ERROR_STREAM, { filter: subject });
+          error++;
+        }
+      }
+      listeners.push({ listener: listener.id, archive: 0, error });
+    }
+    listeners.sort((a, b) => a.listener < b.listener ? -1 : a.listener > b.listener ? 1 : 0);
+    return { listeners, removed: listeners.reduce((sum, each) => sum + each.error, 0), dryRun };
+  }
+}

@@ -1,0 +1,496 @@
+/**
+ * The NATS backend's {@linkcode ListenerQueue}: a listener's durable pull
+ * consumer, opened for one worker. A take pulls exactly the free slots
+ * (`no_wait`, with a short server-side expiry, so that nothing is delivered
+ * to a request nobody reads any more). Every task taken is owned by this
+ * worker until it is settled: an in-progress ack every third of the ack wait
+ * keeps it so. Settling is an ack (archive), an error record then a term
+ * (error), or a nak, with a delay when the record says `not_before` (retry)
+ * or the FAILURE pause; before a nak, the record and the deliveries
+ * accounted for are written to the retry state stream, the slow path.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { createInbox, headers, type Msg, nanos, type Subscription } from "@nats-io/transport-node";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { BrokerError, CorruptFileError, TaskLostError } from "../../errors.ts";
+import { backoff } from "../../protocol/backoff.ts";
+import type { Listener } from "../../protocol/listener_id.ts";
+import { decodeTask, encodeTask, type TaskRecord } from "../../protocol/task_file.ts";
+import type { Destination } from "../../protocol/transition.ts";
+import type { ListenerQueue, OpenOptions, Take, TakeHooks, TakenTask, TaskRead } from "../port.ts";
+import {
+  decodeState,
+  encodeState,
+  firstRecord,
+  HEADER,
+  parseAckSubject,
+  type RetryState,
+  stableTaskId,
+} from "./_message.ts";
+import { ERROR_PREFIX, EVENT_STREAM, REQUEUE_STREAM, STATE_PREFIX, STATE_STREAM, taskSubject } from "./subjects.ts";
+
+/** A delivered message, as the worker handles it. */
+export interface NatsTask extends TakenTask {
+  /** The stream sequence (global: every listener's task of one event has the same). */
+  readonly sequence: number;
+  /** `<sequence>.json`, as with files. */
+  readonly task: string;
+  /** The ack subject of this delivery. */
+  readonly reply: string;
+  /** How many times the message was delivered to this consumer, this time included. */
+  readonly deliveryCount: number;
+  /** Deliveries before this one that nobody settled (a worker died, an ack wait lapsed). */
+  readonly lost: number;
+  /** Whether a retry state was found (to be removed once the task is done). */
+  readonly hadState: boolean;
+  /** The key of its retry state: the sequence, or `rq<n>` for a requeued task (message `n` of the requeue stream). */
+  readonly stateKey: string;
+  /** What reading it found. */
+  found: TaskRead;
+  /** The record as last noted. */
+  record: TaskRecord | undefined;
+  /** Settled (or given back): no more acks for it. */
+  done: boolean;
+}
+
+/** The connection a queue uses. */
+export interface NatsLink {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+/** How a NATS queue works. */
+export interface NatsQueueOptions {
+  /** The listener's consumer name. */
+  consumer: string;
+  /** The ack wait of the consumer, in milliseconds: in-progress acks go out every third of it. */
+  ackWaitMs: number;
+  /** How long a pull that is not filled at once waits on the server, in milliseconds. */
+  pullExpiresMs: number;
+  /** How long an ack (or a state write) waits for the server, in milliseconds. */
+  requestTimeoutMs: number;
+  /** Whether in-progress acks keep the tasks owned (off: only to show what they prevent). */
+  inProgressAcks: boolean;
+}
+
+/** A pull waiting for its answer. */
+interface Pull {
+  stream: string;
+  token: string;
+  batch: number;
+  messages: Msg[];
+  end(result: Msg[] | BrokerError): void;
+}
+
+const WPI = "+WPI";
+const TERM = "+TERM";
+
+/** The pause after a FAILURE: as the watcher's default, by the FAILURE records in a row at the end of the record. */
+export function failurePauseMs(record: TaskRecord | undefined): number {
+  let failures = 0;
+  for (const failure of [...(record?.failures ?? [])].reverse()) {
+    if (failure.result !== "FAILURE") break;
+    failures++;
+  }
+  return Math.ceil(backoff(Math.max(1, failures), { capMs: 60_000 }));
+}
+
+/** Milliseconds until a record's `not_before`, 0 when none or past. */
+function dueInMs(record: TaskRecord | undefined, now: number): number {
+  const due = typeof record?.not_before === "string" ? Date.parse(record.not_before) : NaN;
+  return due > now ? Math.ceil(due - now) : 0;
+}
+
+/** One listener's consumer, opened for one worker. */
+export class NatsQueue implements ListenerQueue<NatsTask> {
+  /** Messages pulled and not handed out yet (owned: kept alive by in-progress acks). */
+  readonly #buffer: NatsTask[] = [];
+  /** Messages taken earlier in this pass that came back (a RETRY without delay): handed out in the next pass. */
+  #nextPass: NatsTask[] = [];
+  /** Messages handed out and not settled. */
+  readonly #owned = new Set<NatsTask>();
+  /** Sequences taken in this pass. */
+  #seen = new Set<number>();
+  /** When this worker's delayed naks come due (epoch ms), by sequence. */
+  readonly #delayed = new Map<number, number>();
+  #firstTake = true;
+  readonly #heartbeat: ReturnType<typeof setInterval>;
+  #closed = false;
+  /** The inbox pulls are answered on (`<inbox>.<n>`, one subscription for the queue's life). */
+  readonly #inbox = createInbox();
+  readonly #replies: Subscription;
+  #requests = 0;
+  /** The pull waiting for its answer. */
+  #pulling: Pull | undefined;
+  /** Messages that answered a pull given up on (the server went quiet): owned all the same, handed out next. */
+  #late: Msg[] = [];
+
+  constructor(
+    readonly link: NatsLink,
+    readonly listener: Listener,
+    readonly open: OpenOptions,
+    readonly options: NatsQueueOptions,
+  ) {
+    this.#replies = link.nc.subscribe(`${this.#inbox}.*`, { callback: (_error, message) => this.#answer(message) });
+    this.#heartbeat = setInterval(() => {
+      if (options.inProgressAcks) this.#keepAlive();
+    }, Math.max(100, Math.floor(options.ackWaitMs / 3)));
+  }
+
+  /** Every task is this worker's until settled: the server redelivers it to nobody else meanwhile. */
+  claimed(): boolean {
+    return true;
+  }
+
+  /** Ordered mode is the consumer's `max_ack_pending` of 1: nothing to hold here. */
+  hold(): Promise<Disposable> {
+    return Promise.resolve({ [Symbol.dispose]: () => {} });
+  }
+
+  /** Nothing to keep up: lost deliveries are found by `take()` from the delivery count. */
+  upkeep(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** No archive is kept on NATS (an ack removes the task): nothing to expire. */
+  expire(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  startPass(): void {
+    this.#seen = new Set();
+    this.#firstTake = true;
+    this.#buffer.unshift(...this.#nextPass);
+    this.#nextPass = [];
+  }
+
+  async take(max: number, hooks: TakeHooks<NatsTask>): Promise<Take<NatsTask>> {
+    const take: Take<NatsTask> = { tasks: [], strays: [] };
+    const first = this.#firstTake;
+    this.#firstTake = false;
+    let requeuesPulled = false;
+    while (take.tasks.length < max && !hooks.stopped()) {
+      const task = this.#buffer.shift();
+      if (task === undefined && this.#late.length > 0) {
+        const late = this.#late;
+        this.#late = [];
+        this.#buffer.push(...await Promise.all(late.map((message) => this.#toTask(message))));
+        continue;
+      }
+      if (task === undefined && first && !requeuesPulled) {
+        // Requeued tasks (rare) are looked for once per pass, before the events.
+        requeuesPulled = true;
+        const messages = await this.#pull(REQUEUE_STREAM, max - take.tasks.length);
+        this.#buffer.push(...await Promise.all(messages.map((message) => this.#toTask(message))));
+        continue;
+      }
+      if (task === undefined) {
+        const messages = await this.#pull(EVENT_STREAM, max - take.tasks.length);
+        if (messages.length === 0) break;
+        if (first && take.backlog === undefined) {
+          take.backlog = take.tasks.length + messages.length + parseAckSubject(messages.at(-1)!.reply!).pending;
+        }
+        this.#buffer.push(...await Promise.all(messages.map((message) => this.#toTask(message))));
+        continue;
+      }
+      if (this.#seen.has(task.sequence)) {
+        this.#nextPass.push(task);
+        continue;
+      }
+      this.#owned.add(task);
+      if (task.lost > 0) {
+        const why = `${task.lost} earlier ${task.lost === 1 ? "delivery was" : "deliveries were"} not settled ` +
+          `(a worker stopped, or its ack wait of ${this.options.ackWaitMs} ms lapsed)`;
+        try {
+          await hooks.recover(task, why);
+        } finally {
+          this.#owned.delete(task); // settled by the recovery; else left to its ack wait, and found lost again
+        }
+        continue;
+      }
+      this.#seen.add(task.sequence);
+      take.tasks.push(task);
+    }
+    const now = this.open.now().getTime();
+    for (const [sequence, dueAt] of this.#delayed) {
+      if (dueAt <= now) this.#delayed.delete(sequence);
+      else take.dueAt = Math.min(take.dueAt ?? Infinity, dueAt);
+    }
+    return take;
+  }
+
+  defer(task: NatsTask, dueAt: number): void {
+    this.#delayed.set(task.sequence, dueAt);
+  }
+
+  finished(task: NatsTask): void {
+    this.#owned.delete(task);
+  }
+
+  read(task: NatsTask): TaskRead {
+    if (task.done) throw new TaskLostError(this.listener.id, task.sequence);
+    return task.found.kind === "task" ? { kind: "task", task: structuredClone(task.found.task) } : task.found;
+  }
+
+  /** Keeps the record for the settlement that follows (which writes it, on the paths that keep state). */
+  note(task: NatsTask, record: TaskRecord): Promise<void> {
+    if (task.done) return Promise.reject(new TaskLostError(this.listener.id, task.sequence));
+    task.record = structuredClone(record);
+    return Promise.resolve();
+  }
+
+  async settle(task: NatsTask, to: Destination, record?: TaskRecord): Promise<void> {
+    if (task.done) throw new TaskLostError(this.listener.id, task.sequence);
+    if (record) task.record = structuredClone(record);
+    const now = this.open.now().getTime();
+    switch (to) {
+      case "archive":
+        await this.#ack(task);
+        break;
+      case "error":
+        await this.#publishError(
+          task,
+          encodeTask(task.record ?? { payload: null, sequence: task.sequence, count: task.sequence, delivery: "" }),
+        );
+        await this.#finish(task, TERM);
+        break;
+      case "first":
+        await this.#nak(task, failurePauseMs(task.record), now);
+        break;
+      default: // inbox (a retry: its `not_before` is the delay), untouched (not counted: state says it was accounted)
+        await this.#nak(task, dueInMs(task.record, now), now);
+    }
+    if (task.hadState && (to === "archive" || to === "error")) await this.#dropState(task);
+  }
+
+  async quarantine(task: NatsTask, reason: string): Promise<boolean> {
+    if (task.done) return false;
+    await this.#publishError(task, reason, reason);
+    await this.#finish(task, TERM);
+    if (task.hadState) await this.#dropState(task);
+    return true;
+  }
+
+  /** Stops the in-progress acks and gives back every message not settled (a nak without delay, accounted). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    const late = this.#late;
+    const left = [...this.#owned, ...this.#buffer, ...this.#nextPass].filter((task) => !task.done);
+    this.#late = [];
+    this.#owned.clear();
+    this.#buffer.length = 0;
+    this.#nextPass = [];
+    if (this.link.nc.isClosed()) return; // the server redelivers them after their ack wait (counted as lost)
+    this.#replies.unsubscribe();
+    left.push(...await Promise.all(late.map((message) => this.#toTask(message))));
+    const now = this.open.now().getTime();
+    await Promise.all(left.map((task) => this.#nak(task, dueInMs(task.record, now), now)));
+  }
+
+  /** Sends an in-progress ack for every message this worker owns. */
+  #keepAlive(): void {
+    if (this.link.nc.isClosed()) return;
+    for (const task of [...this.#owned, ...this.#buffer, ...this.#nextPass]) {
+      if (!task.done) this.link.nc.publish(task.reply, WPI);
+    }
+    for (const message of this.#late) this.link.nc.publish(message.reply!, WPI);
+  }
+
+  /**
+   * Pulls up to `batch` messages: what is there at once, then what arrives
+   * until the server expires the request (it ends it: a message is never
+   * delivered to a request nobody reads). The answer comes on the queue's
+   * one reply subscription.
+   */
+  async #pull(stream: string, batch: number): Promise<Msg[]> {
+    const expiresMs = this.options.pullExpiresMs;
+    const token = String(++this.#requests);
+    const answered = new Promise<Msg[] | BrokerError>((resolve) => {
+      // The server ends the request itself (408 at its expiry). No answer within a second more: maybe no consumer
+      // took the request (deleted by hand: the server says nothing then), which is looked at once; no answer by
+      // the request timeout: a server gone meanwhile, and the pull ends empty.
+      const look = setTimeout(() => {
+        if (this.#pulling !== pull || pull.messages.length > 0) return;
+        this.#checkConsumer(stream).catch((error) => pull.end(error));
+      }, expiresMs + 1000);
+      const timer = setTimeout(() => pull.end(pull.messages), expiresMs + this.options.requestTimeoutMs);
+      const pull: Pull = {
+        stream,
+        token,
+        batch,
+        messages: [],
+        end: (result) => {
+          clearTimeout(look);
+          clearTimeout(timer);
+          if (this.#pulling === pull) this.#pulling = undefined;
+          resolve(result);
+        },
+      };
+      this.#pulling = pull;
+    });
+    this.link.nc.publish(
+      `$JS.API.CONSUMER.MSG.NEXT.${stream}.${this.options.consumer}`,
+      JSON.stringify({ batch, no_wait: true, expires: nanos(expiresMs) }),
+      { reply: `${this.#inbox}.${token}` },
+    );
+    const result = await answered;
+    if (result instanceof Error) throw result;
+    return result;
+  }
+
+  /**
+   * A message on the reply subscription. A delivery carries its own subject
+   * (not the inbox): it belongs to the pull waiting, or, when none waits,
+   * is late and kept for the next take. A status (404, 408, ...) names its
+   * pull by the inbox token; one of a pull given up on is dropped.
+   */
+  #answer(message: Msg): void {
+    const code = message.headers?.code ?? 0;
+    const pull = this.#pulling;
+    if (code === 0) {
+      if (!message.reply) return;
+      if (pull === undefined) {
+        this.#late.push(message);
+        return;
+      }
+      pull.messages.push(message);
+      if (pull.messages.length >= pull.batch) pull.end(pull.messages);
+      return;
+    }
+    if (pull === undefined || message.subject !== `${this.#inbox}.${pull.token}`) return;
+    if (code === 404 || code === 408 || (code === 409 && /exceeded/i.test(message.headers?.description ?? ""))) {
+      return pull.end(pull.messages);
+    }
+    const description = message.headers?.description ?? "";
+    pull.end(new BrokerError(`${EVENT_STREAM}/${this.options.consumer}`, code, description));
+  }
+
+  /** Throws a {@linkcode BrokerError} when the listener's consumer is gone. */
+  async #checkConsumer(stream: string): Promise<void> {
+    try {
+      await this.link.jsm.consumers.info(stream, this.options.consumer);
+    } catch (error) {
+      const code = (error as { code?: unknown })?.code;
+      if (code !== 10014 && code !== 10059) throw error;
+      throw new BrokerError(`${stream}/${this.options.consumer}`, 404, "consumer not found");
+    }
+  }
+
+  /** A delivered message as a task: its record built from the message, or from the retry state when redelivered. */
+  async #toTask(message: Msg): Promise<NatsTask> {
+    const reply = message.reply!;
+    const info = parseAckSubject(reply);
+    const { deliveryCount } = info;
+    const requeued = info.stream === REQUEUE_STREAM;
+    // A requeued task keeps its sequence: the last token of its subject (hurah.rq.<consumer>.<sequence>).
+    const sequence = requeued ? Number(message.subject.split(".").at(-1)) : info.streamSequence;
+    const stateKey = requeued ? `rq${info.streamSequence}` : String(sequence);
+    const state = deliveryCount > 1 ? await this.#readState(stateKey) : undefined;
+    const lost = Math.max(0, deliveryCount - 1 - (state?.accounted ?? 0));
+    const base = {
+      sequence,
+      task: `${sequence}.json`,
+      reply,
+      deliveryCount,
+      lost,
+      hadState: state !== undefined,
+      stateKey,
+    };
+    if (state !== undefined) {
+      return { ...base, found: { kind: "task", task: state.record }, record: state.record, done: false };
+    }
+    if (requeued) {
+      try {
+        const record = decodeTask(message.data, sequence);
+        return { ...base, found: { kind: "task", task: record }, record, done: false };
+      } catch (error) {
+        if (!(error instanceof CorruptFileError)) throw error;
+        const reason = `corrupt requeued task: ${error.message}`;
+        return { ...base, found: { kind: "refused", reason }, record: undefined, done: false };
+      }
+    }
+    if (message.data.length > this.open.maxTaskSize) {
+      const reason = `task too large: ${message.data.length} bytes of payload, over the limit of ` +
+        `${this.open.maxTaskSize} bytes (maxTaskSize)`;
+      return { ...base, found: { kind: "refused", reason }, record: undefined, done: false };
+    }
+    const eventId = message.headers?.get(HEADER.msgId) || undefined;
+    try {
+      const record = firstRecord(new TextDecoder().decode(message.data), sequence, {
+        delivery: message.headers?.get(HEADER.delivery) ?? "",
+        eventType: message.headers?.get(HEADER.eventType) || undefined,
+        eventId,
+        taskId: await stableTaskId(eventId ?? String(sequence), this.options.consumer),
+      });
+      return { ...base, found: { kind: "task", task: record }, record, done: false };
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      return {
+        ...base,
+        found: { kind: "refused", reason: `corrupt task: ${error.message}` },
+        record: undefined,
+        done: false,
+      };
+    }
+  }
+
+  /** The retry state of a task, or `undefined` when there is none (or it is unreadable: then a fresh record). */
+  async #readState(key: string): Promise<RetryState | undefined> {
+    const subject = taskSubject(STATE_PREFIX, this.options.consumer, key);
+    const stored = await this.link.jsm.streams.getMessage(STATE_STREAM, { last_by_subj: subject });
+    if (stored === null) return undefined;
+    try {
+      return decodeState(new TextDecoder().decode(stored.data));
+    } catch (error) {
+      if (error instanceof CorruptFileError) return undefined;
+      throw error;
+    }
+  }
+
+  /** Acks a task and waits for the server to confirm it. */
+  async #ack(task: NatsTask): Promise<void> {
+    task.done = true;
+    this.#owned.delete(task);
+    await this.link.nc.request(task.reply, "+ACK", { timeout: this.options.requestTimeoutMs });
+  }
+
+  /** Sends a final ack (`+TERM`, a nak) and flushes it to the server. */
+  async #finish(task: NatsTask, payload: string): Promise<void> {
+    task.done = true;
+    this.#owned.delete(task);
+    this.link.nc.publish(task.reply, payload);
+    await this.link.nc.flush();
+  }
+
+  /** Writes the retry state (this delivery accounted for), then naks, with a delay when given. */
+  async #nak(task: NatsTask, delayMs: number, now: number): Promise<void> {
+    if (task.record !== undefined) {
+      const state = encodeState({ record: task.record, accounted: task.deliveryCount });
+      await this.link.js.publish(taskSubject(STATE_PREFIX, this.options.consumer, task.stateKey), state, {
+        timeout: this.options.requestTimeoutMs,
+      });
+    }
+    if (delayMs > 0) this.#delayed.set(task.sequence, now + delayMs);
+    await this.#finish(task, delayMs > 0 ? `-NAK ${JSON.stringify({ delay: nanos(Math.ceil(delayMs)) })}` : "-NAK");
+  }
+
+  /** Publishes a task's error record (or a quarantined message's reason) to the error stream. */
+  async #publishError(task: NatsTask, body: string, reason?: string): Promise<void> {
+    const head = headers();
+    if (reason !== undefined) head.set(HEADER.reason, reason.replace(/[\r\n]+/g, " "));
+    await this.link.js.publish(taskSubject(ERROR_PREFIX, this.options.consumer, task.sequence), body, {
+      headers: head,
+      timeout: this.options.requestTimeoutMs,
+    });
+  }
+
+  /** Removes a finished task's retry state. */
+  async #dropState(task: NatsTask): Promise<void> {
+    await this.link.jsm.streams.purge(STATE_STREAM, {
+      filter: taskSubject(STATE_PREFIX, this.options.consumer, task.stateKey),
+    });
+  }
+}
