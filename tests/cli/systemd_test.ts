@@ -213,6 +213,24 @@ function serviceTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): 
   Deno.test({ name: SERVICE_BASE === undefined ? `${name} (${NOT_ROOT})` : name, ignore: !SERVICE_BASE, fn });
 }
 
+/**
+ * This checkout's cli.ts if the service user can read it (the checkout may lie
+ * in a directory only root may enter), else a copy of the project in `dir`.
+ */
+async function cliNobodyCanRead(dir: string, asNobody: string[]): Promise<string> {
+  const readable = await new Deno.Command("/usr/bin/setpriv", { args: [...asNobody, "test", "-r", CLI] }).output();
+  if (readable.success) return CLI;
+  const copy = join(dir, "hurah");
+  const project = dirname(CLI);
+  await Deno.mkdir(copy, { recursive: true, mode: 0o755 });
+  const cp = await new Deno.Command("cp", {
+    args: ["-r", ...["mod.ts", "cli.ts", "deno.json", "deno.lock", "src"].map((name) => join(project, name)), copy],
+  }).output();
+  equal(cp.code, 0, new TextDecoder().decode(cp.stderr));
+  await new Deno.Command("chmod", { args: ["-R", "a+rX", copy] }).output();
+  return join(copy, "cli.ts");
+}
+
 /** What `hurah systemd …`, run from `cwd`, printed. */
 async function systemdRun(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return await runCli(["systemd", ...args], { cwd, env: { HURAH_ROOT: "" } });
@@ -786,11 +804,29 @@ Deno.test({
       await Deno.mkdir(owned);
       await Deno.chown(owned, 65534, 65534);
     }
-    const { unit } = await systemd(
-      ["--config", "app/hurah.json", "--deno", deno, "--service-user", "nobody"],
-      dir.path,
-    );
     const asNobody = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"];
+    const cli = await cliNobodyCanRead(dir.path, asNobody);
+    const made = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        cli,
+        "systemd",
+        "--config",
+        "app/hurah.json",
+        "--deno",
+        deno,
+        "--service-user",
+        "nobody",
+      ],
+      cwd: dir.path,
+      env: { HURAH_ROOT: "", NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    equal(made.code, 0, new TextDecoder().decode(made.stderr));
+    const unit = parseUnit(new TextDecoder().decode(made.stdout));
     const env = environment(unit, cache);
     const argv = execStart(unit);
     const child = new Deno.Command("/usr/bin/setpriv", {
@@ -805,7 +841,7 @@ Deno.test({
     // The dispatcher runs as the service user too, as a dispatcher in its group would.
     const dispatch = (type: string) =>
       new Deno.Command("/usr/bin/setpriv", {
-        args: [...asNobody, deno, "run", "-A", "--quiet", CLI, "dispatch", type, '{"id":1}', "--root", root],
+        args: [...asNobody, deno, "run", "-A", "--quiet", cli, "dispatch", type, '{"id":1}', "--root", root],
         clearEnv: true,
         env: { PATH: "/usr/local/bin:/usr/bin:/bin", ...env },
       }).output().then(({ code, stderr }) => equal(code, 0, new TextDecoder().decode(stderr)));

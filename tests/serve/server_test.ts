@@ -1,7 +1,7 @@
 /** The dashboard's pages, actions and security, through `Dashboard.handle()` (no socket), on a real event root. */
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
-import { Dispatcher, runOnce, Task, type TaskContext } from "../../mod.ts";
+import { Dispatcher, NotSupportedError, runOnce, Task, type TaskContext } from "../../mod.ts";
 import { connect } from "../../src/backend/connect.ts";
 import { Dashboard, type DashboardOptions } from "../../src/serve/server.ts";
 import { escapeHtml } from "../../src/serve/_html.ts";
@@ -237,13 +237,13 @@ Deno.test("Dashboard: an operation the backend does not offer (NotSupportedError
   await using root = await tempRoot();
   await buildOpsRoot(root.path);
   const operations = connect({ root: root.path }).operations;
-  const unsupported = Object.assign(new Error("this backend cannot inspect a task"), { name: "NotSupportedError" });
+  const unsupported = new NotSupportedError("inspecting a task", "this backend");
   const limited = Object.assign(Object.create(operations), { inspect: () => Promise.reject(unsupported) });
   const errors: Error[] = [];
   const board = new Dashboard({ operations: limited, root: root.path, onError: (error) => errors.push(error) });
   const answer = await get(board, "/task/audit/3");
   equal(answer.status, 501);
-  match(answer.text, /this backend cannot inspect a task/);
+  match(answer.text, /inspecting a task is not supported by this backend/);
   deepEqual(errors, []);
   await board.close();
 });

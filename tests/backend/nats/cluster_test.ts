@@ -17,8 +17,22 @@ import { NATS_SKIP, reportSkip, startNatsCluster } from "../../_nats.ts";
 
 reportSkip("tests/backend/nats/cluster_test.ts");
 
+/**
+ * Runs `fn`, turning a `SuppressedError` (the test failed, and then so did a
+ * disposal) into one error that says both, so that the failure can be read.
+ */
+async function readably(fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (error) {
+    if (!(error instanceof SuppressedError)) throw error;
+    const say = (e: unknown) => e instanceof Error ? e.stack ?? e.message : String(e);
+    throw new Error(`the test failed: ${say(error.suppressed)}\nand then a disposal failed: ${say(error.error)}`);
+  }
+}
+
 /** Retries `fn` while the cluster elects leaders (JetStream answers "temporarily unavailable" meanwhile). */
-async function untilAvailable<T>(what: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+async function untilAvailable<T>(what: string, fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -33,59 +47,60 @@ async function untilAvailable<T>(what: string, fn: () => Promise<T>, timeoutMs =
 Deno.test({
   name: "on 3 nodes with replicas 3, every dispatched event is handled after the stream leader is killed",
   ignore: NATS_SKIP !== undefined,
-  async fn() {
-    await using cluster = await startNatsCluster(3);
-    await using backend = await untilAvailable(
-      "connecting",
-      () => NatsBackend.connect(cluster.urls, { replicas: 3, pollIntervalMs: 200 }),
-    );
-    const listener = checkListener("l", "a");
-    await untilAvailable("registering the listener", () => backend.register(listener));
-    const nc = await connect({ servers: cluster.urls });
-    try {
-      const jsm = await jetstreamManager(nc, { checkAPI: false });
-      const info = await untilAvailable("the stream's info", () => jsm.streams.info(EVENT_STREAM));
-      equal(info.config.num_replicas, 3);
-      const dispatcher = new Dispatcher(backend);
-      const acknowledged = new Set<number>();
-      const dispatch = async (n: number) => {
-        await untilAvailable(`dispatching ${n}`, () => dispatcher.dispatch("a", n));
-        acknowledged.add(n);
-      };
-      for (let n = 0; n < 50; n++) await dispatch(n);
-      const leader = (await untilAvailable("the stream's leader", () => jsm.streams.info(EVENT_STREAM))).cluster
-        ?.leader;
-      const node = cluster.nodes.find((each) => each.name === leader);
-      ok(node, `the stream leader ${leader} is one of the nodes`);
-      await node.kill();
-      for (let n = 50; n < 100; n++) await dispatch(n);
-      const handled = new Set<number>();
-      let runs = 0;
-      await using watcher = watch(backend, {
-        listeners: [{
-          name: "l",
-          eventType: "a",
-          handler: (context) => {
-            runs++;
-            handled.add(context.payload as number);
-            return Task.SUCCESS;
-          },
-        }],
-      });
-      await untilAvailable("the watcher", () => watcher.ready);
-      await node.restart();
-      await waitUntil(
-        () => `every acknowledged event handled (${handled.size} of ${acknowledged.size})`,
-        () => {
-          return [...acknowledged].every((n) => handled.has(n));
-        },
-        60_000,
-        100,
+  fn: () =>
+    readably(async () => {
+      await using cluster = await startNatsCluster(3);
+      await using backend = await untilAvailable(
+        "connecting",
+        () => NatsBackend.connect(cluster.urls, { replicas: 3, pollIntervalMs: 200 }),
       );
-      await watcher.close();
-      ok(runs >= acknowledged.size, `${runs} runs`);
-    } finally {
-      await nc.close();
-    }
-  },
+      const listener = checkListener("l", "a");
+      await untilAvailable("registering the listener", () => backend.register(listener));
+      const nc = await connect({ servers: cluster.urls });
+      try {
+        const jsm = await jetstreamManager(nc, { checkAPI: false });
+        const info = await untilAvailable("the stream's info", () => jsm.streams.info(EVENT_STREAM));
+        equal(info.config.num_replicas, 3);
+        const dispatcher = new Dispatcher(backend);
+        const acknowledged = new Set<number>();
+        const dispatch = async (n: number) => {
+          await untilAvailable(`dispatching ${n}`, () => dispatcher.dispatch("a", n));
+          acknowledged.add(n);
+        };
+        for (let n = 0; n < 50; n++) await dispatch(n);
+        const leader = (await untilAvailable("the stream's leader", () => jsm.streams.info(EVENT_STREAM))).cluster
+          ?.leader;
+        const node = cluster.nodes.find((each) => each.name === leader);
+        ok(node, `the stream leader ${leader} is one of the nodes`);
+        await node.kill();
+        for (let n = 50; n < 100; n++) await dispatch(n);
+        const handled = new Set<number>();
+        let runs = 0;
+        await using watcher = watch(backend, {
+          listeners: [{
+            name: "l",
+            eventType: "a",
+            handler: (context) => {
+              runs++;
+              handled.add(context.payload as number);
+              return Task.SUCCESS;
+            },
+          }],
+        });
+        await untilAvailable("the watcher", () => watcher.ready);
+        await node.restart();
+        await waitUntil(
+          () => `every acknowledged event handled (${handled.size} of ${acknowledged.size})`,
+          () => {
+            return [...acknowledged].every((n) => handled.has(n));
+          },
+          60_000,
+          100,
+        );
+        await watcher.close();
+        ok(runs >= acknowledged.size, `${runs} runs`);
+      } finally {
+        await nc.close();
+      }
+    }),
 });
