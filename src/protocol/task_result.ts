@@ -19,7 +19,16 @@
  * handleTask();
  * ```
  */
-export const Task = {
+export const Task: {
+  /** Done: the task moves to `archive/`. */
+  readonly SUCCESS: 0;
+  /** Stop: the task stays first in the inbox and the pass ends. */
+  readonly FAILURE: 1;
+  /** Try again in a later pass, up to `maxAttempts()` retries, then `error/`. */
+  readonly RETRY: 2;
+  /** The task can never succeed: it moves to `error/` and the pass goes on. */
+  readonly INVALID: 3;
+} = {
   /** Done: the task moves to `archive/`. */
   SUCCESS: 0,
   /** Stop: the task stays first in the inbox and the pass ends. */

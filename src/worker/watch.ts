@@ -41,8 +41,11 @@ export interface Watcher extends AsyncDisposable {
  * whose handler ran but whose move failed (a `TaskMoveError` fault) is not run
  * again: the passes after the pause only retry its move.
  *
- * Each listener is worked in order, one task at a time, under its run lock
- * (taken per pass, so a `hurah run` of the same listener takes turns).
+ * A listener is worked in order, one task at a time, under its run lock
+ * (taken per pass, so a `hurah run` of the same listener takes turns); with
+ * its `concurrency` above 1, in parallel mode: that many tasks at once, each
+ * claimed for this worker, beside other parallel workers (see
+ * `RunOptions.concurrency`).
  *
  * Requires `--allow-read` and `--allow-write` on the event root.
  *

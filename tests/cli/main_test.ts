@@ -1,5 +1,6 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { runCli, tempRoot } from "../_helpers.ts";
+import { join } from "node:path";
+import { PROJECT, runCli, tempRoot } from "../_helpers.ts";
 
 Deno.test("hurah dispatch then hurah run handles the task", async () => {
   await using root = await tempRoot();
@@ -119,4 +120,33 @@ Deno.test("hurah usage errors exit 2 with one line and where to find help", asyn
     });
   }
   deepEqual([...Deno.readDirSync(root.path)], [], "nothing written");
+});
+
+Deno.test("deno task hurah runs in the caller's working directory: relative paths are the caller's", async () => {
+  await using dir = await tempRoot();
+  await Deno.writeTextFile(join(dir.path, "h.ts"), "export default () => 0;\n");
+  const task = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "task",
+      "-q",
+      "--config",
+      join(PROJECT, "deno.json"),
+      "hurah",
+      "run",
+      "w",
+      "t",
+      "./h.ts",
+      "./events",
+      "--create-root",
+    ],
+    cwd: dir.path,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  equal(task.code, 0, new TextDecoder().decode(task.stderr));
+  ok(
+    (await Deno.stat(join(dir.path, "events", "t", "w_listener", "inbox"))).isDirectory,
+    "the root made where the caller is",
+  );
 });
