@@ -140,7 +140,14 @@ Deno.test("deno task hurah runs in the caller's working directory: relative path
       "--create-root",
     ],
     cwd: dir.path,
-    env: { NO_COLOR: "1" },
+    // As a user's shell runs it: without the INIT_CWD of an outer `deno task` (this suite's), which deno keeps.
+    clearEnv: true,
+    env: Object.fromEntries(
+      ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"].flatMap((name) => {
+        const value = Deno.env.get(name);
+        return value === undefined ? [] : [[name, value]];
+      }).concat([["NO_COLOR", "1"]]),
+    ),
     stdout: "piped",
     stderr: "piped",
   }).output();
