@@ -9,23 +9,23 @@
 import { InvalidNameError, ListenerNotFoundError, NotSupportedError, toError } from "../errors.ts";
 import type { Operations } from "../backend/operations.ts";
 import { listenerId } from "../protocol/listener_id.ts";
-import { parseDuration } from "../protocol/_duration.ts";
 import type { StatusThresholds } from "../protocol/thresholds.ts";
 import { SCRIPT, STYLESHEET } from "./_assets.ts";
 import { Auth, isLoopback } from "./_auth.ts";
 import { html } from "./_html.ts";
+import { type Frame, listenerPage, overviewPage, overviewTable } from "./_pages.ts";
 import {
-  confirmPage,
-  errorPage,
-  type Frame,
-  listenerPage,
-  loginPage,
-  overviewPage,
-  overviewTable,
-  pruneResultPage,
-  requeueResultPage,
-  taskPage,
-} from "./_pages.ts";
+  asset,
+  checkCsrf,
+  durationParameter,
+  formOf,
+  htmlResponse,
+  HttpError,
+  pathParameter,
+  sequenceParameter,
+  sseEvent,
+} from "./_http.ts";
+import { confirmPage, errorPage, loginPage, pruneResultPage, requeueResultPage, taskPage } from "./_task_pages.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { Scanner } from "./scanner.ts";
 
@@ -86,14 +86,6 @@ const SECURITY_HEADERS: Record<string, string> = {
   "referrer-policy": "no-referrer",
   "cache-control": "no-store",
 };
-
-/** A bad request: its status (400, 403, 404) and a message for the page. */
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-    this.name = "HttpError";
-  }
-}
 
 /** The dashboard: a request handler over one shared scanner. Closing it ends every event stream. */
 export class Dashboard {
@@ -361,62 +353,6 @@ export class Dashboard {
     return new Response(body, {
       headers: { "content-type": "text/event-stream; charset=utf-8", "x-accel-buffering": "no" },
     });
-  }
-}
-
-/** One server-sent event: each line of `data` on its own `data:` line. */
-function sseEvent(event: string, data: string): string {
-  return `event: ${event}\n${data.split(/\r\n|\r|\n/).map((line) => `data: ${line}`).join("\n")}\n\n`;
-}
-
-function htmlResponse(body: string, status: number, headers: Record<string, string> = {}): Response {
-  return new Response(body, { status, headers: { "content-type": "text/html; charset=utf-8", ...headers } });
-}
-
-function asset(text: string, type: string): Response {
-  return new Response(text, { headers: { "content-type": type } });
-}
-
-/** The rest of a path after its prefix, percent-decoded once; checked by the backend's name checks afterwards. */
-function pathParameter(path: string, prefix: string): string {
-  try {
-    return decodeURIComponent(path.slice(prefix.length));
-  } catch {
-    throw new HttpError(400, "The path is not valid percent-encoding.");
-  }
-}
-
-function sequenceParameter(text: string): number {
-  if (!/^[1-9][0-9]{0,14}$/.test(text)) throw new HttpError(400, "A sequence number is a positive integer.");
-  return Number(text);
-}
-
-function durationParameter(text: string): number {
-  try {
-    return parseDuration(text, "older than");
-  } catch (error) {
-    throw new HttpError(400, (error as Error).message);
-  }
-}
-
-/** The largest form read: the dashboard's own forms are a few hundred bytes. */
-const FORM_LIMIT = 64 * 1024;
-
-async function formOf(request: Request): Promise<URLSearchParams> {
-  const type = request.headers.get("content-type") ?? "";
-  if (!type.startsWith("application/x-www-form-urlencoded")) return new URLSearchParams();
-  if (Number(request.headers.get("content-length") ?? 0) > FORM_LIMIT) {
-    throw new HttpError(413, "The form is too large.");
-  }
-  const text = await request.text();
-  if (text.length > FORM_LIMIT) throw new HttpError(413, "The form is too large.");
-  return new URLSearchParams(text);
-}
-
-function checkCsrf(form: URLSearchParams, frame: Frame): void {
-  const sent = form.get("csrf");
-  if (sent === null || sent === "" || sent !== frame.csrf) {
-    throw new HttpError(403, "The form's CSRF token is missing or stale; reload the page and try again.");
   }
 }
 
