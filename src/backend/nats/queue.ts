@@ -10,9 +10,9 @@
  * accounted for are written to the retry state stream, the slow path.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { createInbox, headers, type Msg, nanos, type Subscription } from "@nats-io/transport-node";
+import { headers, type Msg, nanos } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { BrokerError, CorruptFileError, TaskLostError } from "../../errors.ts";
+import { CorruptFileError, TaskLostError } from "../../errors.ts";
 import { backoff } from "../../protocol/backoff.ts";
 import type { Listener } from "../../protocol/listener_id.ts";
 import { decodeTask, encodeTask, type TaskRecord } from "../../protocol/task_file.ts";
@@ -28,6 +28,7 @@ import {
   stableTaskId,
 } from "./_message.ts";
 import { ERROR_PREFIX, EVENT_STREAM, REQUEUE_STREAM, STATE_PREFIX, STATE_STREAM, taskSubject } from "./subjects.ts";
+import { Puller } from "./_pull.ts";
 
 /** A delivered message, as the worker handles it. */
 export interface NatsTask extends TakenTask {
@@ -74,15 +75,6 @@ export interface NatsQueueOptions {
   inProgressAcks: boolean;
 }
 
-/** A pull waiting for its answer. */
-interface Pull {
-  stream: string;
-  token: string;
-  batch: number;
-  messages: Msg[];
-  end(result: Msg[] | BrokerError): void;
-}
-
 const WPI = "+WPI";
 const TERM = "+TERM";
 
@@ -117,14 +109,8 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
   #firstTake = true;
   readonly #heartbeat: ReturnType<typeof setInterval>;
   #closed = false;
-  /** The inbox pulls are answered on (`<inbox>.<n>`, one subscription for the queue's life). */
-  readonly #inbox = createInbox();
-  readonly #replies: Subscription;
-  #requests = 0;
-  /** The pull waiting for its answer. */
-  #pulling: Pull | undefined;
-  /** Messages that answered a pull given up on (the server went quiet): owned all the same, handed out next. */
-  #late: Msg[] = [];
+  /** The pulls from the listener's consumers, and their answers. */
+  readonly #puller: Puller;
 
   constructor(
     readonly link: NatsLink,
@@ -132,7 +118,7 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     readonly open: OpenOptions,
     readonly options: NatsQueueOptions,
   ) {
-    this.#replies = link.nc.subscribe(`${this.#inbox}.*`, { callback: (_error, message) => this.#answer(message) });
+    this.#puller = new Puller(link, options);
     this.#heartbeat = setInterval(() => {
       if (options.inProgressAcks) this.#keepAlive();
     }, Math.max(100, Math.floor(options.ackWaitMs / 3)));
@@ -172,21 +158,20 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     let requeuesPulled = false;
     while (take.tasks.length < max && !hooks.stopped()) {
       const task = this.#buffer.shift();
-      if (task === undefined && this.#late.length > 0) {
-        const late = this.#late;
-        this.#late = [];
+      if (task === undefined && this.#puller.late.length > 0) {
+        const late = this.#puller.takeLate();
         this.#buffer.push(...await Promise.all(late.map((message) => this.#toTask(message))));
         continue;
       }
       if (task === undefined && first && !requeuesPulled) {
         // Requeued tasks (rare) are looked for once per pass, before the events.
         requeuesPulled = true;
-        const messages = await this.#pull(REQUEUE_STREAM, max - take.tasks.length);
+        const messages = await this.#puller.pull(REQUEUE_STREAM, max - take.tasks.length);
         this.#buffer.push(...await Promise.all(messages.map((message) => this.#toTask(message))));
         continue;
       }
       if (task === undefined) {
-        const messages = await this.#pull(EVENT_STREAM, max - take.tasks.length);
+        const messages = await this.#puller.pull(EVENT_STREAM, max - take.tasks.length);
         if (messages.length === 0) break;
         if (first && take.backlog === undefined) {
           take.backlog = take.tasks.length + messages.length + parseAckSubject(messages.at(-1)!.reply!).pending;
@@ -277,14 +262,13 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
-    const late = this.#late;
+    const late = this.#puller.takeLate();
     const left = [...this.#owned, ...this.#buffer, ...this.#nextPass].filter((task) => !task.done);
-    this.#late = [];
     this.#owned.clear();
     this.#buffer.length = 0;
     this.#nextPass = [];
     if (this.link.nc.isClosed()) return; // the server redelivers them after their ack wait (counted as lost)
-    this.#replies.unsubscribe();
+    this.#puller.close();
     left.push(...await Promise.all(late.map((message) => this.#toTask(message))));
     const now = this.open.now().getTime();
     await Promise.all(left.map((task) => this.#nak(task, dueInMs(task.record, now), now)));
@@ -296,87 +280,7 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     for (const task of [...this.#owned, ...this.#buffer, ...this.#nextPass]) {
       if (!task.done) this.link.nc.publish(task.reply, WPI);
     }
-    for (const message of this.#late) this.link.nc.publish(message.reply!, WPI);
-  }
-
-  /**
-   * Pulls up to `batch` messages: what is there at once, then what arrives
-   * until the server expires the request (it ends it: a message is never
-   * delivered to a request nobody reads). The answer comes on the queue's
-   * one reply subscription.
-   */
-  async #pull(stream: string, batch: number): Promise<Msg[]> {
-    const expiresMs = this.options.pullExpiresMs;
-    const token = String(++this.#requests);
-    const answered = new Promise<Msg[] | BrokerError>((resolve) => {
-      // The server ends the request itself (408 at its expiry). No answer within a second more: maybe no consumer
-      // took the request (deleted by hand: the server says nothing then), which is looked at once; no answer by
-      // the request timeout: a server gone meanwhile, and the pull ends empty.
-      const look = setTimeout(() => {
-        if (this.#pulling !== pull || pull.messages.length > 0) return;
-        this.#checkConsumer(stream).catch((error) => pull.end(error));
-      }, expiresMs + 1000);
-      const timer = setTimeout(() => pull.end(pull.messages), expiresMs + this.options.requestTimeoutMs);
-      const pull: Pull = {
-        stream,
-        token,
-        batch,
-        messages: [],
-        end: (result) => {
-          clearTimeout(look);
-          clearTimeout(timer);
-          if (this.#pulling === pull) this.#pulling = undefined;
-          resolve(result);
-        },
-      };
-      this.#pulling = pull;
-    });
-    this.link.nc.publish(
-      `$JS.API.CONSUMER.MSG.NEXT.${stream}.${this.options.consumer}`,
-      JSON.stringify({ batch, no_wait: true, expires: nanos(expiresMs) }),
-      { reply: `${this.#inbox}.${token}` },
-    );
-    const result = await answered;
-    if (result instanceof Error) throw result;
-    return result;
-  }
-
-  /**
-   * A message on the reply subscription. A delivery carries its own subject
-   * (not the inbox): it belongs to the pull waiting, or, when none waits,
-   * is late and kept for the next take. A status (404, 408, ...) names its
-   * pull by the inbox token; one of a pull given up on is dropped.
-   */
-  #answer(message: Msg): void {
-    const code = message.headers?.code ?? 0;
-    const pull = this.#pulling;
-    if (code === 0) {
-      if (!message.reply) return;
-      if (pull === undefined) {
-        this.#late.push(message);
-        return;
-      }
-      pull.messages.push(message);
-      if (pull.messages.length >= pull.batch) pull.end(pull.messages);
-      return;
-    }
-    if (pull === undefined || message.subject !== `${this.#inbox}.${pull.token}`) return;
-    if (code === 404 || code === 408 || (code === 409 && /exceeded/i.test(message.headers?.description ?? ""))) {
-      return pull.end(pull.messages);
-    }
-    const description = message.headers?.description ?? "";
-    pull.end(new BrokerError(`${EVENT_STREAM}/${this.options.consumer}`, code, description));
-  }
-
-  /** Throws a {@linkcode BrokerError} when the listener's consumer is gone. */
-  async #checkConsumer(stream: string): Promise<void> {
-    try {
-      await this.link.jsm.consumers.info(stream, this.options.consumer);
-    } catch (error) {
-      const code = (error as { code?: unknown })?.code;
-      if (code !== 10014 && code !== 10059) throw error;
-      throw new BrokerError(`${stream}/${this.options.consumer}`, 404, "consumer not found");
-    }
+    for (const message of this.#puller.late) this.link.nc.publish(message.reply!, WPI);
   }
 
   /** A delivered message as a task: its record built from the message, or from the retry state when redelivered. */

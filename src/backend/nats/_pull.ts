@@ -1,0 +1,141 @@
+/**
+ * Pulls from a listener's consumer with JetStream's own request (`$JS.API.CONSUMER.MSG.NEXT`), answered on one reply
+ * subscription per queue: exactly the batch asked for, `no_wait` with a short server-side expiry, so that nothing is
+ * delivered to a request nobody reads any more. Messages that answer a pull given up on are kept as `late`.
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { createInbox, type Msg, nanos, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { BrokerError } from "../../errors.ts";
+import { EVENT_STREAM } from "./subjects.ts";
+
+/** A pull waiting for its answer. */
+interface Pull {
+  stream: string;
+  token: string;
+  batch: number;
+  messages: Msg[];
+  end(result: Msg[] | BrokerError): void;
+}
+
+/** The pulls of one queue. */
+export class Puller {
+  /** The inbox pulls are answered on (`<inbox>.<n>`, one subscription for the queue's life). */
+  readonly #inbox = createInbox();
+  readonly #replies: Subscription;
+  #requests = 0;
+  /** The pull waiting for its answer. */
+  #pulling: Pull | undefined;
+  /** Messages that answered a pull given up on (the server went quiet): owned all the same, handed out next. */
+  #late: Msg[] = [];
+
+  constructor(
+    readonly link: { nc: NatsConnection; jsm: JetStreamManager },
+    readonly options: {
+      /** The consumer's durable name. */
+      consumer: string;
+      /** The server-side expiry of a pull. */
+      pullExpiresMs: number;
+      /** How long past its expiry a pull's answer is waited for. */
+      requestTimeoutMs: number;
+    },
+  ) {
+    this.#replies = link.nc.subscribe(`${this.#inbox}.*`, { callback: (_error, message) => this.#answer(message) });
+  }
+
+  /** Messages that answered a pull given up on, not taken yet. */
+  get late(): readonly Msg[] {
+    return this.#late;
+  }
+
+  /** Takes the late messages. */
+  takeLate(): Msg[] {
+    const late = this.#late;
+    this.#late = [];
+    return late;
+  }
+
+  /** Ends the reply subscription. */
+  close(): void {
+    this.#replies.unsubscribe();
+  }
+
+  /**
+   * Pulls up to `batch` messages: what is there at once, then what arrives
+   * until the server expires the request (it ends it: a message is never
+   * delivered to a request nobody reads). The answer comes on the queue's
+   * one reply subscription.
+   */
+  async pull(stream: string, batch: number): Promise<Msg[]> {
+    const expiresMs = this.options.pullExpiresMs;
+    const token = String(++this.#requests);
+    const answered = new Promise<Msg[] | BrokerError>((resolve) => {
+      // The server ends the request itself (408 at its expiry). No answer within a second more: maybe no consumer
+      // took the request (deleted by hand: the server says nothing then), which is looked at once; no answer by
+      // the request timeout: a server gone meanwhile, and the pull ends empty.
+      const look = setTimeout(() => {
+        if (this.#pulling !== pull || pull.messages.length > 0) return;
+        this.#checkConsumer(stream).catch((error) => pull.end(error));
+      }, expiresMs + 1000);
+      const timer = setTimeout(() => pull.end(pull.messages), expiresMs + this.options.requestTimeoutMs);
+      const pull: Pull = {
+        stream,
+        token,
+        batch,
+        messages: [],
+        end: (result) => {
+          clearTimeout(look);
+          clearTimeout(timer);
+          if (this.#pulling === pull) this.#pulling = undefined;
+          resolve(result);
+        },
+      };
+      this.#pulling = pull;
+    });
+    this.link.nc.publish(
+      `$JS.API.CONSUMER.MSG.NEXT.${stream}.${this.options.consumer}`,
+      JSON.stringify({ batch, no_wait: true, expires: nanos(expiresMs) }),
+      { reply: `${this.#inbox}.${token}` },
+    );
+    const result = await answered;
+    if (result instanceof Error) throw result;
+    return result;
+  }
+
+  /**
+   * A message on the reply subscription. A delivery carries its own subject
+   * (not the inbox): it belongs to the pull waiting, or, when none waits,
+   * is late and kept for the next take. A status (404, 408, ...) names its
+   * pull by the inbox token; one of a pull given up on is dropped.
+   */
+  #answer(message: Msg): void {
+    const code = message.headers?.code ?? 0;
+    const pull = this.#pulling;
+    if (code === 0) {
+      if (!message.reply) return;
+      if (pull === undefined) {
+        this.#late.push(message);
+        return;
+      }
+      pull.messages.push(message);
+      if (pull.messages.length >= pull.batch) pull.end(pull.messages);
+      return;
+    }
+    if (pull === undefined || message.subject !== `${this.#inbox}.${pull.token}`) return;
+    if (code === 404 || code === 408 || (code === 409 && /exceeded/i.test(message.headers?.description ?? ""))) {
+      return pull.end(pull.messages);
+    }
+    const description = message.headers?.description ?? "";
+    pull.end(new BrokerError(`${EVENT_STREAM}/${this.options.consumer}`, code, description));
+  }
+
+  /** Throws a {@linkcode BrokerError} when the listener's consumer is gone. */
+  async #checkConsumer(stream: string): Promise<void> {
+    try {
+      await this.link.jsm.consumers.info(stream, this.options.consumer);
+    } catch (error) {
+      const code = (error as { code?: unknown })?.code;
+      if (code !== 10014 && code !== 10059) throw error;
+      throw new BrokerError(`${stream}/${this.options.consumer}`, 404, "consumer not found");
+    }
+  }
+}
