@@ -11,8 +11,6 @@ import {
   DeliverPolicy,
   DiscardPolicy,
   jetstream,
-  JetStreamApiCodes,
-  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   jetstreamManager,
@@ -42,86 +40,13 @@ import {
   subjectOfSegments,
 } from "./subjects.ts";
 
+import type { NatsBackendOptions } from "./_options.ts";
+import { describeListener, isNotFound, listenerOfDescription } from "./_consumers.ts";
+
+export type { NatsBackendOptions } from "./_options.ts";
+
 /** Bytes kept free in a message for hurah's headers and the subject (at most 1,700 characters). */
 const HEADROOM = 4096;
-
-/** Options of {@linkcode NatsBackend.connect}. */
-export interface NatsBackendOptions {
-  /**
-   * The replicas of the streams and consumers hurah creates (3 on a cluster).
-   * Streams that exist are left as they are.
-   * @default {1}
-   */
-  replicas?: number;
-  /**
-   * The ack wait of a listener's consumer in ordered mode, in milliseconds
-   * (parallel mode: the worker's `leaseMs`); in-progress acks go out every
-   * third of it while a task runs.
-   * @default {30000}
-   */
-  ackWaitMs?: number;
-  /**
-   * How often a watcher looks at every listener again (redeliveries of other
-   * workers' tasks), besides the wake-up that each publish gives.
-   * @default {1000}
-   */
-  pollIntervalMs?: number;
-  /**
-   * How long a pull that is not filled at once waits on the server.
-   * @default {50}
-   */
-  pullExpiresMs?: number;
-  /**
-   * How long a request to the server (an ack, a publish, a state write) waits for its answer.
-   * @default {10000}
-   */
-  requestTimeoutMs?: number;
-  /**
-   * How long the listener list a publish reports deliveries for is kept, in milliseconds.
-   * @default {1000}
-   */
-  listenerCacheMs?: number;
-  /**
-   * The `max_ack_pending` of a consumer in parallel mode (ordered mode: 1).
-   * @default {10000}
-   */
-  maxAckPending?: number;
-  /**
-   * Send in-progress acks while a task runs (every third of the ack wait).
-   * Off only for tests that show what they prevent: a long task redelivered.
-   * @default {true}
-   */
-  inProgressAcks?: boolean;
-  /**
-   * The connection's name, as the server shows it.
-   * @default {"hurah"}
-   */
-  name?: string;
-}
-
-/** What a consumer's description holds: the listener it is of. */
-export function describeListener(listener: Listener): string {
-  return JSON.stringify({ hurah: 1, name: listener.name, eventType: listener.eventType });
-}
-
-/** The listener of a consumer's description, or `undefined` when it is not one of hurah's. */
-export function listenerOfDescription(description: string | undefined): Listener | undefined {
-  try {
-    const parsed = JSON.parse(description ?? "");
-    if (parsed?.hurah !== 1 || typeof parsed.name !== "string" || typeof parsed.eventType !== "string") return;
-    const { name, eventType } = parsed;
-    return { name, eventType, id: eventType === "" ? name : `${eventType}/${name}` };
-  } catch (error) {
-    if (error instanceof SyntaxError) return undefined;
-    throw error;
-  }
-}
-
-/** Whether an error is JetStream's answer "not found" (stream or consumer). */
-export function isNotFound(error: unknown): boolean {
-  return error instanceof JetStreamApiError &&
-    (error.code === JetStreamApiCodes.StreamNotFound || error.code === JetStreamApiCodes.ConsumerNotFound);
-}
 
 /**
  * hurah's tasks on NATS JetStream: a {@linkcode Backend} for `Dispatcher`,
