@@ -85,7 +85,15 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   const graceMs = duration(values.grace, "--grace");
   positiveDuration(values["rescan-interval"], "--rescan-interval");
   logSettings(values, () => undefined);
-  const { root, specs } = await handlerSpecs(values, positionals, io);
+  const { place, specs } = await handlerSpecs(values, positionals, io);
+  if (place.kind === "broker") {
+    throw new UsageError(
+      "hurah systemd does not take --broker (or HURAH_BROKER) yet; write the unit for an event root, or run " +
+        "'hurah watch --broker URL ...' from a unit of your own (it needs --allow-net)",
+      { hint: false },
+    );
+  }
+  const root = place.root;
   for (const spec of specs) {
     checkHandlerName(spec.name);
     parseEventType(spec.eventType);
