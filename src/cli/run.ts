@@ -86,6 +86,11 @@ attempt counted in lost_count (not as a retry; error/ after --max-lost):
 delivery is at-least-once. Ordered runners of the listener wait while
 parallel workers run.
 
+With --broker (or $HURAH_BROKER) the tasks are on NATS JetStream, not under
+an event root: the options of files (--create-root, --no-fsync, --archive,
+--wait and --no-wait) are refused (exit 2); --lease
+is the ack wait of a parallel listener's consumer. See docs/scale-out.md.
+
 Exit codes: 0 pass completed, 1 a task returned FAILURE, a task could not
 be moved on (or an unexpected error), 2 usage error, invalid name or handler
 that cannot be loaded, 75 (EX_TEMPFAIL) another runner was busy (--no-wait,

@@ -54,6 +54,9 @@ Options:
   --allow-all           deno -A: every Deno permission (the sandbox stays)
   -h, --help            show this help
 
+--broker (or $HURAH_BROKER) is not supported here yet (exit 2): write the
+unit for 'hurah watch --broker ...' by hand, with --allow-net.
+
 Exit codes: 0 printed, 2 usage error (a deno binary in a cache, a handler
 module that does not exist, ...).
 `;

@@ -59,6 +59,11 @@ ${logHelp(27)}  --archive POLICY           keep (default), delete, or a retentio
                              default a missing root is refused: a typo, mostly)
   -h, --help                 show this help
 
+With --broker (or $HURAH_BROKER) the tasks are on NATS JetStream, not under
+an event root: the options of files (--create-root, --no-fsync and --archive)
+are refused (exit 2); --lease is the ack wait of a parallel listener's
+consumer. See docs/scale-out.md.
+
 Exit codes: 0 stopped by a signal, 1 unexpected error, 2 usage error or a
 handler that cannot be loaded (nothing is started then).
 `;
