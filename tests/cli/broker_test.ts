@@ -102,6 +102,17 @@ Deno.test({
       equal(listenerOf(status.stdout, "user/signup/mailer").errors, 0);
     });
 
+    await t.step("hurah run --config --broker: the broker goes past the config file's root", async () => {
+      const config = join(scratch.path, "hurah.json");
+      const handlers = [{ name: "audit", eventType: "", exec: "cat > /dev/null" }];
+      await Deno.writeTextFile(config, JSON.stringify({ root: "./no_such_root", handlers }));
+      const result = await runCli(["run", "--config", config, ...broker]);
+      equal(result.code, 0, result.stderr);
+      equal(result.stdout, "audit: 0 handled, 0 archived, 0 to error, 0 to retry, 0 quarantined\n");
+      const status = await runCli(["status", "--json", ...broker]);
+      equal(listenerOf(status.stdout, "audit").broker.missing, false);
+    });
+
     await t.step("hurah watch --broker handles what arrives and stops on SIGTERM", async () => {
       const watcher = spawnCli(["watch", "mailer", "user/signup", "--exec", exec, ...broker]);
       const output = watcher.output();
