@@ -162,7 +162,6 @@ Deno.test("file-only options are refused with --broker, and HURAH_ROOT with HURA
     [["requeue", "a/l", "--all", ...broker, "--no-fsync"], /--no-fsync is for an event root/],
     [["status", "--root", "/tmp", "--replicas", "3"], /--replicas is for a broker/],
     [["status", ...broker, "--replicas", "0"], /--replicas must be a whole number/],
-    [["systemd", "l", "a", "--exec", "true", ...broker], /does not take --broker/],
   ];
   for (const [args, message] of refused) {
     const result = await runCli(args);
