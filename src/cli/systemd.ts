@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import type { HandlerSpec } from "./_config.ts";
 import { handlerArgs, handlerSpecs, WATCH_OPTIONS } from "./_handlers.ts";
-import type { TaskPlace } from "./_backend.ts";
+import { refuseFileOptions, type TaskPlace } from "./_backend.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { logSettings } from "./_log.ts";
 import {
@@ -94,6 +94,12 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   positiveDuration(values["rescan-interval"], "--rescan-interval");
   logSettings(values, () => undefined);
   const { place, specs } = await handlerSpecs(values, positionals, io);
+  // As 'hurah watch --broker' refuses them: refused here, not at the service's start.
+  refuseFileOptions(place, [
+    ["--create-root", values["create-root"]],
+    ["--no-fsync", values["no-fsync"]],
+    ["--archive", values.archive !== undefined],
+  ]);
   for (const spec of specs) {
     checkHandlerName(spec.name);
     parseEventType(spec.eventType);

@@ -160,6 +160,7 @@ Deno.test("file-only options are refused with --broker, and HURAH_ROOT with HURA
     [["run", "l", "a", "--exec", "true", ...broker, "--create-root"], /--create-root is for an event root/],
     [["watch", "l", "a", "--exec", "true", ...broker, "--archive", "delete"], /--archive is for an event root/],
     [["requeue", "a/l", "--all", ...broker, "--no-fsync"], /--no-fsync is for an event root/],
+    [["systemd", "l", "a", "--exec", "true", ...broker, "--no-fsync"], /--no-fsync is for an event root/],
     [["status", "--root", "/tmp", "--replicas", "3"], /--replicas is for a broker/],
     [["status", ...broker, "--replicas", "0"], /--replicas must be a whole number/],
   ];
