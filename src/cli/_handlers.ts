@@ -10,7 +10,7 @@ import {
 import type { WatchListener } from "../worker/watch.ts";
 import { type HandlerSpec, readConfig } from "./_config.ts";
 import { type CliIo, UsageError } from "./_io.ts";
-import { resolveRoot } from "./_root.ts";
+import { BROKER_OPTIONS, resolvePlace, type TaskPlace } from "./_backend.ts";
 import { concurrencyOption, countOption, duration } from "./_options.ts";
 import { handlerUsage, listed } from "./_handler_help.ts";
 import { LOG_OPTIONS } from "./_log.ts";
@@ -23,6 +23,7 @@ const FORM_OPTIONS: Readonly<Record<string, { readonly type: "string" }>> = Obje
 /** The options `run`, `watch` and `systemd` share, for `parseArgs`. */
 export const HANDLER_OPTIONS = {
   root: { type: "string" },
+  ...BROKER_OPTIONS,
   ...FORM_OPTIONS,
   config: { type: "string" },
   "max-attempts": { type: "string" },
@@ -49,6 +50,8 @@ export const WATCH_OPTIONS = {
 /** The handler-related option values, with the flags of the handler forms (`exec`). */
 export interface HandlerValues {
   root?: string;
+  broker?: string;
+  replicas?: string;
   config?: string;
   "max-attempts"?: string;
   "max-lost"?: string;
@@ -60,13 +63,13 @@ export interface HandlerValues {
 /**
  * Turns `<handler_name> <event_type> <handler> [event_root]`, its form with
  * a handler flag (`--exec <command>`), or `--config FILE [event_root]` into
- * the event root and handler specs.
+ * where the tasks are (an event root or a broker) and the handler specs.
  */
 export async function handlerSpecs(
   values: HandlerValues,
   positionals: string[],
   io: CliIo,
-): Promise<{ root: string; specs: HandlerSpec[] }> {
+): Promise<{ place: TaskPlace; specs: HandlerSpec[] }> {
   const timeoutMs = values.timeout === undefined ? 0 : duration(values.timeout, "--timeout");
   const maxAttempts = countOption(values["max-attempts"], "--max-attempts");
   const maxLost = countOption(values["max-lost"], "--max-lost");
@@ -88,8 +91,9 @@ export async function handlerSpecs(
       throw new UsageError(`with --config, the only argument is [event_root], found ${positionals.join(" ")}`);
     }
     const config = await readConfig(values.config);
-    const root = resolveRoot(positionals[0], values.root ?? config.root, io);
-    return { root, specs: config.handlers };
+    // The config file's root is the default of --root; --broker goes past it.
+    const root = values.root ?? (values.broker === undefined ? config.root : undefined);
+    return { place: resolvePlace(positionals[0], { ...values, root }, io), specs: config.handlers };
   }
   const flagged = FLAG_FORMS.filter((form) => values[form.cli.flag] !== undefined);
   if (flagged.length > 1) {
@@ -110,7 +114,7 @@ export async function handlerSpecs(
     timeoutMs,
     concurrency,
   };
-  return { root: resolveRoot(positionals[wanted], values.root, io), specs: [spec] };
+  return { place: resolvePlace(positionals[wanted], values, io), specs: [spec] };
 }
 
 /**

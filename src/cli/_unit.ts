@@ -21,8 +21,8 @@ export interface UnitSetting {
 
 /** What the sandbox of a unit depends on. */
 export interface SandboxOptions {
-  /** The event root, absolute: the one directory the service writes to (with `readWrite`). */
-  root: string;
+  /** The event root, absolute: the one directory the service writes to (with `readWrite`); none for a broker. */
+  root?: string;
   /** More directories the service may write to (ReadWritePaths=). */
   readWrite?: string[];
   /** Nothing is written, the root neither (`hurah serve --read-only`): no ReadWritePaths=, no StateDirectory=. */
@@ -70,9 +70,10 @@ export function stateDirectory(root: string): string | undefined {
  */
 export function sandbox(options: SandboxOptions): { settings: UnitSetting[]; notes: string[] } {
   const notes: string[] = [];
-  const state = options.readOnly ? undefined : stateDirectory(options.root);
-  const readWrite = [...(state === undefined && !options.readOnly ? [options.root] : []), ...options.readWrite ?? []];
-  const seen = [...new Set([options.root, ...options.readWrite ?? [], ...options.seen])];
+  const root = options.root === undefined ? [] : [options.root];
+  const state = options.readOnly || options.root === undefined ? undefined : stateDirectory(options.root);
+  const readWrite = [...(state === undefined && !options.readOnly ? root : []), ...options.readWrite ?? []];
+  const seen = [...new Set([...root, ...options.readWrite ?? [], ...options.seen])];
   const inHome = under(seen, HOME_DIRS);
   const inTmp = under(seen, TMP_DIRS);
   if (inTmp.length > 0) {

@@ -5,7 +5,7 @@ import { parseEventType } from "../protocol/names.ts";
 import { encodePayload, encodePhpJson } from "../protocol/php_json.ts";
 import { DEFAULT_MAX_TASK_SIZE } from "../protocol/task_file.ts";
 import { type CliIo, InterruptError, UsageError } from "./_io.ts";
-import { resolveRoot } from "./_root.ts";
+import { BROKER_OPTIONS, brokerHelp, openTarget, refuseFileOptions, resolvePlace, type TaskPlace } from "./_backend.ts";
 import { duration, parseOptions, taskSizeOption } from "./_options.ts";
 
 /** Help text of `hurah dispatch`. */
@@ -29,7 +29,8 @@ Arguments:
 
 Options:
   --root DIR     the event root (default: $HURAH_ROOT)
-  --no-fsync     do not flush to disk before reporting (faster, not durable)
+${brokerHelp(17)}  --no-fsync     do not flush to disk before reporting (faster, not durable;
+                 event root only: refused with --broker)
   --max-task-size SIZE
                  refuse a payload whose task file would be larger, as
                  16MiB (the default; runners quarantine larger files)
@@ -38,7 +39,8 @@ Options:
                  how long to wait for a listener's dispatch lock that another
                  dispatcher holds (default 30s; a hold normally lasts about a
                  millisecond per task). After a second of waiting the holder's
-                 pid is named on stderr
+                 pid is named on stderr (event root only: refused with
+                 --broker)
   --json         print the deliveries as a JSON array (with --batch: one
                  array per event)
   -h, --help     show this help
@@ -55,8 +57,9 @@ written); 130/143 interrupted by SIGINT/SIGTERM while waiting for a lock
 export async function dispatchCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     root: { type: "string" },
+    ...BROKER_OPTIONS,
     batch: { type: "string" },
-    "lock-timeout": { type: "string", default: "30s" },
+    "lock-timeout": { type: "string" },
     "no-fsync": { type: "boolean", default: false },
     "max-task-size": { type: "string" },
     json: { type: "boolean", default: false },
@@ -78,8 +81,9 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
   }
   const [eventType, payloadArg] = positionals;
   const payload = await readPayload(payloadArg, io);
-  const root = resolveRoot(undefined, values.root, io);
-  const dispatcher = new Dispatcher(root, { ...dispatcherOptions(values, io), ...taskSizeOption(values) });
+  const place = dispatchPlace(values, io);
+  await using opened = await openTarget(place);
+  const dispatcher = new Dispatcher(opened.target, { ...dispatcherOptions(values, io), ...taskSizeOption(values) });
   let deliveries: Delivery[];
   try {
     deliveries = await dispatcher.dispatch(eventType, payload);
@@ -105,12 +109,23 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
   return 0;
 }
 
+/** Where the events go; --no-fsync and --lock-timeout are for an event root only. */
+function dispatchPlace(
+  values: { root?: string; broker?: string; replicas?: string; "no-fsync": boolean; "lock-timeout"?: string },
+  io: CliIo,
+): TaskPlace {
+  const place = resolvePlace(undefined, values, io);
+  const lockTimeout = values["lock-timeout"] !== undefined;
+  refuseFileOptions(place, [["--no-fsync", values["no-fsync"]], ["--lock-timeout", lockTimeout]]);
+  return place;
+}
+
 /** Durability, lock wait (its notice on stderr) and signal of the command's `Dispatcher`. */
-function dispatcherOptions(values: { "no-fsync": boolean; "lock-timeout": string }, io: CliIo): DispatcherOptions {
+function dispatcherOptions(values: { "no-fsync": boolean; "lock-timeout"?: string }, io: CliIo): DispatcherOptions {
   const lockLine = lockWaitFormatter("text", "dispatch");
   return {
     durable: !values["no-fsync"],
-    lockTimeoutMs: duration(values["lock-timeout"], "--lock-timeout"),
+    lockTimeoutMs: duration(values["lock-timeout"] ?? "30s", "--lock-timeout"),
     signal: io.signal,
     onLockWait: (wait) => io.stderr(lockLine(wait)),
   };
@@ -133,7 +148,15 @@ const UNREACHED_NAMED = 5;
 
 async function dispatchBatch(
   source: string,
-  options: { root?: string; "no-fsync": boolean; "max-task-size"?: string; json: boolean; "lock-timeout": string },
+  options: {
+    root?: string;
+    broker?: string;
+    replicas?: string;
+    "no-fsync": boolean;
+    "max-task-size"?: string;
+    json: boolean;
+    "lock-timeout"?: string;
+  },
   io: CliIo,
 ): Promise<number> {
   const { maxTaskSize } = taskSizeOption(options);
@@ -142,8 +165,9 @@ async function dispatchBatch(
     source === "-" ? "standard input" : source,
     maxTaskSize ?? DEFAULT_MAX_TASK_SIZE,
   );
-  const root = resolveRoot(undefined, options.root, io);
-  const dispatcher = new Dispatcher(root, { ...dispatcherOptions(options, io), maxTaskSize });
+  const place = dispatchPlace(options, io);
+  await using opened = await openTarget(place);
+  const dispatcher = new Dispatcher(opened.target, { ...dispatcherOptions(options, io), maxTaskSize });
   let deliveries = 0;
   /** The event types (line numbers) of the events that reached no listener. */
   const unreached: string[] = [];

@@ -1,9 +1,8 @@
 import type { FailureRecord } from "../protocol/task_file.ts";
-import { connect } from "../backend/connect.ts";
 import type { FoundTask, TaskInspection } from "../backend/operations.ts";
 import { parseOptions, sequenceArgument } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
-import { resolveRoot } from "./_root.ts";
+import { BROKER_OPTIONS, brokerHelp, openBackend, resolvePlace } from "./_backend.ts";
 
 /** Help text of `hurah inspect`. */
 export const INSPECT_HELP = `Usage: hurah inspect <listener> <sequence> [options]
@@ -21,7 +20,7 @@ Arguments:
 
 Options:
   --root DIR  the event root (default: $HURAH_ROOT)
-  --json      print what was found as JSON
+${brokerHelp(14)}  --json      print what was found as JSON
   -h, --help  show this help
 
 Exit codes: 0 found, 1 not found (or no such listener), 2 usage error,
@@ -32,6 +31,7 @@ Exit codes: 0 found, 1 not found (or no such listener), 2 usage error,
 export async function inspectCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     root: { type: "string" },
+    ...BROKER_OPTIONS,
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -43,8 +43,9 @@ export async function inspectCommand(args: string[], io: CliIo): Promise<number>
     throw new UsageError(`expected <listener> <sequence>, found ${positionals.length} arguments`);
   }
   const sequence = sequenceArgument(positionals[1]);
-  const root = resolveRoot(undefined, values.root, io);
-  const inspection = await connect({ root }).operations.inspect({ listener: positionals[0], sequence });
+  const place = resolvePlace(undefined, values, io);
+  await using backend = await openBackend(place);
+  const inspection = await backend.operations.inspect({ listener: positionals[0], sequence });
   if (values.json) io.stdout(JSON.stringify(inspection, null, 2) + "\n");
   else io.stdout(inspection.found.map((found) => formatFound(inspection, found)).join("\n"));
   if (inspection.found.length === 0) {

@@ -1,7 +1,6 @@
-import { connect } from "../backend/connect.ts";
 import { duration, parseOptions } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
-import { resolveRoot } from "./_root.ts";
+import { BROKER_OPTIONS, brokerHelp, openBackend, resolvePlace } from "./_backend.ts";
 
 /** Help text of `hurah prune`. */
 export const PRUNE_HELP = `Usage: hurah prune --older-than DURATION [listener...] [options]
@@ -22,7 +21,7 @@ Options:
                           --archive nor --error is given)
   --error                 prune error/
   --root DIR              the event root (default: $HURAH_ROOT)
-  --dry-run               count what would be removed, remove nothing
+${brokerHelp(26)}  --dry-run               count what would be removed, remove nothing
   --json                  print the report as JSON
   -h, --help              show this help
 
@@ -38,6 +37,7 @@ export async function pruneCommand(args: string[], io: CliIo): Promise<number> {
     archive: { type: "boolean", default: false },
     error: { type: "boolean", default: false },
     root: { type: "string" },
+    ...BROKER_OPTIONS,
     "dry-run": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -50,9 +50,10 @@ export async function pruneCommand(args: string[], io: CliIo): Promise<number> {
     throw new UsageError("missing --older-than DURATION, as 30d: how old the files to remove must be");
   }
   const olderThanMs = duration(values["older-than"], "--older-than");
-  const root = resolveRoot(undefined, values.root, io);
+  const place = resolvePlace(undefined, values, io);
+  await using backend = await openBackend(place);
   const dryRun = values["dry-run"];
-  const report = await connect({ root }).operations.prune({
+  const report = await backend.operations.prune({
     olderThanMs,
     archive: values.archive || !values.error,
     error: values.error,

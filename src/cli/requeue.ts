@@ -1,7 +1,6 @@
-import { connect } from "../backend/connect.ts";
 import { parseOptions, sequenceArgument } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
-import { resolveRoot } from "./_root.ts";
+import { BROKER_OPTIONS, brokerHelp, openBackend, refuseFileOptions, resolvePlace } from "./_backend.ts";
 
 /** Help text of `hurah requeue`. */
 export const REQUEUE_HELP = `Usage: hurah requeue <listener> <sequence>... [options]
@@ -23,7 +22,8 @@ Options:
   --all       put back every task in error/ (quarantined files are listed
               on stderr and left there)
   --root DIR  the event root (default: $HURAH_ROOT)
-  --no-fsync  do not flush the rewritten files to disk
+${brokerHelp(14)}  --no-fsync  do not flush the rewritten files to disk (event root only;
+              refused with --broker)
   --json      print the report as JSON
   -h, --help  show this help
 
@@ -35,6 +35,7 @@ refused (or no such listener), 2 usage error.
 export async function requeueCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     root: { type: "string" },
+    ...BROKER_OPTIONS,
     all: { type: "boolean", default: false },
     "no-fsync": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
@@ -49,9 +50,11 @@ export async function requeueCommand(args: string[], io: CliIo): Promise<number>
   if (values.all && rest.length > 0) throw new UsageError("give sequence numbers or --all, not both");
   if (!values.all && rest.length === 0) throw new UsageError("missing <sequence>...: which tasks? (or --all)");
   const sequences = rest.map(sequenceArgument);
-  const root = resolveRoot(undefined, values.root, io);
+  const place = resolvePlace(undefined, values, io);
+  refuseFileOptions(place, [["--no-fsync", values["no-fsync"]]]);
+  await using backend = await openBackend(place);
   const user = io.env("USER") ?? io.env("LOGNAME");
-  const report = await connect({ root }).operations.requeue({
+  const report = await backend.operations.requeue({
     listener,
     sequences,
     all: values.all,

@@ -5,6 +5,7 @@ import { HANDLER_OPTIONS, handlerSpecs, loadSpecs } from "./_handlers.ts";
 import { argumentHelp, flagHelp, usageLines } from "./_handler_help.ts";
 import type { CliIo } from "./_io.ts";
 import { requireRoot } from "./_root.ts";
+import { brokerHelp, openTarget, refuseFileOptions } from "./_backend.ts";
 import {
   commandOptions,
   eventFormatter,
@@ -35,7 +36,7 @@ ${argumentHelp(17)}  event_root     the event root (default: --root, then $HURAH
 
 Options:
   --root DIR            the event root
-${flagHelp(24, true)}  --config FILE         handle every listener of a config file, one after another
+${brokerHelp(24)}${flagHelp(24, true)}  --config FILE         handle every listener of a config file, one after another
   --max-attempts N      retries allowed (an exec handler's maxAttempts())
   --max-lost N          lost attempts (a parallel worker died) a task may
                         have before it goes to error/ (default 3)
@@ -85,6 +86,11 @@ attempt counted in lost_count (not as a retry; error/ after --max-lost):
 delivery is at-least-once. Ordered runners of the listener wait while
 parallel workers run.
 
+With --broker (or $HURAH_BROKER) the tasks are on NATS JetStream, not under
+an event root: the options of files (--create-root, --no-fsync, --archive,
+--wait and --no-wait) are refused (exit 2); --lease
+is the ack wait of a parallel listener's consumer. See docs/scale-out.md.
+
 Exit codes: 0 pass completed, 1 a task returned FAILURE, a task could not
 be moved on (or an unexpected error), 2 usage error, invalid name or handler
 that cannot be loaded, 75 (EX_TEMPFAIL) another runner was busy (--no-wait,
@@ -107,8 +113,15 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   }
   const logging = logSettings(values, io.env);
   const { format } = logging;
-  const { root, specs } = await handlerSpecs(values, positionals, io);
-  requireRoot(root, values["create-root"]);
+  const { place, specs } = await handlerSpecs(values, positionals, io);
+  refuseFileOptions(place, [
+    ["--create-root", values["create-root"]],
+    ["--no-fsync", values["no-fsync"]],
+    ["--archive", values.archive !== undefined],
+    ["--wait", values.wait !== undefined],
+    ["--no-wait", values["no-wait"]],
+  ]);
+  if (place.kind === "root") requireRoot(place.root, values["create-root"]);
   const listeners = await loadSpecs(specs);
   const log = eventFormatter(format, io.color, logging);
   const notice = noticeFormatter(logging);
@@ -134,17 +147,18 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     io.stderr(notice("", "start", {
       command: "run",
       version: denoJson.version,
-      root,
+      ...(place.kind === "root" ? { root: place.root } : { broker: place.urls }),
       listeners: ids,
       options: commandOptions(values),
     }));
   }
+  await using opened = await openTarget(place);
   for (const listener of listeners) {
     if (io.signal.aborted) break;
     const id = listenerId(listener.name, listener.eventType);
     let report;
     try {
-      report = await runOnce(root, {
+      report = await runOnce(opened.target, {
         ...listener,
         ...parallel,
         ...taskSize,

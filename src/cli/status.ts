@@ -1,10 +1,9 @@
 import { formatAge } from "../protocol/_age.ts";
 import type { ListenerStatus, StatusReport } from "../protocol/listener_status.ts";
 import { checkThresholds, type StatusThresholds, type Violation } from "../protocol/thresholds.ts";
-import { connect } from "../backend/connect.ts";
 import { countOption, duration, parseOptions } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
-import { resolveRoot } from "./_root.ts";
+import { BROKER_OPTIONS, brokerHelp, openBackend, resolvePlace } from "./_backend.ts";
 import { formatTable } from "./_table.ts";
 
 /** Help text of `hurah status`. */
@@ -21,7 +20,7 @@ Prints a table when standard output is a terminal, JSON otherwise. With
 
 Options:
   --root DIR                    the event root (default: $HURAH_ROOT)
-  --json                        print JSON, also on a terminal
+${brokerHelp(32)}  --json                        print JSON, also on a terminal
   --table                       print the table, also when not on a terminal
   --check                       check the limits below: print one line per
                                 limit crossed on stderr, "WARNING: ..." on
@@ -45,6 +44,7 @@ const LIMITS = ["max-pending", "max-oldest", "max-errors", "max-in-flight-age"] 
 export async function statusCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     root: { type: "string" },
+    ...BROKER_OPTIONS,
     json: { type: "boolean", default: false },
     table: { type: "boolean", default: false },
     check: { type: "boolean", default: false },
@@ -74,8 +74,9 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
       ? undefined
       : duration(values["max-in-flight-age"], "--max-in-flight-age"),
   };
-  const root = resolveRoot(undefined, values.root, io);
-  const report = await connect({ root }).operations.status({
+  const place = resolvePlace(undefined, values, io);
+  await using backend = await openBackend(place);
+  const report = await backend.operations.status({
     listeners: positionals.length > 0 ? positionals : undefined,
   });
   const violations = values.check ? checkThresholds(report.listeners, thresholds) : [];

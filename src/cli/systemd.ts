@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import type { HandlerSpec } from "./_config.ts";
 import { handlerArgs, handlerSpecs, WATCH_OPTIONS } from "./_handlers.ts";
+import { refuseFileOptions, type TaskPlace } from "./_backend.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { logSettings } from "./_log.ts";
 import {
@@ -54,6 +55,13 @@ Options:
   --allow-all           deno -A: every Deno permission (the sandbox stays)
   -h, --help            show this help
 
+With --broker URL[,URL...] (or $HURAH_BROKER) and --replicas N, the unit
+watches the broker: ExecStart gets --broker and --replicas, Deno gets
+--allow-net and read access to hurah's src/ (the NATS backend is loaded
+when it starts), and there is no event root to write or mount; it starts
+after network-online.target. A unit run by deno (not a compiled hurah)
+fetches the NATS client from npm into its cache directory at first start.
+
 Exit codes: 0 printed, 2 usage error (a deno binary in a cache, a handler
 module that does not exist, ...).
 `;
@@ -85,7 +93,13 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   const graceMs = duration(values.grace, "--grace");
   positiveDuration(values["rescan-interval"], "--rescan-interval");
   logSettings(values, () => undefined);
-  const { root, specs } = await handlerSpecs(values, positionals, io);
+  const { place, specs } = await handlerSpecs(values, positionals, io);
+  // As 'hurah watch --broker' refuses them: refused here, not at the service's start.
+  refuseFileOptions(place, [
+    ["--create-root", values["create-root"]],
+    ["--no-fsync", values["no-fsync"]],
+    ["--archive", values.archive !== undefined],
+  ]);
   for (const spec of specs) {
     checkHandlerName(spec.name);
     parseEventType(spec.eventType);
@@ -95,14 +109,17 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   archivePolicy(values.archive);
   taskSizeOption(values);
   const user = checkUser(values["service-user"]);
-  const absoluteRoot = resolve(root);
+  // With a broker there is no event root: nothing of it to read, write or mount.
+  const absoluteRoot = place.kind === "root" ? resolve(place.root) : undefined;
+  const roots = absoluteRoot === undefined ? [] : [absoluteRoot];
   const config = values.config === undefined ? undefined : resolve(values.config);
   const modules = specs.map(moduleOf).filter((module) => module !== undefined);
-  const watchArgs = watchArguments(values, specs, absoluteRoot, config);
+  const watchArgs = watchArguments(values, specs, place, config);
 
   const readWrite = allowWrite.map((path) => resolve(path));
   const reads = [
-    absoluteRoot,
+    ...roots,
+    ...(place.kind === "broker" ? natsSources() : []),
     ...readWrite,
     ...config === undefined ? [] : [config],
     ...new Set(modules.filter((module) => module.path !== undefined).map((module) => dirname(module.path!))),
@@ -110,9 +127,9 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   ];
   const hurah = hurahCommand(values.deno, {
     read: reads,
-    write: [absoluteRoot, ...readWrite],
+    write: [...roots, ...readWrite],
     env: values["allow-env"],
-    net: values["allow-net"],
+    net: values["allow-net"] || place.kind === "broker",
     run: values["allow-run"] || specs.some((spec) => spec.exec !== undefined),
     all: values["allow-all"],
   });
@@ -127,14 +144,17 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   const names = specs.map((spec) => spec.name);
   io.stdout(unitFile({
     command: [...hurah.command, "watch", ...watchArgs],
-    description: `hurah watch ${names.join(", ")} under ${absoluteRoot}`,
+    description: `hurah watch ${names.join(", ")} ${
+      place.kind === "root" ? `under ${absoluteRoot}` : `on ${place.urls}`
+    }`,
     identifier: syslogIdentifier(names),
     root: absoluteRoot,
     workingDirectory: Deno.cwd(),
     stopTimeoutSec: Math.ceil(graceMs / 1000) + 10,
     user,
     standalone: Deno.build.standalone,
-    remote,
+    // A broker is reached over the network, as remote code is: start after the network is up.
+    remote: remote || place.kind === "broker",
     sandbox: settingLines(settings),
   }));
   return 0;
@@ -249,11 +269,18 @@ type WatchValues =
   };
 
 /** The arguments of `hurah watch` in ExecStart: those given, with absolute paths. */
-function watchArguments(values: WatchValues, specs: HandlerSpec[], root: string, config: string | undefined): string[] {
+function watchArguments(
+  values: WatchValues,
+  specs: HandlerSpec[],
+  place: TaskPlace,
+  config: string | undefined,
+): string[] {
   const watchArgs: string[] = config !== undefined
     ? ["--config", config]
     : [specs[0].name, specs[0].eventType, ...handlerArgs(specs[0])];
-  watchArgs.push("--root", root, "--grace", values.grace, "--rescan-interval", values["rescan-interval"]);
+  if (place.kind === "root") watchArgs.push("--root", resolve(place.root));
+  else watchArgs.push("--broker", place.urls, "--replicas", String(place.replicas));
+  watchArgs.push("--grace", values.grace, "--rescan-interval", values["rescan-interval"]);
   for (const option of PASSED_ON) {
     const value = values[option];
     if (value !== undefined) watchArgs.push(`--${option}`, value);
@@ -262,6 +289,16 @@ function watchArguments(values: WatchValues, specs: HandlerSpec[], root: string,
   for (const flag of LOG_FLAGS) if (values[flag]) watchArgs.push(`--${flag}`);
   if (values["no-fsync"]) watchArgs.push("--no-fsync");
   return watchArgs;
+}
+
+/**
+ * What deno must be allowed to read to load the NATS backend for `--broker`: hurah's src/ (the NATS module and what it
+ * imports, outside cli.ts's static graph) when it is local; nothing for a standalone binary or hurah from a URL.
+ */
+function natsSources(): string[] {
+  if (Deno.build.standalone) return [];
+  const src = new URL("..", import.meta.url);
+  return src.protocol === "file:" ? [resolve(fileURLToPath(src))] : [];
 }
 
 /** A module handler's file (when local) and URL (when remote). */
@@ -370,7 +407,8 @@ interface UnitSettings {
   command: string[];
   description: string;
   identifier: string;
-  root: string;
+  /** The event root; none for a broker. */
+  root?: string;
   workingDirectory: string;
   stopTimeoutSec: number;
   user?: string;
@@ -385,12 +423,12 @@ interface UnitSettings {
 
 /** Renders the unit file. */
 export function unitFile(unit: UnitSettings): string {
-  const state = stateDirectory(unit.root);
+  const state = unit.root === undefined ? undefined : stateDirectory(unit.root);
   const owner = unit.user ?? "root";
   const lines = [
     `# Generated by 'hurah systemd'. Install as /etc/systemd/system/${unit.identifier}.service, then:`,
     `#   systemctl daemon-reload && systemctl enable --now ${unit.identifier}`,
-    ...state !== undefined ? [] : [
+    ...state !== undefined || unit.root === undefined ? [] : [
       "# Create the event root first: ReadWritePaths= below fails on a missing directory (the start fails",
       "# with status=226/NAMESPACE), and hurah does not create it there:",
       `#   install -d -m 2770 -o ${owner} -g ${owner} ${quotePath(unit.root)}`,
@@ -401,7 +439,7 @@ export function unitFile(unit: UnitSettings): string {
       // deno fetches hurah or a handler at start.
       ? ["Wants=network-online.target", "After=network-online.target local-fs.target"]
       : ["After=local-fs.target"],
-    `RequiresMountsFor=${quotePath(unit.root)}`,
+    ...unit.root === undefined ? [] : [`RequiresMountsFor=${quotePath(unit.root)}`],
     "",
     "[Service]",
     "Type=exec",

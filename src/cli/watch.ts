@@ -3,6 +3,7 @@ import { handlerSpecs, loadSpecs, WATCH_OPTIONS } from "./_handlers.ts";
 import { flagHelp, usageLines } from "./_handler_help.ts";
 import type { CliIo } from "./_io.ts";
 import { requireRoot } from "./_root.ts";
+import { brokerHelp, openTarget, refuseFileOptions } from "./_backend.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 import { commandOptions, eventFormatter, lockWaitFormatter, logHelp, logSettings, noticeFormatter } from "./_log.ts";
 import denoJson from "../../deno.json" with { type: "json" };
@@ -36,7 +37,7 @@ A second signal exits at once.
 
 Options:
   --root DIR                 the event root (default: $HURAH_ROOT)
-${flagHelp(29, false)}  --config FILE              watch every listener of a config file (JSON, or
+${brokerHelp(29)}${flagHelp(29, false)}  --config FILE              watch every listener of a config file (JSON, or
                              deno.json with a "hurah" key; see the README)
   --max-attempts N           retries allowed (an exec handler's maxAttempts())
   --max-lost N               lost attempts a task may have before error/
@@ -58,6 +59,11 @@ ${logHelp(27)}  --archive POLICY           keep (default), delete, or a retentio
                              default a missing root is refused: a typo, mostly)
   -h, --help                 show this help
 
+With --broker (or $HURAH_BROKER) the tasks are on NATS JetStream, not under
+an event root: the options of files (--create-root, --no-fsync and --archive)
+are refused (exit 2); --lease is the ack wait of a parallel listener's
+consumer. See docs/scale-out.md.
+
 Exit codes: 0 stopped by a signal, 1 unexpected error, 2 usage error or a
 handler that cannot be loaded (nothing is started then).
 `;
@@ -72,14 +78,21 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
   const logging = logSettings(values, io.env);
   const graceMs = duration(values.grace, "--grace");
   const rescanIntervalMs = positiveDuration(values["rescan-interval"], "--rescan-interval");
-  const { root, specs } = await handlerSpecs(values, positionals, io);
-  requireRoot(root, values["create-root"]);
+  const { place, specs } = await handlerSpecs(values, positionals, io);
+  refuseFileOptions(place, [
+    ["--create-root", values["create-root"]],
+    ["--no-fsync", values["no-fsync"]],
+    ["--archive", values.archive !== undefined],
+  ]);
+  if (place.kind === "root") requireRoot(place.root, values["create-root"]);
   const listeners = await loadSpecs(specs);
   const log = eventFormatter(logging.format, io.color, logging);
   const notice = noticeFormatter(logging);
   const taskSize = taskSizeOption(values);
   const lockLine = lockWaitFormatter(logging.format, "watch", logging.timestamps);
-  const watcher = watch(root, {
+  // Disposed of after the watcher is done (a signal stops it), so the last settlements reach the broker.
+  await using opened = await openTarget(place);
+  const watcher = watch(opened.target, {
     listeners,
     signal: io.signal,
     graceMs,
@@ -94,10 +107,10 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
   await watcher.ready;
   const ids = listeners.map((l) => listenerId(l.name, l.eventType));
   const names = listeners.map((l) => `${l.name} (${JSON.stringify(l.eventType)})`).join(", ");
-  io.stderr(notice(`hurah watch: watching ${names} under ${root}`, "start", {
+  io.stderr(notice(`hurah watch: watching ${names} under ${place.kind === "root" ? place.root : place.urls}`, "start", {
     command: "watch",
     version: denoJson.version,
-    root,
+    ...(place.kind === "root" ? { root: place.root } : { broker: place.urls }),
     listeners: ids,
     options: commandOptions(values),
   }));

@@ -65,8 +65,8 @@ Deno.test("handlerArgs() gives back arguments that handlerSpecs() reads as the s
         "/srv/events",
       ];
       const { values, positionals } = parseArgs({ args, allowPositionals: true, options: HANDLER_OPTIONS });
-      const { root, specs } = await handlerSpecs(values, positionals, io);
-      equal(root, "/srv/events");
+      const { place, specs } = await handlerSpecs(values, positionals, io);
+      deepEqual(place, { kind: "root", root: "/srv/events" });
       deepEqual(specs, [{ name: "mailer", eventType: "user/signup", [form.key]: value, timeoutMs: 0, concurrency: 1 }]);
     });
   }

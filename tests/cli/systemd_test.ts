@@ -991,3 +991,58 @@ serviceTest(
     match(refused.stderr, /without a token/);
   },
 );
+
+serviceTest(
+  "hurah systemd --broker: ExecStart watches the broker, with --allow-net and read access to hurah's src/; no root to write or mount",
+  async () => {
+    await using dir = await serviceDir();
+    const deno = await serviceDeno(dir.path);
+    const urls = "nats://127.0.0.1:4222,nats://127.0.0.1:4223";
+    const { unit } = await systemd(
+      [
+        "mailer",
+        "user/signup",
+        "--exec",
+        "php mail.php",
+        "--broker",
+        urls,
+        "--replicas",
+        "3",
+        "--deno",
+        deno,
+        "--service-user",
+        "hurah",
+      ],
+      dir.path,
+    );
+    deepEqual(execStart(unit), [
+      deno,
+      "run",
+      `--allow-read=${join(dirname(CLI), "src")}`,
+      "--allow-env=HURAH_*,NO_COLOR,JOURNAL_STREAM",
+      "--allow-sys=hostname",
+      "--allow-net",
+      "--allow-run",
+      "--v8-flags=--max-semi-space-size=1",
+      CLI,
+      "watch",
+      "mailer",
+      "user/signup",
+      "--exec",
+      "php mail.php",
+      "--broker",
+      urls,
+      "--replicas",
+      "3",
+      "--grace",
+      "10s",
+      "--rescan-interval",
+      "10s",
+    ]);
+    equal(unit.Service.ReadWritePaths, undefined, "nothing to write");
+    equal(unit.Service.StateDirectory, undefined);
+    equal(unit.Unit.RequiresMountsFor, undefined, "no root to mount");
+    equal(value(unit, "Unit", "After"), "network-online.target local-fs.target");
+    equal(value(unit, "Unit", "Description"), `hurah watch mailer on ${urls}`);
+  },
+);

@@ -1,6 +1,7 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { resolve } from "node:path";
-import { compileArgs } from "../../scripts/compile.ts";
+import { compileArgs, NATS_MODULE } from "../../scripts/compile.ts";
+import { PROJECT } from "../_helpers.ts";
 
 Deno.test("compileArgs() grants hurah's permissions and includes handler modules by absolute path", () => {
   const args = compileArgs({ include: ["examples/image_scaler.ts"], output: "dist/hurah" });
@@ -15,6 +16,9 @@ Deno.test("compileArgs() grants hurah's permissions and includes handler modules
     "--v8-flags=--max-semi-space-size=1",
   ]);
   deepEqual(args.slice(8, 10), ["--include", resolve("examples/image_scaler.ts")]);
+  // --broker's NATS backend is built in: cli.ts loads it by a computed specifier, which deno compile cannot see.
+  deepEqual(args.slice(10, 12), ["--include", resolve(PROJECT, "src/backend/nats/mod.ts")]);
+  equal(NATS_MODULE, resolve(PROJECT, "src/backend/nats/mod.ts"));
   deepEqual(args.slice(-3), ["--output", "dist/hurah", "cli.ts"]);
 });
 
