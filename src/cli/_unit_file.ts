@@ -1,0 +1,172 @@
+/**
+ * The unit file `hurah systemd` prints, for `hurah watch` and `hurah serve`:
+ * how ExecStart starts hurah (the binary, or deno with its permissions
+ * scoped), the service user, and the unit's text around the sandbox of
+ * `_unit.ts`.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type CliIo, UsageError } from "./_io.ts";
+import { checkProgram, escapeSpecifiers, quoteArg, quotePath, stateDirectory } from "./_unit.ts";
+
+/** The environment variables hurah itself reads. */
+export const HURAH_ENV = ["HURAH_*", "NO_COLOR", "JOURNAL_STREAM"];
+
+/** Checks `--service-user`. */
+export function checkUser(user: string | undefined): string | undefined {
+  if (user !== undefined && !/^[a-z_][a-z0-9_-]*[$]?$/i.test(user)) {
+    throw new UsageError(`--service-user ${JSON.stringify(user)} is not a valid user name`);
+  }
+  return user;
+}
+
+/** The warning of a unit without `--service-user`. */
+export function warnRoot(io: CliIo): void {
+  io.stderr(
+    "hurah systemd: warning: no --service-user, so the service runs as root (without capabilities, but owning " +
+      "what it writes); create a user (useradd --system --user-group --no-create-home --shell /usr/sbin/nologin " +
+      "hurah) and give --service-user hurah\n",
+  );
+}
+
+/** The Deno permissions the service gets. */
+export interface Permissions {
+  /** Paths Deno may read. */
+  read: string[];
+  /** Paths Deno may write. */
+  write: string[];
+  /** Every environment variable, not only hurah's own. */
+  env: boolean;
+  /** The network. */
+  net: boolean;
+  /** Running programs: exec handlers need it (`setsid`, `sh`, and `Deno.kill` of their process group). */
+  run: boolean;
+  /** `-A`. */
+  all: boolean;
+}
+
+/**
+ * How to start this hurah: the binary itself, or deno running cli.ts with
+ * the permissions given; `files` are the local files ExecStart needs, `cli`
+ * is cli.ts's URL.
+ */
+export function hurahCommand(deno: string | undefined, permissions: Permissions): {
+  command: string[];
+  files: string[];
+  cli?: string;
+} {
+  if (Deno.build.standalone) {
+    if (deno !== undefined) throw new UsageError("--deno does not go with a standalone hurah binary: it runs itself");
+    const binary = Deno.execPath();
+    checkProgram(binary, "this hurah binary", "copy it to /usr/local/bin and run that copy");
+    return { command: [binary], files: [binary] };
+  }
+  const denoPath = resolve(deno ?? Deno.execPath());
+  checkProgram(
+    denoPath,
+    deno === undefined ? "the deno running this (for ExecStart)" : "the deno binary",
+    'install deno where the service user can read it (cp "$(command -v deno)" /usr/local/bin/deno, after ' +
+      "resolving links) and give --deno /usr/local/bin/deno",
+  );
+  const cli = new URL("../../cli.ts", import.meta.url);
+  const cliPath = cli.protocol === "file:" ? fileURLToPath(cli) : undefined;
+  return {
+    command: [
+      denoPath,
+      "run",
+      ...denoPermissions(permissions),
+      "--v8-flags=--max-semi-space-size=1", // as `deno install` in the README: flat memory on long drains
+      cliPath ?? cli.href,
+    ],
+    files: [denoPath, ...cliPath === undefined ? [] : [cliPath]],
+    cli: cli.href,
+  };
+}
+
+/** The `--allow-*` flags of `deno run`. */
+function denoPermissions(permissions: Permissions): string[] {
+  if (permissions.all) return ["-A"];
+  return [
+    `--allow-read=${pathList(permissions.read)}`,
+    ...permissions.write.length === 0 ? [] : [`--allow-write=${pathList(permissions.write)}`],
+    permissions.env ? "--allow-env" : `--allow-env=${HURAH_ENV.join(",")}`,
+    "--allow-sys=hostname", // the host in worker ids and failure records
+    ...permissions.net ? ["--allow-net"] : [],
+    ...permissions.run ? ["--allow-run"] : [],
+  ];
+}
+
+/** A comma-separated list of paths for a Deno permission flag, which has no way to escape a comma. */
+function pathList(paths: string[]): string {
+  const withComma = paths.find((path) => path.includes(","));
+  if (withComma !== undefined) {
+    throw new UsageError(`${withComma} has a comma, which a Deno permission list cannot hold; rename it`);
+  }
+  return [...new Set(paths)].join(",");
+}
+
+export interface UnitSettings {
+  command: string[];
+  description: string;
+  identifier: string;
+  /** The event root; none for a broker. */
+  root?: string;
+  workingDirectory: string;
+  stopTimeoutSec: number;
+  user?: string;
+  standalone: boolean;
+  /** Whether ExecStart loads code over the network (hurah or a handler from JSR or another URL). */
+  remote: boolean;
+  /** The sandbox, as lines (`sandbox()`). */
+  sandbox: string[];
+  /** An `EnvironmentFile=` for secrets (`HURAH_TOKEN`), optional (`-`): the unit starts without it. */
+  environmentFile?: string;
+}
+
+/** Renders the unit file. */
+export function unitFile(unit: UnitSettings): string {
+  const state = unit.root === undefined ? undefined : stateDirectory(unit.root);
+  const owner = unit.user ?? "root";
+  const lines = [
+    `# Generated by 'hurah systemd'. Install as /etc/systemd/system/${unit.identifier}.service, then:`,
+    `#   systemctl daemon-reload && systemctl enable --now ${unit.identifier}`,
+    ...state !== undefined || unit.root === undefined ? [] : [
+      "# Create the event root first: ReadWritePaths= below fails on a missing directory (the start fails",
+      "# with status=226/NAMESPACE), and hurah does not create it there:",
+      `#   install -d -m 2770 -o ${owner} -g ${owner} ${quotePath(unit.root)}`,
+    ],
+    "[Unit]",
+    `Description=${escapeSpecifiers(unit.description).replaceAll("\n", " ")}`,
+    ...unit.remote
+      // deno fetches hurah or a handler at start.
+      ? ["Wants=network-online.target", "After=network-online.target local-fs.target"]
+      : ["After=local-fs.target"],
+    ...unit.root === undefined ? [] : [`RequiresMountsFor=${quotePath(unit.root)}`],
+    "",
+    "[Service]",
+    "Type=exec",
+    `ExecStart=${unit.command.map(quoteArg).join(" ")}`,
+    // WorkingDirectory= takes the rest of the line as the path: quotes would be part of it.
+    `WorkingDirectory=${escapeSpecifiers(unit.workingDirectory)}`,
+    `SyslogIdentifier=${escapeSpecifiers(unit.identifier)}`,
+    "Restart=on-failure",
+    "RestartSec=2s",
+    "# Exit 2 is a usage error or a handler that does not load: restarting would not help.",
+    "RestartPreventExitStatus=2",
+    "KillSignal=SIGTERM",
+    "KillMode=mixed",
+    `TimeoutStopSec=${unit.stopTimeoutSec}s`,
+    "Environment=NO_COLOR=1",
+    ...(unit.environmentFile === undefined ? [] : [`EnvironmentFile=-${escapeSpecifiers(unit.environmentFile)}`]),
+    ...(unit.standalone ? [] : ["CacheDirectory=hurah", "Environment=DENO_DIR=%C/hurah/deno"]),
+    ...(unit.user !== undefined ? [`User=${unit.user}`, `Group=${unit.user}`] : []),
+    ...unit.sandbox,
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ];
+  return lines.join("\n");
+}
