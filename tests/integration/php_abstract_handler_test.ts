@@ -10,26 +10,9 @@ import { deepEqual, equal } from "node:assert/strict";
 import { join } from "node:path";
 import { Dispatcher, listenerPath } from "../../mod.ts";
 import { PROJECT, runCli, sequencesIn, tempRoot } from "../_helpers.ts";
+import { PHP_ORIGINAL, phpMissing } from "./_php.ts";
 
-const PHP_ORIGINAL = Deno.env.get("HURAH_PHP_ORIGINAL") ?? join(PROJECT, "..", "shared", "php-original");
-
-/** Why the test cannot run here, or `undefined`. */
-async function missing(): Promise<string | undefined> {
-  try {
-    await Deno.lstat(join(PHP_ORIGINAL, "harness", "ProbeHandler.php"));
-  } catch {
-    return `the PHP original is not at ${PHP_ORIGINAL} (set HURAH_PHP_ORIGINAL)`;
-  }
-  try {
-    const { success } = await new Deno.Command("php", { args: ["-v"], stdout: "null", stderr: "null" }).output();
-    return success ? undefined : "php does not run";
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return "php not installed";
-    throw error;
-  }
-}
-
-const skip = await missing();
+const skip = await phpMissing("harness/ProbeHandler.php");
 if (skip) console.log(`skipped: ${skip}`);
 
 Deno.test({

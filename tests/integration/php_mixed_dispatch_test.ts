@@ -22,10 +22,10 @@
  */
 import { deepEqual, ok } from "node:assert/strict";
 import { join } from "node:path";
-import { CLI, PROJECT, tempRoot } from "../_helpers.ts";
+import { CLI, tempRoot } from "../_helpers.ts";
 import { smallTmpfs } from "../_tmpfs.ts";
+import { PHP_ORIGINAL, phpMissing } from "./_php.ts";
 
-const PHP_ORIGINAL = Deno.env.get("HURAH_PHP_ORIGINAL") ?? join(PROJECT, "..", "shared", "php-original");
 /**
  * The root is on a tmpfs (mounted as root): on ext4 replacing tracking.json by rename flushes its
  * data first (hundreds of microseconds, milliseconds under writeback), which
@@ -51,23 +51,7 @@ function busyLoops(count: number): AsyncDisposable {
   };
 }
 
-/** Why the test cannot run here, or `undefined`. */
-async function missing(): Promise<string | undefined> {
-  try {
-    await Deno.lstat(join(PHP_ORIGINAL, "harness", "dispatch.php"));
-  } catch {
-    return `the PHP original is not at ${PHP_ORIGINAL} (set HURAH_PHP_ORIGINAL)`;
-  }
-  try {
-    const { success } = await new Deno.Command("php", { args: ["-v"], stdout: "null", stderr: "null" }).output();
-    return success ? undefined : "php does not run";
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return "php not installed";
-    throw error;
-  }
-}
-
-const skip = await missing();
+const skip = await phpMissing("harness/dispatch.php");
 if (skip) console.log(`skipped: ${skip}`);
 
 /** How PHP and hurah dispatch in a run. */
