@@ -286,6 +286,31 @@ export function withFailure(task: TaskRecord, failure: FailureRecord): TaskRecor
   return { ...task, failures };
 }
 
+/**
+ * A task put back from error for another try: its retry and lost budgets and
+ * its `not_before` reset, and a `REQUEUED` record saying from where, by whom
+ * and what was reset (`hurah requeue`, on any backend).
+ */
+export function requeuedTask(
+  task: TaskRecord,
+  requeue: { from: string; by: string; worker: string; time: Date },
+): TaskRecord {
+  const time = requeue.time.toISOString();
+  const updated: TaskRecord = { ...task };
+  delete updated.retry_count;
+  delete updated.lost_count;
+  delete updated.not_before;
+  const retries = (task.retry_count ? `; retry_count ${task.retry_count} reset` : "") +
+    (task.lost_count ? `; lost_count ${task.lost_count} reset` : "");
+  return withFailure(updated, {
+    result: "REQUEUED",
+    message: `put back ${requeue.from} by ${requeue.by} at ${time}${retries}`,
+    time,
+    attempt: (task.retry_count ?? 0) + 1,
+    worker: requeue.worker,
+  });
+}
+
 /** The contents of a listener's `tracking.json`. */
 export interface TrackingRecord {
   /** The last sequence number issued. */

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { CorruptFileError } from "../../errors.ts";
 import { Layout } from "../../protocol/layout.ts";
 import { listenerId } from "../../protocol/listener_id.ts";
-import { decodeTask, encodeTask, sequenceOf, type TaskRecord, withFailure } from "../../protocol/task_file.ts";
+import { decodeTask, encodeTask, requeuedTask, sequenceOf, type TaskRecord } from "../../protocol/task_file.ts";
 import { FileStore, type ListenerRef } from "./file_store.ts";
 import { findListener } from "./listeners.ts";
 import { ensureStateDir, isReasonNote, listClaims, lstatIfExists, readStateDir } from "./_dir.ts";
@@ -141,19 +141,11 @@ async function requeueOne(context: Context, sequence: number, report: RequeueRep
     return;
   }
   const { task } = taken;
-  const time = context.now().toISOString();
-  const updated: TaskRecord = { ...task };
-  delete updated.retry_count;
-  delete updated.lost_count;
-  delete updated.not_before;
-  const retries = (task.retry_count ? `; retry_count ${task.retry_count} reset` : "") +
-    (task.lost_count ? `; lost_count ${task.lost_count} reset` : "");
-  const requeued = withFailure(updated, {
-    result: "REQUEUED",
-    message: `put back into inbox/ from error/ by ${context.by} at ${time}${retries}`,
-    time,
-    attempt: (task.retry_count ?? 0) + 1,
+  const requeued = requeuedTask(task, {
+    from: "into inbox/ from error/",
+    by: context.by,
     worker: context.worker,
+    time: context.now(),
   });
   await ensureStateDir(ref.dir, Layout.TMP);
   const staged = context.store.stagingPath(ref, "requeue");

@@ -6,7 +6,7 @@
  */
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { CorruptFileError, ListenerNotFoundError, NotSupportedError } from "../../errors.ts";
-import { decodeTask, encodeTask, type TaskRecord, withFailure } from "../../protocol/task_file.ts";
+import { decodeTask, encodeTask, requeuedTask, type TaskRecord } from "../../protocol/task_file.ts";
 import { decodeState, firstRecord, HEADER } from "./_message.ts";
 import { type Listener, parseListenerId } from "../../protocol/listener_id.ts";
 import type { ListenerStatus, StatusReport } from "../../protocol/listener_status.ts";
@@ -355,20 +355,7 @@ export class NatsOperations implements Operations {
         report.refused.push({ file, sequence, reason: `its error record is not a task: ${error.message}` });
         continue;
       }
-      const time = now().toISOString();
-      const updated: TaskRecord = { ...task };
-      delete updated.retry_count;
-      delete updated.lost_count;
-      delete updated.not_before;
-      const retries = (task.retry_count ? `; retry_count ${task.retry_count} reset` : "") +
-        (task.lost_count ? `; lost_count ${task.lost_count} reset` : "");
-      const record = withFailure(updated, {
-        result: "REQUEUED",
-        message: `put back from ${ERROR_STREAM} by ${by} at ${time}${retries}`,
-        time,
-        attempt: (task.retry_count ?? 0) + 1,
-        worker: processId(),
-      });
+      const record = requeuedTask(task, { from: `from ${ERROR_STREAM}`, by, worker: processId(), time: now() });
       await this.#js.publish(taskSubject(REQUEUE_PREFIX, consumer, sequence), encodeTask(record), {
         msgID: `requeue:${consumer}:${sequence}:${stored.seq}`,
       });
