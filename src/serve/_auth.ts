@@ -14,10 +14,19 @@ export const SESSION_COOKIE = "hurah_session";
 /** How long a login session lasts: 12 hours. */
 const SESSION_MS = 12 * 3_600_000;
 
+/** How many wrong tokens one client may send within {@linkcode FAILURE_WINDOW_MS} before it must wait. */
+export const FAILURES_ALLOWED = 5;
+/** The window over which wrong tokens are counted: one minute. */
+export const FAILURE_WINDOW_MS = 60_000;
+/** How many clients' failures are remembered at most (the oldest are forgotten first). */
+const CLIENTS_REMEMBERED = 10_000;
+
 /** Who a request is. */
 export interface Caller {
   /** Whether it may see the dashboard. */
   allowed: boolean;
+  /** Whether it sent a token (Bearer) that was wrong: a guess, counted by {@linkcode Throttle}. */
+  wrongToken: boolean;
   /** The CSRF token its forms carry and its POSTs must send back. */
   csrf: string;
   /** Whether it came with a login session (pages show the log-out button then). */
@@ -41,16 +50,18 @@ export class Auth {
 
   /** Who sent the request. */
   caller(request: Request, now = Date.now()): Caller {
-    if (this.#token === undefined) return { allowed: true, csrf: this.#csrf, session: false };
-    const bearer = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
+    if (this.#token === undefined) return { allowed: true, wrongToken: false, csrf: this.#csrf, session: false };
+    const bearer = bearerOf(request);
     if (bearer !== undefined && sameText(bearer, this.#token)) {
-      return { allowed: true, csrf: this.#csrf, session: false };
+      return { allowed: true, wrongToken: false, csrf: this.#csrf, session: false };
     }
     const id = cookie(request, SESSION_COOKIE);
     const session = id === undefined ? undefined : this.#sessions.get(id);
-    if (session !== undefined && session.expires > now) return { allowed: true, csrf: session.csrf, session: true };
+    if (session !== undefined && session.expires > now) {
+      return { allowed: true, wrongToken: false, csrf: session.csrf, session: true };
+    }
     if (session !== undefined) this.#sessions.delete(id!);
-    return { allowed: false, csrf: "", session: false };
+    return { allowed: false, wrongToken: bearer !== undefined, csrf: "", session: false };
   }
 
   /** Checks a login form's token; returns the `Set-Cookie` value of a new session, or `undefined`. */
@@ -68,6 +79,44 @@ export class Auth {
     if (id !== undefined) this.#sessions.delete(id);
     return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;
   }
+}
+
+/**
+ * Slows down guessing the token: a client (by its address) that sent
+ * {@linkcode FAILURES_ALLOWED} wrong tokens within a minute, by the login form
+ * or as a Bearer, has every further token refused, the right one too, until
+ * the oldest of those failures is a minute old. A login session already made
+ * keeps working. Per address, so one guesser does not lock out the others
+ * (behind a reverse proxy every client has the proxy's address: the proxy
+ * then shares one budget).
+ */
+export class Throttle {
+  readonly #failures = new Map<string, number[]>();
+
+  /** How many milliseconds `client` must wait before a token of its is checked again; 0 if none. */
+  waitMs(client: string, now = Date.now()): number {
+    const recent = this.#recent(client, now);
+    return recent.length < FAILURES_ALLOWED ? 0 : recent[recent.length - FAILURES_ALLOWED] + FAILURE_WINDOW_MS - now;
+  }
+
+  /** Counts a wrong token from `client`. */
+  failed(client: string, now = Date.now()): void {
+    const recent = this.#recent(client, now);
+    this.#failures.delete(client); // re-inserted last: the map stays ordered by last failure
+    this.#failures.set(client, [...recent, now].slice(-FAILURES_ALLOWED));
+    if (this.#failures.size > CLIENTS_REMEMBERED) this.#failures.delete(this.#failures.keys().next().value!);
+  }
+
+  #recent(client: string, now: number): number[] {
+    const recent = (this.#failures.get(client) ?? []).filter((time) => time > now - FAILURE_WINDOW_MS);
+    if (recent.length === 0) this.#failures.delete(client);
+    return recent;
+  }
+}
+
+/** The token of an `Authorization: Bearer …` header, if the request has one. */
+export function bearerOf(request: Request): string | undefined {
+  return /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
 }
 
 /** 32 random bytes, hex. */

@@ -11,7 +11,7 @@ import type { Operations } from "../backend/operations.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 import type { StatusThresholds } from "../protocol/thresholds.ts";
 import { SCRIPT, STYLESHEET } from "./_assets.ts";
-import { Auth, isLoopback } from "./_auth.ts";
+import { Auth, bearerOf, isLoopback, Throttle } from "./_auth.ts";
 import { html } from "./_html.ts";
 import { type Frame, listenerPage, overviewPage, overviewTable } from "./_pages.ts";
 import {
@@ -93,6 +93,7 @@ export class Dashboard {
   readonly scanner: Scanner;
   readonly #options: DashboardOptions;
   readonly #auth: Auth;
+  readonly #throttle = new Throttle();
   readonly #streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
   readonly #unsubscribes = new Set<() => void>();
 
@@ -106,11 +107,14 @@ export class Dashboard {
     });
   }
 
-  /** Answers one request. */
-  async handle(request: Request): Promise<Response> {
+  /**
+   * Answers one request from `client` (its address: wrong tokens are
+   * counted per client, see {@linkcode Throttle}).
+   */
+  async handle(request: Request, client = "local"): Promise<Response> {
     let response: Response;
     try {
-      response = await this.#route(request);
+      response = await this.#route(request, client);
     } catch (thrown) {
       const error = toError(thrown);
       const frame = this.#frame(request);
@@ -157,7 +161,7 @@ export class Dashboard {
     };
   }
 
-  async #route(request: Request): Promise<Response> {
+  async #route(request: Request, client: string): Promise<Response> {
     const url = new URL(request.url);
     const path = url.pathname;
     const method = request.method;
@@ -171,8 +175,17 @@ export class Dashboard {
     if (!this.#auth.required && !isLoopback(url.hostname)) {
       return new Response("421 Misdirected Request: without a token, use a loopback address\n", { status: 421 });
     }
-    if (method === "POST" && path === "/login") return await this.#login(request);
+    const guessing = (method === "POST" && path === "/login") || bearerOf(request) !== undefined;
+    const waitMs = guessing ? this.#throttle.waitMs(client) : 0;
+    if (waitMs > 0) {
+      return new Response("429 Too Many Requests: too many wrong tokens; wait a minute\n", {
+        status: 429,
+        headers: { "retry-after": String(Math.ceil(waitMs / 1000)) },
+      });
+    }
+    if (method === "POST" && path === "/login") return await this.#login(request, client);
     const caller = this.#auth.caller(request);
+    if (caller.wrongToken) this.#throttle.failed(client);
     if (!caller.allowed) {
       if (get && path === "/login") return htmlResponse(loginPage(this.#options.root, false), 200);
       const headers = { "www-authenticate": 'Bearer realm="hurah"' };
@@ -303,10 +316,13 @@ export class Dashboard {
     return htmlResponse(pruneResultPage(frame, report), 200);
   }
 
-  async #login(request: Request): Promise<Response> {
+  async #login(request: Request, client: string): Promise<Response> {
     const form = await formOf(request);
     const cookie = this.#auth.login(form.get("token") ?? "");
-    if (cookie === undefined) return htmlResponse(loginPage(this.#options.root, true), 401);
+    if (cookie === undefined) {
+      this.#throttle.failed(client);
+      return htmlResponse(loginPage(this.#options.root, true), 401);
+    }
     return new Response(null, { status: 303, headers: { location: "/", "set-cookie": cookie } });
   }
 
@@ -388,11 +404,16 @@ export async function serveDashboard(options: ServeDashboardOptions): Promise<vo
     port: options.port,
     signal: stopping.signal,
     onListen: ({ hostname, port }) => options.onListen?.({ hostname, port }),
-  }, (request) => dashboard.handle(request));
+  }, (request, info) => dashboard.handle(request, clientOf(info.remoteAddr)));
   try {
     await server.finished;
   } finally {
     options.signal.removeEventListener("abort", stop);
     await (closed ?? dashboard.close());
   }
+}
+
+/** A client's address, for counting its wrong tokens. */
+function clientOf(address: Deno.Addr): string {
+  return address.transport === "tcp" || address.transport === "udp" ? address.hostname : address.transport;
 }

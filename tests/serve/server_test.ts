@@ -5,6 +5,7 @@ import { Dispatcher, NotSupportedError, runOnce, Task, type TaskContext } from "
 import { connect } from "../../src/backend/connect.ts";
 import { Dashboard, type DashboardOptions } from "../../src/serve/server.ts";
 import { escapeHtml } from "../../src/serve/_html.ts";
+import { FAILURE_WINDOW_MS, FAILURES_ALLOWED, Throttle } from "../../src/serve/_auth.ts";
 import { buildOpsRoot } from "../_ops_root.ts";
 import { namesIn, tempRoot } from "../_helpers.ts";
 
@@ -16,8 +17,8 @@ function dashboard(root: string, options: Partial<DashboardOptions> = {}): Dashb
   return Object.assign(board, { [Symbol.asyncDispose]: () => board.close() });
 }
 
-async function get(board: Dashboard, path: string, headers: Record<string, string> = {}) {
-  const response = await board.handle(new Request(`http://127.0.0.1${path}`, { headers }));
+async function get(board: Dashboard, path: string, headers: Record<string, string> = {}, client = "local") {
+  const response = await board.handle(new Request(`http://127.0.0.1${path}`, { headers }), client);
   return { status: response.status, headers: response.headers, text: await response.text() };
 }
 
@@ -26,6 +27,7 @@ async function post(
   path: string,
   form: Record<string, string>,
   headers: Record<string, string> = {},
+  client = "local",
 ) {
   const response = await board.handle(
     new Request(`http://127.0.0.1${path}`, {
@@ -33,6 +35,7 @@ async function post(
       headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
       body: new URLSearchParams(form).toString(),
     }),
+    client,
   );
   return { status: response.status, headers: response.headers, text: await response.text() };
 }
@@ -153,7 +156,8 @@ Deno.test("Dashboard: with a token, requests need Bearer or the login session; /
   await using board = dashboard(root.path, { token: TOKEN });
   for (const path of ["/", "/listener/audit", "/task/audit/3", "/metrics", "/events"]) {
     equal((await get(board, path)).status, 401, path);
-    equal((await get(board, path, { authorization: "Bearer wrong-token-wrong-token" })).status, 401, path);
+    // From another client: five wrong tokens are all this one may send within a minute.
+    equal((await get(board, path, { authorization: "Bearer wrong-token-wrong-token" }, "guesser")).status, 401, path);
   }
   equal((await get(board, "/healthz")).status, 200);
   equal((await get(board, "/", { authorization: `Bearer ${TOKEN}` })).status, 200);
@@ -169,6 +173,45 @@ Deno.test("Dashboard: with a token, requests need Bearer or the login session; /
   const logout = await post(board, "/logout", { csrf: csrfOf(page.text) }, session);
   equal(logout.status, 303);
   equal((await get(board, "/", session)).status, 401, "the session ended");
+});
+
+Deno.test("Dashboard: a client that sent five wrong tokens within a minute waits, the right token refused too", async () => {
+  await using root = await tempRoot();
+  await buildOpsRoot(root.path);
+  await using board = dashboard(root.path, { token: TOKEN });
+  const session = { cookie: (await post(board, "/login", { token: TOKEN })).headers.get("set-cookie")!.split(";")[0] };
+  for (let k = 0; k < FAILURES_ALLOWED - 1; k++) {
+    equal((await post(board, "/login", { token: `wrong-${k}` }, {}, "guesser")).status, 401);
+  }
+  const bearer = { authorization: "Bearer wrong-token-wrong-token" };
+  equal((await get(board, "/metrics", bearer, "guesser")).status, 401, "the fifth wrong token, as a Bearer");
+  for (
+    const refused of [
+      await post(board, "/login", { token: TOKEN }, {}, "guesser"),
+      await get(board, "/", { authorization: `Bearer ${TOKEN}` }, "guesser"),
+    ]
+  ) {
+    equal(refused.status, 429);
+    const wait = Number(refused.headers.get("retry-after"));
+    ok(wait >= 1 && wait <= 60, `Retry-After: ${wait}`);
+  }
+  equal((await get(board, "/", session, "guesser")).status, 200, "a session made before still works");
+  equal((await post(board, "/login", { token: TOKEN }, {}, "other")).status, 303, "another client logs in");
+  equal((await get(board, "/", { authorization: `Bearer ${TOKEN}` })).status, 200);
+});
+
+Deno.test("Throttle: counts wrong tokens per client over a sliding minute", () => {
+  const throttle = new Throttle();
+  const start = 1_000_000;
+  for (let k = 0; k < FAILURES_ALLOWED; k++) {
+    equal(throttle.waitMs("a", start + k * 1000), 0, `before failure ${k + 1}`);
+    throttle.failed("a", start + k * 1000);
+  }
+  equal(throttle.waitMs("a", start + 5000), FAILURE_WINDOW_MS - 5000, "until the first failure is a minute old");
+  equal(throttle.waitMs("b", start + 5000), 0, "another client is not held");
+  equal(throttle.waitMs("a", start + FAILURE_WINDOW_MS), 0, "the first failure has left the window");
+  throttle.failed("a", start + FAILURE_WINDOW_MS);
+  equal(throttle.waitMs("a", start + FAILURE_WINDOW_MS), 1000, "five failures in the window again");
 });
 
 Deno.test("Dashboard: an action needs a POST with the CSRF token; a GET changes nothing", async () => {
