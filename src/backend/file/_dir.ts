@@ -21,12 +21,21 @@ export async function lstatIfExists(path: string): Promise<Deno.FileInfo | undef
  * @throws {UnsafePathError} When a link or a file stands there.
  */
 export async function hasStateDir(listenerDir: string, state: string): Promise<boolean> {
+  return await stateDirInfo(listenerDir, state) !== undefined;
+}
+
+/**
+ * The `lstat` of a listener's state directory, or `undefined` when it does not exist.
+ *
+ * @throws {UnsafePathError} When a link or a file stands there.
+ */
+export async function stateDirInfo(listenerDir: string, state: string): Promise<Deno.FileInfo | undefined> {
   const path = join(listenerDir, state);
   const info = await lstatIfExists(path);
-  if (info === undefined) return false;
+  if (info === undefined) return undefined;
   if (info.isSymlink) throw new UnsafePathError(path, "is a symbolic link; hurah does not follow links in the root");
   if (!info.isDirectory) throw new UnsafePathError(path, "expected a directory, found a file");
-  return true;
+  return info;
 }
 
 /**

@@ -17,11 +17,15 @@ import { inspectTask } from "./inspect.ts";
 import { findListener, listListeners } from "./listeners.ts";
 import { prune } from "./prune.ts";
 import { requeue } from "./requeue.ts";
-import { status } from "./status.ts";
+import { scanStatus } from "./status.ts";
+import { Listings } from "./_listings.ts";
 import { listTasks } from "./task_list.ts";
 
 /** The operations of one event root. */
 export class FileOperations implements Operations {
+  /** What the last status scan learnt of directories, reused while they are unchanged. */
+  readonly #listings = new Listings();
+
   constructor(readonly root: string, readonly defaults: { durable: boolean } = { durable: true }) {}
 
   listeners(): Promise<Listener[]> {
@@ -33,7 +37,7 @@ export class FileOperations implements Operations {
   }
 
   status(options?: StatusOptions): Promise<StatusReport> {
-    return status(this.root, options);
+    return scanStatus(this.root, options ?? {}, this.#listings);
   }
 
   inspect(options: InspectOptions): Promise<TaskInspection> {

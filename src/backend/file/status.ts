@@ -19,6 +19,7 @@ import {
 import { FileStore, type ListenerRef } from "./file_store.ts";
 import { findListener, listListeners } from "./listeners.ts";
 import { arrivedAt, isReasonNote, listClaims, lstatIfExists, readStateDir } from "./_dir.ts";
+import { Listings } from "./_listings.ts";
 import { isNotFound, readRegularFile, readTextIfExists, type RegularFileRead } from "./_fs.ts";
 import type { StatusOptions } from "../operations.ts";
 
@@ -50,7 +51,16 @@ export type { StatusOptions } from "../operations.ts";
  * }
  * ```
  */
-export async function status(root: string, options: StatusOptions = {}): Promise<StatusReport> {
+export function status(root: string, options: StatusOptions = {}): Promise<StatusReport> {
+  return scanStatus(root, options, new Listings());
+}
+
+/**
+ * {@linkcode status}, reusing what `listings` remembers of directories
+ * unchanged since an earlier scan (the dashboard scans the same root again
+ * and again).
+ */
+export async function scanStatus(root: string, options: StatusOptions, listings: Listings): Promise<StatusReport> {
   const now = (options.now ?? (() => new Date()))();
   const scanLimit = options.scanLimit ?? 1000;
   const refs = options.listeners === undefined
@@ -58,7 +68,8 @@ export async function status(root: string, options: StatusOptions = {}): Promise
     : await Promise.all(options.listeners.map((id) => findListener(root, id)));
   const store = new FileStore(root);
   const listeners: ListenerStatus[] = [];
-  for (const ref of refs) listeners.push(await listenerStatus(store, ref, now.getTime(), scanLimit));
+  for (const ref of refs) listeners.push(await listenerStatus(store, ref, now.getTime(), scanLimit, listings));
+  listings.sweep();
   return { root: resolve(root), time: now.toISOString(), listeners };
 }
 
@@ -67,17 +78,23 @@ async function listenerStatus(
   ref: ListenerRef,
   now: number,
   scanLimit: number,
+  listings: Listings,
 ): Promise<ListenerStatus> {
-  const pending = (await readStateDir(ref.dir, Layout.INBOX))
-    .filter((entry) => entry.isFile)
-    .map((entry) => ({ file: entry.name, sequence: sequenceOf(entry.name) }))
-    .filter((task): task is { file: string; sequence: number } => task.sequence !== undefined)
-    .sort((a, b) => a.sequence - b.sequence);
-  const scanned: { sequence: number; task: TaskRecord | undefined }[] = [];
-  for (const { file, sequence } of pending.slice(0, scanLimit)) {
-    const task = readTask(join(ref.dir, Layout.INBOX, file), sequence);
-    if (task !== "gone") scanned.push({ sequence, task });
-  }
+  // The first tasks are read with the listing, and kept with it: a task file in inbox/ changes only by a rename
+  // onto it (a RETRY), which changes the directory's mtime too.
+  const { pending, scanned } = await listings.summary(ref.dir, Layout.INBOX, `pending ${scanLimit}`, (entries) => {
+    const pending = entries
+      .filter((entry) => entry.isFile)
+      .map((entry) => ({ file: entry.name, sequence: sequenceOf(entry.name) }))
+      .filter((task): task is { file: string; sequence: number } => task.sequence !== undefined)
+      .sort((a, b) => a.sequence - b.sequence);
+    const scanned: { sequence: number; task: TaskRecord | undefined }[] = [];
+    for (const { file, sequence } of pending.slice(0, scanLimit)) {
+      const task = readTask(join(ref.dir, Layout.INBOX, file), sequence);
+      if (task !== "gone") scanned.push({ sequence, task });
+    }
+    return { pending, scanned };
+  });
   const oldest = pending[0];
   let oldestPendingAgeMs: number | null = null;
   if (oldest !== undefined) {
@@ -88,15 +105,22 @@ async function listenerStatus(
     }
     oldestPendingAgeMs = Number.isNaN(since) ? null : now - since;
   }
-  let errors = 0;
-  let quarantined = 0;
-  for (const entry of await readStateDir(ref.dir, Layout.ERROR)) {
-    if (isReasonNote(entry.name)) continue;
-    if (entry.isFile && sequenceOf(entry.name) !== undefined) errors++;
-    else quarantined++;
-  }
-  const archived = (await readStateDir(ref.dir, Layout.ARCHIVE))
-    .filter((entry) => entry.isFile && sequenceOf(entry.name) !== undefined).length;
+  const { errors, quarantined } = await listings.summary(ref.dir, Layout.ERROR, "errors", (entries) => {
+    let errors = 0;
+    let quarantined = 0;
+    for (const entry of entries) {
+      if (isReasonNote(entry.name)) continue;
+      if (entry.isFile && sequenceOf(entry.name) !== undefined) errors++;
+      else quarantined++;
+    }
+    return { errors, quarantined };
+  });
+  const archived = await listings.summary(
+    ref.dir,
+    Layout.ARCHIVE,
+    "archived",
+    (entries) => entries.filter((entry) => entry.isFile && sequenceOf(entry.name) !== undefined).length,
+  );
   const tracking = await readTracking(ref.dir);
   const summary = summarizePending(scanned, now);
   return {
