@@ -23,7 +23,7 @@ import { listTasks } from "./task_list.ts";
 
 /** The operations of one event root. */
 export class FileOperations implements Operations {
-  /** What the last status scan learnt of directories, reused while they are unchanged. */
+  /** What the last status scans and task lists learnt of directories, reused while they are unchanged. */
   readonly #listings = new Listings();
 
   constructor(readonly root: string, readonly defaults: { durable: boolean } = { durable: true }) {}
@@ -53,6 +53,6 @@ export class FileOperations implements Operations {
   }
 
   tasks(options: TaskListOptions): Promise<TaskList> {
-    return listTasks(this.root, options);
+    return listTasks(this.root, options, this.#listings);
   }
 }

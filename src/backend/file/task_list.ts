@@ -3,7 +3,8 @@ import { CorruptFileError } from "../../errors.ts";
 import { listenerId } from "../../protocol/listener_id.ts";
 import { decodeTask, DEFAULT_MAX_TASK_SIZE, sequenceOf } from "../../protocol/task_file.ts";
 import { findListener } from "./listeners.ts";
-import { arrivedAt, lstatIfExists, readStateDir } from "./_dir.ts";
+import { arrivedAt, lstatIfExists } from "./_dir.ts";
+import { Listings } from "./_listings.ts";
 import { isNotFound, readRegularFile, type RegularFileRead } from "./_fs.ts";
 import type { ListedTask, TaskList, TaskListOptions } from "../operations.ts";
 
@@ -40,7 +41,11 @@ const READ_SPARE = 16;
  * console.log(`${total} in error/`, tasks.map((t) => t.task?.failures?.at(-1)?.message));
  * ```
  */
-export async function listTasks(root: string, options: TaskListOptions): Promise<TaskList> {
+export async function listTasks(
+  root: string,
+  options: TaskListOptions,
+  listings: Listings = new Listings(),
+): Promise<TaskList> {
   const limit = options.limit ?? 50;
   if (!Number.isSafeInteger(limit) || limit < 0) {
     throw new RangeError(`limit must be a non-negative integer, found ${JSON.stringify(limit)}`);
@@ -49,19 +54,24 @@ export async function listTasks(root: string, options: TaskListOptions): Promise
   const ref = await findListener(root, options.listener);
   const dir = join(ref.dir, options.location);
   // The first `limit` by sequence number, kept while listing: a million-task inbox is not sorted for fifty.
-  const first: { file: string; sequence: number }[] = [];
-  const before = (a: number, b: number) => options.newest ? a > b : a < b;
-  let total = 0;
-  for (const entry of await readStateDir(ref.dir, options.location)) {
-    const sequence = entry.isFile ? sequenceOf(entry.name) : undefined;
-    if (sequence === undefined) continue;
-    total++;
-    if (first.length === limit + READ_SPARE && !before(sequence, first.at(-1)!.sequence)) continue;
-    let at = first.length;
-    while (at > 0 && before(sequence, first[at - 1].sequence)) at--;
-    first.splice(at, 0, { file: entry.name, sequence });
-    if (first.length > limit + READ_SPARE) first.pop();
-  }
+  // Kept in `listings` while the directory is unchanged: the dashboard's listener page asks again and again.
+  const kind = `first ${limit}${options.newest ? " newest" : ""}`;
+  const { first, total } = await listings.summary(ref.dir, options.location, kind, (entries) => {
+    const first: { file: string; sequence: number }[] = [];
+    const before = (a: number, b: number) => options.newest ? a > b : a < b;
+    let total = 0;
+    for (const entry of entries) {
+      const sequence = entry.isFile ? sequenceOf(entry.name) : undefined;
+      if (sequence === undefined) continue;
+      total++;
+      if (first.length === limit + READ_SPARE && !before(sequence, first.at(-1)!.sequence)) continue;
+      let at = first.length;
+      while (at > 0 && before(sequence, first[at - 1].sequence)) at--;
+      first.splice(at, 0, { file: entry.name, sequence });
+      if (first.length > limit + READ_SPARE) first.pop();
+    }
+    return { first, total };
+  });
   const tasks: ListedTask[] = [];
   for (const { file, sequence } of first) {
     if (tasks.length >= limit) break;

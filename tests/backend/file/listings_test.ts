@@ -50,7 +50,7 @@ Deno.test("Listings: a directory changed less than SETTLED_MS before its listing
   equal(listed, 2, "a change within the same millisecond could hide behind an unchanged mtime");
 });
 
-Deno.test("FileOperations.status: a dashboard's repeated scans see every dispatch, settled directories or not", async () => {
+Deno.test("FileOperations.status and tasks: a dashboard's repeated scans see every dispatch, settled directories or not", async () => {
   await using root = await tempRoot();
   const operations = new FileOperations(root.path);
   const dispatcher = new Dispatcher(root.path, { durable: false });
@@ -63,5 +63,10 @@ Deno.test("FileOperations.status: a dashboard's repeated scans see every dispatc
     const first = await operations.status();
     equal(first.listeners[0].pending, k);
     equal((await operations.status()).listeners[0].pending, k, "reused, and still right");
+    for (let again = 0; again < 2; again++) {
+      const list = await operations.tasks({ listener: "a/worker", location: "inbox" });
+      equal(list.total, k);
+      deepEqual(list.tasks.map((task) => task.task?.payload), Array.from({ length: k }, (_, n) => ({ k: n + 1 })));
+    }
   }
 });
