@@ -186,7 +186,8 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
           `${report.retried} to retry, ${report.quarantined} quarantined` +
           (report.failedAt !== undefined ? `; stopped at task ${report.failedAt} (FAILURE)` : "") +
           (report.waitingFor !== undefined ? `; waiting for ${report.waitingFor} to be complete` : "") +
-          (report.aborted ? "; interrupted" : "") + "\n",
+          (report.aborted ? "; interrupted" : "") +
+          (report.paused !== undefined ? `; paused by ${report.paused.by} (hurah resume ${id})` : "") + "\n",
       );
     }
   }
