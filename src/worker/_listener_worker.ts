@@ -129,6 +129,8 @@ export class ListenerWorker {
       this.#expiredAt = now;
       await queue.expire(this.settings.keepArchiveMs);
     }
+    // A resume is logged before the tasks it lets through, not after the pass that handles them.
+    if (this.#pause !== undefined && await queue.paused() === null) this.#notePause(undefined);
     this.findings = await this.loop.pass(this.report);
     return true;
   }
