@@ -84,11 +84,13 @@ export type RunEvent =
   }
   | {
     /**
-     * A runner found the listener paused by an operator (`hurah pause`): it
-     * takes no new task until the listener is resumed. (`paused` is the
-     * pause of a watcher after FAILURE.)
+     * `pause`: a runner found the listener paused by an operator (`hurah
+     * pause`), and takes no new task until it is resumed. `resume`: a
+     * watcher found it resumed (`hurah resume`), and takes tasks again; the
+     * fields are those of the pause that ended. (`paused` is the pause of a
+     * watcher after FAILURE.)
      */
-    type: "pause";
+    type: "pause" | "resume";
     /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
     listener: string;
     /** When it was paused, ISO 8601. */
@@ -98,20 +100,6 @@ export type RunEvent =
     /** On which host. */
     host: string;
     /** Why, or `null`. */
-    reason: string | null;
-  }
-  | {
-    /** A watcher found a paused listener resumed (`hurah resume`), and takes its tasks again. */
-    type: "resume";
-    /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
-    listener: string;
-    /** When the pause that ended began, ISO 8601. */
-    since: string;
-    /** Who had paused it. */
-    by: string;
-    /** On which host. */
-    host: string;
-    /** Why it had been paused, or `null`. */
     reason: string | null;
   }
   | {

@@ -13,8 +13,8 @@ import { attemptOf } from "../../protocol/transition.ts";
 import { FileStore, type ListenerRef } from "./file_store.ts";
 import { findListener } from "./listeners.ts";
 import { hostName } from "./pause.ts";
-import { ensureStateDir, listClaims, lstatIfExists } from "./_dir.ts";
-import { isAlreadyExists, isNotFound, readRegularFile, removeIfExists, syncDir, writeFileSynced } from "./_fs.ts";
+import { ensureStateDir, listClaims, lstatIfExists, replaceOwnFile } from "./_dir.ts";
+import { isAlreadyExists, isNotFound, readRegularFile, syncDir } from "./_fs.ts";
 import type { DiscardOptions, DiscardReport } from "../operations.ts";
 
 export type { DiscardOptions, DiscardRefusal, DiscardReport } from "../operations.ts";
@@ -150,14 +150,7 @@ async function discardOne(context: Context, sequence: number): Promise<string | 
     worker: context.worker,
     fate: "error",
   });
-  await ensureStateDir(ref.dir, Layout.TMP);
-  const staged = store.stagingPath(ref, "discard");
-  try {
-    await writeFileSynced(staged, encodeTask(record), context.durable);
-    await Deno.rename(staged, ownPath);
-  } finally {
-    removeIfExists(staged);
-  }
+  await replaceOwnFile(store, ref, ownPath, encodeTask(record), context.durable);
   try {
     await Deno.link(ownPath, join(ref.dir, Layout.ERROR, file)); // never replaces a file, as rename would
   } catch (error) {
