@@ -3,7 +3,7 @@ import { parseOptions, sequenceArgument, waitOption } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { BROKER_OPTIONS, brokerHelp, openBackend, refuseFileOptions, resolvePlace } from "./_backend.ts";
 import { lockWaitFormatter } from "./_log.ts";
-import { userOf } from "./pause.ts";
+import { userOf } from "./_control.ts";
 
 /** Help text of `hurah discard`. */
 export const DISCARD_HELP = `Usage: hurah discard <listener> <sequence>... [options]

@@ -1,7 +1,7 @@
-import type { ListenerPause } from "../protocol/listener_status.ts";
 import { parseOptions } from "./_options.ts";
-import { type CliIo, UsageError } from "./_io.ts";
+import type { CliIo } from "./_io.ts";
 import { BROKER_OPTIONS, brokerHelp, openBackend, resolvePlace } from "./_backend.ts";
+import { describePause, onlyListener, userOf } from "./_control.ts";
 
 /** Help text of `hurah pause`. */
 export const PAUSE_HELP = `Usage: hurah pause <listener> [options]
@@ -51,23 +51,4 @@ export async function pauseCommand(args: string[], io: CliIo): Promise<number> {
     io.stdout(`${report.listener} paused ${describePause(report.paused)}${again}\n`);
   }
   return 0;
-}
-
-/** The one positional argument of `pause` and `resume`: the listener id. */
-export function onlyListener(positionals: string[]): string {
-  if (positionals.length === 0) throw new UsageError("missing <listener>, as user/signup/mailer");
-  if (positionals.length > 1) {
-    throw new UsageError(`expected one <listener>, found ${positionals.length} arguments: ${positionals.join(" ")}`);
-  }
-  return positionals[0];
-}
-
-/** Who runs the command, from $USER (or $LOGNAME); `undefined` when neither is set. */
-export function userOf(io: CliIo): string | undefined {
-  return io.env("USER") ?? io.env("LOGNAME");
-}
-
-/** Who paused, where, since when and why. */
-export function describePause(pause: ListenerPause): string {
-  return `by ${pause.by} on ${pause.host} since ${pause.since}${pause.reason === null ? "" : `: ${pause.reason}`}`;
 }

@@ -1,7 +1,7 @@
 import { parseOptions } from "./_options.ts";
 import type { CliIo } from "./_io.ts";
 import { BROKER_OPTIONS, brokerHelp, openBackend, resolvePlace } from "./_backend.ts";
-import { describePause, onlyListener } from "./pause.ts";
+import { describePause, onlyListener } from "./_control.ts";
 
 /** Help text of `hurah resume`. */
 export const RESUME_HELP = `Usage: hurah resume <listener> [options]
