@@ -17,7 +17,13 @@ import { join } from "node:path";
 import { Dispatcher, Layout, listenerPath } from "../../mod.ts";
 import { killQuietly, runCli, sequencesIn, spawnCli, tempRoot, waitUntil } from "../_helpers.ts";
 
-const DEADLINE_MS = 30_000;
+/** Long enough for anything that works, on a loaded machine; only there so that a broken build fails instead of hanging. */
+const DEADLINE_MS = 90_000;
+
+/** Waits until `check` holds, at most {@linkcode DEADLINE_MS}. */
+function until(what: string | (() => string), check: () => boolean): Promise<void> {
+  return waitUntil(what, check, DEADLINE_MS, 10);
+}
 const ID = "job/worker";
 
 /**
@@ -99,8 +105,8 @@ for (const concurrency of [1, 2]) {
     equal(paused.code, 0, paused.stderr);
     match(paused.stdout, /^job\/worker paused by alice on .+ since \S+: mail server down\n$/);
     t.touch("release-all"); // the running tasks finish
-    await waitUntil(() => `the watcher to log the pause:\n${t.stderr()}`, () => t.stderr().includes("PAUSED"));
-    await waitUntil("the running tasks to be archived", () => sequencesIn(archive).length === concurrency);
+    await until(() => `the watcher to log the pause:\n${t.stderr()}`, () => t.stderr().includes("PAUSED"));
+    await until("the running tasks to be archived", () => sequencesIn(archive).length === concurrency);
     match(t.stderr(), /job\/worker PAUSED by alice on \S+ since \S+: mail server down; no new task is taken/);
     equal(starts(t.log()).length, concurrency, `no task started after the pause:\n${t.log().join("\n")}`);
     deepEqual(sequencesIn(join(t.dir, Layout.INBOX)).length, 5 - concurrency, "the others stay pending");
@@ -118,8 +124,8 @@ for (const concurrency of [1, 2]) {
     const resumed = await runCli(["resume", ID], { env: t.env });
     equal(resumed.code, 0, resumed.stderr);
     match(resumed.stdout, /^job\/worker resumed \(it was paused by alice on .+: mail server down\)\n$/);
-    await waitUntil("every task archived", () => sequencesIn(archive).length === 5);
-    await waitUntil(() => `the watcher to log the resume:\n${t.stderr()}`, () => t.stderr().includes("RESUMED"));
+    await until("every task archived", () => sequencesIn(archive).length === 5);
+    await until(() => `the watcher to log the resume:\n${t.stderr()}`, () => t.stderr().includes("RESUMED"));
     match(
       t.stderr(),
       /job\/worker RESUMED, taking tasks again \(was paused by alice on \S+ since \S+: mail server down\)/,
@@ -138,7 +144,7 @@ Deno.test("hurah discard unblocks a FAILURE-blocked hurah watch; hurah requeue b
   t.touch("fail-1");
   t.touch("release-all");
   await t.dispatch(3);
-  await waitUntil(
+  await until(
     () => `the watcher to stop at #1:\n${t.stderr()}`,
     () => t.stderr().includes("paused after FAILURE of #1"),
   );
@@ -147,7 +153,7 @@ Deno.test("hurah discard unblocks a FAILURE-blocked hurah watch; hurah requeue b
   const discarded = await runCli(["discard", ID, "1", "--reason", "poison message"], { env: t.env });
   equal(discarded.code, 0, discarded.stderr);
   equal(discarded.stdout, "job/worker #1 inbox/ -> error/\n");
-  await waitUntil("the watcher to go on with #2 and #3", () => sequencesIn(archive).length === 2);
+  await until("the watcher to go on with #2 and #3", () => sequencesIn(archive).length === 2);
   deepEqual(sequencesIn(archive), [2, 3]);
   deepEqual(sequencesIn(error), [1]);
   const task = JSON.parse(Deno.readTextFileSync(join(error, "1.json")));
@@ -160,7 +166,7 @@ Deno.test("hurah discard unblocks a FAILURE-blocked hurah watch; hurah requeue b
   Deno.removeSync(join(t.control, "fail-1")); // the dependency is fixed
   const requeued = await runCli(["requeue", ID, "1"], { env: t.env });
   equal(requeued.code, 0, requeued.stderr);
-  await waitUntil("the requeued task to be handled", () => sequencesIn(archive).length === 3);
+  await until("the requeued task to be handled", () => sequencesIn(archive).length === 3);
   deepEqual(sequencesIn(inbox), []);
   deepEqual(sequencesIn(error), []);
   const handled = JSON.parse(Deno.readTextFileSync(join(archive, "1.json")));
