@@ -58,6 +58,7 @@ export type {
   BrokerListenerStatus,
   InFlightTask,
   LeaseState,
+  ListenerPause,
   ListenerState,
   ListenerStatus,
   StatusReport,
@@ -73,6 +74,10 @@ export { inspectTask } from "./src/backend/file/inspect.ts";
 export type { FoundTask, InspectOptions, TaskInspection, TaskLocation } from "./src/backend/file/inspect.ts";
 export { requeue } from "./src/backend/file/requeue.ts";
 export type { RequeueOptions, RequeueRefusal, RequeueReport } from "./src/backend/file/requeue.ts";
+export { pause, resume } from "./src/backend/file/pause.ts";
+export type { PauseOptions, PauseReport, ResumeOptions, ResumeReport } from "./src/backend/file/pause.ts";
+export { discard } from "./src/backend/file/discard.ts";
+export type { DiscardOptions, DiscardRefusal, DiscardReport } from "./src/backend/file/discard.ts";
 export { prune } from "./src/backend/file/prune.ts";
 export type { ListenerPrune, PruneOptions, PruneReport } from "./src/backend/file/prune.ts";
 export { listTasks } from "./src/backend/file/task_list.ts";

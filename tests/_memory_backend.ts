@@ -9,6 +9,7 @@ import { TaskLostError } from "../src/errors.ts";
 import type { TaskRecord } from "../src/protocol/task_file.ts";
 import type { Destination } from "../src/protocol/transition.ts";
 import type { Listener } from "../src/protocol/listener_id.ts";
+import type { ListenerPause } from "../src/protocol/listener_status.ts";
 
 /** A task of the memory backend: its number and name. */
 export type MemoryTask = TakenTask;
@@ -123,6 +124,13 @@ export class MemoryQueue implements ListenerQueue<MemoryTask> {
     task.place = "quarantined";
     this.quarantined.set(taken.sequence, reason);
     return Promise.resolve(true);
+  }
+
+  /** The pause a test set: no task is taken while there is one. */
+  pause: ListenerPause | null = null;
+
+  paused(): Promise<ListenerPause | null> {
+    return Promise.resolve(this.pause);
   }
 
   startPass(): void {

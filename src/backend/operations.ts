@@ -5,8 +5,9 @@
  * (`status.ts`, `inspect.ts`, `requeue.ts`, `prune.ts`, `listeners.ts`).
  */
 import type { Listener } from "../protocol/listener_id.ts";
-import type { StatusReport } from "../protocol/listener_status.ts";
+import type { ListenerPause, StatusReport } from "../protocol/listener_status.ts";
 import type { TaskRecord } from "../protocol/task_file.ts";
+import type { WaitOptions } from "./port.ts";
 
 /**
  * The operations of one backend: each reads (or, for `requeue` and
@@ -28,6 +29,12 @@ export interface Operations {
   requeue(options: RequeueOptions): Promise<RequeueReport>;
   /** Removes old archived (and, when asked, errored) tasks. */
   prune(options: PruneOptions): Promise<PruneReport>;
+  /** Pauses a listener: no runner takes a new task of it until {@linkcode Operations.resume}; running ones finish. */
+  pause(options: PauseOptions): Promise<PauseReport>;
+  /** Resumes a paused listener. */
+  resume(options: ResumeOptions): Promise<ResumeReport>;
+  /** Moves pending tasks to the listener's errors, with a record saying who discarded them and why. */
+  discard(options: DiscardOptions): Promise<DiscardReport>;
   /**
    * Lists the first tasks of one state of a listener (pending, in error or
    * archived), with their records: the dashboard's listener page. Reads
@@ -271,4 +278,101 @@ export interface PruneReport {
   removed: number;
   /** Whether this was a dry run, which removed nothing. */
   dryRun: boolean;
+}
+
+/** Options of `pause`. */
+export interface PauseOptions {
+  /** The listener id, as `product/created/image_scaler` (or `audit` for the root type). */
+  listener: string;
+  /**
+   * Why, for `status` and the logs.
+   * @default {null}
+   */
+  reason?: string | null;
+  /**
+   * Who pauses it (a user name).
+   * @default {"pid <pid>"} this process
+   */
+  by?: string;
+  /**
+   * The clock, for tests.
+   * @default {() => new Date()}
+   */
+  now?: () => Date;
+}
+
+/** What `pause` did. */
+export interface PauseReport {
+  /** The listener id. */
+  listener: string;
+  /** The pause now in force. */
+  paused: ListenerPause;
+  /** The pause it replaced, when the listener was paused already; else `null`. */
+  previous: ListenerPause | null;
+}
+
+/** Options of `resume`. */
+export interface ResumeOptions {
+  /** The listener id, as `product/created/image_scaler` (or `audit` for the root type). */
+  listener: string;
+}
+
+/** What `resume` did. */
+export interface ResumeReport {
+  /** The listener id. */
+  listener: string;
+  /** The pause it ended; `null` when the listener was not paused (nothing changed). */
+  resumed: ListenerPause | null;
+}
+
+/** Options of `discard`. */
+export interface DiscardOptions {
+  /** The listener id, as `product/created/image_scaler` (or `audit` for the root type). */
+  listener: string;
+  /** The sequence numbers of the pending tasks to discard. */
+  sequences: number[];
+  /**
+   * Why, in the `DISCARDED` failure record.
+   * @default {null}
+   */
+  reason?: string | null;
+  /**
+   * Who discards them (a user name), in the failure record's message.
+   * @default {"pid <pid>"} this process
+   */
+  by?: string;
+  /**
+   * How the wait for an ordered runner in the middle of a pass ends (files:
+   * the run lock, taken shared).
+   * @default {{}} no bound, a notice on stderr after a second
+   */
+  wait?: WaitOptions;
+  /**
+   * Flush the rewritten task files and the directories to disk.
+   * @default {true}
+   */
+  durable?: boolean;
+  /**
+   * The clock, for tests.
+   * @default {() => new Date()}
+   */
+  now?: () => Date;
+}
+
+/** A task asked for that was not discarded, and why. */
+export interface DiscardRefusal {
+  /** Its sequence number. */
+  sequence: number;
+  /** Where it is instead, or that it is nowhere. */
+  reason: string;
+}
+
+/** What `discard` did. */
+export interface DiscardReport {
+  /** The listener id. */
+  listener: string;
+  /** The tasks now in the listener's errors, in the order asked for. */
+  discarded: number[];
+  /** The tasks asked for that were not pending (or are being handled): left where they are. */
+  refused: DiscardRefusal[];
 }

@@ -12,6 +12,7 @@
 import type { Listener } from "../protocol/listener_id.ts";
 import type { Destination } from "../protocol/transition.ts";
 import type { TaskRecord } from "../protocol/task_file.ts";
+import type { ListenerPause } from "../protocol/listener_status.ts";
 import type { Delivery } from "./delivery.ts";
 import type { Operations } from "./operations.ts";
 import type { LockWait } from "./wait.ts";
@@ -219,6 +220,12 @@ export interface ListenerQueue<T extends TakenTask = TakenTask> extends TaskQueu
   upkeep(hooks: Pick<TakeHooks<T>, "recover">): Promise<void>;
   /** Deletes archived tasks that were archived at least `olderThanMs` ago (`archive: { keepMs }`). */
   expire(olderThanMs: number): Promise<void>;
+  /**
+   * Whether an operator has paused the listener (`hurah pause`): asked before
+   * every take, so it must be cheap (files: one stat of `paused.json`).
+   * While it gives a pause, the worker takes nothing.
+   */
+  paused(): Promise<ListenerPause | null>;
   /** Starts a pass: every due task may be taken once more. */
   startPass(): void;
   /**

@@ -97,6 +97,8 @@ const COLORS: Record<string, string> = {
   QUARANTINED: "\x1b[35m",
   LOST: "\x1b[35m",
   FAULT: "\x1b[31m",
+  PAUSED: "\x1b[33m",
+  RESUMED: "\x1b[32m",
 };
 
 /**
@@ -167,6 +169,11 @@ function formatText(event: RunEvent, paint: (word: string) => string): string {
         `trying it again in ${seconds(event.retryInMs)}\n`;
     case "backlog":
       return `${event.listener} ${event.pending} pending\n`;
+    case "pause":
+      return `${event.listener} ${paint("PAUSED")} ${pauseText(event)}; no new task is taken until ` +
+        `hurah resume ${event.listener}\n`;
+    case "resume":
+      return `${event.listener} ${paint("RESUMED")}, taking tasks again (was paused ${pauseText(event)})\n`;
     case "lost":
       return `${event.listener} #${event.sequence} ${paint("LOST")}: ${event.message}\n`;
     case "rescan":
@@ -179,6 +186,11 @@ function formatText(event: RunEvent, paint: (word: string) => string): string {
       return `${event.listener} ${paint("FAULT")}, trying again in ${seconds(event.retryInMs)}: ` +
         event.message.replaceAll("\n", "\n    ") + "\n";
   }
+}
+
+/** Who paused a listener, where, since when and why. */
+function pauseText(pause: { since: string; by: string; host: string; reason: string | null }): string {
+  return `by ${pause.by} on ${pause.host} since ${pause.since}${pause.reason === null ? "" : `: ${pause.reason}`}`;
 }
 
 function seconds(ms: number): string {

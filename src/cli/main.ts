@@ -5,6 +5,9 @@ import { suggest } from "./_options.ts";
 import { DISPATCH_HELP, dispatchCommand } from "./dispatch.ts";
 import { INSPECT_HELP, inspectCommand } from "./inspect.ts";
 import { PRUNE_HELP, pruneCommand } from "./prune.ts";
+import { PAUSE_HELP, pauseCommand } from "./pause.ts";
+import { RESUME_HELP, resumeCommand } from "./resume.ts";
+import { DISCARD_HELP, discardCommand } from "./discard.ts";
 import { REQUEUE_HELP, requeueCommand } from "./requeue.ts";
 import { STATUS_HELP, statusCommand } from "./status.ts";
 import type { CliIo } from "./_io.ts";
@@ -75,6 +78,24 @@ const COMMANDS: readonly Command[] = [
     run: requeueCommand,
     help: REQUEUE_HELP,
     synopses: [["<listener> <sequence>...|--all", "put tasks from error/ back into the inbox"]],
+  },
+  {
+    name: "pause",
+    run: pauseCommand,
+    help: PAUSE_HELP,
+    synopses: [["<listener> [--reason TEXT]", "take no new task of a listener until resumed"]],
+  },
+  {
+    name: "resume",
+    run: resumeCommand,
+    help: RESUME_HELP,
+    synopses: [["<listener>", "take a paused listener's tasks again"]],
+  },
+  {
+    name: "discard",
+    run: discardCommand,
+    help: DISCARD_HELP,
+    synopses: [["<listener> <sequence>... [--reason TEXT]", "move pending tasks to error/ (requeue undoes)"]],
   },
   {
     name: "prune",

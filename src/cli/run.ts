@@ -27,6 +27,8 @@ in its inbox once, in sequence order (PHP's worker:runner). A second runner of
 the same listener waits for the first to finish, then makes its own pass;
 after a second of waiting it names the holder's pid on stderr. From cron, use
 --no-wait (as flock -n): a run that finds another still running exits 75.
+A listener paused with 'hurah pause' is not worked: nothing is taken, the
+summary says who paused it, exit 0.
 
 Arguments:
   handler_name   the listener's name; its directory is <name>_listener
@@ -186,7 +188,8 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
           `${report.retried} to retry, ${report.quarantined} quarantined` +
           (report.failedAt !== undefined ? `; stopped at task ${report.failedAt} (FAILURE)` : "") +
           (report.waitingFor !== undefined ? `; waiting for ${report.waitingFor} to be complete` : "") +
-          (report.aborted ? "; interrupted" : "") + "\n",
+          (report.aborted ? "; interrupted" : "") +
+          (report.paused !== undefined ? `; paused by ${report.paused.by} (hurah resume ${id})` : "") + "\n",
       );
     }
   }

@@ -11,7 +11,8 @@ export const STATUS_HELP = `Usage: hurah status [listener...] [options]
 
 Reports on every listener under the event root (or on the listeners named,
 as product/created/image_scaler, or audit for the root type): its state
-(ok, failing at the task it stopped on, retrying), pending tasks and the age
+(ok, failing at the task it stopped on, retrying; paused, with who paused
+it, since when and why, after hurah pause), pending tasks and the age
 of the oldest, tasks in flight with their workers' leases, entries in error/,
 archived tasks and the last delivery. Reads only.
 
@@ -120,10 +121,20 @@ export function formatStatus(report: StatusReport): string {
     ])
   );
   if (claimed.length > 0) text += "\n" + formatTable(["IN FLIGHT", "FOR", "WORKER", "LEASE"], claimed, new Set([1]));
+  const paused = report.listeners.flatMap(({ listener, paused }) =>
+    paused === undefined ? [] : [[listener, paused.since, `${paused.by} on ${paused.host}`, paused.reason ?? "-"]]
+  );
+  if (paused.length > 0) text += "\n" + formatTable(["PAUSED", "SINCE", "BY", "REASON"], paused, new Set());
   return text;
 }
 
 function state(listener: ListenerStatus): string {
+  if (listener.paused !== undefined) return `paused${listener.state === "ok" ? "" : `, ${taskState(listener)}`}`;
+  return taskState(listener);
+}
+
+/** What the pending tasks say: failing, retrying or ok. */
+function taskState(listener: ListenerStatus): string {
   if (listener.state === "failing") return `failing at #${listener.failingAt}`;
   if (listener.state === "retrying" && listener.waiting > 0) return `retrying (${listener.waiting} waiting)`;
   return listener.state;

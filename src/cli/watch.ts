@@ -29,6 +29,8 @@ A thrown error or a timeout is retried like RETRY while maxAttempts()
 allows. A pass that stops on an unexpected error (FAULT) pauses that
 listener with backoff too; a task whose handler ran but that could not be
 moved on is not run again: the passes after the pause only retry its move.
+A listener paused with 'hurah pause' takes no new task (the running ones
+finish; logged PAUSED) until 'hurah resume' (logged RESUMED, within a second).
 
 On SIGTERM or SIGINT no new task is taken; the running one may finish
 within --grace, after which its AbortSignal fires (exec handlers are killed

@@ -30,6 +30,11 @@ export const Layout = {
   DISPATCH_LOCK: "dispatch.lock",
   /** Held (flock) by the runner working this listener. */
   RUN_LOCK: "run.lock",
+  /**
+   * Present while an operator has paused the listener (`hurah pause`): who,
+   * since when and why, as JSON. Runners take no new task while it is there.
+   */
+  PAUSED: "paused.json",
   /** Suffix of the note written beside a quarantined file in `error/`. */
   REASON_SUFFIX: ".reason.txt",
 } as const;

@@ -33,6 +33,22 @@ export interface InFlightTask {
   lease: LeaseState;
 }
 
+/**
+ * A listener paused by an operator (`hurah pause`, `pause()`): no runner takes
+ * a new task of it until it is resumed; dispatches still reach its inbox.
+ * (Not the pause of a watcher after FAILURE, which is the `failing` state.)
+ */
+export interface ListenerPause {
+  /** When it was paused, ISO 8601. */
+  since: string;
+  /** Who paused it: a user name, or `pid <pid>` when none was given. */
+  by: string;
+  /** On which host. */
+  host: string;
+  /** Why, as given; `null` when no reason was given. */
+  reason: string | null;
+}
+
 /** What `status()` reports about one listener. */
 export interface ListenerStatus {
   /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
@@ -73,6 +89,8 @@ export interface ListenerStatus {
   lastDelivery: string | null;
   /** The last sequence number issued (`tracking.json`'s `sequence`), or `null`. */
   lastSequence: number | null;
+  /** Set while the listener is paused (`hurah pause`): who, since when and why; absent otherwise. */
+  paused?: ListenerPause;
   /** On a broker (NATS): what its consumer says; absent on files. */
   broker?: BrokerListenerStatus;
 }

@@ -33,7 +33,7 @@ pre { background: var(--panel); border: 1px solid var(--line); padding: .7em; ov
 .state { font-weight: 600; }
 .state.ok { color: var(--ok); }
 .state.failing { color: var(--bad); }
-.state.retrying, .warn { color: var(--warn); }
+.state.retrying, .state.paused, .warn { color: var(--warn); }
 .muted { color: var(--muted); }
 .chart { display: block; }
 .chart .handled { fill: none; stroke: var(--ok); stroke-width: 1.5; }

@@ -138,7 +138,7 @@ function stateCell(
     ? html`<span class="state retrying">retrying${listener.waiting > 0 ? ` (${listener.waiting} waiting)` : ""}</span>`
     : html`<span class="state ok">ok</span>`;
   const lost = listener.inFlight.filter((task) => task.lease !== "live").length;
-  return html`${state}${
+  return html`${pausedBadge(listener)}${state}${
     lost > 0
       ? html`
         <span class="warn">${lost} lost</span>
@@ -204,6 +204,16 @@ export interface ListenerView {
   rates: readonly RatePoint[];
 }
 
+/** An operator's pause (`hurah pause`), apart from the state of the tasks; nothing when not paused. */
+function pausedBadge(listener: ListenerStatus): SafeHtml | string {
+  const { paused } = listener;
+  if (paused === undefined) return "";
+  const title = `by ${paused.by} on ${paused.host} since ${paused.since}${paused.reason ? `: ${paused.reason}` : ""}`;
+  return html`
+    <span class="state paused" title="${title}">paused</span>
+  `;
+}
+
 /** A listener: pending tasks, in flight, recent errors with their failure records, and the actions. */
 export function listenerPage(frame: Frame, view: ListenerView): string {
   const { status } = view;
@@ -211,6 +221,7 @@ export function listenerPage(frame: Frame, view: ListenerView): string {
   const cards = html`<div class="cards">${
     [
       ["state", status.state === "failing" ? `failing at #${status.failingAt}` : status.state],
+      ...(status.paused ? [["paused", `since ${status.paused.since} by ${status.paused.by}`]] : []),
       ["pending", status.pending],
       ["in flight", status.inFlight.length],
       ["errors", status.errors],

@@ -5,8 +5,9 @@
  */
 import { toError } from "../errors.ts";
 import type { Listener } from "../protocol/listener_id.ts";
-import { emptyReport, type PassFindings, type RunEvent, type RunReport } from "./report.ts";
-import { INCOMPLETE_RECHECK_MS, type ListenerLoop } from "./_loop.ts";
+import type { ListenerPause } from "../protocol/listener_status.ts";
+import { emptyReport, type PassFindings, pauseEvent, type RunEvent, type RunReport } from "./report.ts";
+import { INCOMPLETE_RECHECK_MS, type ListenerLoop, PAUSE_RECHECK_MS } from "./_loop.ts";
 import { sleep, Wakeup } from "./_wakeup.ts";
 
 /** How often a watcher applies the archive retention (`archive: { keepMs }`). */
@@ -27,6 +28,8 @@ export class ListenerWorker {
   readonly report: RunReport;
   /** What the last pass found. */
   findings: PassFindings = {};
+  /** The operator's pause the last pass found, if any: logged when found and when it ends. */
+  #pause: ListenerPause | undefined;
   #maintainedAt = -Infinity;
   #expiredAt = -Infinity;
 
@@ -68,7 +71,8 @@ export class ListenerWorker {
       }
       faults = 0;
       if (this.report.aborted || stop.aborted) return;
-      const { failedAt, waitingFor, nextDueAt } = this.findings;
+      const { failedAt, waitingFor, nextDueAt, paused } = this.findings;
+      this.#notePause(paused);
       if (failedAt !== undefined) {
         const retryInMs = this.settings.failureDelay(++failures);
         this.settings.onEvent({
@@ -82,10 +86,22 @@ export class ListenerWorker {
       }
       failures = 0;
       let timeout = this.settings.rescanIntervalMs;
+      if (paused !== undefined) timeout = Math.min(timeout, PAUSE_RECHECK_MS);
       if (waitingFor !== undefined) timeout = Math.min(timeout, INCOMPLETE_RECHECK_MS);
       if (nextDueAt !== undefined) timeout = Math.min(timeout, Math.max(0, nextDueAt - this.settings.now().getTime()));
       await this.wakeup.wait(timeout, stop);
     }
+  }
+
+  /** Logs a pause when a pass first finds it (or finds it replaced), and its end when a pass no longer does. */
+  #notePause(paused: ListenerPause | undefined): void {
+    const { id } = this.listener;
+    if (paused !== undefined && paused.since !== this.#pause?.since) {
+      this.settings.onEvent(pauseEvent("pause", id, paused));
+    } else if (paused === undefined && this.#pause !== undefined) {
+      this.settings.onEvent(pauseEvent("resume", id, this.#pause));
+    }
+    this.#pause = paused;
   }
 
   /**
@@ -113,6 +129,8 @@ export class ListenerWorker {
       this.#expiredAt = now;
       await queue.expire(this.settings.keepArchiveMs);
     }
+    // A resume is logged before the tasks it lets through, not after the pass that handles them.
+    if (this.#pause !== undefined && await queue.paused() === null) this.#notePause(undefined);
     this.findings = await this.loop.pass(this.report);
     return true;
   }

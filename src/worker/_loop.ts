@@ -10,6 +10,9 @@ import type { Step, TaskRunner } from "./_task_runner.ts";
 /** How long a half-written inbox file is left alone (parallel mode) before it is looked at again. */
 export const INCOMPLETE_RECHECK_MS = 250;
 
+/** How often a watcher looks whether a paused listener was resumed. */
+export const PAUSE_RECHECK_MS = 1000;
+
 /** One listener's queue and runner, worked pass after pass. */
 export class ListenerLoop<T extends TakenTask = TakenTask> {
   constructor(
@@ -21,7 +24,7 @@ export class ListenerLoop<T extends TakenTask = TakenTask> {
   /**
    * Handles every due task once, adding the counts to `report`, and returns
    * what the pass found. Ordered mode handles one task at a time and ends at
-   * a FAILURE, at a half-written file and on the signal; parallel mode
+   * a FAILURE, at a half-written file, at a pause and on the signal; parallel mode
    * handles up to `concurrency` at once, stops taking after a FAILURE or on
    * the signal, and waits for the tasks in progress.
    */
@@ -49,6 +52,12 @@ export class ListenerLoop<T extends TakenTask = TakenTask> {
       while (!stopped()) {
         while (running.size >= this.concurrency && !stopped()) await waitForSlot();
         if (stopped()) break;
+        // Before every take (an operator's pause stops new work within one task); running tasks finish.
+        const paused = await this.queue.paused();
+        if (paused !== null) {
+          findings.paused = paused;
+          break;
+        }
         const take = await this.queue.take(this.concurrency - running.size, hooks);
         if (take.backlog !== undefined) {
           this.runner.settings.onEvent({ type: "backlog", listener: this.runner.listener.id, pending: take.backlog });

@@ -1,6 +1,7 @@
 /** What a worker reports: the events of a pass, for logs, and what a pass did. */
 import type { Registration } from "../backend/port.ts";
 import type { Listener } from "../protocol/listener_id.ts";
+import type { ListenerPause } from "../protocol/listener_status.ts";
 import type { Fate } from "../protocol/transition.ts";
 
 /** Something that happened during a pass, for logs. */
@@ -83,6 +84,26 @@ export type RunEvent =
   }
   | {
     /**
+     * `pause`: a runner found the listener paused by an operator (`hurah
+     * pause`), and takes no new task until it is resumed. `resume`: a
+     * watcher found it resumed (`hurah resume`), and takes tasks again; the
+     * fields are those of the pause that ended. (`paused` is the pause of a
+     * watcher after FAILURE.)
+     */
+    type: "pause" | "resume";
+    /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */
+    listener: string;
+    /** When it was paused, ISO 8601. */
+    since: string;
+    /** Who paused it. */
+    by: string;
+    /** On which host. */
+    host: string;
+    /** Why, or `null`. */
+    reason: string | null;
+  }
+  | {
+    /**
      * A watched listener's pass stopped on an unexpected error (the file
      * system refused a move, a state directory was replaced by a file...).
      * That listener pauses and tries again after `retryInMs`; the others go
@@ -146,10 +167,17 @@ export interface RunReport {
   aborted: boolean;
   /** When the earliest task waiting for a retry delay is due (epoch ms). */
   nextDueAt?: number;
+  /** Set when the pass found the listener paused by an operator (`hurah pause`) and took no further task. */
+  paused?: ListenerPause;
 }
 
 /** What a pass found, apart from its counts: set anew by every pass. */
-export type PassFindings = Pick<RunReport, "failedAt" | "waitingFor" | "nextDueAt">;
+export type PassFindings = Pick<RunReport, "failedAt" | "waitingFor" | "nextDueAt" | "paused">;
+
+/** The event of a pause found (`pause`) or found ended (`resume`). */
+export function pauseEvent(type: "pause" | "resume", listener: string, pause: ListenerPause): RunEvent {
+  return { type, listener, since: pause.since, by: pause.by, host: pause.host, reason: pause.reason };
+}
 
 /** The event of a listener registered anew. */
 export function registered(listener: Listener, registration: Registration): RunEvent {

@@ -2,7 +2,7 @@ import { connect } from "../backend/connect.ts";
 import type { Backend } from "../backend/port.ts";
 import { checkListener } from "../protocol/listener_id.ts";
 import { toHandler } from "./handler.ts";
-import { emptyReport, registered, type RunReport } from "./report.ts";
+import { emptyReport, pauseEvent, registered, type RunReport } from "./report.ts";
 import { DEFAULTS, openOptions, resolveSettings } from "./_settings.ts";
 import { ListenerLoop } from "./_loop.ts";
 import { TaskRunner } from "./_task_runner.ts";
@@ -21,6 +21,10 @@ export type { RunOptions } from "./options.ts";
  * first is finishing is handled by the second. That wait says on stderr
  * after a second who it waits for (`onLockWait`), and ends at
  * `lockTimeoutMs` or when `signal` aborts.
+ *
+ * A listener paused by an operator (`pause()`, `hurah pause`) is not
+ * worked: the pass takes no task (or none after the one it was handling
+ * when the pause came), and the report's `paused` says who paused it.
  *
  * Requires `--allow-read` and `--allow-write` on the event root.
  *
@@ -69,6 +73,7 @@ export async function runOnce(root: string | Backend, options: RunOptions): Prom
     await queue.upkeep({ recover: (task, why) => runner.recover(report, task, why) });
     Object.assign(report, await new ListenerLoop(queue, runner, settings.concurrency).pass(report));
   }
+  if (report.paused !== undefined) settings.pass.onEvent(pauseEvent("pause", listener.id, report.paused));
   if (settings.keepArchiveMs !== undefined && report.archived > 0) await queue.expire(settings.keepArchiveMs);
   return report;
 }

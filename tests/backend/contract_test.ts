@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { deepEqual, equal, ok } from "node:assert/strict";
-import { Dispatcher, execHandler, runOnce, Task, type TaskContext, watch } from "../../mod.ts";
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
+import { Dispatcher, execHandler, NotSupportedError, runOnce, Task, type TaskContext, watch } from "../../mod.ts";
 import { join } from "node:path";
 import type { Backend } from "../../src/backend/port.ts";
 import { FileBackend } from "../../src/backend/file/backend.ts";
@@ -474,5 +474,33 @@ contract(
     equal((await runOnce(backend, { name: "requeued", eventType: "a", handler })).archived, 1);
     status = (await backend.operations.status()).listeners[0];
     deepEqual([status.errors, status.pending], [0, 0]);
+  },
+);
+
+contract(
+  "pause, resume and discard through the operations (files); NATS refuses them with NotSupportedError",
+  async ({ backend, kind }) => {
+    await register(backend, ["controlled", "a"]);
+    const dispatcher = new Dispatcher(backend);
+    for (let i = 1; i <= 3; i++) await dispatcher.dispatch("a", i);
+    const listener = "a/controlled";
+    if (kind === "nats") {
+      await rejects(backend.operations.pause({ listener, reason: "x" }), NotSupportedError);
+      await rejects(backend.operations.resume({ listener }), NotSupportedError);
+      await rejects(backend.operations.discard({ listener, sequences: [1] }), NotSupportedError);
+      return;
+    }
+    const { paused } = await backend.operations.pause({ listener, reason: "fixing", by: "test" });
+    const handler = (context: TaskContext) => context.payload === 1 ? Task.FAILURE : Task.SUCCESS;
+    const held = await runOnce(backend, { name: "controlled", eventType: "a", handler });
+    deepEqual([held.handled, held.paused], [0, paused]);
+    deepEqual((await backend.operations.status()).listeners[0].paused, paused);
+    deepEqual((await backend.operations.resume({ listener })).resumed, paused);
+    const blocked = await runOnce(backend, { name: "controlled", eventType: "a", handler });
+    equal(blocked.failedAt, 1);
+    deepEqual((await backend.operations.discard({ listener, sequences: [1], by: "test" })).discarded, [1]);
+    equal((await runOnce(backend, { name: "controlled", eventType: "a", handler })).archived, 2);
+    const status = (await backend.operations.status()).listeners[0];
+    deepEqual([status.errors, status.pending, status.paused], [1, 0, undefined]);
   },
 );

@@ -1,7 +1,7 @@
 /** The dashboard's pages, actions and security, through `Dashboard.handle()` (no socket), on a real event root. */
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
-import { Dispatcher, NotSupportedError, runOnce, Task, type TaskContext } from "../../mod.ts";
+import { Dispatcher, NotSupportedError, pause, runOnce, Task, type TaskContext } from "../../mod.ts";
 import { connect } from "../../src/backend/connect.ts";
 import { Dashboard, type DashboardOptions } from "../../src/serve/server.ts";
 import { escapeHtml } from "../../src/serve/_html.ts";
@@ -85,6 +85,18 @@ Deno.test("Dashboard: the listener page shows pending tasks, in flight with owne
   match(task.text, /class="timeline"/);
   match(task.text, /&quot;audit&quot;: &quot;throw&quot;/, "the payload, pretty-printed and escaped");
   equal((await get(board, "/task/audit/99")).status, 404);
+});
+
+Deno.test("Dashboard: a listener paused by an operator shows it, apart from its FAILURE state", async () => {
+  await using root = await tempRoot();
+  await buildOpsRoot(root.path);
+  await pause(root.path, { listener: "audit", reason: "fixing <the> relay", by: "alice" });
+  await using board = dashboard(root.path);
+  const page = await get(board, "/");
+  match(page.text, /<span class="state paused" title="by alice on [^"]+: fixing &lt;the&gt; relay">paused<\/span>/);
+  match(page.text, /failing at #5/, "the tasks' state is still shown");
+  equal(page.text.match(/class="state paused"/g)?.length, 1, "only the paused listener");
+  match((await get(board, "/listener/audit")).text, /<span class="muted">paused<\/span><b>since \S+ by alice<\/b>/);
 });
 
 Deno.test("Dashboard: path parameters go through the name checks: traversal is 400, unknown is 404", async () => {

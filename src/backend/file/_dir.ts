@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { UnsafePathError } from "../../errors.ts";
 import { Layout } from "../../protocol/layout.ts";
 import type { Claim, FileStore, ListenerRef } from "./file_store.ts";
-import { isAlreadyExists, isNotFound } from "./_fs.ts";
+import { isAlreadyExists, isNotFound, removeIfExists, writeFileSynced } from "./_fs.ts";
 
 /** `lstat`, or `undefined` when nothing is there. Never follows a link. */
 export async function lstatIfExists(path: string): Promise<Deno.FileInfo | undefined> {
@@ -90,4 +90,25 @@ export async function ensureStateDir(listenerDir: string, state: string): Promis
     await hasStateDir(listenerDir, state);
   }
   return join(listenerDir, state);
+}
+
+/**
+ * Replaces `path`, a name this process owns in a listener directory, with
+ * `text`: staged in `tmp/` (fsynced when `durable`), then renamed over it.
+ */
+export async function replaceOwnFile(
+  store: FileStore,
+  listener: ListenerRef,
+  path: string,
+  text: string,
+  durable: boolean,
+): Promise<void> {
+  await ensureStateDir(listener.dir, Layout.TMP);
+  const staged = store.stagingPath(listener, "rewrite");
+  try {
+    await writeFileSynced(staged, text, durable);
+    await Deno.rename(staged, path);
+  } finally {
+    removeIfExists(staged);
+  }
 }

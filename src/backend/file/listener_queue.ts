@@ -11,6 +11,8 @@ import type { FileStore, ListenerRef } from "./file_store.ts";
 import { judgeLease, Lease, leaseOwners, type LeaseVerdict, removeLease } from "./lease.ts";
 import type { ListenerQueue, OpenOptions, Take, TakeHooks } from "../port.ts";
 import { prune } from "./prune.ts";
+import { readPause } from "./pause.ts";
+import type { ListenerPause } from "../../protocol/listener_status.ts";
 import { FileTaskQueue, type TaskSpot } from "./task_queue.ts";
 
 /** Staging files older than this were left by killed processes. */
@@ -47,6 +49,11 @@ abstract class FileListenerQueue extends FileTaskQueue {
     if (now - this.#sweptAt < TMP_SWEEP_INTERVAL_MS) return;
     this.#sweptAt = now;
     this.store.sweepTmp(this.listener, TMP_MAX_AGE_MS);
+  }
+
+  /** Its pause marker, `paused.json`: one `access(2)` when there is none. */
+  paused(): Promise<ListenerPause | null> {
+    return Promise.resolve(readPause(this.listener.dir));
   }
 
   async expire(olderThanMs: number): Promise<void> {

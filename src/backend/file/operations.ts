@@ -1,20 +1,28 @@
-/** The file backend's {@linkcode Operations}: the functions of `status.ts`, `inspect.ts`, `requeue.ts`, `prune.ts`, `task_list.ts` and `listeners.ts` on one root. */
+/** The file backend's {@linkcode Operations}: the functions of `status.ts`, `inspect.ts`, `requeue.ts`, `prune.ts`, `pause.ts`, `discard.ts`, `task_list.ts` and `listeners.ts` on one root. */
 import type { Listener } from "../../protocol/listener_id.ts";
 import type { StatusReport } from "../../protocol/listener_status.ts";
 import type {
+  DiscardOptions,
+  DiscardReport,
   InspectOptions,
   Operations,
+  PauseOptions,
+  PauseReport,
   PruneOptions,
   PruneReport,
   RequeueOptions,
   RequeueReport,
+  ResumeOptions,
+  ResumeReport,
   StatusOptions,
   TaskInspection,
   TaskList,
   TaskListOptions,
 } from "../operations.ts";
+import { discard } from "./discard.ts";
 import { inspectTask } from "./inspect.ts";
 import { findListener, listListeners } from "./listeners.ts";
+import { pause, resume } from "./pause.ts";
 import { prune } from "./prune.ts";
 import { requeue } from "./requeue.ts";
 import { scanStatus } from "./status.ts";
@@ -50,6 +58,18 @@ export class FileOperations implements Operations {
 
   prune(options: PruneOptions): Promise<PruneReport> {
     return prune(this.root, options);
+  }
+
+  pause(options: PauseOptions): Promise<PauseReport> {
+    return pause(this.root, options);
+  }
+
+  resume(options: ResumeOptions): Promise<ResumeReport> {
+    return resume(this.root, options);
+  }
+
+  discard(options: DiscardOptions): Promise<DiscardReport> {
+    return discard(this.root, { durable: this.defaults.durable, ...options });
   }
 
   tasks(options: TaskListOptions): Promise<TaskList> {

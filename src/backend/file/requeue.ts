@@ -5,8 +5,8 @@ import { listenerId } from "../../protocol/listener_id.ts";
 import { decodeTask, encodeTask, requeuedTask, sequenceOf, type TaskRecord } from "../../protocol/task_file.ts";
 import { FileStore, type ListenerRef } from "./file_store.ts";
 import { findListener } from "./listeners.ts";
-import { ensureStateDir, isReasonNote, listClaims, lstatIfExists, readStateDir } from "./_dir.ts";
-import { isAlreadyExists, isNotFound, readTextIfExists, syncDir, writeFileSynced } from "./_fs.ts";
+import { ensureStateDir, isReasonNote, listClaims, lstatIfExists, readStateDir, replaceOwnFile } from "./_dir.ts";
+import { isAlreadyExists, isNotFound, readTextIfExists, syncDir } from "./_fs.ts";
 import type { RequeueOptions, RequeueRefusal, RequeueReport } from "../operations.ts";
 
 export type { RequeueOptions, RequeueRefusal, RequeueReport } from "../operations.ts";
@@ -147,16 +147,7 @@ async function requeueOne(context: Context, sequence: number, report: RequeueRep
     worker: context.worker,
     time: context.now(),
   });
-  await ensureStateDir(ref.dir, Layout.TMP);
-  const staged = context.store.stagingPath(ref, "requeue");
-  try {
-    await writeFileSynced(staged, encodeTask(requeued), context.durable);
-    await Deno.rename(staged, ownPath);
-  } finally {
-    await Deno.remove(staged).catch((error) => {
-      if (!isNotFound(error)) throw error;
-    });
-  }
+  await replaceOwnFile(context.store, ref, ownPath, encodeTask(requeued), context.durable);
   const takenNow = await numberTaken(context.store, ref, file);
   if (takenNow !== undefined) {
     refuse(`${takenNow} appeared meanwhile; ${await putBack(context, ownPath, file)} (with its REQUEUED record)`);

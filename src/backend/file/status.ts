@@ -5,6 +5,7 @@ import { listenerId } from "../../protocol/listener_id.ts";
 import {
   type InFlightTask,
   type LeaseState,
+  type ListenerPause,
   type ListenerStatus,
   type StatusReport,
   summarizePending,
@@ -18,6 +19,7 @@ import {
 } from "../../protocol/task_file.ts";
 import { FileStore, type ListenerRef } from "./file_store.ts";
 import { findListener, listListeners } from "./listeners.ts";
+import { readPause } from "./pause.ts";
 import { arrivedAt, isReasonNote, listClaims, lstatIfExists, readStateDir } from "./_dir.ts";
 import { Listings } from "./_listings.ts";
 import { isNotFound, readRegularFile, readTextIfExists, type RegularFileRead } from "./_fs.ts";
@@ -28,8 +30,8 @@ export type { StatusOptions } from "../operations.ts";
 /**
  * Reports on every listener of an event root: pending tasks and how old the
  * oldest is, tasks in flight with their owners' leases, errors, archived
- * tasks, the last delivery, and whether the listener is stopped on FAILURE
- * or retrying. Reads only: nothing is written, locked or moved.
+ * tasks, the last delivery, whether the listener is stopped on FAILURE
+ * or retrying, and whether an operator paused it (`paused`). Reads only: nothing is written, locked or moved.
  *
  * Requires `--allow-read` on the event root.
  *
@@ -143,7 +145,14 @@ async function listenerStatus(
     archived,
     lastDelivery: typeof tracking?.last === "string" ? tracking.last : null,
     lastSequence: tracking?.sequence ?? null,
+    ...pausedField(ref.dir),
   };
+}
+
+/** `paused` when the listener is paused (`hurah pause`); nothing otherwise, as before pausing existed. */
+function pausedField(dir: string): { paused?: ListenerPause } {
+  const paused = readPause(dir);
+  return paused === null ? {} : { paused };
 }
 
 /** A task file's record; `undefined` when it is not one; `"gone"` when it vanished meanwhile. */

@@ -11,14 +11,20 @@ import { decodeState, firstRecord, HEADER } from "./_message.ts";
 import { type Listener, parseListenerId } from "../../protocol/listener_id.ts";
 import type { ListenerStatus, StatusReport } from "../../protocol/listener_status.ts";
 import type {
+  DiscardOptions,
+  DiscardReport,
   FoundTask,
   InspectOptions,
   ListenerPrune,
   Operations,
+  PauseOptions,
+  PauseReport,
   PruneOptions,
   PruneReport,
   RequeueOptions,
   RequeueReport,
+  ResumeOptions,
+  ResumeReport,
   StatusOptions,
   TaskInspection,
   TaskList,
@@ -370,6 +376,34 @@ export class NatsOperations implements Operations {
    * least `olderThanMs` ago (one subject each in `HURAH_ERR_1`). There is no
    * archive on NATS: `archive` counts 0.
    */
+  /** Not offered yet: the workers would need a shared pause flag to check before each pull (a KV entry). */
+  pause(_options: PauseOptions): Promise<PauseReport> {
+    return Promise.reject(
+      new NotSupportedError("pausing a listener", "the NATS backend (yet)", "stop its workers instead"),
+    );
+  }
+
+  /** Not offered yet, as `pause`. */
+  resume(_options: ResumeOptions): Promise<ResumeReport> {
+    return Promise.reject(new NotSupportedError("resuming a listener", "the NATS backend (yet)"));
+  }
+
+  /**
+   * Not offered yet: a pending message is discarded by fetching it through
+   * the listener's consumer, publishing its error record and terminating it,
+   * which an ordered consumer (one message pending at a time) only hands to
+   * the worker holding it.
+   */
+  discard(_options: DiscardOptions): Promise<DiscardReport> {
+    return Promise.reject(
+      new NotSupportedError(
+        "discarding a pending task",
+        "the NATS backend (yet)",
+        "a handler that returns INVALID for it sends it to the errors",
+      ),
+    );
+  }
+
   /** Not offered yet: a stream is not listed as a directory is (`inspect` finds one task, `status` counts them). */
   tasks(_options: TaskListOptions): Promise<TaskList> {
     return Promise.reject(

@@ -144,6 +144,11 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     return Promise.resolve();
   }
 
+  /** Never: the NATS backend cannot pause a listener yet (`pause` is not supported). */
+  paused(): Promise<null> {
+    return Promise.resolve(null);
+  }
+
   startPass(): void {
     this.#seen = new Set();
     this.#firstTake = true;
