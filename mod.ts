@@ -58,6 +58,7 @@ export { listenerId, parseListenerId } from "./src/protocol/listener_id.ts";
 export type { Listener, ListenerName } from "./src/protocol/listener_id.ts";
 export type {
   BrokerListenerStatus,
+  DelayedStatus,
   InFlightTask,
   LeaseState,
   ListenerState,

@@ -24,6 +24,7 @@ import {
 import { Layout } from "../../protocol/layout.ts";
 import { parseEventType } from "../../protocol/names.ts";
 import { encodeNewTask, formatDelivery } from "../../protocol/task_file.ts";
+import type { DelayedStatus } from "../../protocol/listener_status.ts";
 import type { DueDelivery, ScheduledEvent, ScheduleEvent, WaitOptions } from "../port.ts";
 import { ensureStateDir, lstatIfExists } from "./_dir.ts";
 import { isNotFound, lockFile, readTextIfExists, removeIfExists, syncDir, writeFileSynced } from "./_fs.ts";
@@ -33,12 +34,23 @@ import type { FileStore, ListenerRef } from "./file_store.ts";
 /** The most delayed events one pass delivers; the rest wait for the next pass, at once. */
 const PASS_LIMIT = 512;
 
-/** What the delayed events of a root look like, for `hurah status`. */
-export interface DelayedSummary {
-  /** Delayed events waiting (due ones not delivered yet included). */
-  waiting: number;
-  /** When the first of them is due, ISO 8601; `null` when none waits. */
-  nextDueAt: string | null;
+/**
+ * How many delayed events wait under a root, and when the first is due;
+ * `undefined` when none waits. Reads no delayed file (the names say it).
+ */
+export async function delayedStatus(root: string): Promise<DelayedStatus | undefined> {
+  const dir = join(root, DelayedLayout.DIR);
+  const info = await lstatIfExists(dir);
+  if (info === undefined || !info.isDirectory) return undefined;
+  let waiting = 0;
+  let first = Infinity;
+  for await (const entry of Deno.readDir(dir)) {
+    const due = entry.isFile ? dueOfFileName(entry.name) : undefined;
+    if (due === undefined) continue;
+    waiting++;
+    first = Math.min(first, due);
+  }
+  return waiting === 0 ? undefined : { waiting, nextDueAt: new Date(first).toISOString() };
 }
 
 /** A due event of a pass, read. */
@@ -88,15 +100,6 @@ export class DelayedStore {
       notBefore: event.notBefore.toISOString(),
       location: join(this.dir, name),
     };
-  }
-
-  /** How many events wait, and when the first is due. Reads no file. */
-  async summary(): Promise<DelayedSummary> {
-    const info = await lstatIfExists(this.dir);
-    if (info === undefined || !info.isDirectory) return { waiting: 0, nextDueAt: null };
-    const { due } = this.#list(Infinity);
-    const first = due.length > 0 ? dueOfFileName(due[0])! : undefined;
-    return { waiting: due.length, nextDueAt: first === undefined ? null : new Date(first).toISOString() };
   }
 
   /**

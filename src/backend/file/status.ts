@@ -17,6 +17,7 @@ import {
   type TaskRecord,
 } from "../../protocol/task_file.ts";
 import { FileStore, type ListenerRef } from "./file_store.ts";
+import { delayedStatus } from "./delayed_store.ts";
 import { findListener, listListeners } from "./listeners.ts";
 import { arrivedAt, isReasonNote, listClaims, lstatIfExists, readStateDir } from "./_dir.ts";
 import { isNotFound, readRegularFile, readTextIfExists, type RegularFileRead } from "./_fs.ts";
@@ -59,7 +60,8 @@ export async function status(root: string, options: StatusOptions = {}): Promise
   const store = new FileStore(root);
   const listeners: ListenerStatus[] = [];
   for (const ref of refs) listeners.push(await listenerStatus(store, ref, now.getTime(), scanLimit));
-  return { root: resolve(root), time: now.toISOString(), listeners };
+  const delayed = await delayedStatus(root);
+  return { root: resolve(root), time: now.toISOString(), listeners, ...(delayed && { delayed }) };
 }
 
 async function listenerStatus(
