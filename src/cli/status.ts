@@ -99,9 +99,11 @@ function checkSummary(report: StatusReport, violations: Violation[]): string {
 
 /** The status report as a table, then the tasks in flight. */
 export function formatStatus(report: StatusReport): string {
-  const delayed = report.delayed === undefined ? "" : `\nDelayed: ${report.delayed.waiting} ${
-    report.delayed.waiting === 1 ? "event" : "events"
-  } waiting, the next due ${report.delayed.nextDueAt} (${dueIn(report)}).\n`;
+  const delayed = report.delayed === undefined
+    ? ""
+    : `\nDelayed: ${report.delayed.waiting} ${
+      report.delayed.waiting === 1 ? "event" : "events"
+    } waiting, the next due ${report.delayed.nextDueAt} (${dueIn(report)}).\n`;
   return formatListeners(report) + delayed;
 }
 
