@@ -78,7 +78,10 @@ Deno.test("hurah dispatch --delay and --at schedule the event outside every inbo
   }
   const [delay, at, past, json, ...bad] = results;
   for (const result of [delay, at, past, json]) equal(result.code, 0, result.stderr);
-  match(delay.stdout, /^scheduled [0-9a-f-]{36} \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+\/\.hurah\/delayed\/\S+\.json\n$/);
+  match(
+    delay.stdout,
+    /^scheduled [0-9a-f-]{36} \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+\/\.hurah\/delayed\/\S+\.json\n$/,
+  );
   match(at.stdout, / 2099-12-24T17:00:00\.000Z /);
   match(past.stderr, /--at 2001-01-01T00:00:00Z is .* ago; the event is due at once/);
   const scheduled = JSON.parse(json.stdout);
