@@ -202,6 +202,7 @@ try {
   for (const name of phpAvailable ? ["hurah", "php"] : ["hurah"]) {
     const dir = join(root, EVENT_TYPE, `${name}_listener`);
     const counts = new Map<string, number>();
+    const deliveryLateness: number[] = [];
     for (const state of [Layout.INBOX, Layout.ARCHIVE, Layout.ERROR]) {
       for (
         const entry of (() => {
@@ -214,10 +215,18 @@ try {
       ) {
         const match = /^(\d+)\.json$/.exec(entry.name);
         if (!match) continue;
-        const id = decodeTask(Deno.readTextFileSync(join(dir, state, entry.name)), Number(match[1])).event_id as string;
+        const path = join(dir, state, entry.name);
+        const task = decodeTask(Deno.readTextFileSync(path), Number(match[1]));
+        const id = task.event_id as string;
+        deliveryLateness.push(Deno.statSync(path).mtime!.getTime() - (task.payload as { t: number }).t);
         counts.set(id, (counts.get(id) ?? 0) + 1);
       }
     }
+    const delivered = deliveryLateness.sort((a, b) => a - b);
+    console.log(
+      `${name} listener: delivery lateness ms (task file written - notBefore): p50 ${percentile(delivered, 0.5)}, ` +
+        `p99 ${percentile(delivered, 0.99)}, max ${delivered.at(-1)}`,
+    );
     const twice = [...counts.values()].filter((count) => count > 1).length;
     const missing = [...eventIds].filter((id) => !counts.has(id)).length;
     console.log(`${name} listener: ${counts.size} events delivered, ${twice} twice, ${missing} missing`);

@@ -191,72 +191,65 @@ export class DelayedStore {
       }
       events.push({ name, record, segments });
     }
+    const byListener = new Map<string, { listener: ListenerRef; key: string; events: DueEvent[] }>();
+    const listenersOf = new Map<string, ListenerRef[]>();
+    for (const event of events) {
+      let listeners = listenersOf.get(event.record.eventType);
+      if (listeners === undefined) {
+        listenersOf.set(event.record.eventType, listeners = this.#store.listenersFor(event.segments));
+      }
+      for (const listener of listeners) {
+        let group = byListener.get(listener.dir);
+        if (group === undefined) {
+          const key = relative(this.#store.root, listener.dir);
+          byListener.set(listener.dir, group = { listener, key, events: [] });
+        }
+        group.events.push(event);
+      }
+    }
+    // Every listener not begun yet is begun at once, with the number its tasks of this pass will be past: one flush
+    // before the first link. (A `done` line needs none: lost, the next pass finds the tasks by their event ids.)
+    const began: JournalLine[] = [...byListener.values()]
+      .filter((group) => journal?.listeners.get(group.key) === undefined)
+      .map((group) => ({ began: group.key, after: readTracking(group.listener.dir)?.sequence ?? 0 }));
     const journalPath = join(this.dir, DelayedLayout.JOURNAL);
-    const log = journal === undefined
-      ? await this.#startJournal(journalPath, events.map((event) => event.name))
-      : await this.#openJournal(journalPath);
+    const opening = [...(journal === undefined ? [{ events: events.map((event) => event.name) }] : []), ...began];
+    if (journal === undefined) {
+      await writeFileSynced(journalPath, opening.map(encodeJournalLine).join(""), this.#durable);
+      if (this.#durable) await syncDir(this.dir);
+    }
+    const log = Deno.openSync(journalPath, { append: true });
     let deliveries = 0;
     try {
-      const byListener = new Map<string, { listener: ListenerRef; events: DueEvent[] }>();
-      const listenersOf = new Map<string, ListenerRef[]>();
-      for (const event of events) {
-        let listeners = listenersOf.get(event.record.eventType);
-        if (listeners === undefined) {
-          listenersOf.set(event.record.eventType, listeners = this.#store.listenersFor(event.segments));
-        }
-        for (const listener of listeners) {
-          let group = byListener.get(listener.dir);
-          if (group === undefined) byListener.set(listener.dir, group = { listener, events: [] });
-          group.events.push(event);
-        }
+      if (journal !== undefined && began.length > 0) {
+        writeAll(log, opening.map(encodeJournalLine).join(""));
+        if (this.#durable) await log.sync();
       }
-      for (const { listener, events: mine } of byListener.values()) {
-        const key = relative(this.#store.root, listener.dir);
-        const began = journal?.listeners.get(key);
-        if (began === "done") continue;
+      for (const { listener, key, events: mine } of byListener.values()) {
+        const after = journal?.listeners.get(key);
+        if (after === "done") continue;
         let todo = mine;
-        if (began === undefined) {
-          await log.write({ began: key, after: readTracking(listener.dir)?.sequence ?? 0 });
-        } else {
-          const found = eventIdsPast(listener.dir, began, new Set(mine.map((event) => event.record.eventId)));
+        if (after !== undefined) {
+          const found = eventIdsPast(listener.dir, after, new Set(mine.map((event) => event.record.eventId)));
           todo = mine.filter((event) => !found.has(event.record.eventId));
         }
         if (todo.length > 0) {
+          const delivery = formatDelivery(this.#now());
           const builds = todo.map(({ record }) => (sequence: number) =>
-            encodeNewTask(record.payloadJson, sequence, formatDelivery(this.#now()), record.eventType, record.eventId)
+            encodeNewTask(record.payloadJson, sequence, delivery, record.eventType, record.eventId)
           );
-          deliveries += (await this.#store.deliver(listener, builds, formatDelivery(this.#now()))).length;
+          deliveries += (await this.#store.deliver(listener, builds, delivery)).length;
         }
-        await log.write({ done: key });
+        writeAll(log, encodeJournalLine({ done: key }));
       }
     } finally {
       log.close();
     }
     for (const event of events) removeIfExists(join(this.dir, event.name));
+    // Flushed before the journal goes: delayed files back after a power loss, with no journal, would be delivered again.
     if (this.#durable) await syncDir(this.dir);
     removeIfExists(journalPath);
     return { events: events.length, deliveries };
-  }
-
-  /** Writes a new journal naming the pass's events (flushed when durable). */
-  async #startJournal(path: string, names: string[]): Promise<JournalWriter> {
-    await writeFileSynced(path, encodeJournalLine({ events: names }), this.#durable);
-    if (this.#durable) await syncDir(this.dir);
-    return await this.#openJournal(path);
-  }
-
-  /** Opens the journal to append to it. */
-  #openJournal(path: string): Promise<JournalWriter> {
-    const file = Deno.openSync(path, { append: true });
-    const durable = this.#durable;
-    return Promise.resolve({
-      async write(line: JournalLine) {
-        const bytes = new TextEncoder().encode(encodeJournalLine(line));
-        for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
-        if (durable) await file.sync();
-      },
-      close: () => file.close(),
-    });
   }
 
   /** Moves a delayed file that cannot be read to `error/`, with a reason file beside it. */
@@ -267,10 +260,10 @@ export class DelayedStore {
   }
 }
 
-/** Appends lines to a pass's journal. */
-interface JournalWriter {
-  write(line: JournalLine): Promise<void>;
-  close(): void;
+/** Writes all of `text` to `file`. */
+function writeAll(file: Deno.FsFile, text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
 }
 
 /**
