@@ -17,6 +17,13 @@ export const DELAYED_RELIST_MS = 250;
 const BUSY_RETRY_MS = 50;
 
 /**
+ * The shortest wait between two looks: events due within it are delivered
+ * together (one pass, one journal), instead of a pass and a listing of the
+ * waiting events per event when many come due close together.
+ */
+const COALESCE_MS = 50;
+
+/**
  * Delivers delayed events as they come due, until `stop` aborts. An error
  * is reported as a `delayed` event with its message and tried again with
  * backoff; the watcher goes on.
@@ -36,7 +43,7 @@ export async function deliverDelayed(
       if (result.events > 0) onEvent({ type: "delayed", events: result.events, deliveries: result.deliveries });
       if (result.busy) waitMs = BUSY_RETRY_MS;
       else if (result.nextDueAt !== undefined) {
-        waitMs = Math.min(waitMs, Math.max(0, result.nextDueAt - now().getTime()));
+        waitMs = Math.min(waitMs, Math.max(COALESCE_MS, result.nextDueAt - now().getTime()));
       }
     } catch (error) {
       waitMs = backoff(++failures, { capMs: 60_000 });
