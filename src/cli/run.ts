@@ -27,6 +27,8 @@ in its inbox once, in sequence order (PHP's worker:runner). A second runner of
 the same listener waits for the first to finish, then makes its own pass;
 after a second of waiting it names the holder's pid on stderr. From cron, use
 --no-wait (as flock -n): a run that finds another still running exits 75.
+Before its pass it delivers the delayed events of the root that are due
+('hurah dispatch --delay/--at', any event type).
 
 Arguments:
   handler_name   the listener's name; its directory is <name>_listener

@@ -29,6 +29,9 @@ A thrown error or a timeout is retried like RETRY while maxAttempts()
 allows. A pass that stops on an unexpected error (FAULT) pauses that
 listener with backoff too; a task whose handler ran but that could not be
 moved on is not run again: the passes after the pause only retry its move.
+Every watcher of a root also delivers the delayed events of the root
+('hurah dispatch --delay/--at', any event type) within about a second of
+their time, each exactly once however many watchers share the root.
 
 On SIGTERM or SIGINT no new task is taken; the running one may finish
 within --grace, after which its AbortSignal fires (exec handlers are killed
