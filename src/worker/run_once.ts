@@ -63,7 +63,8 @@ export async function runOnce(root: string | Backend, options: RunOptions): Prom
   if (registration.created) settings.pass.onEvent(registered(listener, registration));
   const wait = { signal: options.signal, timeoutMs: options.lockTimeoutMs, onWait: options.onLockWait };
   // Delayed events due now are delivered first (of any type: the run is their deliverer too).
-  const due = await backend.deliverDue(settings.pass.now(), wait);
+  // Waits as for the run lock while another process delivers (a watcher: milliseconds); --no-wait does not.
+  const due = await backend.deliverDue(settings.pass.now(), { ...wait, timeoutMs: wait.timeoutMs ?? Infinity });
   if (due.events > 0) settings.pass.onEvent({ type: "delayed", events: due.events, deliveries: due.deliveries });
   await using queue = await backend.open(listener, openOptions(settings, wait));
   const runner = new TaskRunner(queue, listener, handler, settings.pass);

@@ -42,6 +42,10 @@ export interface Watcher extends AsyncDisposable {
  * whose handler ran but whose move failed (a `TaskMoveError` fault) is not run
  * again: the passes after the pause only retry its move.
  *
+ * Every watcher also delivers the root's delayed events (`DispatchOptions.delay`,
+ * any event type) within about a second of their time, each exactly once
+ * however many watchers share the root.
+ *
  * A listener is worked in order, one task at a time, under its run lock
  * (taken per pass, so a `hurah run` of the same listener takes turns); with
  * its `concurrency` above 1, in parallel mode: that many tasks at once, each
