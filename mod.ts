@@ -34,6 +34,8 @@
 
 export { Dispatcher } from "./src/dispatcher.ts";
 export type { Delivery, DispatcherOptions, DispatchEvent } from "./src/dispatcher.ts";
+export type { DelayedDispatchOptions, DispatchOptions, ScheduledEvent } from "./src/dispatcher.ts";
+export type { Delay } from "./src/protocol/delayed.ts";
 export { runOnce } from "./src/worker/run_once.ts";
 export type { ArchivePolicy, RunEvent, RunOptions, RunReport } from "./src/worker/run_once.ts";
 export { Handler, toHandler } from "./src/worker/handler.ts";
@@ -56,6 +58,7 @@ export { listenerId, parseListenerId } from "./src/protocol/listener_id.ts";
 export type { Listener, ListenerName } from "./src/protocol/listener_id.ts";
 export type {
   BrokerListenerStatus,
+  DelayedStatus,
   InFlightTask,
   LeaseState,
   ListenerPause,
@@ -101,10 +104,12 @@ export {
 export type {
   ArchiveMode,
   Backend,
+  DueDelivery,
   ListenerQueue,
   OpenOptions,
   PublishEvent,
   Registration,
+  ScheduleEvent,
   Take,
   TakeHooks,
   TakenTask,

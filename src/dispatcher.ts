@@ -1,10 +1,11 @@
 import { connect } from "./backend/connect.ts";
-import type { Backend, Delivery, PublishEvent } from "./backend/port.ts";
+import type { Backend, Delivery, PublishEvent, ScheduledEvent } from "./backend/port.ts";
 import type { LockWait } from "./backend/wait.ts";
 import { InvalidNameError, PayloadError } from "./errors.ts";
 import { parseEventType } from "./protocol/names.ts";
 import { encodePayload, encodePhpJson } from "./protocol/php_json.ts";
 import { DEFAULT_MAX_TASK_SIZE, encodeNewTask, formatDelivery } from "./protocol/task_file.ts";
+import { type Delay, dueTime } from "./protocol/delayed.ts";
 
 /** The default of `DispatcherOptions.lockTimeoutMs`. */
 const DISPATCH_LOCK_TIMEOUT_MS = 30_000;
@@ -16,6 +17,31 @@ export interface DispatchEvent {
   /** Any JSON-representable data; when the property is absent, `null`. */
   payload?: unknown;
 }
+
+/** Options of one {@linkcode Dispatcher.dispatch}. */
+export interface DispatchOptions {
+  /**
+   * Deliver the event later: after this many milliseconds, or a duration
+   * text as the command line takes (`"500ms"`, `"90s"`, `"10m"`, `"2h"`,
+   * `"7d"`; a bare number in a text is seconds). It waits outside every
+   * inbox and is delivered, to the listeners of that moment, by a
+   * `watch()` or `runOnce()` (`hurah watch`, `hurah run`) once due;
+   * `dispatch()` then returns a `ScheduledEvent`. Not with `notBefore`.
+   * @default {undefined} delivered at once
+   */
+  delay?: Delay;
+  /**
+   * Deliver the event at this time, not before (as `delay`). A time in the
+   * past makes it due at once. Not with `delay`.
+   * @default {undefined} delivered at once
+   */
+  notBefore?: Date;
+}
+
+/** {@linkcode DispatchOptions} that delay the event: `delay` or `notBefore` given. */
+export type DelayedDispatchOptions = DispatchOptions & ({ delay: Delay } | { notBefore: Date });
+
+export type { ScheduledEvent } from "./backend/port.ts";
 
 /** An event whose type and payload were checked. */
 type CheckedEvent = Pick<PublishEvent, "eventType" | "segments" | "payloadJson">;
@@ -152,6 +178,38 @@ export class Dispatcher {
   }
 
   /**
+   * Schedules an event: it is delivered, like `dispatch()` without options
+   * does, once `delay` has passed or at `notBefore`, to the listeners of
+   * its type at that moment (so it gets its sequence numbers then). Until
+   * then it waits outside every inbox (files: in `<root>/.hurah/delayed/`),
+   * so no runner, PHP's included, sees it early. It is delivered by
+   * `watch()` (`hurah watch`, within about a second of its time) or by
+   * `runOnce()` (`hurah run`, at the start of its pass), exactly once
+   * however many of them share the root, also across a crash of any.
+   *
+   * @param eventType The event type, as `product/created`.
+   * @param payload Any JSON-representable data (give `null` for none).
+   * @param options `delay` or `notBefore` (one of them).
+   * @returns The scheduled event: `scheduled: true`, its id (the `event_id`
+   * of every task it becomes), when it is due and where it waits.
+   * @throws {RangeError} When both `delay` and `notBefore` are given, the
+   * delay is negative or not a duration, or the time is not a valid date
+   * before the year 10000; nothing is written then.
+   * @throws {InvalidNameError} When the event type is invalid.
+   * @throws {PayloadError} As for an immediate dispatch; nothing is written.
+   * @throws {UnsafePathError} When the root is missing, or a link or a file
+   * stands where `.hurah/delayed/` should be.
+   * @throws {NotSupportedError} On a backend that cannot keep events (NATS).
+   *
+   * @example Dispatching in ten minutes
+   * ```ts ignore
+   * import { Dispatcher } from "jsr:@hurah/events";
+   * const scheduled = await new Dispatcher("/var/lib/hurah").dispatch("mail/reminder", { user: 7 }, { delay: "10m" });
+   * console.log(`${scheduled.eventId} is due at ${scheduled.notBefore}`);
+   * ```
+   */
+  dispatch(eventType: string, payload: unknown, options: DelayedDispatchOptions): Promise<ScheduledEvent>;
+  /**
    * Delivers an event to every listener of its type, deepest level first,
    * then each parent, then the root. Each delivery is atomic and, unless
    * `durable` is off, on disk when this returns. No listener is not an
@@ -160,6 +218,7 @@ export class Dispatcher {
    * @param eventType The event type, as `product/created`.
    * @param payload Any JSON-representable data; when omitted, `null`. An
    * explicit `undefined` is refused, as JSON has none.
+   * @param options Nothing that delays it (see the other form for `delay` and `notBefore`).
    * @default {payload} null
    * @returns One delivery per listener reached.
    * @throws {InvalidNameError} When the event type is invalid.
@@ -186,10 +245,20 @@ export class Dispatcher {
    * for (const d of deliveries) console.log(d.listener, d.sequence);
    * ```
    */
-  async dispatch(eventType: string, payload?: unknown): Promise<Delivery[]> {
+  dispatch(eventType: string, payload?: unknown, options?: DispatchOptions): Promise<Delivery[]>;
+  async dispatch(
+    eventType: string,
+    payload?: unknown,
+    options: DispatchOptions = {},
+  ): Promise<Delivery[] | ScheduledEvent> {
     const segments = parseEventType(eventType);
     // Omitted means null; an explicit undefined (a missing field, usually) is refused like any other.
     const checked = this.#check(eventType, segments, arguments.length < 2 ? null : payload);
+    const now = this.#now();
+    const notBefore = dueTime(options.delay, options.notBefore, now);
+    if (notBefore !== undefined) {
+      return await this.#backend.schedule({ ...checked, eventId: crypto.randomUUID(), notBefore, scheduledAt: now });
+    }
     const [deliveries] = await this.#deliver([checked]);
     return deliveries;
   }

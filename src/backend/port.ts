@@ -35,6 +35,40 @@ export interface PublishEvent {
   delivery: string;
 }
 
+/** An event to keep until it is due ({@linkcode Backend.schedule}): checked and encoded as for a publish. */
+export interface ScheduleEvent extends Omit<PublishEvent, "delivery"> {
+  /** When it is due: it is published then, to the listeners of that moment. */
+  notBefore: Date;
+  /** When it was dispatched. */
+  scheduledAt: Date;
+}
+
+/** An event kept until it is due: what a delayed dispatch returns instead of deliveries. */
+export interface ScheduledEvent {
+  /** Always `true`: the event is scheduled, not delivered yet (deliveries have no such field). */
+  scheduled: true;
+  /** The event type. */
+  eventType: string;
+  /** The event's id: every task it becomes carries it as `event_id`. */
+  eventId: string;
+  /** When it is due, ISO 8601 in UTC with milliseconds. */
+  notBefore: string;
+  /** Where it waits, for people: its file under `<root>/.hurah/delayed/`. */
+  location: string;
+}
+
+/** What {@linkcode Backend.deliverDue} did. */
+export interface DueDelivery {
+  /** Delayed events published (each to the listeners of its type at that moment, maybe none). */
+  events: number;
+  /** Tasks written by them. */
+  deliveries: number;
+  /** When the next event still waiting is due (epoch ms), or `undefined` when none waits. */
+  nextDueAt?: number;
+  /** Another process was delivering (it holds the delivery lock): nothing was done. */
+  busy?: boolean;
+}
+
 /** What {@linkcode Backend.register} did. */
 export interface Registration {
   /** Whether the listener is new: it did not exist before. */
@@ -104,6 +138,19 @@ export interface Backend {
    * @throws {DeliveryError} When an error stops it after some deliveries (listed); before the first, the error itself.
    */
   publish(events: readonly PublishEvent[]): Promise<Delivery[][]>;
+  /**
+   * Keeps an event until `notBefore`, outside every listener's queue: no
+   * runner sees it before {@linkcode Backend.deliverDue} publishes it.
+   * @throws {NotSupportedError} On a backend that cannot keep events (NATS).
+   */
+  schedule(event: ScheduleEvent): Promise<ScheduledEvent>;
+  /**
+   * Publishes every kept event due at `now` (each exactly once, however many
+   * processes call this at once, also across a crash of any of them).
+   * `wait` says how long to wait while another process delivers
+   * (`timeoutMs` 0: not at all, `busy` then).
+   */
+  deliverDue(now: Date, wait?: WaitOptions): Promise<DueDelivery>;
   /** Registers a listener (creating what it needs), so that dispatches reach it from now on. */
   register(listener: Listener): Promise<Registration>;
   /** Opens a registered listener's queue for one worker; dispose of it with `await using`. */

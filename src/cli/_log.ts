@@ -73,7 +73,7 @@ export function commandOptions(values: Record<string, unknown>): Record<string, 
 /** Whether a quiet log leaves an event out: what went as it should. */
 function unremarkable(event: RunEvent): boolean {
   return (event.type === "task" && event.result === "SUCCESS") || event.type === "output" ||
-    event.type === "rescan" || event.type === "waiting";
+    event.type === "rescan" || event.type === "waiting" || (event.type === "delayed" && event.message === undefined);
 }
 
 /** Durations in JSON logs, to the microsecond. */
@@ -182,6 +182,12 @@ function formatText(event: RunEvent, paint: (word: string) => string): string {
       return `${event.listener} registered: handler ${JSON.stringify(event.name)} on event type ` +
         `${event.eventType === "" ? '"" (the root: every event)' : JSON.stringify(event.eventType)}, ` +
         `tasks arrive in ${event.location}\n`;
+    case "delayed":
+      if (event.message !== undefined) {
+        return `delayed events ${paint("FAULT")}, trying again in ${seconds(event.retryInMs ?? 0)}: ` +
+          event.message.replaceAll("\n", "\n    ") + "\n";
+      }
+      return `delayed events: ${event.events} due, ${event.deliveries} tasks delivered\n`;
     case "fault":
       return `${event.listener} ${paint("FAULT")}, trying again in ${seconds(event.retryInMs)}: ` +
         event.message.replaceAll("\n", "\n    ") + "\n";

@@ -1,4 +1,12 @@
-import { checkTaskSize, type Delivery, Dispatcher, type DispatcherOptions, type DispatchEvent } from "../dispatcher.ts";
+import {
+  checkTaskSize,
+  type DelayedDispatchOptions,
+  type Delivery,
+  Dispatcher,
+  type DispatcherOptions,
+  type DispatchEvent,
+} from "../dispatcher.ts";
+import { formatAge } from "../protocol/_age.ts";
 import { lockWaitFormatter } from "./_log.ts";
 import { DeliveryError, InvalidNameError, PayloadError } from "../errors.ts";
 import { parseEventType } from "../protocol/names.ts";
@@ -35,6 +43,17 @@ ${brokerHelp(17)}  --no-fsync     do not flush to disk before reporting (faster,
                  refuse a payload whose task file would be larger, as
                  16MiB (the default; runners quarantine larger files)
   --batch FILE   dispatch the events of a JSON-lines file (- for stdin)
+  --delay DURATION
+                 deliver the event later, as 10m, 90s, 2h or 1d: it waits in
+                 <root>/.hurah/delayed/, outside every inbox (no runner, PHP's
+                 included, sees it early), and a 'hurah watch' of the root
+                 delivers it, to the listeners of that moment, within about
+                 a second of its time ('hurah run' at the start of its pass).
+                 Prints: scheduled <event_id> <due time> <file>
+  --at TIME      deliver the event at TIME, ISO 8601 with a zone, as
+                 2026-12-24T18:00:00Z or 2026-12-24T19:00:00+01:00; a TIME in
+                 the past is due at once (said on stderr). Not with --delay
+                 nor --batch; not with --broker (NATS keeps no delayed events)
   --lock-timeout DURATION
                  how long to wait for a listener's dispatch lock that another
                  dispatcher holds (default 30s; a hold normally lasts about a
@@ -42,7 +61,8 @@ ${brokerHelp(17)}  --no-fsync     do not flush to disk before reporting (faster,
                  pid is named on stderr (event root only: refused with
                  --broker)
   --json         print the deliveries as a JSON array (with --batch: one
-                 array per event)
+                 array per event; with --delay or --at: the scheduled event
+                 as an object)
   -h, --help     show this help
 
 Exit codes: 0 delivered (or no listener: said on stderr), 1 an error (a
@@ -59,6 +79,8 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
     root: { type: "string" },
     ...BROKER_OPTIONS,
     batch: { type: "string" },
+    delay: { type: "string" },
+    at: { type: "string" },
     "lock-timeout": { type: "string" },
     "no-fsync": { type: "boolean", default: false },
     "max-task-size": { type: "string" },
@@ -69,7 +91,9 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
     io.stdout(DISPATCH_HELP);
     return 0;
   }
+  const delayed = delayOption(values, io);
   if (values.batch !== undefined) {
+    if (delayed !== undefined) throw new UsageError(`${delayed.flag} delays one event; it does not go with --batch`);
     if (positionals.length > 0) {
       throw new UsageError(`--batch takes its events from ${values.batch}; found arguments ${positionals.join(" ")}`);
     }
@@ -84,6 +108,18 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
   const place = dispatchPlace(values, io);
   await using opened = await openTarget(place);
   const dispatcher = new Dispatcher(opened.target, { ...dispatcherOptions(values, io), ...taskSizeOption(values) });
+  if (delayed !== undefined) {
+    let scheduled;
+    try {
+      scheduled = await dispatcher.dispatch(eventType, payload, delayed.options);
+    } catch (error) {
+      if (error instanceof RangeError) throw new UsageError(`${delayed.flag}: ${error.message}`);
+      throw error;
+    }
+    if (values.json) io.stdout(JSON.stringify(scheduled) + "\n");
+    else io.stdout(`scheduled ${scheduled.eventId} ${scheduled.notBefore} ${scheduled.location}\n`);
+    return 0;
+  }
   let deliveries: Delivery[];
   try {
     deliveries = await dispatcher.dispatch(eventType, payload);
@@ -107,6 +143,35 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
     );
   }
   return 0;
+}
+
+/**
+ * `--delay` or `--at` as `dispatch()` options, with the flag given; `undefined` without either.
+ * @throws {UsageError} For both, a bad duration or time, a time without a zone.
+ */
+function delayOption(
+  values: { delay?: string; at?: string },
+  io: CliIo,
+): { flag: string; options: DelayedDispatchOptions } | undefined {
+  if (values.delay !== undefined && values.at !== undefined) {
+    throw new UsageError("--delay and --at exclude each other; give one");
+  }
+  if (values.delay !== undefined) return { flag: "--delay", options: { delay: duration(values.delay, "--delay") } };
+  if (values.at === undefined) return undefined;
+  const text = values.at.trim();
+  const iso = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
+  const at = iso.test(text) ? new Date(text) : new Date(NaN);
+  if (Number.isNaN(at.getTime())) {
+    throw new UsageError(
+      `--at must be a time in ISO 8601 with a zone, as 2026-12-24T18:00:00Z or 2026-12-24T19:00:00+01:00, ` +
+        `found ${JSON.stringify(values.at)}`,
+    );
+  }
+  const agoMs = Date.now() - at.getTime();
+  if (agoMs > 0) {
+    io.stderr(`hurah dispatch: note: --at ${values.at} is ${formatAge(agoMs)} ago; the event is due at once\n`);
+  }
+  return { flag: "--at", options: { notBefore: at } };
 }
 
 /** Where the events go; --no-fsync and --lock-timeout are for an event root only. */

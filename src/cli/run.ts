@@ -29,6 +29,8 @@ after a second of waiting it names the holder's pid on stderr. From cron, use
 --no-wait (as flock -n): a run that finds another still running exits 75.
 A listener paused with 'hurah pause' is not worked: nothing is taken, the
 summary says who paused it, exit 0.
+Before its pass it delivers the delayed events of the root that are due
+('hurah dispatch --delay/--at', any event type).
 
 Arguments:
   handler_name   the listener's name; its directory is <name>_listener

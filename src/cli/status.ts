@@ -14,7 +14,8 @@ as product/created/image_scaler, or audit for the root type): its state
 (ok, failing at the task it stopped on, retrying; paused, with who paused
 it, since when and why, after hurah pause), pending tasks and the age
 of the oldest, tasks in flight with their workers' leases, entries in error/,
-archived tasks and the last delivery. Reads only.
+archived tasks and the last delivery; then the delayed events waiting
+(dispatch --delay/--at) and when the next is due. Reads only.
 
 Prints a table when standard output is a terminal, JSON otherwise. With
 --check, prints one summary line instead (or the JSON with --json).
@@ -99,6 +100,21 @@ function checkSummary(report: StatusReport, violations: Violation[]): string {
 
 /** The status report as a table, then the tasks in flight. */
 export function formatStatus(report: StatusReport): string {
+  const delayed = report.delayed === undefined
+    ? ""
+    : `\nDelayed: ${report.delayed.waiting} ${
+      report.delayed.waiting === 1 ? "event" : "events"
+    } waiting, the next due ${report.delayed.nextDueAt} (${dueIn(report)}).\n`;
+  return formatListeners(report) + delayed;
+}
+
+/** How long until the next delayed event is due, for people. */
+function dueIn(report: StatusReport): string {
+  const ms = Date.parse(report.delayed!.nextDueAt) - Date.parse(report.time);
+  return ms > 0 ? `in ${formatAge(ms)}` : "due now";
+}
+
+function formatListeners(report: StatusReport): string {
   if (report.listeners.length === 0) return `No listeners under ${report.root}.\n`;
   const header = ["LISTENER", "STATE", "PENDING", "OLDEST", "IN FLIGHT", "ERRORS", "ARCHIVED", "LAST DELIVERY"];
   const rows = report.listeners.map((listener) => [

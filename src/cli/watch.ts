@@ -31,6 +31,9 @@ listener with backoff too; a task whose handler ran but that could not be
 moved on is not run again: the passes after the pause only retry its move.
 A listener paused with 'hurah pause' takes no new task (the running ones
 finish; logged PAUSED) until 'hurah resume' (logged RESUMED, within a second).
+Every watcher of a root also delivers the delayed events of the root
+('hurah dispatch --delay/--at', any event type) within about a second of
+their time, each exactly once however many watchers share the root.
 
 On SIGTERM or SIGINT no new task is taken; the running one may finish
 within --grace, after which its AbortSignal fires (exec handlers are killed

@@ -113,6 +113,14 @@ export interface BrokerListenerStatus {
   lastActivity: string | null;
 }
 
+/** The delayed events waiting under a root (`DispatchOptions.delay`), as `status()` reports them. */
+export interface DelayedStatus {
+  /** Delayed events waiting (those due and not delivered yet included). */
+  waiting: number;
+  /** When the first of them is due, ISO 8601. */
+  nextDueAt: string;
+}
+
 /** What `status()` reports about an event root. */
 export interface StatusReport {
   /** The absolute event root. */
@@ -121,6 +129,8 @@ export interface StatusReport {
   time: string;
   /** Every listener, ordered by listener id. */
   listeners: ListenerStatus[];
+  /** The delayed events waiting; absent when none waits (and on NATS, which keeps none). */
+  delayed?: DelayedStatus;
 }
 
 /** What the pending tasks read say about a listener. */

@@ -130,6 +130,23 @@ export type RunEvent =
     location: string;
   }
   | {
+    /**
+     * Delayed events came due and were delivered (to the listeners of their
+     * types at that moment, any listener, not only the watched ones); or,
+     * with `message`, delivering them failed and is tried again after
+     * `retryInMs`.
+     */
+    type: "delayed";
+    /** Delayed events delivered. */
+    events: number;
+    /** Tasks they became. */
+    deliveries: number;
+    /** The error met, with its stack, when delivering failed. */
+    message?: string;
+    /** With `message`: milliseconds until the next try. */
+    retryInMs?: number;
+  }
+  | {
     /** A watcher re-listed an inbox because file events may have been lost. */
     type: "rescan";
     /** The listener id: `<event_type>/<name>`, or `<name>` for the root type. */

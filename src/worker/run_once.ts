@@ -15,6 +15,8 @@ export type { RunOptions } from "./options.ts";
  * Works one listener's inbox once, as PHP's `worker:runner` does: registers
  * the listener, then runs the handler for every pending task in sequence
  * order, and returns when the inbox holds nothing left to try in this pass.
+ * Delayed events that are due (`DispatchOptions.delay`) are delivered
+ * first, whatever their type.
  *
  * Only one runner works a listener at a time: a second one waits for the
  * first to finish, then makes its own pass, so a task that arrives while the
@@ -64,6 +66,10 @@ export async function runOnce(root: string | Backend, options: RunOptions): Prom
   const registration = await backend.register(listener);
   if (registration.created) settings.pass.onEvent(registered(listener, registration));
   const wait = { signal: options.signal, timeoutMs: options.lockTimeoutMs, onWait: options.onLockWait };
+  // Delayed events due now are delivered first (of any type: the run is their deliverer too).
+  // Waits as for the run lock while another process delivers (a watcher: milliseconds); --no-wait does not.
+  const due = await backend.deliverDue(settings.pass.now(), { ...wait, timeoutMs: wait.timeoutMs ?? Infinity });
+  if (due.events > 0) settings.pass.onEvent({ type: "delayed", events: due.events, deliveries: due.deliveries });
   await using queue = await backend.open(listener, openOptions(settings, wait));
   const runner = new TaskRunner(queue, listener, handler, settings.pass);
   const report = emptyReport(listener.id);

@@ -8,6 +8,7 @@ import { ListenerLoop } from "./_loop.ts";
 import { ListenerWorker } from "./_listener_worker.ts";
 import { DEFAULTS, type ListenerSettings, openOptions, resolveSettings } from "./_settings.ts";
 import { TaskRunner } from "./_task_runner.ts";
+import { deliverDelayed } from "./_delayed.ts";
 import type { WatchOptions } from "./options.ts";
 
 export type { WatchListener, WatchOptions } from "./options.ts";
@@ -40,6 +41,10 @@ export interface Watcher extends AsyncDisposable {
  * only, for `failureDelay` too, and is reported as a `fault` event. A task
  * whose handler ran but whose move failed (a `TaskMoveError` fault) is not run
  * again: the passes after the pause only retry its move.
+ *
+ * Every watcher also delivers the root's delayed events (`DispatchOptions.delay`,
+ * any event type) within about a second of their time, each exactly once
+ * however many watchers share the root.
  *
  * A listener is worked in order, one task at a time, under its run lock
  * (taken per pass, so a `hurah run` of the same listener takes turns); with
@@ -174,11 +179,15 @@ async function run(
       throw error;
     })
   );
+  // Delayed events of the root, as they come due (every watcher does; each event is delivered once).
+  const delayed = deliverDelayed(backend, stop, now, onEvent);
   markReady();
   try {
     const failed = (await Promise.allSettled(loops)).find((result) => result.status === "rejected");
     if (failed) throw failed.reason;
   } finally {
+    if (!stop.aborted) controller.abort(new Error("watcher stopped"));
+    await delayed;
     await watching.close();
   }
   return Object.fromEntries(workers.map((worker) => [worker.listener.id, { ...worker.report, ...worker.findings }]));

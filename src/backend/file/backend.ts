@@ -9,7 +9,20 @@ import { DeliveryError } from "../../errors.ts";
 import { Layout } from "../../protocol/layout.ts";
 import type { Listener } from "../../protocol/listener_id.ts";
 import { encodeNewTask, formatDelivery } from "../../protocol/task_file.ts";
-import type { Backend, Delivery, ListenerQueue, OpenOptions, PublishEvent, Registration, Wakeups } from "../port.ts";
+import type {
+  Backend,
+  Delivery,
+  DueDelivery,
+  ListenerQueue,
+  OpenOptions,
+  PublishEvent,
+  Registration,
+  ScheduledEvent,
+  ScheduleEvent,
+  WaitOptions,
+  Wakeups,
+} from "../port.ts";
+import { DelayedStore } from "./delayed_store.ts";
 import { type Build, type Delivered, FileStore, type ListenerRef, PartialDeliveryError } from "./file_store.ts";
 import { watchInboxes } from "./inbox_watcher.ts";
 import { openFileQueue } from "./listener_queue.ts";
@@ -40,6 +53,8 @@ export interface FileBackendOptions {
 export class FileBackend implements Backend {
   readonly store: FileStore;
   readonly operations: FileOperations;
+  /** The delayed events, in `<root>/.hurah/delayed/`. */
+  readonly delayed: DelayedStore;
   /** The listeners registered or opened by this backend, by id. */
   readonly #refs = new Map<string, ListenerRef>();
   readonly #now: () => Date;
@@ -48,6 +63,7 @@ export class FileBackend implements Backend {
     this.store = new FileStore(root, options);
     this.#now = options.now ?? (() => new Date());
     this.operations = new FileOperations(this.store.root, { durable: options.durable ?? true });
+    this.delayed = new DelayedStore(this.store, { durable: options.durable ?? true, now: this.#now });
   }
 
   /** The absolute path of the event root. */
@@ -95,6 +111,16 @@ export class FileBackend implements Backend {
       }
     }
     return results;
+  }
+
+  /** Writes the event into `<root>/.hurah/delayed/`, outside every inbox, until it is due. */
+  schedule(event: ScheduleEvent): Promise<ScheduledEvent> {
+    return this.delayed.schedule(event);
+  }
+
+  /** Delivers the delayed events due at `now`, one process at a time (`deliver.lock`); see `DelayedStore`. */
+  deliverDue(now: Date, wait?: WaitOptions): Promise<DueDelivery> {
+    return this.delayed.deliverDue(now, wait);
   }
 
   /** Creates the listener's directories (the root too) if needed, refusing links on the way. */

@@ -18,6 +18,7 @@ import {
   type TaskRecord,
 } from "../../protocol/task_file.ts";
 import { FileStore, type ListenerRef } from "./file_store.ts";
+import { delayedStatus } from "./delayed_store.ts";
 import { findListener, listListeners } from "./listeners.ts";
 import { readPause } from "./pause.ts";
 import { arrivedAt, isReasonNote, listClaims, lstatIfExists, readStateDir } from "./_dir.ts";
@@ -72,7 +73,8 @@ export async function scanStatus(root: string, options: StatusOptions, listings:
   const listeners: ListenerStatus[] = [];
   for (const ref of refs) listeners.push(await listenerStatus(store, ref, now.getTime(), scanLimit, listings));
   listings.sweep();
-  return { root: resolve(root), time: now.toISOString(), listeners };
+  const delayed = await delayedStatus(root);
+  return { root: resolve(root), time: now.toISOString(), listeners, ...(delayed && { delayed }) };
 }
 
 async function listenerStatus(

@@ -19,9 +19,19 @@ import {
   StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { DeliveryError, PayloadError } from "../../errors.ts";
+import { DeliveryError, NotSupportedError, PayloadError } from "../../errors.ts";
 import type { Listener } from "../../protocol/listener_id.ts";
-import type { Backend, Delivery, ListenerQueue, OpenOptions, PublishEvent, Registration, Wakeups } from "../port.ts";
+import type {
+  Backend,
+  Delivery,
+  DueDelivery,
+  ListenerQueue,
+  OpenOptions,
+  PublishEvent,
+  Registration,
+  ScheduledEvent,
+  Wakeups,
+} from "../port.ts";
 import { HEADER } from "./_message.ts";
 import { NatsOperations, type RegisteredListener } from "./operations.ts";
 import { NatsQueue, type NatsTask } from "./queue.ts";
@@ -185,6 +195,26 @@ export class NatsBackend implements Backend, AsyncDisposable {
       }
     }
     return results;
+  }
+
+  /**
+   * Not supported: NATS 2.9 has no scheduled messages, and keeping delayed
+   * events beside the streams would be an emulation of its own.
+   * @throws {NotSupportedError} Always.
+   */
+  schedule(): Promise<ScheduledEvent> {
+    return Promise.reject(
+      new NotSupportedError(
+        "delayed dispatch (delay, notBefore, --delay, --at)",
+        "the NATS backend",
+        "NATS 2.9 has no scheduled messages; dispatch at the time, or use an event root",
+      ),
+    );
+  }
+
+  /** Nothing to deliver: this backend keeps no delayed events (see `schedule()`). */
+  deliverDue(): Promise<DueDelivery> {
+    return Promise.resolve({ events: 0, deliveries: 0 });
   }
 
   #publishOne(event: PublishEvent): Promise<PubAck> {
