@@ -195,6 +195,11 @@ export class FileStore {
     return this.#deliverer.deliver(listener, builds, now);
   }
 
+  /** Closes the dispatch lock files kept open between deliveries (one still held: when its delivery is done). */
+  close(): void {
+    this.#deliverer.close();
+  }
+
   /** The highest sequence number of any file in any state directory of a listener, or 0. */
   maxSequence(dir: string): Promise<number> {
     return maxSequence(dir);
