@@ -229,7 +229,7 @@ const dispatch: Workload<{ fs: Fs; durable: boolean; listeners: number; processe
   ],
   listeners: ({ listeners }) => listeners,
   trial: async (
-    { contender, cell: { durable, deliveries, listeners, processes }, round, workers, root, dirs, context },
+    { contender, cell: { durable, deliveries, listeners, processes }, round, workers, root, dirs },
   ) => {
     const events = deliveries / listeners / processes;
     const perProcess = round.warmup ? Math.max(1, Math.ceil(events / 4)) : events;
