@@ -88,6 +88,7 @@ const WORKLOAD: Record<WorkloadName, Workload> = {
       "floor-async": "floor, async calls",
       protocol: "protocol floor: locked PHP-compatible delivery (sync calls)",
       "protocol-async": "protocol floor, async calls",
+      php: "PHP original `Dispatcher::dispatch()` (../shared/php-original)",
     },
   },
   drain: {
@@ -478,4 +479,81 @@ export function renderReport(results: BenchResults, previous = ""): string {
       KEEP,
       (_, name: string, text: string) => `<!-- keep:${name} -->\n${blocks.get(name) ?? text}<!-- /keep:${name} -->`,
     );
+}
+
+/** One acceptance ratio of issue 14: the numerator and denominator series, by table id, and the target. */
+type Acceptance = { what: string; num: [string, string]; den: [string, string]; target: number };
+
+/** Issue 14's acceptance ratios on one file system (`shm` or `disk`), from the tables of one run. */
+function acceptanceOn(fs: string): Acceptance[] {
+  const d = (p: number) => `dispatch/${fs}/off/l1/p${p}`;
+  return [
+    {
+      what: "dispatch(), 1 listener, durable off vs the protocol floor",
+      num: [d(1), "hurah"],
+      den: [d(1), "protocol"],
+      target: 0.8,
+    },
+    {
+      what: "dispatch(), 1 listener, durable off vs the PHP original",
+      num: [d(1), "hurah"],
+      den: [d(1), "php"],
+      target: 2,
+    },
+    {
+      what: "4 processes vs 1 process, dispatch(), 1 listener, durable off",
+      num: [d(4), "hurah"],
+      den: [d(1), "hurah"],
+      target: 1,
+    },
+    {
+      what: "4 processes: dispatch() vs the protocol floor with 4 processes",
+      num: [d(4), "hurah"],
+      den: [d(4), "protocol"],
+      target: 0.8,
+    },
+    {
+      what: "4 processes: the protocol floor vs its 1 process (for comparison)",
+      num: [d(4), "protocol"],
+      den: [d(1), "protocol"],
+      target: NaN,
+    },
+    { what: "4 processes: PHP vs its 1 process (for comparison)", num: [d(4), "php"], den: [d(1), "php"], target: NaN },
+    {
+      what: "durable end to end, one message at a time, vs Deno KV",
+      num: [`peer/${fs}`, "hurah-e2e-durable"],
+      den: [`peer/${fs}`, "kv-e2e"],
+      target: fs === "shm" ? 1 : NaN,
+    },
+    {
+      what: "`runOnce` drain of 10,000, durable off, vs the floor",
+      num: [`drain/${fs}/off/10000`, "hurah"],
+      den: [`drain/${fs}/off/10000`, "floor"],
+      target: 0.7,
+    },
+  ];
+}
+
+/** Issue 14's acceptance table: each ratio on /dev/shm and on the working disk, with its target. */
+export function renderAcceptance(results: BenchResults): string {
+  const median = (table: string, id: string) => {
+    const found = results.tables.find((t) => t.id === table);
+    return found === undefined ? NaN : medianOf(found, id);
+  };
+  const rows = acceptanceOn("shm").map((row, k) => {
+    const onDisk = acceptanceOn("disk")[k];
+    const ratio = (a: Acceptance) => median(...a.num) / median(...a.den);
+    const [shm, disk] = [ratio(row), ratio(onDisk)];
+    const verdict = (r: number, target: number) =>
+      Number.isNaN(target) || Number.isNaN(r) ? "–" : r >= target ? "met" : "**missed**";
+    return [
+      row.what,
+      Number.isNaN(row.target) ? "–" : `≥ ${row.target}×`,
+      formatRatio(shm),
+      verdict(shm, row.target),
+      formatRatio(disk),
+      verdict(disk, onDisk.target),
+    ];
+  });
+  return markdownTable(["ratio (issue 14)", "target", "/dev/shm", "", "working disk", ""], rows) + "\n";
 }

@@ -29,6 +29,7 @@ import {
 import * as report from "./_bench_report.ts";
 import { LABELS, type ResultTable, type Series, type WorkloadName } from "./_bench_report.ts";
 import { perSecond } from "./_bench_stats.ts";
+import { phpDispatch, phpMissing } from "./_bench_php.ts";
 
 const PROJECT = dirname(dirname(fileURLToPath(import.meta.url)));
 const EVENT_TYPE = "bench";
@@ -79,6 +80,8 @@ interface Context {
   syscalls: report.SyscallCount[];
   notes: string[];
   backlogs: Map<string, Backlog>;
+  /** Why the PHP original cannot run here, or `undefined`: then it is a contender where PHP does the same work. */
+  phpMissing: string | undefined;
 }
 
 const DURABILITY = [false, true];
@@ -178,7 +181,8 @@ async function runMatrix<C extends Cell>(context: Context, w: Workload<C>): Prom
     await harness.withWorkers(w.workers(cells[0]), flags, async (workers) => {
       for (const [index, cell] of cells.entries()) {
         const runs = w.runs?.(cell, plan) ?? (plan[w.name as keyof Plan] as { runs?: number }).runs ?? plan.runs;
-        const contenders = w.contenders?.(cell) ?? Object.keys(LABELS[w.name]);
+        const contenders = (w.contenders?.(cell) ?? Object.keys(LABELS[w.name]))
+          .filter((id) => !id.startsWith("php") || context.phpMissing === undefined);
         const series = await measure(w.name, contenders, { runs, warmup: index === 0 }, async (contender, round) => {
           if (w.listeners === undefined) {
             return await w.trial({ contender, cell, round, workers, context, root: "", dirs: [] });
@@ -213,11 +217,27 @@ const dispatch: Workload<{ fs: Fs; durable: boolean; listeners: number; processe
   group: ["fs", "durable", "processes"],
   workers: ({ processes }) => Array.from({ length: processes }, (_, k) => `dispatch-${k}`),
   // The async protocol floor is only counted, in the syscall table: it is slow.
-  contenders: () => ["hurah", "hurah-concurrent", "hurah-batch", "floor", "floor-async", "protocol"],
+  // PHP does not fsync: it runs beside durable off only.
+  contenders: ({ durable }) => [
+    "hurah",
+    "hurah-concurrent",
+    "hurah-batch",
+    "floor",
+    "floor-async",
+    "protocol",
+    ...(durable ? [] : ["php"]),
+  ],
   listeners: ({ listeners }) => listeners,
-  trial: async ({ contender, cell: { durable, deliveries, listeners, processes }, round, workers, root, dirs }) => {
+  trial: async (
+    { contender, cell: { durable, deliveries, listeners, processes }, round, workers, root, dirs },
+  ) => {
     const events = deliveries / listeners / processes;
     const perProcess = round.warmup ? Math.max(1, Math.ceil(events / 4)) : events;
+    if (contender === "php") {
+      // Counted by the task files found: PHP's dispatchers die on a half-written tracking.json (4 processes).
+      const r = await phpDispatch(root, EVENT_TYPE, dirs, perProcess, processes);
+      return { value: perSecond(r.delivered, r.end - r.start), extra: { lostShare: 1 - r.delivered / r.asked } };
+    }
     const command = { op: "dispatch", contender, root, dirs, events: perProcess, durable };
     const results = await runAll(workers.map((worker, k) => [worker, { ...command, writer: `w${k}` }]));
     const count = results.reduce((sum, r) => sum + r.count, 0);
@@ -398,7 +418,11 @@ async function syscallsWorkload(context: Context): Promise<void> {
   const [small, large] = [200, 1200];
   const drains = ["hurah", "hurah-parallel", "floor", "floor-async"];
   const cases = [
-    ...matrix({ op: ["dispatch"] as const, durable: DURABILITY, contender: Object.keys(LABELS.dispatch) }),
+    ...matrix({
+      op: ["dispatch"] as const,
+      durable: DURABILITY,
+      contender: Object.keys(LABELS.dispatch).filter((id) => !id.startsWith("php")),
+    }),
     ...matrix({ op: ["drain"] as const, contender: drains, durable: DURABILITY })
       .filter(({ contender, durable }) => contender.startsWith("hurah") || !durable),
   ];
@@ -515,7 +539,18 @@ async function main(): Promise<number> {
   const flags = values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [];
   const scratch = new Scratch();
   const started = new Date();
-  const context: Context = { plan, scratch, flags, tables: [], syscalls: [], notes, backlogs: new Map() };
+  const missing = await phpMissing("harness/dispatch.php");
+  if (missing !== undefined) notes.push(`The PHP original was not measured: ${missing}.`);
+  const context: Context = {
+    plan,
+    scratch,
+    flags,
+    tables: [],
+    syscalls: [],
+    notes,
+    backlogs: new Map(),
+    phpMissing: missing,
+  };
   const machine = await harness.machineInfo(PROJECT, plan.fileSystems);
   let failed = false;
   try {
@@ -550,6 +585,7 @@ async function main(): Promise<number> {
     notes,
   };
   console.log("### Targets\n\n" + report.renderTargets(report.checkTargets(results)));
+  console.log("### Issue 14 acceptance\n\n" + report.renderAcceptance(results));
   const dir = join(PROJECT, "bench-results");
   Deno.mkdirSync(dir, { recursive: true });
   const stamp = started.toISOString().replace(/[:.]/g, "-").slice(0, 19);

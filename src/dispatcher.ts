@@ -138,8 +138,10 @@ export type { Delivery } from "./backend/delivery.ts";
  * console.log(`delivered to ${deliveries.length} listeners`);
  * ```
  */
-export class Dispatcher {
+export class Dispatcher implements AsyncDisposable {
   readonly #backend: Backend;
+  /** Whether the backend is this dispatcher's own (made from a root), to close with it. */
+  readonly #owned: boolean;
   readonly #now: () => Date;
   readonly #maxTaskSize: number;
   /** The last delivery time formatted, and its second: `formatDelivery` is the same within a second. */
@@ -156,6 +158,7 @@ export class Dispatcher {
    */
   constructor(root: string | Backend, options: DispatcherOptions = {}) {
     this.#now = options.now ?? (() => new Date());
+    this.#owned = typeof root === "string";
     this.#backend = typeof root !== "string" ? root : connect({ root }, {
       durable: options.durable ?? true,
       dispatchLockWait: {
@@ -175,6 +178,42 @@ export class Dispatcher {
   /** The absolute path of the event root. */
   get root(): string {
     return this.#backend.location;
+  }
+
+  /**
+   * Closes the files a dispatcher keeps open between dispatches (each
+   * listener's `dispatch.lock`, which it would otherwise close after a
+   * second without a dispatch to that listener). The dispatcher can still
+   * dispatch afterwards (it opens them again). A backend given in place of
+   * the root is not closed: it is the caller's.
+   *
+   * @returns When the files are closed.
+   *
+   * @example Closing a dispatcher with `await using`
+   * ```ts ignore
+   * import { Dispatcher } from "jsr:@hurah/events";
+   * await using dispatcher = new Dispatcher("/var/lib/hurah");
+   * await dispatcher.dispatch("product/created", { product_id: 1 });
+   * ```
+   */
+  async close(): Promise<void> {
+    if (this.#owned) await this.#backend.close?.();
+  }
+
+  /**
+   * Closes the dispatcher, as {@linkcode Dispatcher.close}.
+   *
+   * @returns When the files are closed.
+   *
+   * @example Disposing of a dispatcher
+   * ```ts ignore
+   * import { Dispatcher } from "jsr:@hurah/events";
+   * const dispatcher = new Dispatcher("/var/lib/hurah");
+   * await dispatcher[Symbol.asyncDispose]();
+   * ```
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   /**

@@ -168,6 +168,8 @@ export interface Backend {
   ): Wakeups;
   /** The operations: the listener list, status, inspect, requeue and prune. */
   readonly operations: Operations;
+  /** Releases what publishing keeps open between calls (files: the dispatch lock files); publishing may go on. */
+  close?(): Promise<void>;
 }
 
 /** A task a queue handed to the worker: which task it is; where it lies is the backend's business. */

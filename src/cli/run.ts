@@ -17,6 +17,7 @@ import {
 } from "./_log.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 import { archivePolicy, parallelOptions, parseOptions, taskSizeOption, waitOption } from "./_options.ts";
+import { LineBuffer } from "./_line_buffer.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 
 /** Help text of `hurah run`. */
@@ -139,8 +140,11 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   /** With --config and --json: every listener's report, printed as one document at the end. */
   const reports: RunReport[] | undefined = values.json && values.config !== undefined ? [] : undefined;
   const progress = io.stderrIsTerminal && format === "text" ? new Progress(io.stderr) : undefined;
+  // Every line to stderr goes through the buffer, so that they stay in order; the progress display writes itself.
+  using lines = new LineBuffer(io.stderr, io.signal);
+  const stderr = (text: string) => lines.push(text);
   const onEvent = (event: RunEvent) => {
-    if (progress === undefined) io.stderr(log(event));
+    if (progress === undefined) stderr(log(event));
     else {
       if (event.type === "backlog") progress.backlog(event.pending);
       progress.log(log(event), event.type === "task");
@@ -148,7 +152,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   };
   const ids = listeners.map((listener) => listenerId(listener.name, listener.eventType));
   if (format === "json") {
-    io.stderr(notice("", "start", {
+    stderr(notice("", "start", {
       command: "run",
       version: denoJson.version,
       ...(place.kind === "root" ? { root: place.root } : { broker: place.urls }),
@@ -169,18 +173,22 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
         archive,
         signal: io.signal,
         lockTimeoutMs,
-        onLockWait: (wait) => io.stderr(lockLine(wait)),
+        onLockWait: (wait) => {
+          stderr(lockLine(wait));
+          lines.flush(); // a wait is said at once
+        },
         durable: !values["no-fsync"],
         onEvent,
       });
     } catch (error) {
       if (!(error instanceof LockTimeoutError)) throw error;
       busy = true;
-      io.stderr(`hurah run: ${id}: another runner is busy (${error.message}); exit 75, try again later\n`);
+      stderr(`hurah run: ${id}: another runner is busy (${error.message}); exit 75, try again later\n`);
       continue;
     }
     progress?.finish();
     failed ||= report.failedAt !== undefined;
+    lines.flush(); // the task lines before the report
     if (reports !== undefined) reports.push(report);
     else if (values.json) {
       io.stdout(JSON.stringify(report) + "\n");
@@ -197,7 +205,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   }
   if (reports !== undefined) io.stdout(JSON.stringify({ listeners: reports }) + "\n");
   const code = failed ? 1 : busy ? BUSY_EXIT_CODE : 0;
-  if (format === "json") io.stderr(notice("", "stop", { command: "run", exitCode: code }));
+  if (format === "json") stderr(notice("", "stop", { command: "run", exitCode: code }));
   return code;
 }
 

@@ -3,7 +3,15 @@ import { join } from "node:path";
 import { SequenceLimitError } from "../../errors.ts";
 import { Layout } from "../../protocol/layout.ts";
 import { encodeTracking, type TrackingRecord } from "../../protocol/task_file.ts";
-import { isAlreadyExists, isTaken, lockFile, removeIfExists, syncDir, writeFilesSynced } from "./_fs.ts";
+import {
+  isAlreadyExists,
+  isTaken,
+  lockOpenFile,
+  openLockFile,
+  removeIfExists,
+  syncDir,
+  writeFilesSynced,
+} from "./_fs.ts";
 import { lstatOrUndefined } from "./_fs.ts";
 import type { ListenerRef, StoreHost } from "./_types.ts";
 import {
@@ -34,6 +42,24 @@ export type { Build, Delivered } from "./_numbering.ts";
  */
 export const SLICE_LIMIT = 512;
 
+/**
+ * How long a listener's `dispatch.lock` stays open after its last hold, in
+ * milliseconds: a process dispatching again within it takes the lock with
+ * one `flock`, without opening the file again. Closed sooner by `close()`.
+ */
+export const LOCK_KEEP_OPEN_MS = 1_000;
+
+/** A listener's `dispatch.lock`, kept open between holds. */
+interface KeptLock {
+  file: Deno.FsFile;
+  /** Held (or waited for) by a delivery now. */
+  busy: boolean;
+  /** Held since the last sweep. */
+  used: boolean;
+  /** To be closed when the delivery holding it is done. */
+  closing: boolean;
+}
+
 /** A `deliver()` call waiting for its slice. */
 interface Waiting {
   builds: readonly Build[];
@@ -53,6 +79,9 @@ export class Deliverer {
   readonly #written = new Map<string, number>();
   /** Per listener, the `deliver()` calls waiting to be served; present while they are served. */
   readonly #waiting = new Map<string, Waiting[]>();
+  /** Each listener's `dispatch.lock`, open between holds until unused for `LOCK_KEEP_OPEN_MS`. */
+  readonly #locks = new Map<string, KeptLock>();
+  #sweepTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(host: StoreHost) {
     this.#host = host;
@@ -145,10 +174,8 @@ export class Deliverer {
    * before its link and the inbox once after the last.
    */
   async #deliverLocked(listener: ListenerRef, builds: readonly Build[], now: string): Promise<Delivered[]> {
-    const lock = await lockFile(join(listener.dir, Layout.DISPATCH_LOCK), {
-      ...this.#host.dispatchLockWait,
-      known: this.#host.lockFiles,
-    });
+    const kept = await this.#lock(listener.dir);
+    const lock = kept.file;
     const delivered: Delivered[] = [];
     const staged: string[] = [];
     const inbox = join(listener.dir, Layout.INBOX);
@@ -249,8 +276,81 @@ export class Deliverer {
       throw new PartialDeliveryError(delivered, error);
     } finally {
       for (const path of staged) removeIfExists(path);
-      lock.close();
+      this.#unlock(listener.dir, kept);
     }
+  }
+
+  /** Takes a listener's dispatch lock, opening `dispatch.lock` unless it is still open from the last hold. */
+  async #lock(dir: string): Promise<KeptLock> {
+    const path = join(dir, Layout.DISPATCH_LOCK);
+    let kept = this.#locks.get(dir);
+    if (kept === undefined) {
+      kept = { file: openLockFile(path, this.#host.lockFiles), busy: false, used: false, closing: false };
+      this.#locks.set(dir, kept);
+    }
+    kept.busy = kept.used = true;
+    try {
+      await lockOpenFile(kept.file, path, this.#host.dispatchLockWait);
+    } catch (error) {
+      kept.busy = false;
+      this.#closeKept(dir, kept);
+      throw error;
+    }
+    return kept;
+  }
+
+  /** Releases a listener's dispatch lock, keeping the file open for the next hold (closing it if asked meanwhile). */
+  #unlock(dir: string, kept: KeptLock): void {
+    kept.busy = false;
+    if (kept.closing) return this.#closeKept(dir, kept);
+    try {
+      kept.file.unlockSync();
+    } catch (error) {
+      this.#closeKept(dir, kept); // closing releases it
+      throw error;
+    }
+    if (this.#sweepTimer === undefined) this.#armSweep();
+  }
+
+  /** Closes the lock files not held since the last sweep, and comes back while any is open. */
+  #sweep(): void {
+    this.#sweepTimer = undefined;
+    for (const [dir, kept] of this.#locks) {
+      if (kept.busy) continue;
+      if (kept.used) kept.used = false;
+      else this.#closeKept(dir, kept);
+    }
+    if (this.#locks.size > 0) this.#armSweep();
+  }
+
+  #armSweep(): void {
+    const timer = setTimeout(() => this.#sweep(), LOCK_KEEP_OPEN_MS);
+    Deno.unrefTimer(timer); // an open lock file must not keep a process alive
+    this.#sweepTimer = timer;
+  }
+
+  #closeKept(dir: string, kept: KeptLock): void {
+    if (this.#locks.get(dir) === kept) this.#locks.delete(dir);
+    kept.file.close();
+  }
+
+  /**
+   * Closes a listener's kept lock file (now, or when the delivery holding
+   * it is done): its directory may have been removed and made again, and
+   * the next hold must lock the `dispatch.lock` that is there now.
+   */
+  forget(dir: string): void {
+    const kept = this.#locks.get(dir);
+    if (kept === undefined) return;
+    if (kept.busy) kept.closing = true;
+    else this.#closeKept(dir, kept);
+  }
+
+  /** Closes every kept lock file (those held now when their delivery is done). */
+  close(): void {
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    for (const dir of [...this.#locks.keys()]) this.forget(dir);
   }
 
   /**

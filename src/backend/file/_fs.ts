@@ -125,12 +125,15 @@ export async function writeFilesSynced(
   };
   try {
     for (let k = 0; k < paths.length; k++) {
+      if (!durable) {
+        Deno.writeTextFileSync(paths[k], textOf(k)); // one call into the runtime where open, write, close are three
+        continue;
+      }
       const file = Deno.openSync(paths[k], { write: true, create: true, truncate: true });
       unflushed.push(file);
       const bytes = encoder.encode(textOf(k));
       for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
-      if (!durable) unflushed.pop()!.close();
-      else if (unflushed.length === SYNC_GROUP) await flush();
+      if (unflushed.length === SYNC_GROUP) await flush();
     }
     await flush();
   } finally {
@@ -170,6 +173,42 @@ export function readTextIfExists(path: string): string | undefined {
 }
 
 /**
+ * Reads a small text file (as `tracking.json`), or returns `undefined` when
+ * it does not exist: open, read, close, where `Deno.readTextFileSync` also
+ * asks the size and the offset first. A file larger than the first read is
+ * read on to its end.
+ */
+export function readSmallTextIfExists(path: string): string | undefined {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true });
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+  try {
+    let buffer = new Uint8Array(SMALL_FILE_BYTES);
+    let length = 0;
+    for (;;) {
+      const read = file.readSync(buffer.subarray(length));
+      if (read === null || read === 0) break;
+      length += read;
+      if (length < buffer.length) break; // a short read of a regular file: its end
+      const larger = new Uint8Array(buffer.length * 2);
+      larger.set(buffer);
+      buffer = larger;
+    }
+    return decoder.decode(buffer.subarray(0, length));
+  } finally {
+    file.close();
+  }
+}
+
+/** The first read of {@linkcode readSmallTextIfExists}. */
+const SMALL_FILE_BYTES = 4096;
+const decoder = new TextDecoder();
+
+/**
  * Whether a name is taken by a file or directory (a link is followed), for
  * the hot paths that only ask that: numbering, probing the inbox, checking a
  * rename's target. It costs about 4 us where `exists()` costs about 15 on a
@@ -207,7 +246,7 @@ export function removeIfExists(path: string): void {
  * Paths in `known` were checked before and are opened straight away (a
  * lock file is only flocked, never written, so the check need not repeat).
  */
-function openLockFile(path: string, known?: Set<string>): Deno.FsFile {
+export function openLockFile(path: string, known?: Set<string>): Deno.FsFile {
   if (known?.has(path)) {
     try {
       return Deno.openSync(path, { read: true, write: true });
@@ -274,31 +313,48 @@ const LOCK_POLL_MAX_MS = 50;
  * @throws The signal's reason, when it aborts first.
  */
 export async function lockFile(path: string, options: LockFileOptions = {}): Promise<Deno.FsFile> {
-  const exclusive = !options.shared;
   const file = openLockFile(path, options.known);
   try {
-    if (file.tryLockSync(exclusive)) return file;
-    const timeoutMs = options.timeoutMs ?? Infinity;
-    const noticeMs = options.noticeMs ?? 1_000;
-    const started = Date.now();
-    let noticed = false;
-    for (let delay = LOCK_POLL_FIRST_MS;; delay *= 2) {
-      options.signal?.throwIfAborted();
-      const waitedMs = Date.now() - started;
-      delay = Math.min(delay, waitedMs < LOCK_POLL_SHORT_FOR_MS ? LOCK_POLL_SHORT_MS : LOCK_POLL_MAX_MS);
-      if (waitedMs >= timeoutMs) throw new LockTimeoutError(path, timeoutMs === 0 ? 0 : waitedMs, lockHolder(path));
-      if (!noticed && waitedMs >= noticeMs) {
-        noticed = true;
-        (options.onWait ?? noticeLockWait)({ path, waitedMs, timeoutMs, holderPid: lockHolder(path) });
-      }
-      let sleep = Math.min(delay, timeoutMs - waitedMs);
-      if (!noticed) sleep = Math.min(sleep, noticeMs - waitedMs);
-      await pause(Math.max(sleep, 1), options.signal);
-      if (file.tryLockSync(exclusive)) return file;
-    }
+    await lockOpenFile(file, path, options);
+    return file;
   } catch (error) {
     file.close();
     throw error;
+  }
+}
+
+/**
+ * Takes a flock on an open lock file (at `path`, for the messages), waiting
+ * as {@linkcode lockFile} does; release it with `unlockSync()` or by closing
+ * the file. A caller that keeps lock files open across holds uses this.
+ *
+ * @throws {LockTimeoutError} When the lock is still held after `timeoutMs`.
+ * @throws The signal's reason, when it aborts first.
+ */
+export async function lockOpenFile(
+  file: Deno.FsFile,
+  path: string,
+  options: Omit<LockFileOptions, "known"> = {},
+): Promise<void> {
+  const exclusive = !options.shared;
+  if (file.tryLockSync(exclusive)) return;
+  const timeoutMs = options.timeoutMs ?? Infinity;
+  const noticeMs = options.noticeMs ?? 1_000;
+  const started = Date.now();
+  let noticed = false;
+  for (let delay = LOCK_POLL_FIRST_MS;; delay *= 2) {
+    options.signal?.throwIfAborted();
+    const waitedMs = Date.now() - started;
+    delay = Math.min(delay, waitedMs < LOCK_POLL_SHORT_FOR_MS ? LOCK_POLL_SHORT_MS : LOCK_POLL_MAX_MS);
+    if (waitedMs >= timeoutMs) throw new LockTimeoutError(path, timeoutMs === 0 ? 0 : waitedMs, lockHolder(path));
+    if (!noticed && waitedMs >= noticeMs) {
+      noticed = true;
+      (options.onWait ?? noticeLockWait)({ path, waitedMs, timeoutMs, holderPid: lockHolder(path) });
+    }
+    let sleep = Math.min(delay, timeoutMs - waitedMs);
+    if (!noticed) sleep = Math.min(sleep, noticeMs - waitedMs);
+    await pause(Math.max(sleep, 1), options.signal);
+    if (file.tryLockSync(exclusive)) return;
   }
 }
 

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { Layout } from "../../protocol/layout.ts";
 import { decodeTracking, sequenceOf, type TrackingRecord } from "../../protocol/task_file.ts";
-import { isNotFound, isTaken, readTextIfExists } from "./_fs.ts";
+import { isNotFound, isTaken, readSmallTextIfExists } from "./_fs.ts";
 
 /** The highest sequence number a task name (`<N>.json`, 1 to 15 digits) holds. */
 export const MAX_SEQUENCE = 999_999_999_999_999;
@@ -53,6 +53,7 @@ export const LOCK_RECORD_BYTES = 16;
 /** The number recorded in a dispatch lock file (`undefined` if none: new, or written by an older hurah). */
 export function readLockRecord(lock: Deno.FsFile): number | undefined {
   const buffer = new Uint8Array(LOCK_RECORD_BYTES);
+  lock.seekSync(0, Deno.SeekMode.Start); // kept open: the last record's write left the offset past it
   const read = lock.readSync(buffer) ?? 0;
   const text = new TextDecoder().decode(buffer.subarray(0, read)).trim();
   return /^[0-9]{1,15}$/.test(text) ? Number(text) : undefined;
@@ -131,7 +132,7 @@ export function firstUsed(dir: string, first: number, count: number): number | u
 
 /** `tracking.json` as decoded; `undefined` when missing or unreadable (the caller recovers from the files). */
 export function readTracking(dir: string): TrackingRecord | undefined {
-  const text = readTextIfExists(join(dir, Layout.TRACKING));
+  const text = readSmallTextIfExists(join(dir, Layout.TRACKING));
   if (text === undefined) return undefined;
   try {
     return decodeTracking(text);

@@ -123,6 +123,12 @@ export class FileBackend implements Backend {
     return this.delayed.deliverDue(now, wait);
   }
 
+  /** Closes the dispatch lock files kept open between publishes (they close by themselves after a second unused). */
+  close(): Promise<void> {
+    this.store.close();
+    return Promise.resolve();
+  }
+
   /** Creates the listener's directories (the root too) if needed, refusing links on the way. */
   register(listener: Listener): Promise<Registration> {
     const { created, ...ref } = this.store.register(listener);

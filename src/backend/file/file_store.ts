@@ -1,11 +1,12 @@
 import { join, resolve } from "node:path";
 import { UnsafePathError } from "../../errors.ts";
 import { Layout } from "../../protocol/layout.ts";
-import { LISTENER_SUFFIX, listenerPath } from "../../protocol/names.ts";
-import { type Listener, listenerId } from "../../protocol/listener_id.ts";
+import { listenerPath } from "../../protocol/names.ts";
+import type { Listener } from "../../protocol/listener_id.ts";
 import { isAlreadyExists, isNotFound, lockFile, type RegularFileRead } from "./_fs.ts";
 import { type Build, type Delivered, Deliverer } from "./_delivery.ts";
 import { maxSequence } from "./_numbering.ts";
+import { ListenerLookup } from "./_listener_lookup.ts";
 import { TaskFiles } from "./_task_files.ts";
 import type { Claim, InboxListing, ListenerRef, LockWaitOptions, StateDir, StoreHost, TaskDir } from "./_types.ts";
 
@@ -45,6 +46,7 @@ export class FileStore {
   readonly #lockFiles = new Set<string>();
   readonly #deliverer: Deliverer;
   readonly #files: TaskFiles;
+  readonly #lookup: ListenerLookup;
   readonly #tmpPrefix = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   #tmpCounter = 0;
 
@@ -64,6 +66,7 @@ export class FileStore {
     };
     this.#deliverer = new Deliverer(host);
     this.#files = new TaskFiles(host);
+    this.#lookup = new ListenerLookup(this.root);
   }
 
   /** A fresh staging path in `<dir>/tmp/`; `dir` is a listener's (absolute, normalized) directory. */
@@ -73,6 +76,11 @@ export class FileStore {
 
   /** Throws when the root does not exist or is not a directory. */
   checkRoot(): void {
+    this.#statRoot();
+  }
+
+  /** The root's stat (a link followed), or an error when it does not exist or is not a directory. */
+  #statRoot(): Deno.FileInfo {
     let info: Deno.FileInfo;
     try {
       info = Deno.statSync(this.root);
@@ -87,44 +95,26 @@ export class FileStore {
       throw error;
     }
     if (!info.isDirectory) throw new UnsafePathError(this.root, "the event root is not a directory", { atRoot: true });
+    return info;
   }
 
   /**
    * Every listener that a dispatch of an event type reaches, deepest level
    * first, given the type's checked segments (`parseEventType`). Creates no
    * directory (PHP's dispatcher creates the type's). Throws before anything is delivered when
-   * a link or a file stands where a directory should be.
+   * a link or a file stands where a directory should be. The levels' listings are kept and used again while one
+   * stat of each level's directory shows it unchanged (see `ListenerLookup`).
    */
   listenersFor(segments: readonly string[]): ListenerRef[] {
-    this.checkRoot();
-    const levels: ListenerRef[][] = [];
-    let dir = this.root;
-    for (let depth = 0; depth <= segments.length; depth++) {
-      const levelType = segments.slice(0, depth).join("/");
-      const next = segments[depth];
-      const found: ListenerRef[] = [];
-      let nextEntry: Deno.DirEntry | undefined;
-      for (const entry of Deno.readDirSync(dir)) {
-        if (entry.name === next) nextEntry = entry;
-        if (!entry.name.endsWith(LISTENER_SUFFIX) || entry.name.length === LISTENER_SUFFIX.length) continue;
-        const path = join(dir, entry.name);
-        if (entry.isSymlink) throw new UnsafePathError(path, "listener directory is a symbolic link");
-        if (!entry.isDirectory) continue;
-        const name = entry.name.slice(0, -LISTENER_SUFFIX.length);
-        found.push({ name, eventType: levelType, id: listenerId(name, levelType), dir: path });
+    const { listeners, listed } = this.#lookup.listenersFor(segments, () => this.#statRoot());
+    if (listed) {
+      // A listener directory removed and made again since the last look is checked again, and its new
+      // dispatch.lock opened.
+      for (const listener of listeners) {
+        this.#checked.delete(listener.dir);
+        this.#deliverer.forget(listener.dir);
       }
-      found.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-      levels.push(found);
-      if (next === undefined) break;
-      const nextDir = join(dir, next);
-      // No directory for the rest of the type: no listener below, and none is made (PHP's dispatcher makes them,
-      // but its runner and hurah's make their own), so that a type nobody listens to leaves nothing behind.
-      if (nextEntry === undefined) break;
-      if (nextEntry.isSymlink) throw new UnsafePathError(nextDir, "event type directory is a symbolic link");
-      if (!nextEntry.isDirectory) throw new UnsafePathError(nextDir, "expected an event type directory, found a file");
-      dir = nextDir;
     }
-    const listeners = levels.reverse().flat();
     // Check every listener before the first delivery, so that a bad one stops the dispatch before it starts.
     for (const listener of listeners) this.#checkListener(listener);
     return listeners;
@@ -203,6 +193,11 @@ export class FileStore {
    */
   deliver(listener: ListenerRef, builds: readonly Build[], now: string): Promise<Delivered[]> {
     return this.#deliverer.deliver(listener, builds, now);
+  }
+
+  /** Closes the dispatch lock files kept open between deliveries (one still held: when its delivery is done). */
+  close(): void {
+    this.#deliverer.close();
   }
 
   /** The highest sequence number of any file in any state directory of a listener, or 0. */
