@@ -15,10 +15,12 @@ import type { TaskRecord } from "../protocol/task_file.ts";
 import type { Delivery } from "./delivery.ts";
 import type { Operations } from "./operations.ts";
 import type { LockWait } from "./wait.ts";
+import type { ScheduleClaims } from "./schedules.ts";
 
 export type { Delivery } from "./delivery.ts";
 export type { Operations } from "./operations.ts";
 export type { LockWait } from "./wait.ts";
+export type { ScheduleClaims, ScheduleRecord, ScheduleState } from "./schedules.ts";
 
 /** One event to publish, checked: its type, the type's segments, and its payload encoded once (PHP's JSON). */
 export interface PublishEvent {
@@ -120,6 +122,8 @@ export interface Backend {
   ): Wakeups;
   /** The operations: the listener list, status, inspect, requeue and prune. */
   readonly operations: Operations;
+  /** The claims of recurring schedules' ticks (`hurah watch --schedule`). */
+  readonly schedules: ScheduleClaims;
 }
 
 /** A task a queue handed to the worker: which task it is; where it lies is the backend's business. */

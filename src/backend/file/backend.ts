@@ -14,6 +14,7 @@ import { type Build, type Delivered, FileStore, type ListenerRef, PartialDeliver
 import { watchInboxes } from "./inbox_watcher.ts";
 import { openFileQueue } from "./listener_queue.ts";
 import { FileOperations } from "./operations.ts";
+import { FileSchedules } from "./schedules.ts";
 import type { TaskSpot } from "./task_queue.ts";
 import type { LockWaitOptions } from "./_types.ts";
 
@@ -40,6 +41,8 @@ export interface FileBackendOptions {
 export class FileBackend implements Backend {
   readonly store: FileStore;
   readonly operations: FileOperations;
+  /** The claims of schedule ticks, under `<root>/.hurah/schedules/`. */
+  readonly schedules: FileSchedules;
   /** The listeners registered or opened by this backend, by id. */
   readonly #refs = new Map<string, ListenerRef>();
   readonly #now: () => Date;
@@ -48,6 +51,7 @@ export class FileBackend implements Backend {
     this.store = new FileStore(root, options);
     this.#now = options.now ?? (() => new Date());
     this.operations = new FileOperations(this.store.root, { durable: options.durable ?? true });
+    this.schedules = new FileSchedules(this.store.root, options.durable ?? true);
   }
 
   /** The absolute path of the event root. */
