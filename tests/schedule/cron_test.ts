@@ -69,7 +69,7 @@ Deno.test("parseCron() names the field of a bad expression", async (t) => {
   for (const [expression, field, message] of table) {
     await t.step(expression, () => {
       throws(() => parseCron(expression), (error: unknown) => {
-        equal((error as ScheduleError).name, "ScheduleError");
+        equal(error instanceof ScheduleError, true);
         equal((error as ScheduleError).field, field);
         equal((error as ScheduleError).value, expression);
         return message.test((error as Error).message);
