@@ -6,7 +6,9 @@
  *
  * @module
  */
-import { InvalidNameError, PayloadError, ScheduleError } from "../errors.ts";
+import type { Backend, ScheduleState } from "../backend/port.ts";
+import { InvalidNameError, NotSupportedError, PayloadError, ScheduleError } from "../errors.ts";
+import { nextTick, parseCron, TimeZone } from "../schedule/cron.ts";
 import type { ScheduleEvent } from "../schedule/scheduler.ts";
 import {
   checkSchedule,
@@ -16,6 +18,7 @@ import {
   type ScheduleSpec,
 } from "../schedule/schedule.ts";
 import { UsageError } from "./_io.ts";
+import { formatTable } from "./_table.ts";
 
 /** The options of `hurah watch` for schedules, for `parseArgs`. */
 export const SCHEDULE_OPTIONS = {
@@ -117,4 +120,81 @@ export function scheduleLine(event: ScheduleEvent): string {
   const listeners = event.deliveries.length === 1 ? "1 listener" : `${event.deliveries.length} listeners`;
   return `hurah watch: ${what}${event.missed ? " (missed)" : ""} dispatched ${JSON.stringify(event.eventType)} to ` +
     listeners;
+}
+
+/** One schedule as `hurah status` lists it. */
+export interface ScheduleStatus {
+  /** The schedule's id (its directory under `.hurah/schedules/`). */
+  id: string;
+  cron: string;
+  timezone: string;
+  event_type: string;
+  /** Where it was found: the config file given, the root's `.hurah/schedules/` (a watcher ran it), or both. */
+  source: "config" | "root" | "config and root";
+  /** The latest tick claimed (dispatched, but for a crash between claim and dispatch), ISO 8601; `null` when none. */
+  last_tick: string | null;
+  /** The next tick after now, ISO 8601; `null` when the recorded expression or zone cannot be read. */
+  next_tick: string | null;
+}
+
+/**
+ * The schedules of a config file and those recorded under the root, with
+ * their last and next tick, ordered by event type. A backend that keeps no
+ * schedules (NATS) adds none of its own.
+ */
+export async function scheduleStatus(
+  backend: Backend,
+  fromConfig: readonly ScheduleSpec[],
+  now: Date,
+): Promise<ScheduleStatus[]> {
+  const byId = new Map<string, ScheduleStatus>();
+  for (const schedule of await watchSchedules({}, fromConfig)) {
+    byId.set(schedule.id, {
+      id: schedule.id,
+      cron: schedule.cron.source,
+      timezone: schedule.zone.name,
+      event_type: schedule.eventType,
+      source: "config",
+      last_tick: null,
+      next_tick: nextTick(schedule.cron, now, schedule.zone).toISOString(),
+    });
+  }
+  let recorded: ScheduleState[] = [];
+  try {
+    recorded = await backend.schedules.list();
+  } catch (error) {
+    if (!(error instanceof NotSupportedError)) throw error;
+  }
+  for (const { record, latest } of recorded) {
+    const known = byId.get(record.id);
+    const last_tick = latest?.toISOString() ?? null;
+    if (known !== undefined) {
+      byId.set(record.id, { ...known, source: "config and root", last_tick });
+      continue;
+    }
+    let next_tick: string | null = null;
+    try {
+      next_tick = nextTick(parseCron(record.cron), now, new TimeZone(record.timezone)).toISOString();
+    } catch (error) {
+      if (!(error instanceof ScheduleError)) throw error;
+    }
+    const { id, cron, timezone, eventType } = record;
+    byId.set(id, { id, cron, timezone, event_type: eventType, source: "root", last_tick, next_tick });
+  }
+  return [...byId.values()].sort((a, b) =>
+    a.event_type < b.event_type ? -1 : a.event_type > b.event_type ? 1 : a.id < b.id ? -1 : 1
+  );
+}
+
+/** The schedules as `hurah status` prints them, after the listeners. */
+export function formatSchedules(schedules: readonly ScheduleStatus[]): string {
+  const rows = schedules.map((each) => [
+    JSON.stringify(each.event_type),
+    each.cron,
+    each.timezone,
+    each.last_tick ?? "-",
+    each.next_tick ?? "-",
+    each.source,
+  ]);
+  return formatTable(["SCHEDULE", "CRON", "TIME ZONE", "LAST TICK", "NEXT TICK", "FROM"], rows, new Set());
 }
