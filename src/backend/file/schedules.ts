@@ -131,8 +131,15 @@ export class FileSchedules implements ScheduleClaims {
   async #scheduleDir(id: string, create: boolean): Promise<string | undefined> {
     const dir = join(this.#dir, id);
     if (create) {
-      await Deno.mkdir(dir, { recursive: true });
-      await this.#checkedDir(join(this.#dir, ".."));
+      // One level at a time, each checked: a link standing for .hurah or .hurah/schedules is refused, not followed.
+      for (const path of [join(this.#dir, ".."), this.#dir, dir]) {
+        if (await this.#checkedDir(path)) continue;
+        try {
+          await Deno.mkdir(path);
+        } catch (error) {
+          if (!isAlreadyExists(error)) throw error; // made by another watcher meanwhile
+        }
+      }
     }
     return await this.#checkedDir(dir) ? dir : undefined;
   }
