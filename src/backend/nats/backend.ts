@@ -21,7 +21,16 @@ import {
 } from "@nats-io/jetstream";
 import { DeliveryError, PayloadError } from "../../errors.ts";
 import type { Listener } from "../../protocol/listener_id.ts";
-import type { Backend, Delivery, ListenerQueue, OpenOptions, PublishEvent, Registration, Wakeups } from "../port.ts";
+import type {
+  Backend,
+  Delivery,
+  ListenerQueue,
+  OpenOptions,
+  PublishEvent,
+  Registration,
+  ScheduleClaims,
+  Wakeups,
+} from "../port.ts";
 import { HEADER } from "./_message.ts";
 import { NatsOperations, type RegisteredListener } from "./operations.ts";
 import { NatsQueue, type NatsTask } from "./queue.ts";
@@ -74,7 +83,7 @@ export class NatsBackend implements Backend, AsyncDisposable {
   /** The listener list, `status`, `inspect`, `requeue` and `prune` on NATS. */
   readonly operations: NatsOperations;
   /** Schedule claims: not offered by NATS yet (each call throws `NotSupportedError`). */
-  readonly schedules: NatsSchedules = new NatsSchedules();
+  readonly schedules: ScheduleClaims = new NatsSchedules();
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
