@@ -119,4 +119,5 @@ export type {
   Wakeups,
 } from "./src/backend/port.ts";
 export type { Operations } from "./src/backend/operations.ts";
+export type { ScheduleClaims, ScheduleRecord, ScheduleState } from "./src/backend/schedules.ts";
 export type { Destination } from "./src/protocol/transition.ts";

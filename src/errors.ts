@@ -19,6 +19,7 @@ export {
   NotSupportedError,
   SequenceLimitError,
 } from "./errors/dispatch.ts";
+export { ScheduleError } from "./errors/schedule.ts";
 export { ExecHandlerError, HandlerLoadError, TaskLostError, TaskMoveError } from "./errors/worker.ts";
 
 /** Turns anything thrown into an `Error`, once, at a boundary. */

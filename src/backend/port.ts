@@ -16,10 +16,12 @@ import type { ListenerPause } from "../protocol/listener_status.ts";
 import type { Delivery } from "./delivery.ts";
 import type { Operations } from "./operations.ts";
 import type { LockWait } from "./wait.ts";
+import type { ScheduleClaims } from "./schedules.ts";
 
 export type { Delivery } from "./delivery.ts";
 export type { Operations } from "./operations.ts";
 export type { LockWait } from "./wait.ts";
+export type { ScheduleClaims, ScheduleRecord, ScheduleState } from "./schedules.ts";
 
 /** One event to publish, checked: its type, the type's segments, and its payload encoded once (PHP's JSON). */
 export interface PublishEvent {
@@ -170,6 +172,8 @@ export interface Backend {
   readonly operations: Operations;
   /** Releases what publishing keeps open between calls (files: the dispatch lock files); publishing may go on. */
   close?(): Promise<void>;
+  /** The claims of recurring schedules' ticks (`hurah watch --schedule`). */
+  readonly schedules: ScheduleClaims;
 }
 
 /** A task a queue handed to the worker: which task it is; where it lies is the backend's business. */

@@ -6,6 +6,8 @@ import { parseDuration } from "./_options.ts";
 import { InvalidNameError } from "../errors.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
+import { parseScheduleEntries } from "./_schedules.ts";
+import type { ScheduleSpec } from "../schedule/schedule.ts";
 
 /**
  * The handler of a spec: one field per handler form, exactly one of them set
@@ -38,6 +40,8 @@ export interface ConfigFile {
   root?: string;
   /** The handlers. */
   handlers: HandlerSpec[];
+  /** The recurring schedules (`hurah watch` dispatches their ticks). */
+  schedules: ScheduleSpec[];
 }
 
 const HANDLER_KEYS = [
@@ -79,7 +83,9 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
   if (!isObject(data)) return fail("expected an object with a 'handlers' array");
   const base = dirname(resolve(path));
   for (const key of Object.keys(data)) {
-    if (key !== "root" && key !== "handlers") fail(`unknown key ${JSON.stringify(key)}; allowed: root, handlers`);
+    if (key !== "root" && key !== "handlers" && key !== "schedules") {
+      fail(`unknown key ${JSON.stringify(key)}; allowed: root, handlers, schedules`);
+    }
   }
   if (data.root !== undefined && typeof data.root !== "string") fail("'root' must be a string");
   if (!Array.isArray(data.handlers) || data.handlers.length === 0) fail("'handlers' must be a non-empty array");
@@ -137,7 +143,8 @@ export function parseConfig(data: unknown, path: string): ConfigFile {
       concurrency: (entry.concurrency as number | undefined) ?? 1,
     };
   });
-  return { ...(typeof data.root === "string" ? { root: resolve(base, data.root) } : {}), handlers };
+  const schedules = parseScheduleEntries(data.schedules, fail);
+  return { ...(typeof data.root === "string" ? { root: resolve(base, data.root) } : {}), handlers, schedules };
 }
 
 /** The listener id of a handler entry, its name and event type checked (`where` names the entry in errors). */

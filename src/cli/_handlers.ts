@@ -14,6 +14,7 @@ import { BROKER_OPTIONS, resolvePlace, type TaskPlace } from "./_backend.ts";
 import { concurrencyOption, countOption, duration } from "./_options.ts";
 import { handlerUsage, listed } from "./_handler_help.ts";
 import { LOG_OPTIONS } from "./_log.ts";
+import type { ScheduleSpec } from "../schedule/schedule.ts";
 
 /** The flag of each handler form named by one (`--exec`), for `parseArgs`. */
 const FORM_OPTIONS: Readonly<Record<string, { readonly type: "string" }>> = Object.fromEntries(
@@ -69,7 +70,7 @@ export async function handlerSpecs(
   values: HandlerValues,
   positionals: string[],
   io: CliIo,
-): Promise<{ place: TaskPlace; specs: HandlerSpec[] }> {
+): Promise<{ place: TaskPlace; specs: HandlerSpec[]; schedules: ScheduleSpec[] }> {
   const timeoutMs = values.timeout === undefined ? 0 : duration(values.timeout, "--timeout");
   const maxAttempts = countOption(values["max-attempts"], "--max-attempts");
   const maxLost = countOption(values["max-lost"], "--max-lost");
@@ -93,7 +94,8 @@ export async function handlerSpecs(
     const config = await readConfig(values.config);
     // The config file's root is the default of --root; --broker goes past it.
     const root = values.root ?? (values.broker === undefined ? config.root : undefined);
-    return { place: resolvePlace(positionals[0], { ...values, root }, io), specs: config.handlers };
+    const place = resolvePlace(positionals[0], { ...values, root }, io);
+    return { place, specs: config.handlers, schedules: config.schedules };
   }
   const flagged = FLAG_FORMS.filter((form) => values[form.cli.flag] !== undefined);
   if (flagged.length > 1) {
@@ -114,7 +116,7 @@ export async function handlerSpecs(
     timeoutMs,
     concurrency,
   };
-  return { place: resolvePlace(positionals[wanted], values, io), specs: [spec] };
+  return { place: resolvePlace(positionals[wanted], values, io), specs: [spec], schedules: [] };
 }
 
 /**

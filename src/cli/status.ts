@@ -5,6 +5,8 @@ import { countOption, duration, parseOptions } from "./_options.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { BROKER_OPTIONS, brokerHelp, openBackend, resolvePlace } from "./_backend.ts";
 import { formatTable } from "./_table.ts";
+import { readConfig } from "./_config.ts";
+import { formatSchedules, scheduleStatus } from "./_schedules.ts";
 
 /** Help text of `hurah status`. */
 export const STATUS_HELP = `Usage: hurah status [listener...] [options]
@@ -24,6 +26,10 @@ Options:
   --root DIR                    the event root (default: $HURAH_ROOT)
 ${brokerHelp(32)}  --json                        print JSON, also on a terminal
   --table                       print the table, also when not on a terminal
+  --config FILE                 also list the schedules of this config file
+                                (its root is the default of --root); those a
+                                watcher recorded under the root are listed
+                                always, each with its last and next tick
   --check                       check the limits below: print one line per
                                 limit crossed on stderr, "WARNING: ..." on
                                 stdout and exit 1; or "OK: ..." and exit 0
@@ -49,6 +55,7 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
     ...BROKER_OPTIONS,
     json: { type: "boolean", default: false },
     table: { type: "boolean", default: false },
+    config: { type: "string" },
     check: { type: "boolean", default: false },
     "max-pending": { type: "string" },
     "max-oldest": { type: "string" },
@@ -76,17 +83,21 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
       ? undefined
       : duration(values["max-in-flight-age"], "--max-in-flight-age"),
   };
-  const place = resolvePlace(undefined, values, io);
+  const config = values.config === undefined ? undefined : await readConfig(values.config);
+  const place = resolvePlace(undefined, { ...values, root: values.root ?? config?.root }, io);
   await using backend = await openBackend(place);
   const report = await backend.operations.status({
     listeners: positionals.length > 0 ? positionals : undefined,
   });
+  const schedules = await scheduleStatus(backend, config?.schedules ?? [], new Date(report.time));
   const violations = values.check ? checkThresholds(report.listeners, thresholds) : [];
   // A check prints one summary line by default, for monitoring plugins that read the first line.
   const json = values.json || (!values.check && !values.table && !io.stdoutIsTerminal);
-  if (json) io.stdout(JSON.stringify({ ...report, violations }, null, 2) + "\n");
-  else if (values.check) io.stdout(checkSummary(report, violations));
-  else io.stdout(formatStatus(report));
+  // Schedules only when there are some: the JSON of a root without any stays as it was.
+  if (json) {
+    io.stdout(JSON.stringify({ ...report, ...schedules.length ? { schedules } : {}, violations }, null, 2) + "\n");
+  } else if (values.check) io.stdout(checkSummary(report, violations));
+  else io.stdout(formatStatus(report) + (schedules.length ? "\n" + formatSchedules(schedules) : ""));
   for (const violation of violations) io.stderr(violation.message + "\n");
   return violations.length > 0 ? 1 : 0;
 }

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { checkHandlerName, parseEventType } from "../protocol/names.ts";
 import type { HandlerSpec } from "./_config.ts";
 import { handlerArgs, handlerSpecs, WATCH_OPTIONS } from "./_handlers.ts";
+import { SCHEDULE_OPTIONS, watchSchedules } from "./_schedules.ts";
 import { refuseFileOptions, type TaskPlace } from "./_backend.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { logSettings } from "./_log.ts";
@@ -82,8 +83,13 @@ const SYSTEMD_OPTIONS = {
 /** `hurah systemd`: prints a unit file. */
 export async function systemdCommand(args: string[], io: CliIo): Promise<number> {
   if (args[0] === "--serve") return serveUnit(args.slice(1), io);
-  const { values: all, positionals } = parseOptions(args, { ...WATCH_OPTIONS, ...SYSTEMD_OPTIONS });
-  const { "allow-read": allowRead = [], "allow-write": allowWrite = [], ...values } = all;
+  const { values: all, positionals } = parseOptions(args, {
+    ...WATCH_OPTIONS,
+    ...SCHEDULE_OPTIONS,
+    ...SYSTEMD_OPTIONS,
+  });
+  const { "allow-read": allowRead = [], "allow-write": allowWrite = [], schedule, ...rest } = all;
+  const { "schedule-missed": missed, ...values } = rest;
   if (values.help) {
     io.stdout(SYSTEMD_HELP);
     return 0;
@@ -91,7 +97,8 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   const graceMs = duration(values.grace, "--grace");
   positiveDuration(values["rescan-interval"], "--rescan-interval");
   logSettings(values, () => undefined);
-  const { place, specs } = await handlerSpecs(values, positionals, io);
+  const { place, specs, schedules } = await handlerSpecs(values, positionals, io);
+  await watchSchedules({ schedule, "schedule-missed": missed }, schedules); // refused here, not at the start
   // As 'hurah watch --broker' refuses them: refused here, not at the service's start.
   refuseFileOptions(place, [
     ["--create-root", values["create-root"]],
@@ -113,6 +120,8 @@ export async function systemdCommand(args: string[], io: CliIo): Promise<number>
   const config = values.config === undefined ? undefined : resolve(values.config);
   const modules = specs.map(moduleOf).filter((module) => module !== undefined);
   const watchArgs = watchArguments(values, specs, place, config);
+  for (const each of schedule ?? []) watchArgs.push("--schedule", each);
+  if (missed !== undefined) watchArgs.push("--schedule-missed", missed);
 
   const readWrite = allowWrite.map((path) => resolve(path));
   const reads = [

@@ -7,6 +7,10 @@ import { brokerHelp, openTarget, refuseFileOptions } from "./_backend.ts";
 import { listenerId } from "../protocol/listener_id.ts";
 import { commandOptions, eventFormatter, lockWaitFormatter, logHelp, logSettings, noticeFormatter } from "./_log.ts";
 import denoJson from "../../deno.json" with { type: "json" };
+import { SCHEDULE_HELP, SCHEDULE_OPTIONS, scheduleLine, watchSchedules } from "./_schedules.ts";
+import { startScheduler } from "../schedule/scheduler.ts";
+import { connect } from "../backend/connect.ts";
+import { workerId } from "../worker/_worker_id.ts";
 import {
   archivePolicy,
   duration,
@@ -55,7 +59,7 @@ ${brokerHelp(29)}${flagHelp(29, false)}  --config FILE              watch every 
                              judged by the file system's clock, not this host's
   --grace DURATION           shutdown grace period (default 10s)
   --rescan-interval DURATION safety re-listing interval (default 10s)
-${logHelp(27)}  --archive POLICY           keep (default), delete, or a retention like 7d
+${SCHEDULE_HELP}${logHelp(27)}  --archive POLICY           keep (default), delete, or a retention like 7d
                              (archived tasks older than that are deleted hourly)
   --max-task-size SIZE       the largest task file read, as 16MiB (default);
                              larger ones are quarantined unread
@@ -75,7 +79,9 @@ handler that cannot be loaded (nothing is started then).
 
 /** `hurah watch`: returns the exit code once stopped. */
 export async function watchCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseOptions(args, WATCH_OPTIONS);
+  const parsed = parseOptions(args, { ...WATCH_OPTIONS, ...SCHEDULE_OPTIONS });
+  const { schedule, "schedule-missed": missed, ...values } = parsed.values;
+  const positionals = parsed.positionals;
   if (values.help) {
     io.stdout(WATCH_HELP);
     return 0;
@@ -83,7 +89,8 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
   const logging = logSettings(values, io.env);
   const graceMs = duration(values.grace, "--grace");
   const rescanIntervalMs = positiveDuration(values["rescan-interval"], "--rescan-interval");
-  const { place, specs } = await handlerSpecs(values, positionals, io);
+  const { place, specs, schedules: configSchedules } = await handlerSpecs(values, positionals, io);
+  const schedules = await watchSchedules({ schedule, "schedule-missed": missed }, configSchedules);
   refuseFileOptions(place, [
     ["--create-root", values["create-root"]],
     ["--no-fsync", values["no-fsync"]],
@@ -97,6 +104,18 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
   const lockLine = lockWaitFormatter(logging.format, "watch", logging.timestamps);
   // Disposed of after the watcher is done (a signal stops it), so the last settlements reach the broker.
   await using opened = await openTarget(place);
+  // Announced before the watcher starts: a backend without schedules (NATS) is refused before anything runs.
+  const scheduler = schedules.length === 0 ? undefined : await startScheduler(
+    typeof opened.target === "string"
+      ? connect({ root: opened.target }, { durable: !values["no-fsync"] })
+      : opened.target,
+    schedules,
+    {
+      signal: io.signal,
+      worker: workerId(),
+      onEvent: (event) => io.stderr(notice(scheduleLine(event), event.type, event)),
+    },
+  );
   const watcher = watch(opened.target, {
     listeners,
     signal: io.signal,
@@ -124,6 +143,7 @@ export async function watchCommand(args: string[], io: CliIo): Promise<number> {
     if (logging.format === "text") io.stderr(notice(`hurah watch: stopping; ${grace}`, "stopping"));
   }, { once: true });
   const reports = await watcher.done;
+  await scheduler?.done;
   io.stderr(notice("hurah watch: stopped", "stop", { command: "watch", listeners: reports }));
   return 0;
 }

@@ -178,7 +178,7 @@ Deno.test("hurah run --config refuses a bad config with exit 2 and one line, tou
     {
       what: "an unknown top-level key",
       text: JSON.stringify({ root: "../events", handler: [good] }),
-      expected: /unknown key "handler"; allowed: root, handlers$/,
+      expected: /unknown key "handler"; allowed: root, handlers, schedules$/,
     },
     {
       what: "an unknown handler key",

@@ -27,6 +27,7 @@ import { type Build, type Delivered, FileStore, type ListenerRef, PartialDeliver
 import { watchInboxes } from "./inbox_watcher.ts";
 import { openFileQueue } from "./listener_queue.ts";
 import { FileOperations } from "./operations.ts";
+import { FileSchedules } from "./schedules.ts";
 import type { TaskSpot } from "./task_queue.ts";
 import type { LockWaitOptions } from "./_types.ts";
 
@@ -55,6 +56,8 @@ export class FileBackend implements Backend {
   readonly operations: FileOperations;
   /** The delayed events, in `<root>/.hurah/delayed/`. */
   readonly delayed: DelayedStore;
+  /** The claims of schedule ticks, under `<root>/.hurah/schedules/`. */
+  readonly schedules: FileSchedules;
   /** The listeners registered or opened by this backend, by id. */
   readonly #refs = new Map<string, ListenerRef>();
   readonly #now: () => Date;
@@ -64,6 +67,7 @@ export class FileBackend implements Backend {
     this.#now = options.now ?? (() => new Date());
     this.operations = new FileOperations(this.store.root, { durable: options.durable ?? true });
     this.delayed = new DelayedStore(this.store, { durable: options.durable ?? true, now: this.#now });
+    this.schedules = new FileSchedules(this.store.root, options.durable ?? true);
   }
 
   /** The absolute path of the event root. */

@@ -29,12 +29,14 @@ import type {
   OpenOptions,
   PublishEvent,
   Registration,
+  ScheduleClaims,
   ScheduledEvent,
   Wakeups,
 } from "../port.ts";
 import { HEADER } from "./_message.ts";
 import { NatsOperations, type RegisteredListener } from "./operations.ts";
 import { NatsQueue, type NatsTask } from "./queue.ts";
+import { NatsSchedules } from "./_schedules.ts";
 import {
   consumerName,
   ERROR_PREFIX,
@@ -82,6 +84,8 @@ export class NatsBackend implements Backend, AsyncDisposable {
   readonly location: string;
   /** The listener list, `status`, `inspect`, `requeue` and `prune` on NATS. */
   readonly operations: NatsOperations;
+  /** Schedule claims: not offered by NATS yet (each call throws `NotSupportedError`). */
+  readonly schedules: ScheduleClaims = new NatsSchedules();
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
