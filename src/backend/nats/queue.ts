@@ -107,6 +107,8 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
   /** When this worker's delayed naks come due (epoch ms), by sequence. */
   readonly #delayed = new Map<number, number>();
   #firstTake = true;
+  /** Whether this pass found the requeue consumer empty (it is pulled first, until then). */
+  #requeuesDone = false;
   readonly #heartbeat: ReturnType<typeof setInterval>;
   #closed = false;
   /** The pulls from the listener's consumers, and their answers. */
@@ -147,6 +149,7 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
   startPass(): void {
     this.#seen = new Set();
     this.#firstTake = true;
+    this.#requeuesDone = false;
     this.#buffer.unshift(...this.#nextPass);
     this.#nextPass = [];
   }
@@ -155,7 +158,6 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     const take: Take<NatsTask> = { tasks: [], strays: [] };
     const first = this.#firstTake;
     this.#firstTake = false;
-    let requeuesPulled = false;
     while (take.tasks.length < max && !hooks.stopped()) {
       const task = this.#buffer.shift();
       if (task === undefined && this.#puller.late.length > 0) {
@@ -163,10 +165,10 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
         this.#buffer.push(...await Promise.all(late.map((message) => this.#toTask(message))));
         continue;
       }
-      if (task === undefined && first && !requeuesPulled) {
-        // Requeued tasks (rare) are looked for once per pass, before the events.
-        requeuesPulled = true;
+      if (task === undefined && !this.#requeuesDone) {
+        // Requeued (and migrated) tasks come first in a pass, until their consumer has none left in it.
         const messages = await this.#puller.pull(REQUEUE_STREAM, max - take.tasks.length);
+        if (messages.length === 0) this.#requeuesDone = true;
         this.#buffer.push(...await Promise.all(messages.map((message) => this.#toTask(message))));
         continue;
       }
