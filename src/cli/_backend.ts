@@ -136,12 +136,17 @@ export async function openBackend(place: TaskPlace): Promise<OpenedBackend> {
   }
 }
 
+/**
+ * The NATS module's URL: a computed specifier, so that deno's module graph (and so mod.ts/cli.ts) does not reach
+ * the NATS module and its npm dependencies; `deno task compile` includes it explicitly.
+ */
+export function natsModuleUrl(): string {
+  return new URL(["..", "backend", "nats", "mod.ts"].join("/"), import.meta.url).href;
+}
+
 /** The NATS module, `@hurah/events/nats`, loaded at the first call. */
 export async function loadNats(): Promise<NatsModule> {
-  // A computed specifier: deno's module graph (and so mod.ts/cli.ts) does not reach the NATS module and its npm
-  // dependencies; `deno task compile` includes it explicitly.
-  const specifier = new URL(["..", "backend", "nats", "mod.ts"].join("/"), import.meta.url).href;
-  return await import(specifier) as NatsModule;
+  return await import(natsModuleUrl()) as NatsModule;
 }
 
 /** What the library takes in place of a root: the event root's path, or the broker's backend. */
