@@ -11,6 +11,12 @@ export interface Run {
   result: string;
 }
 
+/** `hurah watch` of a listener with the acceptance handler (`_handler.ts`) on a broker, then `extra` options. */
+export function watchArgs(listener: { name: string; eventType: string }, broker: string, extra: string[]): string[] {
+  const handler = fileURLToPath(new URL("./_handler.ts", import.meta.url));
+  return ["watch", listener.name, listener.eventType, handler, "--broker", broker, ...extra];
+}
+
 /** Resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -16,14 +16,13 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { DeliveryError, Dispatcher } from "../../mod.ts";
 import { consumerName, EVENT_STREAM, NatsBackend } from "../../src/backend/nats/mod.ts";
 import { checkListener } from "../../src/protocol/listener_id.ts";
 import { type ClusterNode, startNatsCluster, untilAvailable } from "../../tests/_nats.ts";
-import { check, lines, sleep, startWatcher, stopAll } from "./_common.ts";
+import { check, lines, sleep, startWatcher, stopAll, watchArgs } from "./_common.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { events: { type: "string" } } });
 const EVENTS = Number(values.events ?? 20_000);
@@ -116,20 +115,7 @@ await streamKill;
 
 // Handling: two watchers; the consumer leader is killed at a third.
 const out = await Deno.makeTempFile({ prefix: "hurah_accept_", suffix: ".txt" });
-const args = [
-  "watch",
-  listener.name,
-  listener.eventType,
-  fileURLToPath(new URL("./_handler.ts", import.meta.url)),
-  "--broker",
-  cluster.urls,
-  "--replicas",
-  "3",
-  "--concurrency",
-  "4",
-  "--max-lost",
-  "50",
-];
+const args = watchArgs(listener, cluster.urls, ["--replicas", "3", "--concurrency", "4", "--max-lost", "50"]);
 const env = { HURAH_ACCEPT_OUT: out, HURAH_ACCEPT_MS: "1" };
 const handleStarted = performance.now();
 const watchers = [startWatcher(args, env), startWatcher(args, env)];

@@ -16,12 +16,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { fileURLToPath } from "node:url";
 import { Dispatcher } from "../../mod.ts";
 import { NatsBackend } from "../../src/backend/nats/mod.ts";
 import { checkListener } from "../../src/protocol/listener_id.ts";
 import { startNatsServer } from "../../tests/_nats.ts";
-import { check, lines, type Run, sleep, startWatcher, stopAll } from "./_common.ts";
+import { check, lines, type Run, sleep, startWatcher, stopAll, watchArgs } from "./_common.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { tasks: { type: "string" }, kills: { type: "string" } } });
 const TASKS = Number(values.tasks ?? 5000);
@@ -43,20 +42,14 @@ const listener = checkListener("kill", "accept");
   }));
   await new Dispatcher(backend).dispatchMany(events);
 }
-const args = [
-  "watch",
-  listener.name,
-  listener.eventType,
-  fileURLToPath(new URL("./_handler.ts", import.meta.url)),
-  "--broker",
-  server.url,
+const args = watchArgs(listener, server.url, [
   "--concurrency",
   String(CONCURRENCY),
   "--lease",
   "2s",
   "--max-lost",
   "50",
-];
+]);
 const env = { HURAH_ACCEPT_OUT: out };
 const watchers = [startWatcher(args, env), startWatcher(args, env)];
 const handledIds = (runs: Run[]) => new Set(runs.filter((run) => run.result === "SUCCESS").map((run) => run.id));
