@@ -19,7 +19,7 @@ import {
 } from "./_bench_stats.ts";
 
 /** The workloads, in the order of the report. */
-export const WORKLOADS = ["dispatch", "drain", "latency", "burst", "memory", "peer"] as const;
+export const WORKLOADS = ["dispatch", "drain", "latency", "burst", "memory", "peer", "nats"] as const;
 /** One of the workloads. */
 export type WorkloadName = typeof WORKLOADS[number];
 
@@ -150,6 +150,31 @@ const WORKLOAD: Record<WorkloadName, Workload> = {
         `hurah end to end, \`dispatchMany()\` of ${DISPATCH_BATCH}, durable on (two processes)`,
     },
   },
+  nats: {
+    kind: { unit: "messages/s", higherIsBetter: true },
+    title: (p) =>
+      `NATS JetStream · ${p.replicas === 1 ? "1 node, R1" : `${p.replicas} nodes, R${p.replicas}`} · ${
+        NATS_MODES[String(p.mode)]
+      } · ${count(p.messages)} messages`,
+    labels: {
+      "hurah-dispatch": "hurah `Dispatcher.dispatch()`, awaited one at a time",
+      "raw-publish": "raw client `js.publish()` (with `Nats-Msg-Id`), awaited one at a time",
+      "hurah-dispatch-many": "hurah `Dispatcher.dispatchMany()` (up to 1,000 in flight)",
+      "raw-publish-pipelined": "raw client, 1,000 `js.publish()` in flight",
+      "hurah-drain": "hurah `runOnce()` (ordered: `max_ack_pending` 1)",
+      "raw-fetch-one": "raw client: fetch 1, `ackAck()`, one at a time",
+      "hurah-drain-parallel": "hurah `runOnce()`, `concurrency: 16`",
+      "raw-fetch-batch": "raw client: fetch up to 16, `ackAck()` each, batch after batch",
+    },
+  },
+};
+
+/** The NATS tables' modes, as titles name them. */
+const NATS_MODES: Record<string, string> = {
+  one: "dispatch one at a time",
+  pipelined: "pipelined dispatch",
+  drain: "drain, one at a time",
+  parallel: "drain, 16 at a time",
 };
 
 /** What each contender is, by workload and id. */
@@ -289,6 +314,7 @@ const TARGETS = {
   memory: "100k drain within 30 MiB RSS above idle",
   scaling: "cost per task at 100k ≤ 1.5× the cost at 1k",
   peer: "end-to-end throughput ≥ 10× Deno KV",
+  nats: "hurah over NATS ≥ 0.8× the raw client doing the same work",
 } as const;
 
 function describe({ params: p }: ResultTable): string {
@@ -373,6 +399,17 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
         `${hurah.label} vs ${peer.label}, ${count(table.params.messages)} messages`,
         formatRatio(ratio),
         ratio >= 10,
+      );
+    }
+  }
+  for (const table of results.tables.filter((each) => each.workload === "nats" && each.floor !== undefined)) {
+    for (const series of table.series.filter((each) => each.id.startsWith("hurah"))) {
+      const ratio = ratioToFloor(table, series.id);
+      check(
+        "nats",
+        `${NATS_MODES[String(table.params.mode)]}, R${table.params.replicas}`,
+        formatRatio(ratio),
+        ratio >= 0.8,
       );
     }
   }

@@ -30,6 +30,7 @@ import * as report from "./_bench_report.ts";
 import { LABELS, type ResultTable, type Series, type WorkloadName } from "./_bench_report.ts";
 import { perSecond } from "./_bench_stats.ts";
 import { phpDispatch, phpMissing } from "./_bench_php.ts";
+import { benchNats } from "./_bench_nats.ts";
 
 const PROJECT = dirname(dirname(fileURLToPath(import.meta.url)));
 const EVENT_TYPE = "bench";
@@ -53,6 +54,7 @@ const FULL = {
   memory: { backlogs: [10_000, 100_000], runs: 3 },
   /** Messages per trial, by file system. */
   peer: { messages: { shm: 2000, disk: 1000 } as Record<string, number>, runs: 5, fileSystems: BOTH },
+  nats: { replicas: [1, 3], messages: { one: 1000, pipelined: 10_000, drain: 1000, parallel: 10_000 }, runs: 3 },
   syscalls: true,
 };
 
@@ -68,6 +70,7 @@ const QUICK: Plan = {
   burst: { events: 1000, runs: 2, fileSystems: ["shm"] },
   memory: { backlogs: [1000, 10_000], runs: 1 },
   peer: { messages: { shm: 500 }, runs: 2, fileSystems: ["shm"] },
+  nats: { replicas: [1], messages: { one: 200, pipelined: 2000, drain: 200, parallel: 2000 }, runs: 2 },
   syscalls: false,
 };
 
@@ -477,6 +480,12 @@ const WORKLOAD_FUNCTIONS: Record<string, (context: Context) => Promise<void>> = 
   burst: (context) => runMatrix(context, burst),
   memory: memoryWorkload,
   peer: (context) => runMatrix(context, peer),
+  nats: async (context) => {
+    for (const table of await benchNats(context.plan.nats, log, context.notes)) {
+      context.tables.push(table);
+      console.log(report.renderTable(table));
+    }
+  },
   syscalls: syscallsWorkload,
 };
 

@@ -139,6 +139,8 @@ export interface ClusterNode {
   readonly name: string;
   /** Its client URL. */
   readonly url: string;
+  /** Its monitoring endpoint, as `http://127.0.0.1:<port>` (`/jsz` shows its own copy of each stream). */
+  readonly monitorUrl: string;
   /** Its PID while running. */
   pid(): number | undefined;
   /** Kills it with SIGKILL and waits for it to exit. */
@@ -159,6 +161,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     name: `n${index + 1}`,
     port: freePort(),
     clusterPort: freePort(),
+    monitorPort: freePort(),
     store: join(base, `n${index + 1}`),
   }));
   const routes = specs.map((spec) => `nats://127.0.0.1:${spec.clusterPort}`).join(",");
@@ -182,6 +185,8 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
           `nats://127.0.0.1:${spec.clusterPort}`,
           "--routes",
           routes,
+          "-m",
+          String(spec.monitorPort),
         ],
         stdin: "null",
         stdout: "null",
@@ -201,6 +206,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     const node: ClusterNode & { start(): void; child(): Deno.ChildProcess | undefined } = {
       name: spec.name,
       url: `nats://127.0.0.1:${spec.port}`,
+      monitorUrl: `http://127.0.0.1:${spec.monitorPort}`,
       pid: () => child?.pid,
       kill,
       async restart() {
@@ -227,4 +233,17 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     throw error;
   }
   return { urls: nodes.map((node) => node.url).join(","), nodes, stop, [Symbol.asyncDispose]: stop };
+}
+
+/** Retries `fn` while a cluster elects leaders (JetStream answers "temporarily unavailable" meanwhile). */
+export async function untilAvailable<T>(what: string, fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`gave up on ${what} after ${timeoutMs} ms`, { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 }

@@ -7,6 +7,7 @@
  */
 import { connect } from "../backend/connect.ts";
 import type { Backend } from "../backend/port.ts";
+import type { ListenerMigration, MigrationReport } from "../backend/migration.ts";
 import { type CliIo, UsageError } from "./_io.ts";
 import { resolveRoot } from "./_root.ts";
 
@@ -105,6 +106,12 @@ export type OpenedBackend = Backend & AsyncDisposable;
 /** What the command line uses of `@hurah/events/nats` (typed here: a type import would put it in the graph). */
 interface NatsModule {
   NatsBackend: { connect(servers: string, options: { replicas: number }): Promise<OpenedBackend> };
+  /** `hurah migrate`'s work (src/backend/nats/migrate.ts). */
+  migrateRoot(
+    root: string,
+    backend: OpenedBackend,
+    options: { dryRun?: boolean; onListener?: (migration: ListenerMigration) => void },
+  ): Promise<MigrationReport>;
 }
 
 /**
@@ -115,10 +122,7 @@ export async function openBackend(place: TaskPlace): Promise<OpenedBackend> {
   if (place.kind === "root") {
     return Object.assign(connect({ root: place.root }), { [Symbol.asyncDispose]: () => Promise.resolve() });
   }
-  // A computed specifier: deno's module graph (and so mod.ts/cli.ts) does not reach the NATS module and its npm
-  // dependencies; `deno task compile` includes it explicitly.
-  const specifier = new URL(["..", "backend", "nats", "mod.ts"].join("/"), import.meta.url).href;
-  const nats = await import(specifier) as NatsModule;
+  const nats = await loadNats();
   try {
     return await nats.NatsBackend.connect(place.urls, { replicas: place.replicas });
   } catch (error) {
@@ -130,6 +134,19 @@ export async function openBackend(place: TaskPlace): Promise<OpenedBackend> {
       { cause: error },
     );
   }
+}
+
+/**
+ * The NATS module's URL: a computed specifier, so that deno's module graph (and so mod.ts/cli.ts) does not reach
+ * the NATS module and its npm dependencies; `deno task compile` includes it explicitly.
+ */
+export function natsModuleUrl(): string {
+  return new URL(["..", "backend", "nats", "mod.ts"].join("/"), import.meta.url).href;
+}
+
+/** The NATS module, `@hurah/events/nats`, loaded at the first call. */
+export async function loadNats(): Promise<NatsModule> {
+  return await import(natsModuleUrl()) as NatsModule;
 }
 
 /** What the library takes in place of a root: the event root's path, or the broker's backend. */

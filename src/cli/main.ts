@@ -4,6 +4,7 @@ import { mainUsage } from "./_handler_help.ts";
 import { suggest } from "./_options.ts";
 import { DISPATCH_HELP, dispatchCommand } from "./dispatch.ts";
 import { INSPECT_HELP, inspectCommand } from "./inspect.ts";
+import { MIGRATE_HELP, migrateCommand } from "./migrate.ts";
 import { PRUNE_HELP, pruneCommand } from "./prune.ts";
 import { PAUSE_HELP, pauseCommand } from "./pause.ts";
 import { RESUME_HELP, resumeCommand } from "./resume.ts";
@@ -102,6 +103,12 @@ const COMMANDS: readonly Command[] = [
     run: pruneCommand,
     help: PRUNE_HELP,
     synopses: [["--older-than DURATION [--archive] [--error]", "remove old files from archive/ or error/"]],
+  },
+  {
+    name: "migrate",
+    run: migrateCommand,
+    help: MIGRATE_HELP,
+    synopses: [["--root DIR --broker URL", "move a root's pending tasks to a NATS broker"]],
   },
   {
     name: "serve",

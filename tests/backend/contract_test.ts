@@ -504,3 +504,41 @@ contract(
     deepEqual([status.errors, status.pending, status.paused], [1, 0, undefined]);
   },
 );
+
+contract(
+  "tasks lists pending tasks lowest first, errors newest first, with their records (archive: files only)",
+  async ({ backend }) => {
+    await register(backend, ["listed", "a"]);
+    const dispatcher = new Dispatcher(backend);
+    const sequences: number[] = [];
+    for (let payload = 0; payload < 5; payload++) sequences.push((await dispatcher.dispatch("a", payload))[0].sequence);
+    const payloads = (list: { tasks: { task: { payload: unknown } | null }[] }) =>
+      list.tasks.map((listed) => listed.task?.payload);
+    let inbox = await backend.operations.tasks({ listener: "a/listed", location: "inbox", limit: 3 });
+    deepEqual([inbox.listener, inbox.total, payloads(inbox)], ["a/listed", 5, [0, 1, 2]]);
+    deepEqual(inbox.tasks.map((listed) => listed.sequence), sequences.slice(0, 3));
+    ok(inbox.tasks.every((listed) => listed.since !== null && listed.problem === null), JSON.stringify(inbox));
+    inbox = await backend.operations.tasks({ listener: "a/listed", location: "inbox", limit: 2, newest: true });
+    deepEqual(payloads(inbox), [4, 3]);
+    const handler = {
+      // The RETRY last: in ordered mode on NATS, a task put back holds the listener's later ones.
+      handleTask: (context: TaskContext) =>
+        [Task.INVALID, Task.INVALID, Task.SUCCESS, Task.SUCCESS, Task.RETRY][context.payload as number],
+      maxAttempts: () => 3,
+      retryDelay: () => 0,
+    };
+    await runOnce(backend, { name: "listed", eventType: "a", handler });
+    inbox = await backend.operations.tasks({ listener: "a/listed", location: "inbox" });
+    deepEqual([inbox.total, payloads(inbox), inbox.tasks[0].task?.retry_count], [1, [4], 1]);
+    const errors = await backend.operations.tasks({ listener: "a/listed", location: "error", newest: true });
+    deepEqual([errors.total, payloads(errors)], [2, [1, 0]]);
+    deepEqual(errors.tasks.map((listed) => listed.task?.failures?.at(-1)?.result), ["INVALID", "INVALID"]);
+    const archive = await backend.operations.tasks({ listener: "a/listed", location: "archive" });
+    // NATS keeps no archive.
+    deepEqual([archive.total, payloads(archive)], backend instanceof NatsBackend ? [0, []] : [2, [2, 3]]);
+    await backend.operations.requeue({ listener: "a/listed", sequences: [sequences[0]], by: "test" });
+    inbox = await backend.operations.tasks({ listener: "a/listed", location: "inbox" });
+    deepEqual([inbox.total, payloads(inbox)], [2, [0, 4]]);
+    equal(inbox.tasks[0].task?.failures?.at(-1)?.result, "REQUEUED");
+  },
+);

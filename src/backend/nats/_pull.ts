@@ -14,6 +14,8 @@ interface Pull {
   token: string;
   batch: number;
   messages: Msg[];
+  /** Whether a message or a status answered it. */
+  answered: boolean;
   end(result: Msg[] | BrokerError): void;
 }
 
@@ -27,6 +29,11 @@ export class Puller {
   #pulling: Pull | undefined;
   /** Messages that answered a pull given up on (the server went quiet): owned all the same, handed out next. */
   #late: Msg[] = [];
+  /**
+   * Whether the last pull ended with no answer at all (neither a message nor a status): a loaded server can drop
+   * a request it reads after its expiry. Empty then says nothing about the consumer: pull again.
+   */
+  unanswered = false;
 
   constructor(
     readonly link: { nc: NatsConnection; jsm: JetStreamManager },
@@ -74,7 +81,9 @@ export class Puller {
       // the request timeout: a server gone meanwhile, and the pull ends empty.
       const look = setTimeout(() => {
         if (this.#pulling !== pull || pull.messages.length > 0) return;
-        this.#checkConsumer(stream).catch((error) => pull.end(error));
+        this.#checkConsumer(stream).then(() => {
+          if (this.#pulling === pull && !pull.answered) pull.end(pull.messages); // dropped: a late answer is `late`
+        }, (error) => pull.end(error));
       }, expiresMs + 1000);
       const timer = setTimeout(() => pull.end(pull.messages), expiresMs + this.options.requestTimeoutMs);
       const pull: Pull = {
@@ -82,10 +91,12 @@ export class Puller {
         token,
         batch,
         messages: [],
+        answered: false,
         end: (result) => {
           clearTimeout(look);
           clearTimeout(timer);
           if (this.#pulling === pull) this.#pulling = undefined;
+          this.unanswered = !pull.answered;
           resolve(result);
         },
       };
@@ -116,11 +127,13 @@ export class Puller {
         this.#late.push(message);
         return;
       }
+      pull.answered = true;
       pull.messages.push(message);
       if (pull.messages.length >= pull.batch) pull.end(pull.messages);
       return;
     }
     if (pull === undefined || message.subject !== `${this.#inbox}.${pull.token}`) return;
+    pull.answered = true;
     if (code === 404 || code === 408 || (code === 409 && /exceeded/i.test(message.headers?.description ?? ""))) {
       return pull.end(pull.messages);
     }

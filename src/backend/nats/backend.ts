@@ -50,6 +50,7 @@ import {
   STATE_PREFIX,
   STATE_STREAM,
   subjectOfSegments,
+  taskSubject,
 } from "./subjects.ts";
 
 import type { NatsBackendOptions } from "./_options.ts";
@@ -230,6 +231,41 @@ export class NatsBackend implements Backend, AsyncDisposable {
       headers: head,
       timeout: this.#options.requestTimeoutMs,
     });
+  }
+
+  /**
+   * Takes over tasks of a listener kept elsewhere (a file root's inbox, for
+   * `migrateRoot()`): each task file's text, as it is, is published to
+   * `HURAH_RQ_1` on `hurah.rq.<consumer>.<sequence>`, read by the listener's
+   * requeue consumer, so that it reaches this listener alone and keeps its
+   * sequence, retry count and failure records. Registers the listener first.
+   * All are in flight at once; `id` is each publish's `Nats-Msg-Id`, so a task
+   * published again within the duplicate window (2 minutes) is stored once.
+   *
+   * @param listener The listener.
+   * @param tasks The tasks: their sequence, their file's bytes and a de-duplication id.
+   * @returns Per task: `stored`, `duplicate` (the stream had it already), or the error of its publish.
+   */
+  async adopt(
+    listener: Listener,
+    tasks: readonly { sequence: number; bytes: Uint8Array; id: string }[],
+  ): Promise<("stored" | "duplicate" | Error)[]> {
+    const consumer = await this.#consumer(listener);
+    const acks = await Promise.allSettled(
+      tasks.map((task) =>
+        this.#js.publish(taskSubject(REQUEUE_PREFIX, consumer, task.sequence), task.bytes, {
+          msgID: task.id,
+          timeout: this.#options.requestTimeoutMs,
+        })
+      ),
+    );
+    return acks.map((ack) =>
+      ack.status === "fulfilled"
+        ? ack.value.duplicate ? "duplicate" : "stored"
+        : ack.reason instanceof Error
+        ? ack.reason
+        : new Error(String(ack.reason))
+    );
   }
 
   /** Creates the listener's durable pull consumer (and the streams) when missing; an existing one is kept. */

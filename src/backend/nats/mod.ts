@@ -21,6 +21,14 @@
  */
 export { NatsBackend, type NatsBackendOptions } from "./backend.ts";
 export { NatsOperations, type RegisteredListener } from "./operations.ts";
+export {
+  type ListenerMigration,
+  MIGRATED_DIR,
+  type MigrateOptions,
+  migrateRoot,
+  type MigrationLeftover,
+  type MigrationReport,
+} from "./migrate.ts";
 export type { NatsTask } from "./queue.ts";
 export {
   consumerName,

@@ -8,6 +8,7 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { CorruptFileError, ListenerNotFoundError, NotSupportedError } from "../../errors.ts";
 import { decodeTask, encodeTask, requeuedTask, type TaskRecord } from "../../protocol/task_file.ts";
 import { decodeState, firstRecord, HEADER } from "./_message.ts";
+import { listNatsTasks } from "./_task_list.ts";
 import { type Listener, parseListenerId } from "../../protocol/listener_id.ts";
 import type { ListenerStatus, StatusReport } from "../../protocol/listener_status.ts";
 import type {
@@ -372,10 +373,17 @@ export class NatsOperations implements Operations {
   }
 
   /**
-   * With `error`, removes the listeners' error records that were written at
-   * least `olderThanMs` ago (one subject each in `HURAH_ERR_1`). There is no
-   * archive on NATS: `archive` counts 0.
+   * The first tasks of a listener in one state, read from the streams:
+   * `inbox` lists the tasks put back with a retry state, the requeued (and
+   * migrated) tasks and the events its consumer has not delivered yet;
+   * `error` its error records; `archive` nothing (no archive is kept). At
+   * most `limit` entries are read, one request each.
    */
+  async tasks(options: TaskListOptions): Promise<TaskList> {
+    const listener = await this.findListener(options.listener);
+    return await listNatsTasks(this.#jsm, listener, await consumerName(listener.id), options);
+  }
+
   /** Not offered yet: the workers would need a shared pause flag to check before each pull (a KV entry). */
   pause(_options: PauseOptions): Promise<PauseReport> {
     return Promise.reject(
@@ -404,13 +412,11 @@ export class NatsOperations implements Operations {
     );
   }
 
-  /** Not offered yet: a stream is not listed as a directory is (`inspect` finds one task, `status` counts them). */
-  tasks(_options: TaskListOptions): Promise<TaskList> {
-    return Promise.reject(
-      new NotSupportedError("listing a listener's tasks", "the NATS backend (yet)", "hurah inspect shows one task"),
-    );
-  }
-
+  /**
+   * With `error`, removes the listeners' error records that were written at
+   * least `olderThanMs` ago (one subject each in `HURAH_ERR_1`). There is no
+   * archive on NATS: `archive` counts 0.
+   */
   async prune(options: PruneOptions): Promise<PruneReport> {
     if (!(options.olderThanMs >= 0)) {
       throw new RangeError(`olderThanMs must be a number of milliseconds, at least 0, found ${options.olderThanMs}`);

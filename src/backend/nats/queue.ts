@@ -76,6 +76,8 @@ export interface NatsQueueOptions {
 }
 
 const WPI = "+WPI";
+/** Pulls in a row a take sends again when the server dropped them unanswered (it was too busy to read them in time). */
+const MAX_UNANSWERED = 3;
 const TERM = "+TERM";
 
 /** The pause after a FAILURE: as the watcher's default, by the FAILURE records in a row at the end of the record. */
@@ -107,6 +109,8 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
   /** When this worker's delayed naks come due (epoch ms), by sequence. */
   readonly #delayed = new Map<number, number>();
   #firstTake = true;
+  /** Whether this pass found the requeue consumer empty (it is pulled first, until then). */
+  #requeuesDone = false;
   readonly #heartbeat: ReturnType<typeof setInterval>;
   #closed = false;
   /** The pulls from the listener's consumers, and their answers. */
@@ -152,6 +156,7 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
   startPass(): void {
     this.#seen = new Set();
     this.#firstTake = true;
+    this.#requeuesDone = false;
     this.#buffer.unshift(...this.#nextPass);
     this.#nextPass = [];
   }
@@ -160,7 +165,7 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     const take: Take<NatsTask> = { tasks: [], strays: [] };
     const first = this.#firstTake;
     this.#firstTake = false;
-    let requeuesPulled = false;
+    let unanswered = 0;
     while (take.tasks.length < max && !hooks.stopped()) {
       const task = this.#buffer.shift();
       if (task === undefined && this.#puller.late.length > 0) {
@@ -168,15 +173,18 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
         this.#buffer.push(...await Promise.all(late.map((message) => this.#toTask(message))));
         continue;
       }
-      if (task === undefined && first && !requeuesPulled) {
-        // Requeued tasks (rare) are looked for once per pass, before the events.
-        requeuesPulled = true;
+      if (task === undefined && !this.#requeuesDone) {
+        // Requeued (and migrated) tasks come first in a pass, until their consumer has none left in it.
         const messages = await this.#puller.pull(REQUEUE_STREAM, max - take.tasks.length);
+        if (messages.length === 0 && (!this.#puller.unanswered || ++unanswered > MAX_UNANSWERED)) {
+          this.#requeuesDone = true;
+        }
         this.#buffer.push(...await Promise.all(messages.map((message) => this.#toTask(message))));
         continue;
       }
       if (task === undefined) {
         const messages = await this.#puller.pull(EVENT_STREAM, max - take.tasks.length);
+        if (messages.length === 0 && this.#puller.unanswered && ++unanswered <= MAX_UNANSWERED) continue;
         if (messages.length === 0) break;
         if (first && take.backlog === undefined) {
           take.backlog = take.tasks.length + messages.length + parseAckSubject(messages.at(-1)!.reply!).pending;

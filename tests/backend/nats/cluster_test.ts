@@ -13,7 +13,7 @@ import { Dispatcher, Task, watch } from "../../../mod.ts";
 import { EVENT_STREAM, NatsBackend } from "../../../src/backend/nats/mod.ts";
 import { checkListener } from "../../../src/protocol/listener_id.ts";
 import { waitUntil } from "../../_helpers.ts";
-import { NATS_SKIP, reportSkip, startNatsCluster } from "../../_nats.ts";
+import { NATS_SKIP, reportSkip, startNatsCluster, untilAvailable } from "../../_nats.ts";
 
 reportSkip("tests/backend/nats/cluster_test.ts");
 
@@ -28,19 +28,6 @@ async function readably(fn: () => Promise<void>): Promise<void> {
     if (!(error instanceof SuppressedError)) throw error;
     const say = (e: unknown) => e instanceof Error ? e.stack ?? e.message : String(e);
     throw new Error(`the test failed: ${say(error.suppressed)}\nand then a disposal failed: ${say(error.error)}`);
-  }
-}
-
-/** Retries `fn` while the cluster elects leaders (JetStream answers "temporarily unavailable" meanwhile). */
-async function untilAvailable<T>(what: string, fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`gave up on ${what} after ${timeoutMs} ms`, { cause: error });
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
   }
 }
 
