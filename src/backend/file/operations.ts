@@ -27,7 +27,7 @@ import { prune } from "./prune.ts";
 import { requeue } from "./requeue.ts";
 import { scanStatus } from "./status.ts";
 import { Listings } from "./_listings.ts";
-import { listTasks } from "./task_list.ts";
+import { listTasksWith } from "./task_list.ts";
 
 /** The operations of one event root. */
 export class FileOperations implements Operations {
@@ -73,6 +73,6 @@ export class FileOperations implements Operations {
   }
 
   tasks(options: TaskListOptions): Promise<TaskList> {
-    return listTasks(this.root, options, this.#listings);
+    return listTasksWith(this.root, options, this.#listings);
   }
 }

@@ -41,11 +41,12 @@ const READ_SPARE = 16;
  * console.log(`${total} in error/`, tasks.map((t) => t.task?.failures?.at(-1)?.message));
  * ```
  */
-export async function listTasks(
-  root: string,
-  options: TaskListOptions,
-  listings: Listings = new Listings(),
-): Promise<TaskList> {
+export function listTasks(root: string, options: TaskListOptions): Promise<TaskList> {
+  return listTasksWith(root, options, new Listings());
+}
+
+/** {@linkcode listTasks}, reusing what `listings` remembers of a directory unchanged since (the dashboard asks again and again). */
+export async function listTasksWith(root: string, options: TaskListOptions, listings: Listings): Promise<TaskList> {
   const limit = options.limit ?? 50;
   if (!Number.isSafeInteger(limit) || limit < 0) {
     throw new RangeError(`limit must be a non-negative integer, found ${JSON.stringify(limit)}`);
