@@ -33,7 +33,7 @@
  */
 
 export { Dispatcher } from "./src/dispatcher.ts";
-export type { Delivery, DispatcherOptions, DispatchEvent } from "./src/dispatcher.ts";
+export type { Delivery, DispatcherOptions, DispatchEvent, DispatchOptions } from "./src/dispatcher.ts";
 export { runOnce } from "./src/worker/run_once.ts";
 export type { ArchivePolicy, RunEvent, RunOptions, RunReport } from "./src/worker/run_once.ts";
 export { Handler, toHandler } from "./src/worker/handler.ts";
