@@ -6,7 +6,7 @@
  * ```
  *
  * Waits until `--start-at` (so that several processes begin together), then
- * dispatches one event per key `key-0` ... `key-<keys - 1>`, all at once
+ * dispatches one event per key `key-0` ... `key-<keys - 1>`, 32 at a time
  * (`dispatch()` calls overlapping), each with its key, and prints one JSON
  * line per key: `{"key", "duplicate", "deliveries": [[listener, sequence], ...]}`.
  *
@@ -18,6 +18,12 @@ import { Dispatcher } from "../../mod.ts";
 /** This script's path. */
 export const KEY_DISPATCH = fileURLToPath(import.meta.url);
 
+/** How many dispatches each process has in flight at once (a server's concurrent requests). */
+const IN_FLIGHT = 32;
+
+/** How long the processes are given to load before they start together. */
+export const START_DELAY_MS = 3000;
+
 /** What one process printed for one key. */
 export interface KeyResult {
   key: string;
@@ -27,19 +33,23 @@ export interface KeyResult {
 
 if (import.meta.main) {
   const [root, eventType, count, flag, startAt] = Deno.args;
-  if (flag === "--start-at") await new Promise((resolve) => setTimeout(resolve, Number(startAt) - Date.now()));
+  if (flag === "--start-at") {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(startAt) - Date.now())));
+  }
   const dispatcher = new Dispatcher(root, { durable: false });
-  const results = await Promise.all(
-    Array.from({ length: Number(count) }, async (_, k) => {
+  const results: KeyResult[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+    for (let k = next++; k < Number(count); k = next++) {
       const key = `key-${k}`;
       const deliveries = await dispatcher.dispatch(eventType, { key, pid: Deno.pid }, { key });
-      return {
+      results.push({
         key,
         duplicate: deliveries.some((each) => each.duplicate),
         deliveries: deliveries.map((each) => [each.listener, each.sequence]),
-      };
-    }),
-  );
+      });
+    }
+  }));
   Deno.stdout.writeSync(new TextEncoder().encode(results.map((each) => JSON.stringify(each)).join("\n") + "\n"));
 }
 
@@ -50,7 +60,7 @@ export async function dispatchKeysAtOnce(
   processes: number,
   keys: number,
 ): Promise<KeyResult[][]> {
-  const startAt = Date.now() + 1500; // time for every process to load
+  const startAt = Date.now() + START_DELAY_MS;
   const children = Array.from({ length: processes }, () =>
     new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", KEY_DISPATCH, root, eventType, String(keys), "--start-at", String(startAt)],

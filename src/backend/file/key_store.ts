@@ -15,8 +15,9 @@ import { hostId } from "../../worker/_worker_id.ts";
 import {
   isAlreadyExists,
   isNotFound,
-  lockFile,
+  lstatOrUndefined,
   noticeLockWait,
+  readAllText,
   readTextIfExists,
   removeIfExists,
   syncDir,
@@ -37,8 +38,16 @@ export const STALE_CLAIM_MS = 5 * 60 * 1000;
 /** How often (at most) dispatchers remove expired keys: the mtime of `.hurah/keys/swept` says when it was last done. */
 export const KEY_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 
-/** How often a loser looks again at a claim whose deliveries are not recorded yet. */
-const CLAIM_POLL_MS = 5;
+/**
+ * How often a loser looks again at a claim whose deliveries are not recorded
+ * yet: after 2 ms, then twice as long each time, up to 50 ms (many waiters
+ * polling fast would take the CPU from the dispatchers they wait for).
+ */
+const CLAIM_POLL_FIRST_MS = 2;
+const CLAIM_POLL_MAX_MS = 50;
+/** How often a loser reads the claim again and checks its claimer's flock: every 20 ms at first, up to every 500 ms. */
+const CLAIM_RECHECK_FIRST_MS = 20;
+const CLAIM_RECHECK_MAX_MS = 500;
 
 /** A key's file, as stored. */
 export interface KeyRecord {
@@ -80,7 +89,7 @@ export interface KeyStoreOptions {
   durable: boolean;
   /** The clock (of `claimed` and `expires`). */
   now: () => Date;
-  /** How a claim waits for another dispatcher's claim of the same key, and for the store's lock. */
+  /** How a claim waits for another dispatcher's claim of the same key (a lock wait: timeout, signal, notice). */
   wait: LockWaitOptions;
 }
 
@@ -108,7 +117,8 @@ export class KeyStore {
    * {@linkcode STALE_CLAIM_MS}, and an expired record, are taken over (a
    * take-over keeps the stale claim's event id).
    *
-   * @throws {LockTimeoutError} When another dispatcher's claim is still being delivered after `wait.timeoutMs`.
+   * @throws {LockTimeoutError} When another dispatcher's claim is still being delivered after twice
+   * `wait.timeoutMs` and a second (the claimer may wait that long for a dispatch lock).
    * @throws {CorruptFileError} When the key's file is not a key record.
    */
   async claim(eventType: string, key: string, windowMs: number, eventId: string): Promise<KeyOutcome> {
@@ -118,7 +128,7 @@ export class KeyStore {
     const started = Date.now();
     const { timeoutMs = Infinity, signal } = this.#options.wait;
     let noticed = false;
-    for (;;) {
+    for (let pollMs = CLAIM_RECHECK_FIRST_MS;; pollMs = Math.min(pollMs * 2, CLAIM_RECHECK_MAX_MS)) {
       signal?.throwIfAborted();
       const now = this.#options.now();
       const record: KeyRecord = {
@@ -135,26 +145,48 @@ export class KeyStore {
       if (won) return { kind: "claimed", claim: won };
       const found = this.#read(path);
       if (found === undefined) continue; // removed meanwhile: try again
+      const seen = lstatOrUndefined(path)?.ino ?? null;
       if (found.deliveries !== undefined) {
         if (Date.parse(found.expires) > now.getTime()) {
           return { kind: "duplicate", record: found as KeyRecord & { deliveries: Delivery[] } };
         }
-        await this.#remove(path, found.claim_id); // expired: claim it anew
+        await this.#remove(path, found.claim_id, "expired"); // claim it anew
         continue;
       }
-      // Claimed, not recorded yet: wait for the claimer, unless it is gone.
-      if (this.#claimerGone(path, found) || now.getTime() - Date.parse(found.claimed) > STALE_CLAIM_MS) {
+      // Claimed, not recorded yet: wait for the claimer, unless it is gone (its flock is free, on this host) or
+      // the claim is stale (a frozen claimer, or one on another host, whose flock this host cannot see).
+      const stale = now.getTime() - Date.parse(found.claimed) > STALE_CLAIM_MS;
+      if ((found.host === hostId() || stale) && await this.#remove(path, found.claim_id, "unrecorded", stale)) {
         eventId = found.event_id; // what the claimer may have delivered already carries this id
-        await this.#remove(path, found.claim_id);
         continue;
       }
       const waitedMs = Date.now() - started;
-      if (waitedMs >= timeoutMs) throw new LockTimeoutError(path, waitedMs, found.pid);
+      // The claimer itself may wait up to the bound for a dispatch lock: twice that, and a second.
+      const boundMs = timeoutMs * 2 + 1000;
+      if (waitedMs >= boundMs) throw new LockTimeoutError(path, waitedMs, found.pid);
       if (!noticed && waitedMs >= 1000) {
         noticed = true;
-        (this.#options.wait.onWait ?? noticeLockWait)({ path, waitedMs, timeoutMs, holderPid: found.pid });
+        (this.#options.wait.onWait ?? noticeLockWait)({ path, waitedMs, timeoutMs: boundMs, holderPid: found.pid });
       }
-      await new Promise((resolve) => setTimeout(resolve, CLAIM_POLL_MS));
+      await this.#whileUnchanged(path, seen, pollMs, signal);
+    }
+  }
+
+  /**
+   * Waits about `ms` while the key's name holds the file `ino` (one lstat
+   * every few milliseconds: cheap, as a thousand waiters may poll at once).
+   */
+  async #whileUnchanged(path: string, ino: number | null, ms: number, signal?: AbortSignal): Promise<void> {
+    const until = Date.now() + ms;
+    for (let pause = CLAIM_POLL_FIRST_MS; Date.now() < until; pause = Math.min(pause * 2, CLAIM_POLL_MAX_MS)) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, Math.max(1, until - Date.now()))));
+      signal?.throwIfAborted();
+      try {
+        if (Deno.lstatSync(path).ino !== ino) return;
+      } catch (error) {
+        if (isNotFound(error)) return;
+        throw error;
+      }
     }
   }
 
@@ -164,9 +196,7 @@ export class KeyStore {
    */
   async record(claim: KeyClaim, deliveries: readonly Delivery[]): Promise<boolean> {
     try {
-      using _ = await this.#lock();
-      const current = this.#read(claim.path);
-      if (current?.claim_id !== claim.record.claim_id) return false;
+      if (!this.#stillMine(claim)) return false;
       const staged = this.#stagingPath("record");
       try {
         await writeFileSynced(staged, JSON.stringify({ ...claim.record, deliveries }) + "\n", this.#options.durable);
@@ -185,9 +215,26 @@ export class KeyStore {
   /** Gives a claim up (its dispatch failed), so that the next dispatch with the key delivers. */
   async release(claim: KeyClaim): Promise<void> {
     try {
-      await this.#remove(claim.path, claim.record.claim_id);
+      if (this.#stillMine(claim)) this.#putAside(claim.path);
     } finally {
       claim.file.close();
+    }
+    return await Promise.resolve();
+  }
+
+  /**
+   * Whether the key's name still holds this claim's file. Only a take-over
+   * of a stale claim (a claimer frozen for {@linkcode STALE_CLAIM_MS}) can
+   * have replaced it: everyone else needs the claim's flock, which its
+   * claimer holds.
+   */
+  #stillMine(claim: KeyClaim): boolean {
+    const held = claim.file.statSync();
+    try {
+      return Deno.lstatSync(claim.path).ino === held.ino;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
     }
   }
 
@@ -217,8 +264,8 @@ export class KeyStore {
         throw error;
       }
       if (found === undefined || Date.parse(found.expires) > now) continue;
-      if (found.deliveries === undefined && !this.#claimerGone(path, found)) continue;
-      if (await this.#remove(path, found.claim_id)) removed++;
+      if (found.deliveries === undefined && found.host !== hostId()) continue; // judged by age at its next claim
+      if (await this.#remove(path, found.claim_id, found.deliveries ? "expired" : "unrecorded")) removed++;
     }
     return removed;
   }
@@ -263,29 +310,43 @@ export class KeyStore {
     }
   }
 
-  /** Whether a claim's dispatcher is gone: its flock is free (this host only; another host's is judged by age). */
-  #claimerGone(path: string, found: KeyRecord): boolean {
+  /**
+   * Removes a key's file if it is still the record `claimId` in the state
+   * expected (`unrecorded`: its claimer has not recorded deliveries;
+   * `expired`) and nobody holds its flock (a claimer delivering holds it;
+   * so does another dispatcher removing it); whether it did. A `stale`
+   * claim is removed even while its flock is held. The flock is held for
+   * the check and the rename: a file found in the name is then the one that
+   * was checked.
+   */
+  async #remove(path: string, claimId: string, expect: "unrecorded" | "expired", stale = false): Promise<boolean> {
     let file: Deno.FsFile;
     try {
       file = Deno.openSync(path, { read: true });
     } catch (error) {
-      if (isNotFound(error)) return false; // gone meanwhile: looked at again
+      if (isNotFound(error)) return false;
       throw error;
     }
     try {
-      if (!file.tryLockSync(false)) return false;
-      // Free: either its dispatcher is gone, or it has just recorded (a new file in its name): look again.
-      const now = this.#read(path);
-      return now?.claim_id === found.claim_id && now.deliveries === undefined && found.host === hostId();
+      if (!file.tryLockSync(true) && !stale) return false;
+      const record = this.#parse(path, await readAllText(file));
+      if (record.claim_id !== claimId) return false;
+      const expected = expect === "unrecorded"
+        ? record.deliveries === undefined
+        : Date.parse(record.expires) <= this.#options.now().getTime();
+      if (!expected) return false; // recorded meanwhile (a new file with the same claim id)
+      if (Deno.lstatSync(path).ino !== file.statSync().ino) return false; // replaced meanwhile
+      return this.#putAside(path);
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
     } finally {
       file.close();
     }
   }
 
-  /** Removes a key's file if it is still the claim `claimId` (under the store's lock); whether it did. */
-  async #remove(path: string, claimId: string): Promise<boolean> {
-    using _ = await this.#lock();
-    if (this.#read(path)?.claim_id !== claimId) return false;
+  /** Removes a key's file by renaming it aside first (never unlinking by name a file that may be new). */
+  #putAside(path: string): boolean {
     const aside = this.#stagingPath("removed");
     try {
       Deno.renameSync(path, aside);
@@ -297,20 +358,14 @@ export class KeyStore {
     return true;
   }
 
-  /**
-   * The store's lock: held while a key file is replaced or removed (never
-   * while one is created: that is the exclusive link), so that a record
-   * never replaces a claim that was taken over meanwhile.
-   */
-  async #lock(): Promise<Disposable> {
-    const file = await lockFile(join(this.dir, "keys.lock"), { ...this.#options.wait, timeoutMs: undefined });
-    return { [Symbol.dispose]: () => file.close() };
-  }
-
   /** A key's record, or `undefined` when there is no file. */
   #read(path: string): KeyRecord | undefined {
     const text = readTextIfExists(path);
-    if (text === undefined) return undefined;
+    return text === undefined ? undefined : this.#parse(path, text);
+  }
+
+  /** A key file's text as a record. */
+  #parse(path: string, text: string): KeyRecord {
     let record: KeyRecord;
     try {
       record = JSON.parse(text);
