@@ -236,6 +236,13 @@ Deno.test("hurah dispatch --key delivers once; a second dispatch prints the firs
   const other = await runCli(["dispatch", "order/paid", "--root", root.path, "--key", "create-1"]);
   equal(other.stdout.trim().split("\n").map((line) => line.split(" ").slice(0, 2).join(" "))[0], "audit 2");
   deepEqual(sequencesIn(join(root.path, "product", "created", "mailer_listener", Layout.INBOX)), [1]);
+  // The key store under .hurah/ is not a listener to status (nor to listener discovery).
+  const status = await runCli(["status", "--root", root.path, "--json"]);
+  equal(status.code, 0, status.stderr);
+  deepEqual(JSON.parse(status.stdout).listeners.map((each: { listener: string }) => each.listener).sort(), [
+    "audit",
+    "product/created/mailer",
+  ]);
   const misuse = await runCli(["dispatch", "product/created", "--root", root.path, "--key-window", "1h"]);
   equal(misuse.code, 2);
   match(misuse.stderr, /--key-window is the window of --key/);
