@@ -290,7 +290,8 @@ function parseEventLines(
     const unknown = Object.keys(fields).filter((key) => key !== "payload");
     if (unknown.length > 0) {
       throw new UsageError(
-        `${where}: unknown field ${JSON.stringify(unknown[0])}; expected event_type, payload and ordering_key`,
+        `${where}: unknown field ${JSON.stringify(unknown[0])}; ` +
+          "expected event_type and payload (and, optionally, ordering_key)",
       );
     }
     if (orderingKey !== undefined && (typeof orderingKey !== "string" || orderingKey === "")) {
