@@ -4,6 +4,7 @@ import type { LockWait } from "./backend/wait.ts";
 import { InvalidNameError, PayloadError } from "./errors.ts";
 import { parseEventType } from "./protocol/names.ts";
 import { encodePayload, encodePhpJson } from "./protocol/php_json.ts";
+import { parseDuration } from "./protocol/_duration.ts";
 import { DEFAULT_MAX_TASK_SIZE, encodeNewTask, formatDelivery } from "./protocol/task_file.ts";
 import { type Delay, dueTime } from "./protocol/delayed.ts";
 
@@ -16,10 +17,38 @@ export interface DispatchEvent {
   eventType: string;
   /** Any JSON-representable data; when the property is absent, `null`. */
   payload?: unknown;
+  /** Its ordering key, as `DispatchOptions.orderingKey`. @default {undefined} */
+  orderingKey?: string;
 }
+
+/** An event whose type and payload were checked, with its keys. */
+type CheckedEvent = Pick<PublishEvent, "eventType" | "segments" | "payloadJson" | "orderingKey" | "idempotency">;
 
 /** Options of one {@linkcode Dispatcher.dispatch}. */
 export interface DispatchOptions {
+  /**
+   * An idempotency key: a second dispatch of the same event type with the
+   * same key within `window` writes nothing and returns the first one's
+   * deliveries, each marked `duplicate: true`. Exactly one of any number of
+   * processes dispatching with one key at once delivers. Keys are scoped to
+   * the event type (the same key with another type is another event).
+   * @default {undefined} (no key: every dispatch delivers)
+   */
+  key?: string;
+  /**
+   * How long a key is remembered: a duration as `10m`, `24h`, `7d`, or
+   * milliseconds. Only with `key`.
+   * @default {"24h"}
+   */
+  window?: string | number;
+  /**
+   * An ordering key: in a listener worked with `concurrency` above 1, tasks
+   * with the same ordering key run one at a time, in sequence order, while
+   * others run in parallel (stored as the task's `ordering_key`; a PHP runner
+   * ignores it, and runs every task in order anyway).
+   * @default {undefined}
+   */
+  orderingKey?: string;
   /**
    * Deliver the event later: after this many milliseconds, or a duration
    * text as the command line takes (`"500ms"`, `"90s"`, `"10m"`, `"2h"`,
@@ -43,8 +72,38 @@ export type DelayedDispatchOptions = DispatchOptions & ({ delay: Delay } | { not
 
 export type { ScheduledEvent } from "./backend/port.ts";
 
-/** An event whose type and payload were checked. */
-type CheckedEvent = Pick<PublishEvent, "eventType" | "segments" | "payloadJson">;
+/** The default of `DispatchOptions.window`: 24 hours. */
+export const DEFAULT_KEY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** The longest idempotency or ordering key, in characters. */
+const MAX_KEY_LENGTH = 1024;
+
+/** The checked keys of a dispatch's options. */
+function checkKeys(options: DispatchOptions): Pick<CheckedEvent, "orderingKey" | "idempotency"> {
+  const checked: Pick<CheckedEvent, "orderingKey" | "idempotency"> = {};
+  for (const name of ["key", "orderingKey"] as const) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (typeof value !== "string" || value.length === 0 || value.length > MAX_KEY_LENGTH) {
+      const found = typeof value === "string" ? `${value.length} characters` : typeof value;
+      throw new RangeError(
+        `${name} must be a non-empty string of at most ${MAX_KEY_LENGTH} characters, found ${found}`,
+      );
+    }
+  }
+  if (options.orderingKey !== undefined) checked.orderingKey = options.orderingKey;
+  if (options.key !== undefined) checked.idempotency = { key: options.key, windowMs: keyWindow(options.window) };
+  else if (options.window !== undefined) throw new RangeError("window is given without a key; add key");
+  return checked;
+}
+
+/** A key window in milliseconds. */
+function keyWindow(window: string | number | undefined): number {
+  if (window === undefined) return DEFAULT_KEY_WINDOW_MS;
+  const ms = typeof window === "number" ? window : parseDuration(window, "window");
+  if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`window must be a positive duration, found ${window}`);
+  return ms;
+}
 
 /**
  * Refuses a payload (already encoded) whose task file would be larger than
@@ -257,13 +316,18 @@ export class Dispatcher implements AsyncDisposable {
    * @param eventType The event type, as `product/created`.
    * @param payload Any JSON-representable data; when omitted, `null`. An
    * explicit `undefined` is refused, as JSON has none.
-   * @param options Nothing that delays it (see the other form for `delay` and `notBefore`).
+   * @param options An idempotency key and its window, an ordering key (see the other form for `delay` and
+   * `notBefore`).
    * @default {payload} null
-   * @returns One delivery per listener reached.
+   * @returns One delivery per listener reached (with a key already used
+   * within its window: the first dispatch's, each marked `duplicate: true`).
    * @throws {InvalidNameError} When the event type is invalid.
    * @throws {PayloadError} When the payload cannot be stored as JSON, is
    * nested deeper than 510 levels, or makes a task file larger than
    * `maxTaskSize`; nothing is written then.
+   * @throws {RangeError} When a key is empty or longer than 1,024
+   * characters, or `window` is not a positive duration (or has no `key`).
+   * @throws {NotSupportedError} When the backend offers no keys (NATS: ordering keys).
    * @throws {UnsafePathError} When the root is missing, or a link or a file
    * stands where a directory should be; nothing is written then.
    * @throws {LockTimeoutError} When a listener's dispatch lock is still held
@@ -283,6 +347,15 @@ export class Dispatcher implements AsyncDisposable {
    * const deliveries = await new Dispatcher("/var/lib/hurah").dispatch("product/created", { product_id: 1 });
    * for (const d of deliveries) console.log(d.listener, d.sequence);
    * ```
+   *
+   * @example Dispatching once per key, in order per customer
+   * ```ts ignore
+   * import { Dispatcher } from "jsr:@hurah/events";
+   * const dispatcher = new Dispatcher("/var/lib/hurah");
+   * const payload = { order_id: 42, customer: 7 };
+   * const deliveries = await dispatcher.dispatch("order/paid", payload, { key: "order-42-paid", orderingKey: "customer-7" });
+   * console.log(deliveries.some((d) => d.duplicate) ? "dispatched before" : "dispatched now");
+   * ```
    */
   dispatch(eventType: string, payload?: unknown, options?: DispatchOptions): Promise<Delivery[]>;
   async dispatch(
@@ -293,12 +366,16 @@ export class Dispatcher implements AsyncDisposable {
     const segments = parseEventType(eventType);
     // Omitted means null; an explicit undefined (a missing field, usually) is refused like any other.
     const checked = this.#check(eventType, segments, arguments.length < 2 ? null : payload);
+    const keys = checkKeys(options);
     const now = this.#now();
     const notBefore = dueTime(options.delay, options.notBefore, now);
     if (notBefore !== undefined) {
+      if (keys.idempotency !== undefined || keys.orderingKey !== undefined) {
+        throw new RangeError("a delayed dispatch takes no key nor orderingKey (yet); dispatch at once to use them");
+      }
       return await this.#backend.schedule({ ...checked, eventId: crypto.randomUUID(), notBefore, scheduledAt: now });
     }
-    const [deliveries] = await this.#deliver([checked]);
+    const [deliveries] = await this.#deliver([{ ...checked, ...keys }]);
     return deliveries;
   }
 
@@ -315,8 +392,8 @@ export class Dispatcher implements AsyncDisposable {
    * `DeliveryError` that lists them (per event, as the result would), so
    * that a retry can leave them out.
    *
-   * @param events The events, each `{ eventType, payload }`; an omitted
-   * `payload` is `null`.
+   * @param events The events, each `{ eventType, payload, orderingKey }`;
+   * an omitted `payload` is `null`. (Idempotency keys: `dispatch()` only.)
    * @returns For each event, in the order given, its deliveries as
    * `dispatch()` returns them.
    * @throws {InvalidNameError} When an event type is invalid; the message
@@ -352,7 +429,8 @@ export class Dispatcher implements AsyncDisposable {
       try {
         let segments = segmentsOf.get(event.eventType);
         if (segments === undefined) segmentsOf.set(event.eventType, segments = parseEventType(event.eventType));
-        checked.push(this.#check(event.eventType, segments, "payload" in event ? event.payload : null));
+        const keys = checkKeys({ orderingKey: event.orderingKey });
+        checked.push({ ...this.#check(event.eventType, segments, "payload" in event ? event.payload : null), ...keys });
       } catch (error) {
         if (error instanceof InvalidNameError || error instanceof PayloadError) {
           error.message = `events[${checked.length}]: ${error.message}`;

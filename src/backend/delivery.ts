@@ -10,4 +10,9 @@ export interface Delivery {
   sequence: number;
   /** The absolute path of the task file in the listener's inbox. */
   path: string;
+  /**
+   * `true` when this delivery was made by an earlier dispatch with the same
+   * idempotency key (this one wrote nothing); absent otherwise.
+   */
+  duplicate?: true;
 }

@@ -35,6 +35,17 @@ export interface PublishEvent {
   eventId: string;
   /** The delivery time as a task's `delivery` holds it. */
   delivery: string;
+  /**
+   * Tasks of one listener with the same ordering key run one at a time, in
+   * sequence order, in parallel mode too (files: the task's `ordering_key`).
+   */
+  orderingKey?: string;
+  /**
+   * An idempotency key, scoped to the event type: a second publish with it
+   * within `windowMs` of the first publishes nothing and returns the first
+   * one's deliveries, each marked `duplicate`.
+   */
+  idempotency?: { key: string; windowMs: number };
 }
 
 /** An event to keep until it is due ({@linkcode Backend.schedule}): checked and encoded as for a publish. */

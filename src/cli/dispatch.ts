@@ -5,6 +5,7 @@ import {
   Dispatcher,
   type DispatcherOptions,
   type DispatchEvent,
+  type DispatchOptions,
 } from "../dispatcher.ts";
 import { formatAge } from "../protocol/_age.ts";
 import { lockWaitFormatter } from "./_log.ts";
@@ -26,7 +27,7 @@ parent type and of the root (deepest first), and prints one line per delivery:
 
 With --batch, reads many events from FILE (- for stdin), one JSON object a
 line: {"event_type": "product/created", "payload": {...}} (payload optional,
-null when absent; blank lines are skipped). Every line is checked before
+null when absent; "ordering_key" optional; blank lines are skipped). Every line is checked before
 anything is written; each listener gets the events in the order of the lines,
 and its lock and tracking.json are taken once per 512 tasks, not per task.
 
@@ -60,6 +61,17 @@ ${brokerHelp(17)}  --no-fsync     do not flush to disk before reporting (faster,
                  millisecond per task). After a second of waiting the holder's
                  pid is named on stderr (event root only: refused with
                  --broker)
+  --key KEY      an idempotency key: a second dispatch of the same event
+                 type with KEY within the key's window writes nothing and
+                 prints the first dispatch's deliveries, each line ending in
+                 " duplicate" (with --json: "duplicate": true); exactly one
+                 of several dispatchers with one key at once delivers
+  --key-window DURATION
+                 how long KEY is remembered (default 24h; with --key only)
+  --ordering-key KEY
+                 tasks with the same ordering key run one at a time, in
+                 order, in a listener watched with --concurrency above 1
+                 (with --batch: an "ordering_key" field per line)
   --json         print the deliveries as a JSON array (with --batch: one
                  array per event; with --delay or --at: the scheduled event
                  as an object)
@@ -84,6 +96,9 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
     "lock-timeout": { type: "string" },
     "no-fsync": { type: "boolean", default: false },
     "max-task-size": { type: "string" },
+    key: { type: "string" },
+    "key-window": { type: "string" },
+    "ordering-key": { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -92,8 +107,16 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
     return 0;
   }
   const delayed = delayOption(values, io);
+  if (values["key-window"] !== undefined && values.key === undefined) {
+    throw new UsageError("--key-window is the window of --key; add --key KEY");
+  }
   if (values.batch !== undefined) {
     if (delayed !== undefined) throw new UsageError(`${delayed.flag} delays one event; it does not go with --batch`);
+    if (values.key !== undefined || values["ordering-key"] !== undefined) {
+      throw new UsageError(
+        '--key and --ordering-key are for one event; with --batch give each line an "ordering_key" field',
+      );
+    }
     if (positionals.length > 0) {
       throw new UsageError(`--batch takes its events from ${values.batch}; found arguments ${positionals.join(" ")}`);
     }
@@ -108,7 +131,22 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
   const place = dispatchPlace(values, io);
   await using opened = await openTarget(place);
   const dispatcher = new Dispatcher(opened.target, { ...dispatcherOptions(values, io), ...taskSizeOption(values) });
+  const options: DispatchOptions = {};
+  if (values.key !== undefined) {
+    options.key = values.key;
+    options.window = duration(values["key-window"] ?? "24h", "--key-window");
+    if (options.window <= 0) throw new UsageError(`--key-window must be longer than 0, found ${values["key-window"]}`);
+  }
+  if (values["ordering-key"] !== undefined) options.orderingKey = values["ordering-key"];
+  for (const [option, value] of [["--key", options.key], ["--ordering-key", options.orderingKey]]) {
+    if (value === "") throw new UsageError(`${option} must not be empty`);
+  }
   if (delayed !== undefined) {
+    if (options.key !== undefined || options.orderingKey !== undefined) {
+      throw new UsageError(
+        `--key and --ordering-key do not go with ${delayed.flag} (yet): dispatch at once to use them`,
+      );
+    }
     let scheduled;
     try {
       scheduled = await dispatcher.dispatch(eventType, payload, delayed.options);
@@ -122,7 +160,7 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
   }
   let deliveries: Delivery[];
   try {
-    deliveries = await dispatcher.dispatch(eventType, payload);
+    deliveries = await dispatcher.dispatch(eventType, payload, options);
   } catch (error) {
     if (!(error instanceof DeliveryError)) throw error;
     // Reached some listeners: say which, so that a retry can leave them out.
@@ -131,6 +169,13 @@ export async function dispatchCommand(args: string[], io: CliIo): Promise<number
     return failedExitCode(error);
   }
   printDeliveries(deliveries, values.json, io);
+  if (deliveries.length > 0 && deliveries[0].duplicate) {
+    io.stderr(
+      `hurah dispatch: duplicate: key ${JSON.stringify(values.key)} of ${JSON.stringify(eventType)} was ` +
+        "dispatched before, within its window; nothing written (the first dispatch's deliveries are printed)\n",
+    );
+    return 0;
+  }
   if (deliveries.length === 0) {
     io.stderr(
       `hurah dispatch: no listener for ${JSON.stringify(eventType)} under ${dispatcher.root}; nothing delivered\n`,
@@ -199,7 +244,9 @@ function dispatcherOptions(values: { "no-fsync": boolean; "lock-timeout"?: strin
 /** Prints deliveries as `<listener> <sequence> <path>` lines, or as one JSON array. */
 function printDeliveries(deliveries: readonly Delivery[], json: boolean, io: CliIo): void {
   if (json) io.stdout(JSON.stringify(deliveries) + "\n");
-  else for (const d of deliveries) io.stdout(`${d.listener} ${d.sequence} ${d.path}\n`);
+  else {for (const d of deliveries) {
+      io.stdout(`${d.listener} ${d.sequence} ${d.path}${d.duplicate ? " duplicate" : ""}\n`);
+    }}
 }
 
 /**
@@ -303,9 +350,16 @@ function parseEventLines(
       throw new UsageError(`${where}: expected an object {"event_type": ..., "payload": ...}`);
     }
     const { event_type: eventType, ...rest } = value as Record<string, unknown>;
-    const unknown = Object.keys(rest).filter((key) => key !== "payload");
+    const { ordering_key: orderingKey, ...fields } = rest;
+    const unknown = Object.keys(fields).filter((key) => key !== "payload");
     if (unknown.length > 0) {
-      throw new UsageError(`${where}: unknown field ${JSON.stringify(unknown[0])}; expected event_type and payload`);
+      throw new UsageError(
+        `${where}: unknown field ${JSON.stringify(unknown[0])}; ` +
+          "expected event_type and payload (and, optionally, ordering_key)",
+      );
+    }
+    if (orderingKey !== undefined && (typeof orderingKey !== "string" || orderingKey === "")) {
+      throw new UsageError(`${where}: "ordering_key" must be a non-empty string`);
     }
     if (typeof eventType !== "string") throw new UsageError(`${where}: "event_type" must be a string`);
     try {
@@ -321,7 +375,9 @@ function parseEventLines(
       }
       throw error;
     }
-    events.push(Object.hasOwn(rest, "payload") ? { eventType, payload: rest.payload } : { eventType });
+    const event: DispatchEvent = Object.hasOwn(rest, "payload") ? { eventType, payload: rest.payload } : { eventType };
+    if (orderingKey !== undefined) event.orderingKey = orderingKey;
+    events.push(event);
     lines.push(k + 1);
   }
   return { events, lines };

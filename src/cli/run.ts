@@ -89,7 +89,10 @@ claimed task whose worker died (same host: its lock is free) or whose lease
 expired (renewed every third of --lease) goes back to the inbox, the lost
 attempt counted in lost_count (not as a retry; error/ after --max-lost):
 delivery is at-least-once. Ordered runners of the listener wait while
-parallel workers run.
+parallel workers run. Tasks dispatched with an ordering key
+(hurah dispatch --ordering-key) run one at a time per key, in sequence
+order, across every worker; a RETRY or FAILURE of one holds only its key
+(a FAILURE pauses the key with backoff, not the listener).
 
 With --broker (or $HURAH_BROKER) the tasks are on NATS JetStream, not under
 an event root: the options of files (--create-root, --no-fsync, --archive,

@@ -53,7 +53,8 @@ ${brokerHelp(29)}${flagHelp(29, false)}  --config FILE              watch every 
                              (default 3; see 'hurah run --help')
   --timeout DURATION         per-task time limit, as 30s (counts as RETRY)
   --concurrency N            handle N tasks at once (parallel mode, see
-                             'hurah run --help'); default 1: in order
+                             'hurah run --help'); default 1: in order.
+                             Tasks with one ordering key run one at a time
   --host-id ID               parallel mode: this host's id (default: hostname)
   --lease DURATION           parallel mode: worker lease length (default 30s),
                              judged by the file system's clock, not this host's

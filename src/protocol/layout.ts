@@ -37,4 +37,10 @@ export const Layout = {
   PAUSED: "paused.json",
   /** Suffix of the note written beside a quarantined file in `error/`. */
   REASON_SUFFIX: ".reason.txt",
+  /**
+   * Held (flock) by a parallel worker while it takes its snapshot of the
+   * ordering keys pending and in flight, and while a task with an ordering
+   * key is put back from `inflight/` into the inbox or taken over.
+   */
+  ORDER_LOCK: "order.lock",
 } as const;

@@ -66,6 +66,8 @@ export interface TaskRecord {
   task_id?: string;
   /** Why attempts failed (hurah only). */
   failures?: FailureRecord[];
+  /** Tasks with the same ordering key run one at a time, in sequence order, in parallel mode too (hurah only). */
+  ordering_key?: string;
   /** Any other field, kept as it was. */
   [field: string]: unknown;
 }
@@ -145,7 +147,7 @@ function isNonNegativeInteger(value: unknown): value is number {
 /**
  * A new task file's text, as `encodeTask()` writes it (PHP's field order and
  * escaping), around a payload already encoded (`encodePhpJson`), with a
- * fresh `task_id`.
+ * fresh `task_id`, and `extra` fields after it (an `ordering_key`).
  */
 export function encodeNewTask(
   payloadJson: string,
@@ -153,6 +155,7 @@ export function encodeNewTask(
   delivery: string,
   eventType: string,
   eventId: string,
+  extra: { ordering_key?: string } = {},
 ): string {
   const fields = encodePhpJson({
     sequence,
@@ -161,6 +164,7 @@ export function encodeNewTask(
     event_type: eventType,
     event_id: eventId,
     task_id: crypto.randomUUID(),
+    ...extra,
   });
   return `{"payload":${payloadJson},${fields.slice(1)}`;
 }

@@ -3,6 +3,7 @@
  * handler ended, the policy and the time, to the new record, where the task
  * goes and the event to report. The worker only carries the answer out.
  */
+import { backoff } from "./backoff.ts";
 import { type FailureRecord, type TaskRecord, withFailure } from "./task_file.ts";
 import {
   decideFate,
@@ -277,4 +278,33 @@ function checkedDelay(retryDelay: (attempt: number) => number, attempt: number):
     throw new TypeError(`retryDelay(${attempt}) must return a number of milliseconds, returned ${String(delay)}`);
   }
   return delay;
+}
+
+/** The longest pause of an ordering key after FAILUREs of its first task (parallel mode). */
+export const ORDERING_KEY_FAILURE_CAP_MS = 60_000;
+
+/**
+ * A FAILURE of a task with an ordering key, in parallel mode: only its key
+ * waits. Instead of pausing the listener (`first`), the task goes back to
+ * the inbox, not due (`not_before`) for a pause that grows with its FAILUREs
+ * (about 1 s, 2 s, 4 s... up to a minute); tasks of its key stay behind it.
+ *
+ * @param next The FAILURE's transition (`to: "first"`).
+ * @param now The time.
+ * @param random The jitter's source.
+ * @default {random} Math.random
+ * @returns The transition that holds only the key.
+ */
+export function holdOrderingKey(next: Transition, now: Date, random: () => number = Math.random): Transition {
+  const record = { ...next.record! };
+  const failures = record.failures ?? [];
+  const retryInMs = backoff(failures.filter((each) => each.result === "FAILURE").length, {
+    capMs: ORDERING_KEY_FAILURE_CAP_MS,
+    random,
+  });
+  const dueAt = now.getTime() + retryInMs;
+  const message = "the handler returned Task.FAILURE; tasks of its ordering key wait behind it";
+  if (failures.length > 0) record.failures = [...failures.slice(0, -1), { ...failures.at(-1)!, message }];
+  record.not_before = new Date(dueAt).toISOString();
+  return { to: "inbox", record, dueAt, event: { ...next.event, message, retryInMs } };
 }

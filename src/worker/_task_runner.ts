@@ -8,6 +8,7 @@ import {
   type Admission,
   admit,
   attemptOf,
+  holdOrderingKey,
   judgeIncomplete,
   type Transition,
   transition,
@@ -188,11 +189,15 @@ export class TaskRunner<T extends TakenTask = TakenTask> {
     const durationMs = performance.now() - started;
     if (ending.kind !== "shutdown") report.handled++;
     const tail = output.join("\n").slice(-OUTPUT_TAIL_CHARS);
-    const next = transition(task, ending, this.policy, {
+    let next = transition(task, ending, this.policy, {
       now: this.settings.now(),
       worker: this.settings.worker,
       output: tail,
     });
+    // Parallel mode: a FAILURE of a task with an ordering key holds that key only.
+    if (next.to === "first" && this.queue.claimed(spot) && typeof task.ordering_key === "string") {
+      next = holdOrderingKey(next, this.settings.now());
+    }
     if (ending.kind === "shutdown") {
       // Whatever the handler does now, the task goes on as it was.
       report.aborted = true;

@@ -218,3 +218,46 @@ Deno.test("hurah dispatch to a type with no listener of its own says so, and lea
     before.filter((dir) => !dir.startsWith("./audit_listener")),
   );
 });
+
+Deno.test("hurah dispatch --key delivers once; a second dispatch prints the first deliveries as duplicates", async () => {
+  await using root = await registeredRoot();
+  const args = ["dispatch", "product/created", '{"id":1}', "--root", root.path, "--key", "create-1"];
+  const first = await runCli([...args, "--key-window", "1h"]);
+  equal(first.code, 0, first.stderr);
+  const lines = first.stdout.trim().split("\n");
+  deepEqual(lines.map((line) => line.split(" ").slice(0, 2).join(" ")), ["mailer 1", "audit 1"]);
+  const second = await runCli(args);
+  equal(second.code, 0, second.stderr);
+  deepEqual(second.stdout.trim().split("\n"), lines.map((line) => `${line} duplicate`));
+  match(second.stderr, /duplicate: key "create-1" of "product\/created" was dispatched before/);
+  const json = await runCli([...args, "--json"]);
+  deepEqual(JSON.parse(json.stdout).map((each: { duplicate?: boolean }) => each.duplicate), [true, true]);
+  // The same key for another event type is another event.
+  const other = await runCli(["dispatch", "order/paid", "--root", root.path, "--key", "create-1"]);
+  equal(other.stdout.trim().split("\n").map((line) => line.split(" ").slice(0, 2).join(" "))[0], "audit 2");
+  deepEqual(sequencesIn(join(root.path, "product", "created", "mailer_listener", Layout.INBOX)), [1]);
+  // The key store under .hurah/ is not a listener to status (nor to listener discovery).
+  const status = await runCli(["status", "--root", root.path, "--json"]);
+  equal(status.code, 0, status.stderr);
+  deepEqual(JSON.parse(status.stdout).listeners.map((each: { listener: string }) => each.listener).sort(), [
+    "audit",
+    "product/created/mailer",
+  ]);
+  const misuse = await runCli(["dispatch", "product/created", "--root", root.path, "--key-window", "1h"]);
+  equal(misuse.code, 2);
+  match(misuse.stderr, /--key-window is the window of --key/);
+});
+
+Deno.test("hurah dispatch --ordering-key writes the task's ordering_key (and --batch an ordering_key per line)", async () => {
+  await using root = await registeredRoot();
+  const one = await runCli(["dispatch", "product/created", "--root", root.path, "--ordering-key", "customer-7"]);
+  equal(one.code, 0, one.stderr);
+  const lines = '{"event_type":"product/created","ordering_key":"customer-8"}\n{"event_type":"product/created"}\n';
+  const batch = await runCli(["dispatch", "--batch", "-", "--root", root.path], { stdin: lines });
+  equal(batch.code, 0, batch.stderr);
+  const mailer = join(root.path, "product", "created", "mailer_listener", Layout.INBOX);
+  const keys = sequencesIn(mailer).map((n) =>
+    decodeTask(Deno.readTextFileSync(join(mailer, `${n}.json`)), n).ordering_key
+  );
+  deepEqual(keys, ["customer-7", "customer-8", undefined]);
+});

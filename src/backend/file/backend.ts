@@ -25,6 +25,7 @@ import type {
 import { DelayedStore } from "./delayed_store.ts";
 import { type Build, type Delivered, FileStore, type ListenerRef, PartialDeliveryError } from "./file_store.ts";
 import { watchInboxes } from "./inbox_watcher.ts";
+import { type KeyClaim, KeyStore } from "./key_store.ts";
 import { openFileQueue } from "./listener_queue.ts";
 import { FileOperations } from "./operations.ts";
 import { FileSchedules } from "./schedules.ts";
@@ -58,6 +59,8 @@ export class FileBackend implements Backend {
   readonly delayed: DelayedStore;
   /** The claims of schedule ticks, under `<root>/.hurah/schedules/`. */
   readonly schedules: FileSchedules;
+  /** The idempotency keys, `.hurah/keys/`. */
+  readonly keys: KeyStore;
   /** The listeners registered or opened by this backend, by id. */
   readonly #refs = new Map<string, ListenerRef>();
   readonly #now: () => Date;
@@ -68,6 +71,11 @@ export class FileBackend implements Backend {
     this.operations = new FileOperations(this.store.root, { durable: options.durable ?? true });
     this.delayed = new DelayedStore(this.store, { durable: options.durable ?? true, now: this.#now });
     this.schedules = new FileSchedules(this.store.root, options.durable ?? true);
+    this.keys = new KeyStore(this.store.root, {
+      durable: options.durable ?? true,
+      now: this.#now,
+      wait: options.dispatchLockWait ?? {},
+    });
   }
 
   /** The absolute path of the event root. */
@@ -75,8 +83,53 @@ export class FileBackend implements Backend {
     return this.store.root;
   }
 
-  /** Finds every event's listeners (before writing anything), then delivers listener by listener. */
+  /**
+   * Claims the events' idempotency keys (a duplicate gets the first
+   * dispatch's deliveries, and is not delivered again), then delivers the
+   * rest and records their deliveries under their keys. A publish that fails
+   * gives its keys up, so that a retry delivers.
+   */
   async publish(events: readonly PublishEvent[]): Promise<Delivery[][]> {
+    if (!events.some((event) => event.idempotency !== undefined)) return await this.#publish(events);
+    const claims = new Map<number, KeyClaim>();
+    const duplicates = new Map<number, Delivery[]>();
+    const fresh: PublishEvent[] = [];
+    try {
+      for (const [index, event] of events.entries()) {
+        if (event.idempotency === undefined) {
+          fresh.push(event);
+          continue;
+        }
+        const { key, windowMs } = event.idempotency;
+        const outcome = await this.keys.claim(event.eventType, key, windowMs, event.eventId);
+        if (outcome.kind === "duplicate") {
+          duplicates.set(index, outcome.record.deliveries.map((each) => ({ ...each, duplicate: true as const })));
+          continue;
+        }
+        claims.set(index, outcome.claim);
+        fresh.push({ ...event, eventId: outcome.claim.record.event_id });
+      }
+      const merged = (delivered: Delivery[][]) =>
+        [...events.keys()].map((index) => duplicates.get(index) ?? delivered.shift()!);
+      let results: Delivery[][];
+      try {
+        results = merged(await this.#publish(fresh));
+      } catch (error) {
+        if (!(error instanceof DeliveryError)) throw error;
+        throw new DeliveryError(merged([...error.deliveries]), error.cause as Error);
+      }
+      for (const [index, claim] of claims) {
+        claims.delete(index);
+        await this.keys.record(claim, results[index]);
+      }
+      return results;
+    } finally {
+      for (const claim of claims.values()) await this.keys.release(claim);
+    }
+  }
+
+  /** Finds every event's listeners (before writing anything), then delivers listener by listener. */
+  async #publish(events: readonly PublishEvent[]): Promise<Delivery[][]> {
     const results: Delivery[][] = [];
     const listenersOf = new Map<string, ListenerRef[]>();
     const queues = new Map<string, { listener: ListenerRef; tasks: { event: number; slot: number; build: Build }[] }>();
@@ -86,11 +139,12 @@ export class FileBackend implements Backend {
         listenersOf.set(event.eventType, listeners = this.store.listenersFor(event.segments));
       }
       results.push(new Array(listeners.length));
-      const { payloadJson, delivery, eventType, eventId } = event;
+      const { payloadJson, delivery, eventType, eventId, orderingKey } = event;
+      const extra = orderingKey === undefined ? undefined : { ordering_key: orderingKey };
       for (const [slot, listener] of listeners.entries()) {
         let queue = queues.get(listener.dir);
         if (queue === undefined) queues.set(listener.dir, queue = { listener, tasks: [] });
-        const build = (sequence: number) => encodeNewTask(payloadJson, sequence, delivery, eventType, eventId);
+        const build = (sequence: number) => encodeNewTask(payloadJson, sequence, delivery, eventType, eventId, extra);
         queue.tasks.push({ event: index, slot, build });
       }
     }

@@ -8,12 +8,19 @@
  */
 import { Layout } from "../../protocol/layout.ts";
 import type { FileStore, ListenerRef } from "./file_store.ts";
+import type { Claim } from "./_types.ts";
 import { judgeLease, Lease, leaseOwners, type LeaseVerdict, removeLease } from "./lease.ts";
 import type { ListenerQueue, OpenOptions, Take, TakeHooks } from "../port.ts";
 import { prune } from "./prune.ts";
 import { readPause } from "./pause.ts";
 import type { ListenerPause } from "../../protocol/listener_status.ts";
 import { FileTaskQueue, type TaskSpot } from "./task_queue.ts";
+import { OrderingKeys } from "./_ordering.ts";
+import type { Destination } from "../../protocol/transition.ts";
+import type { TaskRecord } from "../../protocol/task_file.ts";
+
+/** How soon a parallel worker looks again at tasks held back for their ordering key (their holder may end elsewhere). */
+const ORDER_RECHECK_MS = 100;
 
 /** Staging files older than this were left by killed processes. */
 export const TMP_MAX_AGE_MS = 60 * 60 * 1000;
@@ -171,6 +178,13 @@ export class ParallelFileQueue extends FileListenerQueue implements ListenerQueu
   #next = 0;
   #claimedInListing = 0;
   #listed = false;
+  /** Tasks with ordering keys: which may be claimed now. */
+  readonly #order: OrderingKeys;
+  /** Tasks held back for their ordering key in this pass: claimed when their turn comes, below `#claimedUpTo` too. */
+  #heldInPass = new Set<number>();
+  /** How many of this worker's tasks ended since the inbox was last listed, and who waits for the next one. */
+  #finishedInListing = 0;
+  readonly #onFinished: (() => void)[] = [];
 
   readonly mode: ParallelMode;
 
@@ -178,6 +192,7 @@ export class ParallelFileQueue extends FileListenerQueue implements ListenerQueu
     super(store, listener, open);
     if (open.parallel === undefined) throw new TypeError("a parallel queue needs OpenOptions.parallel");
     this.mode = { ...open.parallel, worker: open.worker, now: open.now };
+    this.#order = new OrderingKeys(store, listener, open);
   }
 
   /** Takes the run lock shared on the first call, and keeps it until disposed. */
@@ -229,6 +244,7 @@ export class ParallelFileQueue extends FileListenerQueue implements ListenerQueu
     this.#next = 0;
     this.#claimedInListing = 0;
     this.#listed = false;
+    this.#heldInPass.clear();
   }
 
   /** Claims up to `max` tasks, in sequence order, listing the inbox again until a listing yields no claim. */
@@ -236,7 +252,16 @@ export class ParallelFileQueue extends FileListenerQueue implements ListenerQueu
     const take: Take<TaskSpot> = { tasks: [], strays: [] };
     for (;;) {
       if (this.#next >= this.#listing.length) {
-        if (this.#listed && this.#claimedInListing === 0) return take;
+        if (this.#listed && this.#claimedInListing === 0) {
+          // Tasks held back for their keys: their turn comes when a task of theirs ends, here or in another
+          // worker. One of this worker's: wait for it (or one has ended meanwhile), then list again.
+          if (!this.#order.heldBack || take.tasks.length > 0 || hooks.stopped()) return this.#recheck(take);
+          if (this.#finishedInListing === 0) {
+            if (this.#handling.size === 0) return this.#recheck(take);
+            await new Promise<void>((resolve) => this.#onFinished.push(resolve));
+            if (hooks.stopped()) return take;
+          }
+        }
         await this.#relist(take, hooks);
         if (this.#listing.length === 0) return take;
       }
@@ -245,18 +270,28 @@ export class ParallelFileQueue extends FileListenerQueue implements ListenerQueu
         if (take.tasks.length >= max || hooks.stopped()) return take;
         const sequence = this.#listing[this.#next++];
         const file = `${sequence}.json`;
-        if (sequence <= this.#claimedUpTo) continue;
+        if (sequence <= this.#claimedUpTo && !this.#heldInPass.has(sequence)) {
+          this.#order.hold(sequence);
+          continue;
+        }
         const dueAt = this.#notBefore.get(file);
         if (dueAt !== undefined) {
           if (dueAt > now) {
             take.dueAt = Math.min(take.dueAt ?? Infinity, dueAt);
+            this.#order.hold(sequence);
             continue;
           }
           this.#notBefore.delete(file);
         }
+        if (!this.#order.mayClaim(sequence)) {
+          this.#heldInPass.add(sequence);
+          continue;
+        }
         await this.#reapIfDue(hooks); // a long backlog must not keep a dead worker's tasks waiting
         const claim = this.store.claim(this.listener, file, this.mode.worker);
+        this.#order.hold(sequence); // in flight now, this worker's or another's
         if (!claim) continue; // another worker was first
+        this.#heldInPass.delete(sequence);
         this.#claimedInListing++;
         this.#claimedUpTo = sequence;
         this.#handling.add(claim.file);
@@ -267,13 +302,14 @@ export class ParallelFileQueue extends FileListenerQueue implements ListenerQueu
 
   async #relist(take: Take<TaskSpot>, hooks: TakeHooks<TaskSpot>): Promise<void> {
     await this.#reapIfDue(hooks);
-    const { sequences, strays } = await this.store.listInbox(this.listener);
+    const { sequences, strays } = await this.#order.list();
     if (!this.#listed) take.backlog = sequences.length;
     this.#listed = true;
     for (const stray of strays) take.strays.push({ task: strayTask(stray.name), reason: strayReason(stray) });
     this.#listing = sequences;
     this.#next = 0;
     this.#claimedInListing = 0;
+    this.#finishedInListing = 0;
   }
 
   defer(spot: TaskSpot, dueAt: number): void {
@@ -282,6 +318,42 @@ export class ParallelFileQueue extends FileListenerQueue implements ListenerQueu
 
   finished(spot: TaskSpot): void {
     this.#handling.delete(spot.file);
+    this.#finishedInListing++;
+    for (const wake of this.#onFinished.splice(0)) wake();
+  }
+
+  /** A take that found tasks held back for their keys comes back soon: their holders may end elsewhere. */
+  #recheck(take: Take<TaskSpot>): Take<TaskSpot> {
+    if (this.#order.heldBack) {
+      take.dueAt = Math.min(take.dueAt ?? Infinity, this.mode.now().getTime() + ORDER_RECHECK_MS);
+    }
+    return take;
+  }
+
+  /** Settles as every file queue does; a task settled for good no longer holds its ordering key. */
+  override async settle(spot: TaskSpot, to: Destination, record?: TaskRecord): Promise<void> {
+    await super.settle(spot, to, record);
+    if (to === "archive" || to === "error") this.#order.release(spot.sequence);
+  }
+
+  override async quarantine(spot: TaskSpot, reason: string): Promise<boolean> {
+    const done = await super.quarantine(spot, reason);
+    if (done) this.#order.release(spot.sequence);
+    return done;
+  }
+
+  /** A task with an ordering key goes back under the order lock, so that no worker's snapshot misses it. */
+  protected override async putBack(spot: TaskSpot): Promise<void> {
+    if (spot.dir !== Layout.INFLIGHT || !this.#order.keyed(spot.sequence)) return await super.putBack(spot);
+    using _ = await this.#order.lock();
+    await super.putBack(spot);
+  }
+
+  /** Takes another worker's claim over; one with an ordering key under the order lock (a rename within `inflight/`). */
+  async #takeOver(claim: Claim): Promise<Claim | undefined> {
+    if (!this.#order.keyed(claim.sequence)) return this.store.takeOver(this.listener, claim, this.mode.worker);
+    using _ = await this.#order.lock();
+    return this.store.takeOver(this.listener, claim, this.mode.worker);
   }
 
   async #reapIfDue(hooks: TakeHooks<TaskSpot>): Promise<void> {
@@ -315,7 +387,7 @@ export class ParallelFileQueue extends FileListenerQueue implements ListenerQueu
       }
       const lapse = verdicts.get(claim.owner)!.lapse;
       if (lapse === undefined) continue;
-      const mine = this.store.takeOver(this.listener, claim, worker);
+      const mine = await this.#takeOver(claim);
       if (mine) await recover(claimSpot(mine), `worker ${claim.owner} ${lapse}`); // else another worker was first
     }
     // Only as judged: a lease renewed since (its worker was frozen and has resumed) stays.

@@ -80,7 +80,7 @@ export class FileTaskQueue implements TaskQueue<TaskSpot> {
           await this.store.move(this.listener, spot.dir, spot.file, Layout.ERROR, spot.task);
           break;
         default:
-          await this.#release(spot);
+          await this.putBack(spot);
       }
     } catch (error) {
       // Taken over, or taken by someone else: not this worker's to settle.
@@ -109,7 +109,7 @@ export class FileTaskQueue implements TaskQueue<TaskSpot> {
   }
 
   /** Puts a claimed task back into the inbox, unchanged; a task in the inbox stays. */
-  async #release(spot: TaskSpot): Promise<void> {
+  protected async putBack(spot: TaskSpot): Promise<void> {
     if (spot.dir === Layout.INFLIGHT) {
       await this.store.move(this.listener, Layout.INFLIGHT, spot.file, Layout.INBOX, spot.task);
     }

@@ -170,6 +170,20 @@ export class NatsBackend implements Backend, AsyncDisposable {
     // The server refuses a message over its max_payload: refused here, before anything is published.
     const maxPayload = this.#nc.info?.max_payload ?? Infinity;
     for (const event of events) {
+      if (event.orderingKey !== undefined) {
+        throw new NotSupportedError(
+          "an ordering key",
+          "the NATS backend",
+          "a listener's pull consumer has no per-key order (it would need a subject per key); dispatch without one",
+        );
+      }
+      if (event.idempotency !== undefined) {
+        throw new NotSupportedError(
+          "an idempotency key",
+          "the NATS backend",
+          "JetStream drops a second publish with the same event id within the stream's duplicate window (2 minutes)",
+        );
+      }
       if (event.payloadJson.length + HEADROOM > maxPayload) {
         throw new PayloadError(
           "payload",
