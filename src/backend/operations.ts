@@ -7,7 +7,7 @@
 import type { Listener } from "../protocol/listener_id.ts";
 import type { ListenerPause, StatusReport } from "../protocol/listener_status.ts";
 import type { TaskRecord } from "../protocol/task_file.ts";
-import type { WaitOptions } from "./port.ts";
+import type { WaitOptions } from "./wait.ts";
 
 /**
  * The operations of one backend: each reads (or, for `requeue` and

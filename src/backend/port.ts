@@ -15,12 +15,12 @@ import type { TaskRecord } from "../protocol/task_file.ts";
 import type { ListenerPause } from "../protocol/listener_status.ts";
 import type { Delivery } from "./delivery.ts";
 import type { Operations } from "./operations.ts";
-import type { LockWait } from "./wait.ts";
+import type { WaitOptions } from "./wait.ts";
 import type { ScheduleClaims } from "./schedules.ts";
 
 export type { Delivery } from "./delivery.ts";
 export type { Operations } from "./operations.ts";
-export type { LockWait } from "./wait.ts";
+export type { LockWait, WaitOptions } from "./wait.ts";
 export type { ScheduleClaims, ScheduleRecord, ScheduleState } from "./schedules.ts";
 
 /** One event to publish, checked: its type, the type's segments, and its payload encoded once (PHP's JSON). */
@@ -92,16 +92,6 @@ export interface Registration {
 
 /** What to do with a task after SUCCESS: keep it archived, or delete it at once. */
 export type ArchiveMode = "keep" | "delete";
-
-/** How a wait for another worker (or dispatcher) ends and what it says. */
-export interface WaitOptions {
-  /** Ends the wait, rejecting with the signal's reason. */
-  signal?: AbortSignal;
-  /** Gives up after this many milliseconds with a `LockTimeoutError`; 0 tries once. @default {Infinity} */
-  timeoutMs?: number;
-  /** Called once when the wait has lasted a second. @default {one line on stderr} */
-  onWait?: (wait: LockWait) => void;
-}
 
 /** How a listener's queue is opened for one worker. */
 export interface OpenOptions {

@@ -12,6 +12,16 @@ export interface LockWait {
   holderPid?: number;
 }
 
+/** How a wait for another worker (or dispatcher) ends and what it says. */
+export interface WaitOptions {
+  /** Ends the wait, rejecting with the signal's reason. */
+  signal?: AbortSignal;
+  /** Gives up after this many milliseconds with a `LockTimeoutError`; 0 tries once. @default {Infinity} */
+  timeoutMs?: number;
+  /** Called once when the wait has lasted a second. @default {one line on stderr} */
+  onWait?: (wait: LockWait) => void;
+}
+
 /** What a lock wait is, for people: "waiting for the lock <path>, held by pid 1234; waiting up to 30000 ms". */
 export function describeLockWait(wait: LockWait): string {
   const holder = wait.holderPid === undefined ? "another process" : `pid ${wait.holderPid}`;
