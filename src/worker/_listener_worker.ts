@@ -131,7 +131,10 @@ export class ListenerWorker {
     }
     // A resume is logged before the tasks it lets through, not after the pass that handles them.
     if (this.#pause !== undefined && await queue.paused() === null) this.#notePause(undefined);
-    this.findings = await this.loop.pass(this.report);
+    this.findings = await this.loop.pass(this.report, {
+      wakeup: this.wakeup,
+      rescanIntervalMs: this.settings.rescanIntervalMs,
+    });
     return true;
   }
 }

@@ -6,12 +6,22 @@
 import type { ListenerQueue, TakenTask } from "../backend/port.ts";
 import type { PassFindings, RunReport } from "./report.ts";
 import type { Step, TaskRunner } from "./_task_runner.ts";
+import type { Wakeup } from "./_wakeup.ts";
 
 /** How long a half-written inbox file is left alone (parallel mode) before it is looked at again. */
 export const INCOMPLETE_RECHECK_MS = 250;
 
 /** How often a watcher looks whether a paused listener was resumed. */
 export const PAUSE_RECHECK_MS = 1000;
+
+/**
+ * What a watcher's parallel pass also waits for while its tasks run: a
+ * notification that more may have come (a file event), or the rescan interval.
+ */
+export interface MoreTasks {
+  readonly wakeup: Wakeup;
+  readonly rescanIntervalMs: number;
+}
 
 /** One listener's queue and runner, worked pass after pass. */
 export class ListenerLoop<T extends TakenTask = TakenTask> {
@@ -26,9 +36,12 @@ export class ListenerLoop<T extends TakenTask = TakenTask> {
    * what the pass found. Ordered mode handles one task at a time and ends at
    * a FAILURE, at a half-written file, at a pause and on the signal; parallel mode
    * handles up to `concurrency` at once, stops taking after a FAILURE or on
-   * the signal, and waits for the tasks in progress.
+   * the signal, and waits for the tasks in progress. Given `more` (a
+   * watcher), a parallel pass whose queue has nothing to take while tasks
+   * run waits for a slot or for `more`, and then looks again from the start
+   * of the inbox: a task that arrives meanwhile takes a free slot at once.
    */
-  async pass(report: RunReport): Promise<PassFindings> {
+  async pass(report: RunReport, more?: MoreTasks): Promise<PassFindings> {
     const { signal } = this.runner.settings;
     const ordered = this.concurrency === 1;
     const findings: PassFindings = {};
@@ -64,7 +77,11 @@ export class ListenerLoop<T extends TakenTask = TakenTask> {
         }
         for (const stray of take.strays) await this.runner.quarantine(report, stray.task, stray.reason);
         if (take.dueAt !== undefined) findings.nextDueAt = Math.min(findings.nextDueAt ?? Infinity, take.dueAt);
-        if (take.tasks.length === 0) break;
+        if (take.tasks.length === 0) {
+          if (ordered || more === undefined || running.size === 0) break;
+          if (await this.#waitForMore(more, waitForSlot(), findings)) this.queue.startPass();
+          continue;
+        }
         if (ordered) {
           const [task] = take.tasks;
           if (signal.aborted) {
@@ -95,6 +112,31 @@ export class ListenerLoop<T extends TakenTask = TakenTask> {
     if (failure !== undefined) throw failure;
     if (!ordered && signal.aborted) report.aborted = true;
     return findings;
+  }
+
+  /**
+   * Waits, tasks running, for one of them to end (`slot`) or for `more`:
+   * true when `more` came first (a notification, the rescan interval, a
+   * retry coming due), and the wakeup is cleared for the look that follows.
+   */
+  async #waitForMore(more: MoreTasks, slot: Promise<void>, findings: PassFindings): Promise<boolean> {
+    const { signal, now } = this.runner.settings;
+    let timeoutMs = more.rescanIntervalMs;
+    if (findings.nextDueAt !== undefined) {
+      timeoutMs = Math.min(timeoutMs, Math.max(0, findings.nextDueAt - now().getTime()));
+    }
+    const slotFirst = new AbortController();
+    let freed = false;
+    await Promise.race([
+      slot.then(() => {
+        freed = true;
+        slotFirst.abort();
+      }),
+      more.wakeup.wait(timeoutMs, AbortSignal.any([signal, slotFirst.signal])),
+    ]);
+    if (freed || signal.aborted) return false;
+    more.wakeup.clear();
+    return true;
   }
 
   /** Notes what a task's step says about the pass; true when an ordered pass ends there. */

@@ -142,3 +142,41 @@ Deno.test("watch() refuses the same listener twice, before registering anything"
   );
   deepEqual([...Deno.readDirSync(root.path)], [], "nothing registered");
 });
+
+Deno.test("watch() in parallel mode takes a task that arrives while another runs, into the free slot", async () => {
+  await using root = await tempRoot();
+  const started: number[] = [];
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  const watcher = watch(root.path, {
+    listeners: [{
+      name: "worker",
+      eventType: "job",
+      concurrency: 2,
+      handler: async (context: TaskContext) => {
+        started.push(context.sequence);
+        if (context.sequence === 1) await released; // the long task: holds one slot until the test lets it end
+        return Task.SUCCESS;
+      },
+    }],
+    // Longer than the test's wait: the second task must be taken on its file event, not by a later rescan.
+    rescanIntervalMs: 60_000,
+    durable: false,
+  });
+  try {
+    await watcher.ready;
+    const dispatcher = new Dispatcher(root.path, { durable: false });
+    await dispatcher.dispatch("job", { n: 1 });
+    await waitUntil("the long task to start", () => started.includes(1), DEADLINE_MS);
+    await dispatcher.dispatch("job", { n: 2 });
+    const archive = join(root.path, listenerPath("worker", "job"), Layout.ARCHIVE);
+    await waitUntil("the second task to be handled while the first runs", () => sequencesIn(archive).includes(2), 10_000);
+    deepEqual(started, [1, 2]);
+    deepEqual(sequencesIn(archive), [2], "the first is still running");
+  } finally {
+    release();
+    await watcher.close();
+  }
+  const report = await watcher.done;
+  equal(report["job/worker"].archived, 2);
+});
