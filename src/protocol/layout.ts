@@ -43,4 +43,10 @@ export const Layout = {
    * key is put back from `inflight/` into the inbox or taken over.
    */
   ORDER_LOCK: "order.lock",
+  /**
+   * Created (empty, never removed) by a dispatcher before it writes the
+   * listener's first task with an ordering key: a parallel worker reads the
+   * tasks' keys only where it is there.
+   */
+  KEYED: "ordering_keys",
 } as const;

@@ -132,3 +132,18 @@ Deno.test("runOnce() in parallel: a RETRY or FAILURE of a key's task holds only 
     });
   }
 });
+
+Deno.test("a dispatch with an ordering key leaves the listener's ordering_keys marker; one without leaves none", async () => {
+  await using root = await tempRoot();
+  await using dispatcher = new Dispatcher(root.path);
+  for (const name of ["plain", "keyed"]) {
+    await runOnce(root.path, { name, eventType: name, handler: () => Task.SUCCESS, durable: false });
+  }
+  const marker = (name: string) => join(root.path, listenerPath(name, name), Layout.KEYED);
+  await dispatcher.dispatch("plain", 1);
+  await dispatcher.dispatch("keyed", 1);
+  await dispatcher.dispatch("keyed", 2, { orderingKey: "customer-7" });
+  await dispatcher.dispatch("keyed", 3, { orderingKey: "customer-8" });
+  equal((await Deno.lstat(marker("keyed"))).size, 0);
+  ok(!(await Deno.lstat(marker("plain")).then(() => true, () => false)), "no marker where no task had a key");
+});

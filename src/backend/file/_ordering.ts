@@ -6,7 +6,9 @@
  * under the listener's `order.lock`, which every put-back (and take-over)
  * of a task with a key also takes: claims move tasks from the inbox to
  * `inflight/` only, so the snapshot misses no task with a key. Keys are read
- * once per task and kept by sequence number (a task's key never changes).
+ * once per task and kept by sequence number (a task's key never changes),
+ * and only in a listener with the `ordering_keys` marker, which dispatchers
+ * create before the first task with a key.
  */
 import { join } from "node:path";
 import { Layout } from "../../protocol/layout.ts";
@@ -23,6 +25,8 @@ export class OrderingKeys {
   #holders = new Map<string, Set<number>>();
   /** Whether the current listing has tasks with keys (else nothing is checked). */
   #active = false;
+  /** Whether the listener's `ordering_keys` marker was seen (it is never removed). */
+  #keyed = false;
   /** Whether a task of the current listing was held back for its key. */
   heldBack = false;
 
@@ -41,7 +45,8 @@ export class OrderingKeys {
     const first = await this.store.listInbox(this.listener);
     this.#holders = new Map();
     this.heldBack = false;
-    this.#active = first.sequences.some((sequence) => this.#read(sequence) !== null);
+    // Looked for after the listing: a dispatcher creates the marker before the first keyed task it writes.
+    this.#active = this.#marked() && first.sequences.some((sequence) => this.#read(sequence) !== null);
     if (!this.#active) return first;
     using _ = await this.lock();
     const listing = await this.store.listInbox(this.listener);
@@ -90,13 +95,25 @@ export class OrderingKeys {
 
   /** Whether moving this task out of `inflight/` other than for good needs the order lock: it has a key, or may have. */
   keyed(sequence: number): boolean {
-    return this.#keys.get(sequence) !== null;
+    return this.#marked() && this.#keys.get(sequence) !== null;
   }
 
   /** The listener's order lock (waited for as the queue's waits are). */
   async lock(): Promise<Disposable> {
     const file = await lockFile(join(this.listener.dir, Layout.ORDER_LOCK), this.open.wait);
     return { [Symbol.dispose]: () => file.close() };
+  }
+
+  /** Whether a task with an ordering key was ever dispatched to this listener (its `ordering_keys` marker). */
+  #marked(): boolean {
+    if (this.#keyed) return true;
+    try {
+      Deno.lstatSync(join(this.listener.dir, Layout.KEYED));
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+    return this.#keyed = true; // never removed
   }
 
   #isHolder(sequence: number): boolean {

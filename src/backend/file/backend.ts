@@ -30,6 +30,7 @@ import { openFileQueue } from "./listener_queue.ts";
 import { FileOperations } from "./operations.ts";
 import { FileSchedules } from "./schedules.ts";
 import type { TaskSpot } from "./task_queue.ts";
+import { syncDir } from "./_fs.ts";
 import type { LockWaitOptions } from "./_types.ts";
 
 /** Options of {@linkcode FileBackend}. */
@@ -64,10 +65,12 @@ export class FileBackend implements Backend {
   /** The listeners registered or opened by this backend, by id. */
   readonly #refs = new Map<string, ListenerRef>();
   readonly #now: () => Date;
+  readonly #durable: boolean;
 
   constructor(root: string, options: FileBackendOptions = {}) {
     this.store = new FileStore(root, options);
     this.#now = options.now ?? (() => new Date());
+    this.#durable = options.durable ?? true;
     this.operations = new FileOperations(this.store.root, { durable: options.durable ?? true });
     this.delayed = new DelayedStore(this.store, { durable: options.durable ?? true, now: this.#now });
     this.schedules = new FileSchedules(this.store.root, options.durable ?? true);
@@ -132,7 +135,10 @@ export class FileBackend implements Backend {
   async #publish(events: readonly PublishEvent[]): Promise<Delivery[][]> {
     const results: Delivery[][] = [];
     const listenersOf = new Map<string, ListenerRef[]>();
-    const queues = new Map<string, { listener: ListenerRef; tasks: { event: number; slot: number; build: Build }[] }>();
+    const queues = new Map<
+      string,
+      { listener: ListenerRef; keyed: boolean; tasks: { event: number; slot: number; build: Build }[] }
+    >();
     for (const [index, event] of events.entries()) {
       let listeners = listenersOf.get(event.eventType);
       if (listeners === undefined) {
@@ -143,13 +149,14 @@ export class FileBackend implements Backend {
       const extra = orderingKey === undefined ? undefined : { ordering_key: orderingKey };
       for (const [slot, listener] of listeners.entries()) {
         let queue = queues.get(listener.dir);
-        if (queue === undefined) queues.set(listener.dir, queue = { listener, tasks: [] });
+        if (queue === undefined) queues.set(listener.dir, queue = { listener, keyed: false, tasks: [] });
+        if (orderingKey !== undefined) queue.keyed = true;
         const build = (sequence: number) => encodeNewTask(payloadJson, sequence, delivery, eventType, eventId, extra);
         queue.tasks.push({ event: index, slot, build });
       }
     }
     let delivered = 0;
-    for (const { listener, tasks } of queues.values()) {
+    for (const { listener, keyed, tasks } of queues.values()) {
       const record = (written: readonly Delivered[]) => {
         for (const [k, { sequence, path }] of written.entries()) {
           const { event, slot } = tasks[k];
@@ -158,6 +165,7 @@ export class FileBackend implements Backend {
         delivered += written.length;
       };
       try {
+        if (keyed) await this.#markKeyed(listener);
         record(await this.store.deliver(listener, tasks.map((task) => task.build), formatDelivery(this.#now())));
       } catch (error) {
         const partial = error instanceof PartialDeliveryError;
@@ -169,6 +177,22 @@ export class FileBackend implements Backend {
       }
     }
     return results;
+  }
+
+  /**
+   * Makes sure the listener's `ordering_keys` marker is there before a task
+   * with an ordering key is: a parallel worker that lists the inbox and then
+   * finds no marker has no keyed task to order (one syscall, `EEXIST` but the
+   * first time; then, in durable mode, the listener directory is flushed).
+   */
+  async #markKeyed(listener: ListenerRef): Promise<void> {
+    try {
+      Deno.writeFileSync(join(listener.dir, Layout.KEYED), new Uint8Array(), { createNew: true });
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) return;
+      throw error;
+    }
+    if (this.#durable) await syncDir(listener.dir);
   }
 
   /** Writes the event into `<root>/.hurah/delayed/`, outside every inbox, until it is due. */
