@@ -81,8 +81,12 @@ async function setUp(watchArgs: string[] = []) {
       for (let n = 0; n < count; n++) await dispatcher.dispatch("job", { n });
     },
     async [Symbol.asyncDispose]() {
-      killQuietly(child);
+      // Handlers still waiting end first (else, on a failed test, their shell loops outlive the control directory).
+      Deno.writeTextFileSync(join(control, "release-all"), "");
+      killQuietly(child, "SIGTERM");
+      const timer = setTimeout(() => killQuietly(child), 30_000);
       await done;
+      clearTimeout(timer);
       await Deno.remove(control, { recursive: true });
       await root[Symbol.asyncDispose]();
     },

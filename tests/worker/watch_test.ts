@@ -170,7 +170,11 @@ Deno.test("watch() in parallel mode takes a task that arrives while another runs
     await waitUntil("the long task to start", () => started.includes(1), DEADLINE_MS);
     await dispatcher.dispatch("job", { n: 2 });
     const archive = join(root.path, listenerPath("worker", "job"), Layout.ARCHIVE);
-    await waitUntil("the second task to be handled while the first runs", () => sequencesIn(archive).includes(2), 10_000);
+    await waitUntil(
+      "the second task to be handled while the first runs",
+      () => sequencesIn(archive).includes(2),
+      10_000,
+    );
     deepEqual(started, [1, 2]);
     deepEqual(sequencesIn(archive), [2], "the first is still running");
   } finally {
