@@ -136,6 +136,7 @@ export class ListenerLoop<T extends TakenTask = TakenTask> {
     ]);
     if (freed || signal.aborted) return false;
     more.wakeup.clear();
+    delete findings.nextDueAt; // the look from the start finds the due times again (a past one must not wake it at once)
     return true;
   }
 

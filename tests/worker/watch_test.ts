@@ -146,6 +146,7 @@ Deno.test("watch() refuses the same listener twice, before registering anything"
 Deno.test("watch() in parallel mode takes a task that arrives while another runs, into the free slot", async () => {
   await using root = await tempRoot();
   const started: number[] = [];
+  let looks = 0;
   let release!: () => void;
   const released = new Promise<void>((resolve) => release = resolve);
   const watcher = watch(root.path, {
@@ -153,12 +154,17 @@ Deno.test("watch() in parallel mode takes a task that arrives while another runs
       name: "worker",
       eventType: "job",
       concurrency: 2,
-      handler: async (context: TaskContext) => {
-        started.push(context.sequence);
-        if (context.sequence === 1) await released; // the long task: holds one slot until the test lets it end
-        return Task.SUCCESS;
+      handler: {
+        async handleTask(context: TaskContext) {
+          started.push(context.sequence);
+          if (context.sequence === 1) await released; // the long task: holds one slot until the test lets it end
+          return context.sequence === 2 && started.length === 2 ? Task.RETRY : Task.SUCCESS; // due again in 50 ms
+        },
+        retryDelay: () => 50,
+        maxAttempts: () => 3,
       },
     }],
+    onEvent: (event) => void (event.type === "backlog" && looks++),
     // Longer than the test's wait: the second task must be taken on its file event, not by a later rescan.
     rescanIntervalMs: 60_000,
     durable: false,
@@ -175,8 +181,12 @@ Deno.test("watch() in parallel mode takes a task that arrives while another runs
       () => sequencesIn(archive).includes(2),
       10_000,
     );
-    deepEqual(started, [1, 2]);
+    deepEqual(started, [1, 2, 2], "the retry too, when due");
     deepEqual(sequencesIn(archive), [2], "the first is still running");
+    // Its due time has passed: it must not make the watcher look at the inbox again and again (each look logs a backlog).
+    const before = looks;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    ok(looks - before <= 2, `${looks - before} looks at the inbox in 500 ms while nothing came`);
   } finally {
     release();
     await watcher.close();
