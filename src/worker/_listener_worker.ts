@@ -7,7 +7,7 @@ import { toError } from "../errors.ts";
 import type { Listener } from "../protocol/listener_id.ts";
 import type { ListenerPause } from "../protocol/listener_status.ts";
 import { emptyReport, type PassFindings, pauseEvent, type RunEvent, type RunReport } from "./report.ts";
-import { INCOMPLETE_RECHECK_MS, type ListenerLoop, PAUSE_RECHECK_MS } from "./_loop.ts";
+import { INCOMPLETE_RECHECK_MS, type ListenerLoop, type MoreTasks, PAUSE_RECHECK_MS } from "./_loop.ts";
 import { sleep, Wakeup } from "./_wakeup.ts";
 
 /** How often a watcher applies the archive retention (`archive: { keepMs }`). */
@@ -30,6 +30,8 @@ export class ListenerWorker {
   findings: PassFindings = {};
   /** The operator's pause the last pass found, if any: logged when found and when it ends. */
   #pause: ListenerPause | undefined;
+  /** What a parallel pass waits for besides its running tasks: this loop's wakeup, and the rescan interval. */
+  readonly #more: MoreTasks;
   #maintainedAt = -Infinity;
   #expiredAt = -Infinity;
 
@@ -39,6 +41,7 @@ export class ListenerWorker {
     readonly settings: LoopSettings,
   ) {
     this.report = emptyReport(listener.id);
+    this.#more = { wakeup: this.wakeup, rescanIntervalMs: settings.rescanIntervalMs };
   }
 
   /** Works the listener until `stop`; its queue (opened before) is disposed of at the end. */
@@ -131,10 +134,7 @@ export class ListenerWorker {
     }
     // A resume is logged before the tasks it lets through, not after the pass that handles them.
     if (this.#pause !== undefined && await queue.paused() === null) this.#notePause(undefined);
-    this.findings = await this.loop.pass(this.report, {
-      wakeup: this.wakeup,
-      rescanIntervalMs: this.settings.rescanIntervalMs,
-    });
+    this.findings = await this.loop.pass(this.report, this.#more);
     return true;
   }
 }

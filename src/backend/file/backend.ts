@@ -71,11 +71,11 @@ export class FileBackend implements Backend {
     this.store = new FileStore(root, options);
     this.#now = options.now ?? (() => new Date());
     this.#durable = options.durable ?? true;
-    this.operations = new FileOperations(this.store.root, { durable: options.durable ?? true });
-    this.delayed = new DelayedStore(this.store, { durable: options.durable ?? true, now: this.#now });
-    this.schedules = new FileSchedules(this.store.root, options.durable ?? true);
+    this.operations = new FileOperations(this.store.root, { durable: this.#durable });
+    this.delayed = new DelayedStore(this.store, { durable: this.#durable, now: this.#now });
+    this.schedules = new FileSchedules(this.store.root, this.#durable);
     this.keys = new KeyStore(this.store.root, {
-      durable: options.durable ?? true,
+      durable: this.#durable,
       now: this.#now,
       wait: options.dispatchLockWait ?? {},
     });
