@@ -1,12 +1,16 @@
 /**
  * Pulls from a listener's consumer with JetStream's own request (`$JS.API.CONSUMER.MSG.NEXT`), answered on one reply
  * subscription per queue: exactly the batch asked for, `no_wait` with a short server-side expiry, so that nothing is
- * delivered to a request nobody reads any more. Messages that answer a pull given up on are kept as `late`.
+ * delivered to a request nobody reads any more. Messages that answer a pull given up on are kept as `late`; after
+ * the queue closed, they are handed back (a loaded server can read a request late and deliver to it then).
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { createInbox, type Msg, nanos, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { BrokerError } from "../../errors.ts";
 import { EVENT_STREAM } from "./subjects.ts";
+
+/** How many pulls given up on are remembered as outstanding. */
+const MAX_OUTSTANDING = 64;
 
 /** A pull waiting for its answer. */
 interface Pull {
@@ -29,6 +33,11 @@ export class Puller {
   #pulling: Pull | undefined;
   /** Messages that answered a pull given up on (the server went quiet): owned all the same, handed out next. */
   #late: Msg[] = [];
+  /** The tokens of pulls given up on with no status from the server yet: it may still deliver to them. */
+  readonly #outstanding = new Set<string>();
+  /** After `close()`, while a pull is outstanding: where its late deliveries go. */
+  #handBack: ((message: Msg) => void) | undefined;
+  #closing: ReturnType<typeof setTimeout> | undefined;
   /**
    * Whether the last pull ended with no answer at all (neither a message nor a status): a loaded server can drop
    * a request it reads after its expiry. Empty then says nothing about the consumer: pull again.
@@ -61,9 +70,18 @@ export class Puller {
     return late;
   }
 
-  /** Ends the reply subscription. */
-  close(): void {
-    this.#replies.unsubscribe();
+  /**
+   * Ends the reply subscription, at once when no pull given up on is
+   * outstanding. Else it is read until each has its status from the server
+   * (or for the request timeout at most), and what is delivered to them
+   * meanwhile goes to `handBack`: never into an inbox nobody reads, where
+   * it would wait out its ack wait.
+   */
+  close(handBack: (message: Msg) => void): void {
+    if (this.#outstanding.size === 0) return this.#replies.unsubscribe();
+    this.#handBack = handBack;
+    this.#closing = setTimeout(() => this.#replies.unsubscribe(), this.options.requestTimeoutMs);
+    Deno.unrefTimer(this.#closing);
   }
 
   /**
@@ -97,6 +115,11 @@ export class Puller {
           clearTimeout(timer);
           if (this.#pulling === pull) this.#pulling = undefined;
           this.unanswered = !pull.answered;
+          if (this.unanswered) this.#outstanding.add(token);
+          // A status the server dropped never comes: the oldest tokens are forgotten.
+          for (const old of this.#outstanding) {
+            if (this.#outstanding.size > MAX_OUTSTANDING) this.#outstanding.delete(old);
+          }
           resolve(result);
         },
       };
@@ -123,6 +146,7 @@ export class Puller {
     const pull = this.#pulling;
     if (code === 0) {
       if (!message.reply) return;
+      if (this.#handBack !== undefined) return this.#handBack(message);
       if (pull === undefined) {
         this.#late.push(message);
         return;
@@ -132,7 +156,12 @@ export class Puller {
       if (pull.messages.length >= pull.batch) pull.end(pull.messages);
       return;
     }
-    if (pull === undefined || message.subject !== `${this.#inbox}.${pull.token}`) return;
+    const token = message.subject.slice(this.#inbox.length + 1);
+    if (this.#outstanding.delete(token) && this.#handBack !== undefined && this.#outstanding.size === 0) {
+      clearTimeout(this.#closing);
+      this.#replies.unsubscribe();
+    }
+    if (pull === undefined || token !== pull.token) return;
     pull.answered = true;
     if (code === 404 || code === 408 || (code === 409 && /exceeded/i.test(message.headers?.description ?? ""))) {
       return pull.end(pull.messages);

@@ -281,7 +281,14 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     this.#buffer.length = 0;
     this.#nextPass = [];
     if (this.link.nc.isClosed()) return; // the server redelivers them after their ack wait (counted as lost)
-    this.#puller.close();
+    // A delivery to a pull given up on, arriving after this, is given back too (if that fails, it waits out its
+    // ack wait and comes back counted as lost).
+    this.#puller.close((message) => {
+      this.#toTask(message).then((task) => {
+        const now = this.open.now().getTime();
+        return this.#nak(task, dueInMs(task.record, now), now);
+      }).catch(() => {});
+    });
     left.push(...await Promise.all(late.map((message) => this.#toTask(message))));
     const now = this.open.now().getTime();
     await Promise.all(left.map((task) => this.#nak(task, dueInMs(task.record, now), now)));

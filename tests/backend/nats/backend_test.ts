@@ -193,15 +193,35 @@ Deno.test({
     const started = Date.now();
     const right = await runOnce(nats.backend, recording);
     if (Date.now() - started < 400) equal(right.handled, 0, "the next task waits behind the paused one");
+    // What the server says of the consumer after each pass: a stall shows where the delivery went.
+    let passes = 0;
+    let consumer = "";
+    const nc = await connect({ servers: nats.server.url });
+    const consumers = (await jetstreamManager(nc)).consumers;
+    const name = await consumerName("a/l");
     await waitUntil(
-      () => `both handled (handled so far: ${JSON.stringify(order)})`,
+      () => `both handled (handled so far: ${JSON.stringify(order)}, after ${passes} passes; consumer: ${consumer})`,
       async () => {
-        if (order.length < 2) await runOnce(nats.backend, recording);
+        if (order.length < 2) {
+          const result = await runOnce(nats.backend, recording);
+          passes++;
+          const info = await consumers.info(EVENT_STREAM, name);
+          const { num_ack_pending, num_pending, num_redelivered, num_waiting, delivered, ack_floor } = info;
+          consumer = JSON.stringify({
+            handled: result.handled,
+            num_ack_pending,
+            num_pending,
+            num_redelivered,
+            num_waiting,
+            delivered,
+            ack_floor,
+          });
+        }
         return order.length === 2;
       },
       15_000,
       100,
-    );
+    ).finally(() => nc.close());
     deepEqual(order, [1, 2]);
   },
 });
