@@ -2,7 +2,8 @@
  * Pulls from a listener's consumer with JetStream's own request (`$JS.API.CONSUMER.MSG.NEXT`), answered on one reply
  * subscription per queue: exactly the batch asked for, `no_wait` with a short server-side expiry, so that nothing is
  * delivered to a request nobody reads any more. Messages that answer a pull given up on are kept as `late`; after
- * the queue closed, they are handed back (a loaded server can read a request late and deliver to it then).
+ * the queue closed, they are handed back (a loaded server can read a request late and deliver to it then). The
+ * acks a worker waits for are confirmed on the same subscription (`confirm()`).
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { createInbox, type Msg, nanos, type NatsConnection, type Subscription } from "@nats-io/transport-node";
@@ -17,9 +18,13 @@ interface Pull {
   stream: string;
   token: string;
   batch: number;
+  /** How many messages end the wait (the rest of the batch, still on its way, is `late`). */
+  want: number;
   messages: Msg[];
   /** Whether a message or a status answered it. */
   answered: boolean;
+  /** Whether the server ended it with a status (nothing more comes for it then). */
+  ended: boolean;
   end(result: Msg[] | BrokerError): void;
 }
 
@@ -28,12 +33,15 @@ export class Puller {
   /** The inbox pulls are answered on (`<inbox>.<n>`, one subscription for the queue's life). */
   readonly #inbox = createInbox();
   readonly #replies: Subscription;
-  #requests = 0;
+  /** The last token given to a request (a pull, `<n>`; an ack to confirm, `a<n>`). */
+  #tokens = 0;
+  /** The acks waiting for the server's confirmation, by token: called with the answer's status code. */
+  readonly #confirming = new Map<string, (code: number) => void>();
   /** The pull waiting for its answer. */
   #pulling: Pull | undefined;
   /** Messages that answered a pull given up on (the server went quiet): owned all the same, handed out next. */
   #late: Msg[] = [];
-  /** The tokens of pulls given up on with no status from the server yet: it may still deliver to them. */
+  /** The tokens of pulls ended early or given up on, with no status from the server yet: it may still deliver to them. */
   readonly #outstanding = new Set<string>();
   /** After `close()`, while a pull is outstanding: where its late deliveries go. */
   #handBack: ((message: Msg) => void) | undefined;
@@ -88,11 +96,13 @@ export class Puller {
    * Pulls up to `batch` messages: what is there at once, then what arrives
    * until the server expires the request (it ends it: a message is never
    * delivered to a request nobody reads). The answer comes on the queue's
-   * one reply subscription.
+   * one reply subscription. The wait ends as soon as `want` messages came:
+   * the rest of the batch, arriving after, is `late` (handed out by the
+   * next take).
    */
-  async pull(stream: string, batch: number): Promise<Msg[]> {
+  async pull(stream: string, batch: number, want = batch): Promise<Msg[]> {
     const expiresMs = this.options.pullExpiresMs;
-    const token = String(++this.#requests);
+    const token = String(++this.#tokens);
     const answered = new Promise<Msg[] | BrokerError>((resolve) => {
       // The server ends the request itself (408 at its expiry). No answer within a second more: maybe no consumer
       // took the request (deleted by hand: the server says nothing then), which is looked at once; no answer by
@@ -108,14 +118,16 @@ export class Puller {
         stream,
         token,
         batch,
+        want: Math.min(want, batch),
         messages: [],
         answered: false,
+        ended: false,
         end: (result) => {
           clearTimeout(look);
           clearTimeout(timer);
           if (this.#pulling === pull) this.#pulling = undefined;
           this.unanswered = !pull.answered;
-          if (this.unanswered) this.#outstanding.add(token);
+          if (!pull.ended && pull.messages.length < batch) this.#outstanding.add(token);
           // A status the server dropped never comes: the oldest tokens are forgotten.
           for (const old of this.#outstanding) {
             if (this.#outstanding.size > MAX_OUTSTANDING) this.#outstanding.delete(old);
@@ -143,6 +155,8 @@ export class Puller {
    */
   #answer(message: Msg): void {
     const code = message.headers?.code ?? 0;
+    const confirmed = this.#confirming.get(message.subject.slice(this.#inbox.length + 1));
+    if (confirmed !== undefined) return confirmed(code);
     const pull = this.#pulling;
     if (code === 0) {
       if (!message.reply) return;
@@ -153,7 +167,7 @@ export class Puller {
       }
       pull.answered = true;
       pull.messages.push(message);
-      if (pull.messages.length >= pull.batch) pull.end(pull.messages);
+      if (pull.messages.length >= pull.want) pull.end(pull.messages);
       return;
     }
     const token = message.subject.slice(this.#inbox.length + 1);
@@ -163,11 +177,40 @@ export class Puller {
     }
     if (pull === undefined || token !== pull.token) return;
     pull.answered = true;
+    pull.ended = true;
     if (code === 404 || code === 408 || (code === 409 && /exceeded/i.test(message.headers?.description ?? ""))) {
       return pull.end(pull.messages);
     }
     const description = message.headers?.description ?? "";
     pull.end(new BrokerError(`${EVENT_STREAM}/${this.options.consumer}`, code, description));
+  }
+
+  /**
+   * Sends an ack (`+ACK`) to a delivery's reply subject and waits for the
+   * server to confirm it, as `nc.request()` does but answered on this inbox:
+   * the client's request builds two errors (their stacks) for every call,
+   * answered or not, a fifth of a drain's time here.
+   *
+   * @throws {Error} When no confirmation came within `requestTimeoutMs`, or
+   * the server answered with a status (503: the consumer is gone).
+   */
+  confirm(subject: string, payload: string): Promise<void> {
+    const token = `a${++this.#tokens}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#confirming.delete(token);
+        reject(
+          new Error(`the server did not confirm ${payload} within ${this.options.requestTimeoutMs} ms (${subject})`),
+        );
+      }, this.options.requestTimeoutMs);
+      this.#confirming.set(token, (code) => {
+        clearTimeout(timer);
+        this.#confirming.delete(token);
+        if (code === 0) resolve();
+        else reject(new Error(`the server answered ${payload} with status ${code} (${subject})`));
+      });
+      this.link.nc.publish(subject, payload, { reply: `${this.#inbox}.${token}` });
+    });
   }
 
   /** Throws a {@linkcode BrokerError} when the listener's consumer is gone. */

@@ -124,7 +124,7 @@ export async function listNatsTasks(
       if (message === null) break;
       seq = message.seq + 1;
       if (stated.has(String(message.seq))) continue;
-      candidates.push({ sequence: message.seq, read: () => eventTask(message, consumer) });
+      candidates.push({ sequence: message.seq, read: () => Promise.resolve(eventTask(message, consumer)) });
     }
   }
   candidates.sort((a, b) => options.newest ? b.sequence - a.sequence : a.sequence - b.sequence);
@@ -145,14 +145,14 @@ export async function listNatsTasks(
 }
 
 /** An undelivered event's task, as the worker will see it. */
-async function eventTask(message: StoredMsg, consumer: string) {
+function eventTask(message: StoredMsg, consumer: string) {
   const eventId = message.header?.get(HEADER.msgId) || undefined;
   try {
     const task = firstRecord(new TextDecoder().decode(message.data), message.seq, {
       delivery: message.header?.get(HEADER.delivery) ?? "",
       eventType: message.header?.get(HEADER.eventType) || undefined,
       eventId,
-      taskId: await stableTaskId(eventId ?? String(message.seq), consumer),
+      taskId: stableTaskId(eventId ?? String(message.seq), consumer),
     });
     return { time: message.time, task, problem: null };
   } catch (error) {

@@ -143,7 +143,14 @@ export class NatsBackend implements Backend, AsyncDisposable {
    */
   static async connect(servers: string | string[], options: NatsBackendOptions = {}): Promise<NatsBackend> {
     const list = (typeof servers === "string" ? servers.split(",") : servers).map((url) => url.trim()).filter(Boolean);
-    const nc = await connectNats({ servers: list, name: options.name ?? "hurah", maxReconnectAttempts: -1 });
+    // noAsyncTraces: no stack captured at every request (each ack, each publish), which cost a fifth of a drain's
+    // time here; a timeout's error says what timed out all the same.
+    const nc = await connectNats({
+      servers: list,
+      name: options.name ?? "hurah",
+      maxReconnectAttempts: -1,
+      noAsyncTraces: true,
+    });
     try {
       const jsm = await jetstreamManager(nc);
       return new NatsBackend(list.join(","), nc, jsm, options);
