@@ -18,8 +18,6 @@ interface Pull {
   stream: string;
   token: string;
   batch: number;
-  /** How many messages end the wait (the rest of the batch, still on its way, is `late`). */
-  want: number;
   messages: Msg[];
   /** Whether a message or a status answered it. */
   answered: boolean;
@@ -41,7 +39,7 @@ export class Puller {
   #pulling: Pull | undefined;
   /** Messages that answered a pull given up on (the server went quiet): owned all the same, handed out next. */
   #late: Msg[] = [];
-  /** The tokens of pulls ended early or given up on, with no status from the server yet: it may still deliver to them. */
+  /** The tokens of pulls given up on with no status from the server yet: it may still deliver to them. */
   readonly #outstanding = new Set<string>();
   /** After `close()`, while a pull is outstanding: where its late deliveries go. */
   #handBack: ((message: Msg) => void) | undefined;
@@ -96,11 +94,9 @@ export class Puller {
    * Pulls up to `batch` messages: what is there at once, then what arrives
    * until the server expires the request (it ends it: a message is never
    * delivered to a request nobody reads). The answer comes on the queue's
-   * one reply subscription. The wait ends as soon as `want` messages came:
-   * the rest of the batch, arriving after, is `late` (handed out by the
-   * next take).
+   * one reply subscription.
    */
-  async pull(stream: string, batch: number, want = batch): Promise<Msg[]> {
+  async pull(stream: string, batch: number): Promise<Msg[]> {
     const expiresMs = this.options.pullExpiresMs;
     const token = String(++this.#tokens);
     const answered = new Promise<Msg[] | BrokerError>((resolve) => {
@@ -118,7 +114,6 @@ export class Puller {
         stream,
         token,
         batch,
-        want: Math.min(want, batch),
         messages: [],
         answered: false,
         ended: false,
@@ -167,7 +162,7 @@ export class Puller {
       }
       pull.answered = true;
       pull.messages.push(message);
-      if (pull.messages.length >= pull.want) pull.end(pull.messages);
+      if (pull.messages.length >= pull.batch) pull.end(pull.messages);
       return;
     }
     const token = message.subject.slice(this.#inbox.length + 1);

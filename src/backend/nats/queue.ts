@@ -109,8 +109,6 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
   /** When this worker's delayed naks come due (epoch ms), by sequence. */
   readonly #delayed = new Map<number, number>();
   #firstTake = true;
-  /** Parallel mode: the most slots a take asked for (the worker's concurrency), which every pull asks for. */
-  #prefetch = 1;
   /** Whether this pass found the requeue consumer empty (it is pulled first, until then). */
   #requeuesDone = false;
   readonly #heartbeat: ReturnType<typeof setInterval>;
@@ -167,7 +165,6 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     const take: Take<NatsTask> = { tasks: [], strays: [] };
     const first = this.#firstTake;
     this.#firstTake = false;
-    if (this.open.parallel !== undefined) this.#prefetch = Math.max(this.#prefetch, max);
     let unanswered = 0;
     while (take.tasks.length < max && !hooks.stopped()) {
       const task = this.#buffer.shift();
@@ -178,7 +175,7 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
       }
       if (task === undefined && !this.#requeuesDone) {
         // Requeued (and migrated) tasks come first in a pass, until their consumer has none left in it.
-        const messages = await this.#pull(REQUEUE_STREAM, max - take.tasks.length);
+        const messages = await this.#puller.pull(REQUEUE_STREAM, max - take.tasks.length);
         if (messages.length === 0 && (!this.#puller.unanswered || ++unanswered > MAX_UNANSWERED)) {
           this.#requeuesDone = true;
         }
@@ -186,7 +183,7 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
         continue;
       }
       if (task === undefined) {
-        const messages = await this.#pull(EVENT_STREAM, max - take.tasks.length);
+        const messages = await this.#puller.pull(EVENT_STREAM, max - take.tasks.length);
         if (messages.length === 0 && this.#puller.unanswered && ++unanswered <= MAX_UNANSWERED) continue;
         if (messages.length === 0) break;
         if (first && take.backlog === undefined) {
@@ -219,17 +216,6 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
       else take.dueAt = Math.min(take.dueAt ?? Infinity, dueAt);
     }
     return take;
-  }
-
-  /**
-   * Pulls `want` messages, in parallel mode as part of a batch of the
-   * worker's concurrency: a slot freed in a busy pass is filled from what the
-   * last pull brought, not by a pull of one (a round trip to the consumer's
-   * leader per task). What is not handed out yet is kept alive by in-progress
-   * acks, and given back when the queue closes.
-   */
-  #pull(stream: string, want: number): Promise<Msg[]> {
-    return this.#puller.pull(stream, Math.max(want, this.#prefetch), want);
   }
 
   defer(task: NatsTask, dueAt: number): void {

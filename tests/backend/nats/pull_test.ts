@@ -79,21 +79,3 @@ Deno.test("a closed puller stops reading after the request timeout when an outst
   await new Promise((resolve) => setTimeout(resolve, OPTIONS.requestTimeoutMs + 50));
   equal(fake.listening(), false);
 });
-
-Deno.test("a pull ends when the messages wanted came; the rest of its batch is late, and its inbox read until its status", async () => {
-  const fake = fakeLink();
-  const puller = new Puller(fake.link, OPTIONS);
-  const pulled = puller.pull(EVENT_STREAM, 4, 1);
-  fake.deliver(1);
-  equal((await pulled).length, 1);
-  fake.deliver(2);
-  fake.deliver(3);
-  equal(puller.late.length, 2, "the rest of the batch, for the next take");
-  const orphans: Msg[] = [];
-  puller.close((message) => orphans.push(message));
-  equal(fake.listening(), true, "the request is still open on the server");
-  fake.deliver(4);
-  equal(orphans.length, 1);
-  fake.status(fake.requests[0], 408);
-  equal(fake.listening(), false);
-});
