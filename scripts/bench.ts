@@ -537,7 +537,13 @@ async function main(): Promise<number> {
     return 0;
   }
   const plan: Plan = structuredClone(values.quick ? QUICK : FULL);
-  if (values.runs !== undefined) plan.runs = Number(values.runs);
+  if (values.runs !== undefined) {
+    // Every workload's measured rounds, also those that have their own count.
+    const runs = Number(values.runs);
+    if (!Number.isSafeInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number of at least 1`);
+    plan.runs = runs;
+    for (const part of [plan.latency, plan.burst, plan.memory, plan.peer, plan.nats]) part.runs = runs;
+  }
   const selected = values.only?.split(",") ?? [...report.WORKLOADS, ...(plan.syscalls ? ["syscalls"] : [])];
   for (const name of selected) if (!WORKLOAD_FUNCTIONS[name]) throw new Error(`unknown workload ${name}`);
   const notes: string[] = [];

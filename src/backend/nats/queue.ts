@@ -12,47 +12,17 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { headers, type Msg, nanos } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { CorruptFileError, TaskLostError } from "../../errors.ts";
-import { backoff } from "../../protocol/backoff.ts";
+import { TaskLostError } from "../../errors.ts";
 import type { Listener } from "../../protocol/listener_id.ts";
-import { decodeTask, encodeTask, type TaskRecord } from "../../protocol/task_file.ts";
+import { encodeTask, type TaskRecord } from "../../protocol/task_file.ts";
 import type { Destination } from "../../protocol/transition.ts";
-import type { ListenerQueue, OpenOptions, Take, TakeHooks, TakenTask, TaskRead } from "../port.ts";
-import {
-  decodeState,
-  encodeState,
-  firstRecord,
-  HEADER,
-  parseAckSubject,
-  type RetryState,
-  stableTaskId,
-} from "./_message.ts";
+import type { ListenerQueue, OpenOptions, Take, TakeHooks, TaskRead } from "../port.ts";
+import { encodeState, HEADER, parseAckSubject } from "./_message.ts";
 import { ERROR_PREFIX, EVENT_STREAM, REQUEUE_STREAM, STATE_PREFIX, STATE_STREAM, taskSubject } from "./subjects.ts";
 import { Puller } from "./_pull.ts";
+import { dueInMs, failurePauseMs, type NatsTask, readState, toTask } from "./_delivery.ts";
 
-/** A delivered message, as the worker handles it. */
-export interface NatsTask extends TakenTask {
-  /** The stream sequence (global: every listener's task of one event has the same). */
-  readonly sequence: number;
-  /** `<sequence>.json`, as with files. */
-  readonly task: string;
-  /** The ack subject of this delivery. */
-  readonly reply: string;
-  /** How many times the message was delivered to this consumer, this time included. */
-  readonly deliveryCount: number;
-  /** Deliveries before this one that nobody settled (a worker died, an ack wait lapsed). */
-  readonly lost: number;
-  /** Whether a retry state was found (to be removed once the task is done). */
-  readonly hadState: boolean;
-  /** The key of its retry state: the sequence, or `rq<n>` for a requeued task (message `n` of the requeue stream). */
-  readonly stateKey: string;
-  /** What reading it found. */
-  found: TaskRead;
-  /** The record as last noted. */
-  record: TaskRecord | undefined;
-  /** Settled (or given back): no more acks for it. */
-  done: boolean;
-}
+export { failurePauseMs, type NatsTask };
 
 /** The connection a queue uses. */
 export interface NatsLink {
@@ -79,22 +49,6 @@ const WPI = "+WPI";
 /** Pulls in a row a take sends again when the server dropped them unanswered (it was too busy to read them in time). */
 const MAX_UNANSWERED = 3;
 const TERM = "+TERM";
-
-/** The pause after a FAILURE: as the watcher's default, by the FAILURE records in a row at the end of the record. */
-export function failurePauseMs(record: TaskRecord | undefined): number {
-  let failures = 0;
-  for (const failure of [...(record?.failures ?? [])].reverse()) {
-    if (failure.result !== "FAILURE") break;
-    failures++;
-  }
-  return Math.ceil(backoff(Math.max(1, failures), { capMs: 60_000 }));
-}
-
-/** Milliseconds until a record's `not_before`, 0 when none or past. */
-function dueInMs(record: TaskRecord | undefined, now: number): number {
-  const due = typeof record?.not_before === "string" ? Date.parse(record.not_before) : NaN;
-  return due > now ? Math.ceil(due - now) : 0;
-}
 
 /** One listener's consumer, opened for one worker. */
 export class NatsQueue implements ListenerQueue<NatsTask> {
@@ -303,75 +257,13 @@ export class NatsQueue implements ListenerQueue<NatsTask> {
     for (const message of this.#puller.late) this.link.nc.publish(message.reply!, WPI);
   }
 
-  /** A delivered message as a task: its record built from the message, or from the retry state when redelivered. */
-  async #toTask(message: Msg): Promise<NatsTask> {
-    const reply = message.reply!;
-    const info = parseAckSubject(reply);
-    const { deliveryCount } = info;
-    const requeued = info.stream === REQUEUE_STREAM;
-    // A requeued task keeps its sequence: the last token of its subject (hurah.rq.<consumer>.<sequence>).
-    const sequence = requeued ? Number(message.subject.split(".").at(-1)) : info.streamSequence;
-    const stateKey = requeued ? `rq${info.streamSequence}` : String(sequence);
-    const state = deliveryCount > 1 ? await this.#readState(stateKey) : undefined;
-    const lost = Math.max(0, deliveryCount - 1 - (state?.accounted ?? 0));
-    const base = {
-      sequence,
-      task: `${sequence}.json`,
-      reply,
-      deliveryCount,
-      lost,
-      hadState: state !== undefined,
-      stateKey,
-    };
-    if (state !== undefined) {
-      return { ...base, found: { kind: "task", task: state.record }, record: state.record, done: false };
-    }
-    if (requeued) {
-      try {
-        const record = decodeTask(message.data, sequence);
-        return { ...base, found: { kind: "task", task: record }, record, done: false };
-      } catch (error) {
-        if (!(error instanceof CorruptFileError)) throw error;
-        const reason = `corrupt requeued task: ${error.message}`;
-        return { ...base, found: { kind: "refused", reason }, record: undefined, done: false };
-      }
-    }
-    if (message.data.length > this.open.maxTaskSize) {
-      const reason = `task too large: ${message.data.length} bytes of payload, over the limit of ` +
-        `${this.open.maxTaskSize} bytes (maxTaskSize)`;
-      return { ...base, found: { kind: "refused", reason }, record: undefined, done: false };
-    }
-    const eventId = message.headers?.get(HEADER.msgId) || undefined;
-    try {
-      const record = firstRecord(new TextDecoder().decode(message.data), sequence, {
-        delivery: message.headers?.get(HEADER.delivery) ?? "",
-        eventType: message.headers?.get(HEADER.eventType) || undefined,
-        eventId,
-        taskId: stableTaskId(eventId ?? String(sequence), this.options.consumer),
-      });
-      return { ...base, found: { kind: "task", task: record }, record, done: false };
-    } catch (error) {
-      if (!(error instanceof CorruptFileError)) throw error;
-      return {
-        ...base,
-        found: { kind: "refused", reason: `corrupt task: ${error.message}` },
-        record: undefined,
-        done: false,
-      };
-    }
-  }
-
-  /** The retry state of a task, or `undefined` when there is none (or it is unreadable: then a fresh record). */
-  async #readState(key: string): Promise<RetryState | undefined> {
-    const subject = taskSubject(STATE_PREFIX, this.options.consumer, key);
-    const stored = await this.link.jsm.streams.getMessage(STATE_STREAM, { last_by_subj: subject });
-    if (stored === null) return undefined;
-    try {
-      return decodeState(new TextDecoder().decode(stored.data));
-    } catch (error) {
-      if (error instanceof CorruptFileError) return undefined;
-      throw error;
-    }
+  /** A delivered message as a task, its retry state read when redelivered. */
+  #toTask(message: Msg): Promise<NatsTask> {
+    return toTask(message, {
+      consumer: this.options.consumer,
+      maxTaskSize: this.open.maxTaskSize,
+      readState: (key) => readState(this.link.jsm, this.options.consumer, key),
+    });
   }
 
   /** Acks a task and waits for the server to confirm it. */
