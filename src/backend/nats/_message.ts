@@ -118,3 +118,9 @@ export function stableTaskId(eventId: string, consumer: string): string {
   const hex = bytes.toString("hex");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
+
+/** `null` for a message that is not there (getMessage answers "no message found" with an error on some servers). */
+export function notThere(error: unknown): null {
+  if ((error as { code?: unknown })?.code === 10037) return null;
+  throw error;
+}

@@ -7,17 +7,11 @@
  */
 import { connect as connectNats, headers, nanos, type NatsConnection } from "@nats-io/transport-node";
 import {
-  AckPolicy,
-  DeliverPolicy,
-  DiscardPolicy,
   jetstream,
   type JetStreamClient,
   type JetStreamManager,
   jetstreamManager,
   type PubAck,
-  RetentionPolicy,
-  StorageType,
-  type StreamConfig,
 } from "@nats-io/jetstream";
 import { DeliveryError, NotSupportedError, PayloadError } from "../../errors.ts";
 import type { Listener } from "../../protocol/listener_id.ts";
@@ -39,22 +33,17 @@ import { NatsQueue, type NatsTask } from "./queue.ts";
 import { NatsSchedules } from "./_schedules.ts";
 import {
   consumerName,
-  ERROR_PREFIX,
-  ERROR_STREAM,
-  EVENT_PREFIX,
   EVENT_STREAM,
   listenerFilter,
   reaches,
   REQUEUE_PREFIX,
   REQUEUE_STREAM,
-  STATE_PREFIX,
-  STATE_STREAM,
   subjectOfSegments,
   taskSubject,
 } from "./subjects.ts";
 
 import type { NatsBackendOptions } from "./_options.ts";
-import { describeListener, isNotFound, listenerOfDescription } from "./_consumers.ts";
+import { addConsumers, addStreams, listenerOfDescription } from "./_consumers.ts";
 
 export type { NatsBackendOptions } from "./_options.ts";
 
@@ -392,28 +381,7 @@ export class NatsBackend implements Backend, AsyncDisposable {
     if (known) return known.consumer;
     await this.#ensureStreams();
     const consumer = await consumerName(listener.id);
-    const base = {
-      durable_name: consumer,
-      description: describeListener(listener),
-      ack_policy: AckPolicy.Explicit,
-      ack_wait: nanos(this.#options.ackWaitMs),
-      max_ack_pending: 1,
-      max_deliver: -1,
-      num_replicas: this.#options.replicas,
-    };
-    const consumers = [
-      { stream: EVENT_STREAM, filter_subject: listenerFilter(listener.eventType), deliver_policy: DeliverPolicy.New },
-      { stream: REQUEUE_STREAM, filter_subject: `${REQUEUE_PREFIX}.${consumer}.>`, deliver_policy: DeliverPolicy.All },
-    ];
-    for (const { stream, ...config } of consumers) {
-      try {
-        await this.#jsm.consumers.info(stream, consumer);
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-        await this.#jsm.consumers.add(stream, { ...base, ...config });
-        if (stream === EVENT_STREAM) this.#created++;
-      }
-    }
+    if (await addConsumers(this.#jsm, listener, consumer, this.#options)) this.#created++;
     this.#registered.set(listener.id, { listener, consumer });
     this.#listeners = undefined;
     return consumer;
@@ -422,28 +390,7 @@ export class NatsBackend implements Backend, AsyncDisposable {
   /** Creates the streams that do not exist; never deletes or re-creates one (docs/scale-out.md: a server bug). */
   #ensureStreams(): Promise<void> {
     return this.#streams ??= (async () => {
-      const replicas = this.#options.replicas;
-      const common = { storage: StorageType.File, num_replicas: replicas, discard: DiscardPolicy.Old };
-      const streams: (Partial<StreamConfig> & { name: string })[] = [
-        { ...common, name: EVENT_STREAM, subjects: [`${EVENT_PREFIX}.>`], retention: RetentionPolicy.Interest },
-        { ...common, name: ERROR_STREAM, subjects: [`${ERROR_PREFIX}.>`], retention: RetentionPolicy.Limits },
-        { ...common, name: REQUEUE_STREAM, subjects: [`${REQUEUE_PREFIX}.>`], retention: RetentionPolicy.Workqueue },
-        {
-          ...common,
-          name: STATE_STREAM,
-          subjects: [`${STATE_PREFIX}.>`],
-          retention: RetentionPolicy.Limits,
-          max_msgs_per_subject: 1,
-        },
-      ];
-      for (const config of streams) {
-        try {
-          await this.#jsm.streams.info(config.name);
-        } catch (error) {
-          if (!isNotFound(error)) throw error;
-          await this.#jsm.streams.add(config);
-        }
-      }
+      await addStreams(this.#jsm, this.#options.replicas);
     })().catch((error) => {
       this.#streams = undefined;
       throw error;

@@ -7,14 +7,14 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { CorruptFileError, ListenerNotFoundError, NotSupportedError } from "../../errors.ts";
 import { decodeTask, encodeTask, requeuedTask, type TaskRecord } from "../../protocol/task_file.ts";
-import { decodeState, firstRecord, HEADER } from "./_message.ts";
+import { HEADER, notThere } from "./_message.ts";
 import { listNatsTasks } from "./_task_list.ts";
+import { inspectNatsTask } from "./_inspect.ts";
 import { type Listener, parseListenerId } from "../../protocol/listener_id.ts";
 import type { ListenerStatus, StatusReport } from "../../protocol/listener_status.ts";
 import type {
   DiscardOptions,
   DiscardReport,
-  FoundTask,
   InspectOptions,
   ListenerPrune,
   Operations,
@@ -30,19 +30,14 @@ import type {
   TaskInspection,
   TaskList,
   TaskListOptions,
-  TaskLocation,
 } from "../operations.ts";
 import {
   consumerName,
   ERROR_PREFIX,
   ERROR_STREAM,
   EVENT_STREAM,
-  eventTypeOfSubject,
-  reaches,
   REQUEUE_PREFIX,
   REQUEUE_STREAM,
-  STATE_PREFIX,
-  STATE_STREAM,
   taskSubject,
 } from "./subjects.ts";
 
@@ -50,12 +45,6 @@ import {
 function processId(): string {
   const granted = Deno.permissions.querySync?.({ name: "sys", kind: "hostname" }).state === "granted";
   return granted ? `${Deno.hostname()}:${Deno.pid}` : `pid:${Deno.pid}`;
-}
-
-/** `null` for a message that is not there (getMessage answers "no message found" with an error on some servers). */
-function notThere(error: unknown): null {
-  if ((error as { code?: unknown })?.code === 10037) return null;
-  throw error;
 }
 
 /** A listener as the backend lists it: with its consumer name. */
@@ -234,82 +223,7 @@ export class NatsOperations implements Operations {
       throw new RangeError(`sequence must be a positive integer, found ${JSON.stringify(sequence)}`);
     }
     const listener = await this.findListener(options.listener);
-    const consumer = await consumerName(listener.id);
-    const dir = `${EVENT_STREAM}/${consumer}`;
-    const found: FoundTask[] = [];
-    /** A found entry: a stored message (or error record) of the task. */
-    const entry = (location: TaskLocation, path: string, since: Date, task: TaskRecord | null): FoundTask => ({
-      location,
-      file: `${sequence}.json`,
-      path,
-      worker: null,
-      since: since.toISOString(),
-      task,
-      problem: null,
-      text: null,
-      reason: null,
-    });
-    const message = await this.#jsm.streams.getMessage(EVENT_STREAM, { seq: sequence }).catch(notThere);
-    if (message && reaches(listener.eventType, eventTypeOfSubject(message.subject))) {
-      const info = await this.#jsm.consumers.info(EVENT_STREAM, consumer);
-      const state = await this.#jsm.streams.getMessage(STATE_STREAM, {
-        last_by_subj: taskSubject(STATE_PREFIX, consumer, sequence),
-      }).catch(notThere);
-      const record = (): TaskRecord | null => {
-        try {
-          return firstRecord(new TextDecoder().decode(message.data), sequence, {
-            delivery: message.header?.get(HEADER.delivery) ?? "",
-            eventType: message.header?.get(HEADER.eventType) || undefined,
-            eventId: message.header?.get(HEADER.msgId) || undefined,
-            taskId: "",
-          });
-        } catch (error) {
-          if (error instanceof CorruptFileError) return null;
-          throw error;
-        }
-      };
-      if (state) {
-        found.push(entry("inbox", `${dir}/${sequence}`, state.time, decodeState(state.string()).record));
-      } else if (sequence > info.delivered.stream_seq) {
-        found.push(entry("inbox", `${dir}/${sequence}`, message.time, record()));
-      } else if (sequence > info.ack_floor.stream_seq) {
-        found.push(entry("inflight", `${dir}/${sequence}`, message.time, record()));
-      }
-    }
-    const requeued = await this.#jsm.streams.getMessage(REQUEUE_STREAM, {
-      last_by_subj: taskSubject(REQUEUE_PREFIX, consumer, sequence),
-    }).catch(notThere);
-    if (requeued) {
-      const retry = await this.#jsm.streams.getMessage(STATE_STREAM, {
-        last_by_subj: taskSubject(STATE_PREFIX, consumer, `rq${requeued.seq}`),
-      }).catch(notThere);
-      const task = retry ? decodeState(retry.string()).record : decodeTask(requeued.string(), sequence);
-      found.push(entry("inbox", `${REQUEUE_STREAM}/${requeued.subject}`, (retry ?? requeued).time, task));
-    }
-    const error = await this.#jsm.streams.getMessage(ERROR_STREAM, {
-      last_by_subj: taskSubject(ERROR_PREFIX, consumer, sequence),
-    }).catch(notThere);
-    if (error) {
-      const text = error.string();
-      const reason = error.header?.get(HEADER.reason) || null;
-      let task: TaskRecord | null = null;
-      let problem: string | null = reason;
-      if (reason === null) {
-        try {
-          task = decodeTask(text, sequence);
-        } catch (thrown) {
-          if (!(thrown instanceof CorruptFileError)) throw thrown;
-          problem = thrown.message;
-        }
-      }
-      found.push({
-        ...entry("error", `${ERROR_STREAM}/${error.subject}`, error.time, task),
-        problem,
-        reason,
-        text: task === null ? text.slice(0, 4096) : null,
-      });
-    }
-    return { listener: listener.id, dir, sequence, found };
+    return await inspectNatsTask(this.#jsm, listener, sequence);
   }
 
   /**
