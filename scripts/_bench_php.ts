@@ -72,3 +72,21 @@ export async function phpDispatch(
     failed: statuses.filter((s) => !s.success).length,
   };
 }
+
+/**
+ * Drains listener `name` of `eventType` on `root` with the PHP original's runner (`harness/run_handler.php`, what
+ * `worker:runner` does, its handler answering SUCCESS): the time from the spawn to the exit, startup included.
+ */
+export async function phpDrain(root: string, name: string, eventType: string): Promise<{ start: number; end: number }> {
+  const start = now();
+  const { success, stderr } = await new Deno.Command("php", {
+    args: [join(PHP_ORIGINAL, "harness", "run_handler.php"), name, eventType, root],
+    cwd: join(PHP_ORIGINAL, "hurah-events"),
+    env: { HE_CODE: "0", HE_LOG_LEVEL: "none" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const end = now();
+  if (!success) throw new Error(`the PHP runner failed: ${new TextDecoder().decode(stderr).slice(0, 500)}`);
+  return { start, end };
+}

@@ -103,6 +103,8 @@ const WORKLOAD: Record<WorkloadName, Workload> = {
       "floor-async-parallel": "floor, async calls, 4 loops",
       "floor-claim": "parallel-mode floor: + claim rename into inflight/ (sync calls)",
       "floor-fsync": "fsync floor: + fsync file and archive/ (sync calls)",
+      cli: "`hurah run` (cli.ts, a process of its own, startup included)",
+      php: "PHP original's runner (`worker:runner`, startup included)",
     },
   },
   latency: {
@@ -567,6 +569,18 @@ function acceptanceOn(fs: string): Acceptance[] {
       num: [`drain/${fs}/off/10000`, "hurah"],
       den: [`drain/${fs}/off/10000`, "floor"],
       target: 0.7,
+    },
+    {
+      what: "`hurah run` drain of 10,000, durable off, vs the floor",
+      num: [`drain/${fs}/off/10000`, "cli"],
+      den: [`drain/${fs}/off/10000`, "floor"],
+      target: 0.7,
+    },
+    {
+      what: "`hurah run` drain of 10,000, durable off, vs the PHP runner",
+      num: [`drain/${fs}/off/10000`, "cli"],
+      den: [`drain/${fs}/off/10000`, "php"],
+      target: 3,
     },
   ];
 }

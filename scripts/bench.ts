@@ -29,7 +29,7 @@ import {
 import * as report from "./_bench_report.ts";
 import { LABELS, type ResultTable, type Series, type WorkloadName } from "./_bench_report.ts";
 import { perSecond } from "./_bench_stats.ts";
-import { phpDispatch, phpMissing } from "./_bench_php.ts";
+import { phpDispatch, phpDrain, phpMissing } from "./_bench_php.ts";
 import { benchNats } from "./_bench_nats.ts";
 
 const PROJECT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -291,6 +291,19 @@ async function backlog(context: Context, fs: Fs, size: number): Promise<Backlog>
   return b;
 }
 
+/** `hurah run` (cli.ts in a process of its own) on listener l00 of a backlog, its handler answering SUCCESS. */
+async function cliDrain(root: string, durable: boolean): Promise<{ start: number; end: number }> {
+  const handler = join(PROJECT, "scripts", "_bench_noop_handler.ts");
+  const args = ["run", "-A", "--quiet", join(PROJECT, "cli.ts"), "run", "l00", EVENT_TYPE, handler, root];
+  if (!durable) args.push("--no-fsync");
+  const start = performance.now();
+  const { success, stderr } = await new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "piped" })
+    .output();
+  const end = performance.now();
+  if (!success) throw new Error(`hurah run failed: ${new TextDecoder().decode(stderr).slice(0, 500)}`);
+  return { start, end };
+}
+
 /** Tasks per second draining backlogs of growing size with a no-op handler. */
 const drain: Workload<{ fs: Fs; durable: boolean; backlog: number }> = {
   name: "drain",
@@ -302,13 +315,20 @@ const drain: Workload<{ fs: Fs; durable: boolean; backlog: number }> = {
   group: ["fs", "durable"],
   workers: () => ["drain"],
   // The sequential async floor takes 5–10 s per 100k trial and says nothing new there.
+  // PHP's runner does not fsync: it runs beside durable off only.
   contenders: ({ durable, backlog }) =>
     Object.keys(LABELS.drain).filter((id) =>
-      (durable || id !== "floor-fsync") && (backlog < 100_000 || id !== "floor-async")
+      (durable || id !== "floor-fsync") && (backlog < 100_000 || id !== "floor-async") && (!durable || id !== "php")
     ),
   runs: ({ backlog }, plan) => backlog >= 100_000 ? plan.drain.largeRuns : plan.runs,
   trial: async ({ contender, cell: { fs, durable, backlog: size }, workers: [worker], context }) => {
     const { root, dir } = await backlog(context, fs, size);
+    if (contender === "cli" || contender === "php") {
+      // A process of its own, startup included, as cron or a user starts it.
+      const r = contender === "php" ? await phpDrain(root, "l00", EVENT_TYPE) : await cliDrain(root, durable);
+      expectCount(`drain ${contender}: tasks archived`, harness.countEntries(join(dir, "archive")), size);
+      return perSecond(size, r.end - r.start);
+    }
     const r = await worker.run({ op: "drain", contender, root, dirs: [dir], durable, concurrency: 4 });
     expectCount(`drain ${contender}: tasks`, r.count, size);
     return perSecond(r.count, r.end - r.start);
