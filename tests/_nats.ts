@@ -242,7 +242,11 @@ export async function untilAvailable<T>(what: string, fn: () => Promise<T>, time
     try {
       return await fn();
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`gave up on ${what} after ${timeoutMs} ms`, { cause: error });
+      if (Date.now() > deadline) {
+        throw new Error(`gave up on ${what} after ${timeoutMs} ms: ${(error as Error)?.message ?? error}`, {
+          cause: error,
+        });
+      }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }

@@ -9,7 +9,7 @@
 import { equal, ok } from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { Dispatcher, Task, watch } from "../../../mod.ts";
+import { Dispatcher, Task, type TaskContext, watch } from "../../../mod.ts";
 import { EVENT_STREAM, NatsBackend } from "../../../src/backend/nats/mod.ts";
 import { checkListener } from "../../../src/protocol/listener_id.ts";
 import { waitUntil } from "../../_helpers.ts";
@@ -63,18 +63,27 @@ Deno.test({
         for (let n = 50; n < 100; n++) await dispatch(n);
         const handled = new Set<number>();
         let runs = 0;
-        await using watcher = watch(backend, {
-          listeners: [{
-            name: "l",
-            eventType: "a",
-            handler: (context) => {
-              runs++;
-              handled.add(context.payload as number);
-              return Task.SUCCESS;
-            },
-          }],
+        const listeners = [{
+          name: "l",
+          eventType: "a",
+          handler: (context: TaskContext) => {
+            runs++;
+            handled.add(context.payload as number);
+            return Task.SUCCESS;
+          },
+        }];
+        // A watcher whose start meets the election (its registration times out) stops; a new one is started then,
+        // as systemd would start `hurah watch` again.
+        await using watcher = await untilAvailable("the watcher", async () => {
+          const started = watch(backend, { listeners });
+          try {
+            await started.ready;
+            return started;
+          } catch (error) {
+            await started.close().catch(() => {});
+            throw error;
+          }
         });
-        await untilAvailable("the watcher", () => watcher.ready);
         await node.restart();
         await waitUntil(
           () => `every acknowledged event handled (${handled.size} of ${acknowledged.size})`,
