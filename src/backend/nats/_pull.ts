@@ -150,7 +150,9 @@ export class Puller {
    */
   #answer(message: Msg): void {
     const code = message.headers?.code ?? 0;
-    const confirmed = this.#confirming.get(message.subject.slice(this.#inbox.length + 1));
+    // A status or a confirmation names its request by the inbox token (a delivery carries its own subject).
+    const token = message.subject.slice(this.#inbox.length + 1);
+    const confirmed = this.#confirming.get(token);
     if (confirmed !== undefined) return confirmed(code);
     const pull = this.#pulling;
     if (code === 0) {
@@ -165,7 +167,6 @@ export class Puller {
       if (pull.messages.length >= pull.batch) pull.end(pull.messages);
       return;
     }
-    const token = message.subject.slice(this.#inbox.length + 1);
     if (this.#outstanding.delete(token) && this.#handBack !== undefined && this.#outstanding.size === 0) {
       clearTimeout(this.#closing);
       this.#replies.unsubscribe();
@@ -204,7 +205,13 @@ export class Puller {
         if (code === 0) resolve();
         else reject(new Error(`the server answered ${payload} with status ${code} (${subject})`));
       });
-      this.link.nc.publish(subject, payload, { reply: `${this.#inbox}.${token}` });
+      try {
+        this.link.nc.publish(subject, payload, { reply: `${this.#inbox}.${token}` });
+      } catch (error) {
+        clearTimeout(timer);
+        this.#confirming.delete(token);
+        reject(error); // the connection is closed
+      }
     });
   }
 
