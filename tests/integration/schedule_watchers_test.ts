@@ -11,9 +11,12 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { join } from "node:path";
 import { tempRoot, waitUntil } from "../_helpers.ts";
-import { collectedTicks, FAKETIME, registerCollector, startWatch, warmUp } from "./_schedule_watch.ts";
+import { collectedTicks, FAKETIME, fakeTimeProbe, registerCollector, startWatch, warmUp } from "./_schedule_watch.ts";
 
-if (FAKETIME === undefined) console.log("skipped: faketime is not installed or does not set Deno's clock");
+if (FAKETIME === undefined) {
+  const seen = fakeTimeProbe === "" ? "" : ` (its probe saw ${fakeTimeProbe})`;
+  console.log(`skipped: faketime is not installed or does not set Deno's clock${seen}`);
+}
 
 const EVERY_MINUTE = { cron: "* * * * *", event_type: "job/minutely" };
 
