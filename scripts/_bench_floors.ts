@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { closeSync, constants, existsSync, openSync, readSync } from "node:fs";
+import { dirname, join } from "node:path";
 
 /** When a timed loop started and ended (epoch milliseconds, sub-millisecond precision), and what it did. */
 export type Timing = { start: number; end: number; count: number };
@@ -164,6 +165,52 @@ export function protocolFloorSync({ dirs, events, durable, writer }: DispatchFlo
   }
 }
 
+/**
+ * The checked protocol floor, synchronous calls: every system call `dispatch()` makes, in its order, with no
+ * JavaScript around them but the loop. Beside the protocol floor's: one `stat` of each level's directory (the
+ * listener lookup revalidated), tracking.json read with open + read + close, `inbox/<N>.json` probed before and after
+ * the tracking.json rename (a PHP dispatcher may have taken N meanwhile), the number recorded in `dispatch.lock`
+ * (seek + write), and the task linked into the inbox, then its staging name removed (a rename could replace a task
+ * file a PHP dispatcher wrote). Durable: fsync the task file and the inbox, as hurah does.
+ */
+export function checkedProtocolFloorSync({ dirs, events, durable, writer }: DispatchFloorOptions): Timing {
+  const locks = dirs.map((dir) => Deno.openSync(join(dir, "dispatch.lock"), { read: true, write: true, create: true }));
+  const [root, typeDir] = [dirname(dirname(dirs[0])), dirname(dirs[0])];
+  const record = new Uint8Array(16);
+  try {
+    const start = now();
+    for (let i = 0; i < events; i++) {
+      Deno.statSync(root);
+      Deno.lstatSync(typeDir);
+      for (const [k, dir] of dirs.entries()) {
+        locks[k].lockSync(true);
+        try {
+          const sequence = readSequenceSync(dir) + 1;
+          const target = join(dir, "inbox", `${sequence}.json`);
+          existsSync(target);
+          const stagedTracking = join(dir, "tmp", `tracking.${writer}.${i}.tmp`);
+          writeFileSync(stagedTracking, encoder.encode(trackingText(sequence)), false);
+          locks[k].seekSync(0, Deno.SeekMode.Start);
+          encoder.encodeInto(`${sequence}`.padEnd(16), record);
+          locks[k].writeSync(record);
+          Deno.renameSync(stagedTracking, join(dir, "tracking.json"));
+          existsSync(target);
+          const staged = join(dir, "tmp", `task.${writer}.${i}.tmp`);
+          writeFileSync(staged, encoder.encode(taskText(sequence)), durable);
+          Deno.linkSync(staged, target);
+          Deno.removeSync(staged);
+          if (durable) syncDirSync(join(dir, "inbox"));
+        } finally {
+          locks[k].unlockSync();
+        }
+      }
+    }
+    return { start, end: now(), count: events * dirs.length };
+  } finally {
+    for (const lock of locks) lock.close();
+  }
+}
+
 /** The protocol floor with Deno's asynchronous calls (the lock taken with `await lock()`). */
 export async function protocolFloorAsync({ dirs, events, durable, writer }: DispatchFloorOptions): Promise<Timing> {
   const locks = await Promise.all(
@@ -228,6 +275,41 @@ export function floorDrainSync({ dir, fsync }: DrainFloorOptions): Timing {
     }
     Deno.renameSync(path, join(archive, name));
     if (fsync) syncDirSync(archive);
+  }
+  return { start, end: now(), count: names.length };
+}
+
+const READ_SAFELY = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * The checked drain floor, synchronous calls: every system call an ordered `runOnce` makes on a task, in its order,
+ * with no JavaScript around them but the loop and the parse. Beside the floor's read + rename: the pause marker looked
+ * for before the take, the task read as hurah reads it (`lstat`, open with `O_NOFOLLOW | O_NONBLOCK` through
+ * `node:fs`, read, close, `lstat` again), and the archive name checked to be free before the rename.
+ */
+export function floorDrainCheckedSync({ dir }: DrainFloorOptions): Timing {
+  const [inbox, archive, paused] = [join(dir, "inbox"), join(dir, "archive"), join(dir, "paused.json")];
+  const decoder = new TextDecoder();
+  const start = now();
+  const names = listTasks(inbox);
+  for (const name of names) {
+    const path = `${inbox}/${name}`;
+    if (existsSync(paused)) throw new Error(`${paused} appeared`);
+    const seen = Deno.lstatSync(path);
+    const bytes = new Uint8Array(seen.size);
+    const fd = openSync(path, READ_SAFELY);
+    try {
+      for (let read = 0, n; read < bytes.length && (n = readSync(fd, bytes, read, bytes.length - read, null)) > 0;) {
+        read += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    if (Deno.lstatSync(path).ino !== seen.ino) throw new Error(`${path} was replaced`);
+    JSON.parse(decoder.decode(bytes));
+    const target = `${archive}/${name}`;
+    if (existsSync(target)) throw new Error(`${target} is taken`);
+    Deno.renameSync(path, target);
   }
   return { start, end: now(), count: names.length };
 }

@@ -88,6 +88,7 @@ const WORKLOAD: Record<WorkloadName, Workload> = {
       "floor-async": "floor, async calls",
       protocol: "protocol floor: locked PHP-compatible delivery (sync calls)",
       "protocol-async": "protocol floor, async calls",
+      "protocol-checked": "checked protocol floor: + the calls of hurah's checks beside PHP (sync calls)",
       php: "PHP original `Dispatcher::dispatch()` (../shared/php-original)",
     },
   },
@@ -99,6 +100,7 @@ const WORKLOAD: Record<WorkloadName, Workload> = {
       "hurah-parallel": "hurah `runOnce`, `concurrency: 4`",
       floor: "floor: read + parse + rename (sync calls)",
       "floor-stream": "floor, inbox listed as a stream (numbers only)",
+      "floor-checked": "checked floor: + the calls of hurah's checks (pause, safe read, free target; sync calls)",
       "floor-async": "floor, async calls",
       "floor-async-parallel": "floor, async calls, 4 loops",
       "floor-claim": "parallel-mode floor: + claim rename into inflight/ (sync calls)",
@@ -534,10 +536,28 @@ function acceptanceOn(fs: string): Acceptance[] {
       target: 0.8,
     },
     {
+      what: "dispatch(), 1 listener, durable off vs the checked protocol floor (for comparison)",
+      num: [d(1), "hurah"],
+      den: [d(1), "protocol-checked"],
+      target: NaN,
+    },
+    {
+      what: "the checked protocol floor vs the protocol floor (for comparison)",
+      num: [d(1), "protocol-checked"],
+      den: [d(1), "protocol"],
+      target: NaN,
+    },
+    {
       what: "dispatch(), 1 listener, durable off vs the PHP original",
       num: [d(1), "hurah"],
       den: [d(1), "php"],
       target: 2,
+    },
+    {
+      what: "the protocol floor vs the PHP original (for comparison)",
+      num: [d(1), "protocol"],
+      den: [d(1), "php"],
+      target: NaN,
     },
     {
       what: "4 processes vs 1 process, dispatch(), 1 listener, durable off",
@@ -550,6 +570,18 @@ function acceptanceOn(fs: string): Acceptance[] {
       num: [d(4), "hurah"],
       den: [d(4), "protocol"],
       target: 0.8,
+    },
+    {
+      what: "4 processes: dispatch() vs the checked protocol floor with 4 processes (for comparison)",
+      num: [d(4), "hurah"],
+      den: [d(4), "protocol-checked"],
+      target: NaN,
+    },
+    {
+      what: "4 processes: the checked protocol floor vs its 1 process (for comparison)",
+      num: [d(4), "protocol-checked"],
+      den: [d(1), "protocol-checked"],
+      target: NaN,
     },
     {
       what: "4 processes: the protocol floor vs its 1 process (for comparison)",
@@ -569,6 +601,18 @@ function acceptanceOn(fs: string): Acceptance[] {
       num: [`drain/${fs}/off/10000`, "hurah"],
       den: [`drain/${fs}/off/10000`, "floor"],
       target: 0.7,
+    },
+    {
+      what: "`runOnce` drain of 10,000, durable off, vs the checked floor (for comparison)",
+      num: [`drain/${fs}/off/10000`, "hurah"],
+      den: [`drain/${fs}/off/10000`, "floor-checked"],
+      target: NaN,
+    },
+    {
+      what: "the checked drain floor vs the floor (for comparison)",
+      num: [`drain/${fs}/off/10000`, "floor-checked"],
+      den: [`drain/${fs}/off/10000`, "floor"],
+      target: NaN,
     },
     {
       what: "`hurah run` drain of 10,000, durable off, vs the floor",

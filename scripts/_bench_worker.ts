@@ -155,6 +155,7 @@ const DISPATCHES: Record<string, (p: Params) => () => floors.Timing | Promise<fl
   floor: (p) => () => floors.floorDispatchSync(p),
   "floor-async": (p) => () => floors.floorDispatchAsync(p),
   protocol: (p) => () => floors.protocolFloorSync(p),
+  "protocol-checked": (p) => () => floors.checkedProtocolFloorSync(p),
   "protocol-async": (p) => () => floors.protocolFloorAsync(p),
 };
 
@@ -164,6 +165,7 @@ const DRAINS: Record<string, (p: Params) => floors.Timing | Promise<floors.Timin
   "hurah-parallel": (p) => drainListener(p, p.concurrency),
   floor: (p) => floors.floorDrainSync({ dir: p.dirs[0], fsync: false }),
   "floor-stream": (p) => floors.floorDrainStreamed({ dir: p.dirs[0], fsync: false }),
+  "floor-checked": (p) => floors.floorDrainCheckedSync({ dir: p.dirs[0], fsync: false }),
   "floor-claim": (p) => floors.claimFloorSync({ dir: p.dirs[0], fsync: false }),
   "floor-fsync": (p) => floors.floorDrainSync({ dir: p.dirs[0], fsync: true }),
   "floor-async": (p) => floors.floorDrainAsync({ dir: p.dirs[0], fsync: false }),

@@ -229,6 +229,7 @@ const dispatch: Workload<{ fs: Fs; durable: boolean; listeners: number; processe
     "floor",
     "floor-async",
     "protocol",
+    "protocol-checked",
     ...(durable ? [] : ["php"]),
   ],
   listeners: ({ listeners }) => listeners,
@@ -440,7 +441,7 @@ async function memoryWorkload(context: Context): Promise<void> {
 /** Syscalls per delivery and per drained task, by the difference of two runs of different sizes. */
 async function syscallsWorkload(context: Context): Promise<void> {
   const [small, large] = [200, 1200];
-  const drains = ["hurah", "hurah-parallel", "floor", "floor-async"];
+  const drains = ["hurah", "hurah-parallel", "floor", "floor-checked", "floor-async"];
   const cases = [
     ...matrix({
       op: ["dispatch"] as const,
