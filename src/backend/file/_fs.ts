@@ -7,7 +7,7 @@
  * creation on a disk. What may take long is asynchronous: fsync, and waiting
  * for a lock another process holds.
  */
-import { closeSync, constants, existsSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readSync, statfsSync } from "node:fs";
 import { LockTimeoutError, UnsafePathError } from "../../errors.ts";
 import { describeLockWait, type LockWait } from "../wait.ts";
 
@@ -99,6 +99,33 @@ export function isAlreadyExists(error: unknown): boolean {
   return error instanceof Deno.errors.AlreadyExists;
 }
 
+/** statfs types of the file systems kept in memory, whose fsync returns at once: tmpfs, ramfs. */
+const MEMORY_FILE_SYSTEMS: ReadonlySet<number> = new Set([0x01021994, 0x858458f6]);
+
+/** {@linkcode flushesAtOnce}'s answer for each directory asked. */
+const memoryDirectories = new Map<string, boolean>();
+
+/**
+ * Whether a flush of a file in `dir` (or of `dir`) is made with a
+ * synchronous call: where the file system is kept in memory (tmpfs, ramfs),
+ * since there fsync returns at once, and handing it to Deno's thread pool
+ * costs more than a whole delivery. Anywhere else a flush goes to the thread
+ * pool, so that the event loop never waits for a disk. Asked once per
+ * directory (`statfs`); false when `dir` cannot be asked.
+ */
+export function flushesAtOnce(dir: string): boolean {
+  let answer = memoryDirectories.get(dir);
+  if (answer === undefined) {
+    try {
+      answer = MEMORY_FILE_SYSTEMS.has(Number(statfsSync(dir).type));
+    } catch {
+      return false; // asked again next time: it may exist by then
+    }
+    memoryDirectories.set(dir, answer);
+  }
+  return answer;
+}
+
 /** Writes a whole file, flushing it to disk first when `durable`. */
 export async function writeFileSynced(path: string, text: string, durable: boolean): Promise<void> {
   await writeFilesSynced([path], () => text, durable);
@@ -111,7 +138,8 @@ const SYNC_GROUP = 32;
  * Writes whole files, `paths[k]` with `textOf(k)`; when `durable`, all are
  * flushed to disk before it returns, up to {@linkcode SYNC_GROUP} at a time
  * in parallel: one flush after another would each pay the asynchronous
- * call's hand-off, and a disk can commit concurrent flushes together.
+ * call's hand-off, and a disk can commit concurrent flushes together. On
+ * tmpfs each is flushed at once instead ({@linkcode flushesAtOnce}).
  */
 export async function writeFilesSynced(
   paths: readonly string[],
@@ -130,9 +158,15 @@ export async function writeFilesSynced(
         continue;
       }
       const file = Deno.openSync(paths[k], { write: true, create: true, truncate: true });
-      unflushed.push(file);
-      const bytes = encoder.encode(textOf(k));
-      for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
+      const atOnce = flushesAtOnce(directoryOf(paths[k]));
+      if (!atOnce) unflushed.push(file); // closed by the finally below if the write fails
+      try {
+        const bytes = encoder.encode(textOf(k));
+        for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
+        if (atOnce) file.syncSync();
+      } finally {
+        if (atOnce) file.close();
+      }
       if (unflushed.length === SYNC_GROUP) await flush();
     }
     await flush();
@@ -141,11 +175,24 @@ export async function writeFilesSynced(
   }
 }
 
-/** Flushes a directory's entries to disk (open it read-only, then sync). */
+/** Flushes an open file in `dir` to disk: at once on tmpfs, in Deno's thread pool elsewhere ({@linkcode flushesAtOnce}). */
+export async function syncFile(file: Deno.FsFile, dir: string): Promise<void> {
+  if (flushesAtOnce(dir)) file.syncSync();
+  else await file.sync();
+}
+
+/** The directory part of a path built by concatenation (`<dir>/<name>`). */
+function directoryOf(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash <= 0 ? (slash === 0 ? "/" : ".") : path.slice(0, slash);
+}
+
+/** Flushes a directory's entries to disk (open it read-only, then sync; at once on tmpfs, see {@linkcode flushesAtOnce}). */
 export async function syncDir(path: string): Promise<void> {
   const dir = Deno.openSync(path, { read: true });
   try {
-    await dir.sync();
+    if (flushesAtOnce(path)) dir.syncSync();
+    else await dir.sync();
   } finally {
     dir.close();
   }

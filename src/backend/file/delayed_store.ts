@@ -27,7 +27,7 @@ import { encodeNewTask, formatDelivery } from "../../protocol/task_file.ts";
 import type { DelayedStatus } from "../../protocol/listener_status.ts";
 import type { DueDelivery, ScheduledEvent, ScheduleEvent, WaitOptions } from "../port.ts";
 import { ensureStateDir, lstatIfExists } from "./_dir.ts";
-import { isNotFound, lockFile, readTextIfExists, removeIfExists, syncDir, writeFileSynced } from "./_fs.ts";
+import { isNotFound, lockFile, readTextIfExists, removeIfExists, syncDir, syncFile, writeFileSynced } from "./_fs.ts";
 import { readTracking } from "./_numbering.ts";
 import type { FileStore, ListenerRef } from "./file_store.ts";
 
@@ -223,7 +223,7 @@ export class DelayedStore {
     try {
       if (journal !== undefined && began.length > 0) {
         writeAll(log, opening.map(encodeJournalLine).join(""));
-        if (this.#durable) await log.sync();
+        if (this.#durable) await syncFile(log, this.dir);
       }
       for (const { listener, key, events: mine } of byListener.values()) {
         const after = journal?.listeners.get(key);

@@ -21,6 +21,7 @@ import {
   readTextIfExists,
   removeIfExists,
   syncDir,
+  syncFile,
   writeFileSynced,
 } from "./_fs.ts";
 import type { LockWaitOptions } from "./_types.ts";
@@ -292,7 +293,7 @@ export class KeyStore {
       file.tryLockSync(true); // a new file: nobody else holds it
       const bytes = new TextEncoder().encode(JSON.stringify(record) + "\n");
       for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
-      if (this.#options.durable) await file.sync();
+      if (this.#options.durable) await syncFile(file, join(this.dir, "tmp"));
       try {
         Deno.linkSync(staged, path);
       } catch (error) {
