@@ -527,105 +527,38 @@ type Acceptance = { what: string; num: [string, string]; den: [string, string]; 
 
 /** Issue 14's acceptance ratios on one file system (`shm` or `disk`), from the tables of one run. */
 function acceptanceOn(fs: string): Acceptance[] {
-  const d = (p: number) => `dispatch/${fs}/off/l1/p${p}`;
+  const [one, four] = [`dispatch/${fs}/off/l1/p1`, `dispatch/${fs}/off/l1/p4`];
+  const [drain, peer] = [`drain/${fs}/off/10000`, `peer/${fs}`];
+  const ratio = (what: string, num: [string, string], den: [string, string], target = NaN): Acceptance => ({
+    what,
+    num,
+    den,
+    target,
+  });
+  const checked = "protocol-checked";
   return [
-    {
-      what: "dispatch(), 1 listener, durable off vs the protocol floor",
-      num: [d(1), "hurah"],
-      den: [d(1), "protocol"],
-      target: 0.8,
-    },
-    {
-      what: "dispatch(), 1 listener, durable off vs the checked protocol floor (for comparison)",
-      num: [d(1), "hurah"],
-      den: [d(1), "protocol-checked"],
-      target: NaN,
-    },
-    {
-      what: "the checked protocol floor vs the protocol floor (for comparison)",
-      num: [d(1), "protocol-checked"],
-      den: [d(1), "protocol"],
-      target: NaN,
-    },
-    {
-      what: "dispatch(), 1 listener, durable off vs the PHP original",
-      num: [d(1), "hurah"],
-      den: [d(1), "php"],
-      target: 2,
-    },
-    {
-      what: "the protocol floor vs the PHP original (for comparison)",
-      num: [d(1), "protocol"],
-      den: [d(1), "php"],
-      target: NaN,
-    },
-    {
-      what: "4 processes vs 1 process, dispatch(), 1 listener, durable off",
-      num: [d(4), "hurah"],
-      den: [d(1), "hurah"],
-      target: 1,
-    },
-    {
-      what: "4 processes: dispatch() vs the protocol floor with 4 processes",
-      num: [d(4), "hurah"],
-      den: [d(4), "protocol"],
-      target: 0.8,
-    },
-    {
-      what: "4 processes: dispatch() vs the checked protocol floor with 4 processes (for comparison)",
-      num: [d(4), "hurah"],
-      den: [d(4), "protocol-checked"],
-      target: NaN,
-    },
-    {
-      what: "4 processes: the checked protocol floor vs its 1 process (for comparison)",
-      num: [d(4), "protocol-checked"],
-      den: [d(1), "protocol-checked"],
-      target: NaN,
-    },
-    {
-      what: "4 processes: the protocol floor vs its 1 process (for comparison)",
-      num: [d(4), "protocol"],
-      den: [d(1), "protocol"],
-      target: NaN,
-    },
-    { what: "4 processes: PHP vs its 1 process (for comparison)", num: [d(4), "php"], den: [d(1), "php"], target: NaN },
-    {
-      what: "durable end to end, one message at a time, vs Deno KV",
-      num: [`peer/${fs}`, "hurah-e2e-durable"],
-      den: [`peer/${fs}`, "kv-e2e"],
-      target: fs === "shm" ? 1 : NaN,
-    },
-    {
-      what: "`runOnce` drain of 10,000, durable off, vs the floor",
-      num: [`drain/${fs}/off/10000`, "hurah"],
-      den: [`drain/${fs}/off/10000`, "floor"],
-      target: 0.7,
-    },
-    {
-      what: "`runOnce` drain of 10,000, durable off, vs the checked floor (for comparison)",
-      num: [`drain/${fs}/off/10000`, "hurah"],
-      den: [`drain/${fs}/off/10000`, "floor-checked"],
-      target: NaN,
-    },
-    {
-      what: "the checked drain floor vs the floor (for comparison)",
-      num: [`drain/${fs}/off/10000`, "floor-checked"],
-      den: [`drain/${fs}/off/10000`, "floor"],
-      target: NaN,
-    },
-    {
-      what: "`hurah run` drain of 10,000, durable off, vs the floor",
-      num: [`drain/${fs}/off/10000`, "cli"],
-      den: [`drain/${fs}/off/10000`, "floor"],
-      target: 0.7,
-    },
-    {
-      what: "`hurah run` drain of 10,000, durable off, vs the PHP runner",
-      num: [`drain/${fs}/off/10000`, "cli"],
-      den: [`drain/${fs}/off/10000`, "php"],
-      target: 3,
-    },
+    ratio("dispatch(), 1 listener, durable off vs the protocol floor", [one, "hurah"], [one, "protocol"], 0.8),
+    ratio("dispatch(), 1 listener, durable off vs the checked protocol floor", [one, "hurah"], [one, checked]),
+    ratio("the checked protocol floor vs the protocol floor", [one, checked], [one, "protocol"]),
+    ratio("dispatch(), 1 listener, durable off vs the PHP original", [one, "hurah"], [one, "php"], 2),
+    ratio("the protocol floor vs the PHP original", [one, "protocol"], [one, "php"]),
+    ratio("4 processes vs 1 process, dispatch(), 1 listener, durable off", [four, "hurah"], [one, "hurah"], 1),
+    ratio("4 processes: dispatch() vs the protocol floor with 4 processes", [four, "hurah"], [four, "protocol"], 0.8),
+    ratio("4 processes: dispatch() vs the checked protocol floor with 4 processes", [four, "hurah"], [four, checked]),
+    ratio("4 processes: the checked protocol floor vs its 1 process", [four, checked], [one, checked]),
+    ratio("4 processes: the protocol floor vs its 1 process", [four, "protocol"], [one, "protocol"]),
+    ratio("4 processes: PHP vs its 1 process", [four, "php"], [one, "php"]),
+    ratio(
+      "durable end to end, one message at a time, vs Deno KV",
+      [peer, "hurah-e2e-durable"],
+      [peer, "kv-e2e"],
+      fs === "shm" ? 1 : NaN,
+    ),
+    ratio("`runOnce` drain of 10,000, durable off, vs the floor", [drain, "hurah"], [drain, "floor"], 0.7),
+    ratio("`runOnce` drain of 10,000, durable off, vs the checked floor", [drain, "hurah"], [drain, "floor-checked"]),
+    ratio("the checked drain floor vs the floor", [drain, "floor-checked"], [drain, "floor"]),
+    ratio("`hurah run` drain of 10,000, durable off, vs the floor", [drain, "cli"], [drain, "floor"], 0.7),
+    ratio("`hurah run` drain of 10,000, durable off, vs the PHP runner", [drain, "cli"], [drain, "php"], 3),
   ];
 }
 
