@@ -4,7 +4,8 @@
  * The hot paths use synchronous system calls on small files: in Deno an
  * asynchronous file operation costs tens of microseconds of thread hand-off,
  * more than the system call itself on tmpfs and about as much as a file
- * creation on a disk. What may take long is asynchronous: fsync, and waiting
+ * creation on a disk. What may take long is asynchronous: fsync (except on
+ * tmpfs, where it returns at once: {@linkcode flushesAtOnce}), and waiting
  * for a lock another process holds.
  */
 import { closeSync, constants, existsSync, openSync, readSync, statfsSync } from "node:fs";
