@@ -119,8 +119,11 @@ export function flushesAtOnce(dir: string): boolean {
   if (answer === undefined) {
     try {
       answer = MEMORY_FILE_SYSTEMS.has(Number(statfsSync(dir).type));
-    } catch {
-      return false; // asked again next time: it may exist by then
+    } catch (error) {
+      // A missing directory is asked again next time (it may exist by then); any other refusal is kept, so that a
+      // durable write does not pay a failing statfs each time.
+      if ((error as { code?: string }).code === "ENOENT") return false;
+      answer = false;
     }
     memoryDirectories.set(dir, answer);
   }
